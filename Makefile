@@ -1,0 +1,168 @@
+# asgicore: the library, its tests and (later) the nginx module.
+#
+#   make            build build/libasgicore.so.0, build/libasgicore.a and
+#                   build/asgicore.pc
+#   make test       build everything and run every test suite
+#   make run        serve the example app on 127.0.0.1:8080 (foreground)
+#   make bench      microbenchmarks (ratios and figures, not pass/fail)
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#
+# As root, `make test` and `make run` install missing Debian packages.
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR ?=
+
+CC ?= gcc
+CXX ?= g++
+B := build
+
+SOVERSION := 0
+VERSION := $(shell sed -n 's/^\#define ASGICORE_VERSION_STRING "\(.*\)"/\1/p' include/asgicore.h)
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wundef -Werror
+CXXSTD := -std=c++20
+CPPFLAGS_LIB := -Iinclude -Ilib
+CXXFLAGS_LIB := $(CXXSTD) $(WARN) -fPIC -fvisibility=hidden \
+	-fvisibility-inlines-hidden -g
+
+OPT := -O2
+ASAN := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+TSAN := -O1 -fsanitize=thread
+
+LIB_SRC := $(wildcard lib/*.cpp)
+LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
+
+# One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
+objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
+
+.PHONY: all lib test unit-test abi-test valgrind-test bench install run \
+	deps deps-test clean
+.DEFAULT_GOAL := all
+
+all: lib
+
+lib: $(B)/libasgicore.so.$(SOVERSION) $(B)/libasgicore.a $(B)/asgicore.pc
+
+$(B)/plain/lib/%.o: lib/%.cpp $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS_LIB) $(CXXFLAGS_LIB) $(OPT) -c $< -o $@
+
+$(B)/asan/lib/%.o: lib/%.cpp $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS_LIB) $(CXXFLAGS_LIB) $(ASAN) -c $< -o $@
+
+$(B)/tsan/lib/%.o: lib/%.cpp $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS_LIB) $(CXXFLAGS_LIB) $(TSAN) -c $< -o $@
+
+$(B)/libasgicore.so.$(VERSION): $(call objs,plain) lib/libasgicore.map
+	$(CXX) -shared -Wl,-soname,libasgicore.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libasgicore.map -Wl,-z,defs \
+		-o $@ $(call objs,plain) -lpthread
+
+$(B)/libasgicore.so.$(SOVERSION): $(B)/libasgicore.so.$(VERSION)
+	ln -sf libasgicore.so.$(VERSION) $@
+	ln -sf libasgicore.so.$(SOVERSION) $(B)/libasgicore.so
+
+$(B)/libasgicore.a: $(call objs,plain)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/asan/libasgicore.a: $(call objs,asan)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/tsan/libasgicore.a: $(call objs,tsan)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/asgicore.pc: asgicore.pc.in include/asgicore.h Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		$< > $@
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(B)/libasgicore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libasgicore.so.$(VERSION) \
+		$(DESTDIR)$(LIBDIR)/libasgicore.so.$(SOVERSION)
+	ln -sf libasgicore.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libasgicore.so
+	install -m 0644 $(B)/libasgicore.a $(DESTDIR)$(LIBDIR)/
+	install -m 0644 include/asgicore.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(B)/asgicore.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+# ------------------------------------------------------------------ tests
+
+# Debian packages the test suites need; installed when running as root.
+TEST_PACKAGES := build-essential pkg-config libcmocka-dev valgrind \
+	libbenchmark-dev
+deps-test:
+	@sh tools/ensure-packages $(TEST_PACKAGES)
+
+UNIT_SRC := $(wildcard t/unit/test_*.c)
+UNIT_NAMES := $(patsubst t/unit/%.c,%,$(UNIT_SRC))
+UNIT_SUPPORT := t/unit/fake_host.c
+UNIT_HDR := t/unit/fake_host.h include/asgicore.h
+CFLAGS_TEST := -std=c11 $(WARN) -Wno-unused-parameter -Iinclude -It/unit -g
+
+unit = $(patsubst %,$(B)/$(1)/unit/%,$(UNIT_NAMES))
+
+$(B)/plain/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) $(B)/libasgicore.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) $(OPT) $< $(UNIT_SUPPORT) $(B)/libasgicore.a \
+		-lcmocka -lstdc++ -lpthread -o $@
+
+$(B)/asan/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) $(B)/asan/libasgicore.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) $(ASAN) $< $(UNIT_SUPPORT) $(B)/asan/libasgicore.a \
+		-lcmocka -lstdc++ -lpthread -o $@
+
+$(B)/tsan/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) $(B)/tsan/libasgicore.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) $(TSAN) $< $(UNIT_SUPPORT) $(B)/tsan/libasgicore.a \
+		-lcmocka -lstdc++ -lpthread -o $@
+
+# Against the shared library, for valgrind's leak check of the real .so.
+$(B)/shared/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) \
+		$(B)/libasgicore.so.$(SOVERSION)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_TEST) -O1 $< $(UNIT_SUPPORT) -L$(B) -lasgicore \
+		-Wl,-rpath,'$$ORIGIN/../..' -lcmocka -lpthread -o $@
+
+unit-test: deps-test $(call unit,plain) $(call unit,asan) \
+		$(B)/tsan/unit/test_threaded
+	sh tools/run-unit plain $(call unit,plain)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 \
+		sh tools/run-unit asan $(call unit,asan)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		sh tools/run-unit tsan $(B)/tsan/unit/test_threaded
+
+valgrind-test: deps-test $(call unit,shared)
+	sh tools/run-unit valgrind $(call unit,shared)
+
+abi-test: deps-test lib
+	sh tools/check-abi $(B)
+
+test: unit-test valgrind-test abi-test
+
+# ------------------------------------------------------------------ bench
+
+$(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
+	@mkdir -p $(@D)
+	$(CXX) $(CXXSTD) $(WARN) -O2 -Iinclude $< $(B)/libasgicore.a \
+		-lbenchmark -lpthread -o $@
+
+bench: deps-test $(B)/bench/lifecycle
+	$(B)/bench/lifecycle --benchmark_repetitions=5 \
+		--benchmark_report_aggregates_only=true
+
+# ------------------------------------------------------------------ run
+
+run: lib
+	@echo "asgicore $(VERSION): the library is built in $(B)/."
+	@echo "nginx module: next milestone (issue 3). Nothing to serve yet."
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,467 @@
+/*
+ * asgicore: ASGI HTTP connection-scope semantics for servers that are not
+ * written in Python.
+ *
+ * Copyright (c) 2026 The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * This is the only public header. It compiles as C99 and as C++.
+ *
+ * The library is sans-I/O: it reads no socket and no clock. The HOST (a
+ * server such as nginx) feeds it request events and the current time; the
+ * library asks the host, through callbacks, to write response data, to arm
+ * its one timer and to wake up. The APP (a native shared object, or a
+ * language runtime such as the Python one) receives ASGI events and sends
+ * ASGI messages through the app-side calls.
+ *
+ * Threads
+ *   - Host-side calls (asgicore_ctx_*, asgicore_scope_open, _feed_body,
+ *     _disconnect, _write_ready, _release, _outcome) are made on the host's
+ *     loop thread only.
+ *   - Every host callback except `wake` is invoked on the host thread, from
+ *     inside a host-side call. Any host-side call may invoke callbacks for
+ *     any scope. `wake` may be invoked from any thread.
+ *   - App-side calls (asgicore_receive, asgicore_send_*, asgicore_finish,
+ *     asgicore_scope_get_info, asgicore_scope_*_app_data, asgicore_app_dispatch)
+ *     are safe from any one thread at a time per scope, concurrently with
+ *     the host thread. They never invoke a host callback other than `wake`.
+ *   - Apps are inline (callbacks run on the host thread, inside host-side
+ *     calls) or threaded (callbacks run on the thread that calls
+ *     asgicore_app_dispatch, after the library invoked the app's `wake`).
+ *   - A callback may make app-side calls, and the host may disconnect or
+ *     release a scope from its callbacks; nothing else re-enters the
+ *     library from a callback.
+ *
+ * Errors are negative int codes; asgicore_strerror() describes them. The two
+ * non-negative results are ASGICORE_OK and ASGICORE_PENDING.
+ *
+ * Structs passed in are versioned: the caller passes the version it was
+ * compiled with (the macros below do it) and the library reads that layout.
+ */
+#ifndef ASGICORE_H
+#define ASGICORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ASGICORE_API __attribute__((visibility("default")))
+#else
+#define ASGICORE_API
+#endif
+
+#define ASGICORE_VERSION_MAJOR 0
+#define ASGICORE_VERSION_MINOR 1
+#define ASGICORE_VERSION_PATCH 0
+#define ASGICORE_VERSION_STRING "0.1.0"
+#define ASGICORE_VERSION_NUM                                                  \
+    ((ASGICORE_VERSION_MAJOR << 16) | (ASGICORE_VERSION_MINOR << 8)           \
+     | ASGICORE_VERSION_PATCH)
+
+/* ---------------------------------------------------------------- results */
+
+enum {
+    ASGICORE_OK = 0,
+    /* Accepted; completion is announced later (a notification or callback,
+     * see each call). Not an error. */
+    ASGICORE_PENDING = 1,
+
+    ASGICORE_ERR_INVALID = -1,      /* a NULL or out-of-range argument */
+    ASGICORE_ERR_NOMEM = -2,        /* allocation failed; nothing changed */
+    ASGICORE_ERR_VERSION = -3,      /* unknown struct version */
+    ASGICORE_ERR_STATE = -4,        /* call not valid in the scope's state */
+    ASGICORE_ERR_DISCONNECTED = -5, /* the client has gone; nothing written */
+    ASGICORE_ERR_PROTOCOL = -6,     /* ASGI message out of order */
+    ASGICORE_ERR_BAD_HEADER = -7,   /* CR, LF or NUL in a header, bad name */
+    ASGICORE_ERR_BUSY = -8,         /* the previous send has not completed,
+                                     * or the host fed body while paused */
+    ASGICORE_ERR_FINISHED = -9,     /* the app already finished this scope */
+    ASGICORE_ERR_INTERNAL = -10     /* a bug in the library; logged */
+};
+
+ASGICORE_API const char *asgicore_strerror(int code);
+ASGICORE_API const char *asgicore_version(void);
+ASGICORE_API unsigned asgicore_version_number(void);
+
+/* ---------------------------------------------------------------- types */
+
+typedef struct asgicore_ctx asgicore_ctx;
+typedef struct asgicore_app asgicore_app;
+typedef struct asgicore_scope asgicore_scope;
+
+/* Monotonic time in nanoseconds, chosen by the host (any epoch). */
+typedef uint64_t asgicore_time;
+#define ASGICORE_TIME_NEVER UINT64_MAX
+
+/* Bytes, not necessarily NUL-terminated. data may be NULL when len is 0. */
+typedef struct asgicore_str {
+    const char *data;
+    size_t len;
+} asgicore_str;
+
+typedef struct asgicore_header {
+    asgicore_str name;
+    asgicore_str value;
+} asgicore_header;
+
+/* A socket address. host.data == NULL means "none" (e.g. a unix socket). */
+typedef struct asgicore_addr {
+    asgicore_str host;
+    int port;
+} asgicore_addr;
+
+/* ---------------------------------------------------------------- settings */
+
+typedef struct asgicore_settings {
+    /* Time between a disconnect and the cancellation of an app that has not
+     * finished. 0 cancels at once. Default 3 s. */
+    uint64_t grace_period_ns;
+    /* Unread request body buffered per scope before the host is told to
+     * stop reading (asgicore_scope_feed_body returns ASGICORE_PENDING).
+     * Default 64 KiB. Must be > 0. */
+    size_t body_buffer_limit;
+    /* Response bytes a scope may hold before a send reports
+     * ASGICORE_PENDING. 0: every send with data waits until the host took
+     * it and is not blocked. Default 64 KiB. */
+    size_t send_buffer_limit;
+} asgicore_settings;
+
+#define ASGICORE_SETTINGS_V1 1
+#define ASGICORE_SETTINGS_VERSION ASGICORE_SETTINGS_V1
+
+ASGICORE_API int asgicore_settings_default_versioned(int settings_version,
+                                                     asgicore_settings *s);
+#define asgicore_settings_default(s)                                          \
+    asgicore_settings_default_versioned(ASGICORE_SETTINGS_VERSION, (s))
+
+/* ---------------------------------------------------------------- host side */
+
+enum asgicore_log_level {
+    ASGICORE_LOG_ERROR = 1,
+    ASGICORE_LOG_WARN = 2,
+    ASGICORE_LOG_INFO = 3,
+    ASGICORE_LOG_DEBUG = 4
+};
+
+/* Why a scope ends; asgicore_outcome_name() gives the access-log word. */
+enum asgicore_outcome {
+    ASGICORE_OUTCOME_NONE = 0,                /* not decided yet */
+    ASGICORE_OUTCOME_COMPLETE = 1,            /* "complete" */
+    ASGICORE_OUTCOME_CLIENT_DISCONNECTED = 2, /* "client_disconnected" */
+    ASGICORE_OUTCOME_CANCELLED = 3,           /* "cancelled_after_grace" */
+    ASGICORE_OUTCOME_APP_ERROR = 4            /* "app_error" */
+};
+
+ASGICORE_API const char *asgicore_outcome_name(int outcome);
+
+/* What the host saw happen to the client. */
+enum asgicore_disconnect_reason {
+    ASGICORE_DISCONNECT_CLOSED = 1,          /* FIN */
+    ASGICORE_DISCONNECT_RESET = 2,           /* RST */
+    ASGICORE_DISCONNECT_HALF_CLOSED = 3,     /* client shut down writing */
+    ASGICORE_DISCONNECT_STREAM_RESET = 4,    /* HTTP/2 RST_STREAM */
+    ASGICORE_DISCONNECT_CONNECTION_LOST = 5, /* HTTP/2 or /3 connection */
+    ASGICORE_DISCONNECT_WRITE_ERROR = 6,
+    ASGICORE_DISCONNECT_TIMEOUT = 7,         /* e.g. client_body_timeout */
+    ASGICORE_DISCONNECT_SERVER = 8           /* the host gave up (shutdown) */
+};
+
+ASGICORE_API const char *asgicore_disconnect_reason_name(int reason);
+
+/*
+ * Host callbacks. `user` is the pointer given to asgicore_ctx_new;
+ * `host_data` is the pointer given to asgicore_scope_open. All but `wake`
+ * run on the host thread; none runs after the scope was released.
+ */
+typedef struct asgicore_callbacks {
+    /* Write the response head. has_trailers: trailers will follow the body.
+     * Return ASGICORE_OK when the host can take more now, ASGICORE_PENDING
+     * when it took the data but is backlogged (call asgicore_scope_write_ready
+     * when drained), or a negative code when writing failed. For an exact
+     * grace period, report a failed write from the callback with
+     * asgicore_scope_disconnect(ASGICORE_DISCONNECT_WRITE_ERROR, now); a bare
+     * negative result counts as that disconnect at the latest time the host
+     * passed in. The host copies what it keeps: the pointers are valid for
+     * the call only. */
+    int (*send_head)(void *user, asgicore_scope *scope, void *host_data,
+                     int status, const asgicore_header *headers,
+                     size_t header_count, int has_trailers);
+    /* Write body bytes; last: the response ends here (no trailers follow).
+     * Same results as send_head. */
+    int (*send_body)(void *user, asgicore_scope *scope, void *host_data,
+                     const void *data, size_t len, int last);
+    /* Write trailers; last: the response ends here. */
+    int (*send_trailers)(void *user, asgicore_scope *scope, void *host_data,
+                         const asgicore_header *trailers, size_t count,
+                         int last);
+    /* The app consumed buffered body: feed more. */
+    void (*resume_body)(void *user, asgicore_scope *scope, void *host_data);
+    /* The host can end the request: the last byte of the response was
+     * handed over, or the app finished, or it was cancelled, or it was never
+     * started. `outcome` is final (an app that runs on after its response
+     * ended, e.g. background work, does not change it). response_complete
+     * is 0 when the response could not be finished: close the connection
+     * rather than end the response. At most once per scope; the host may
+     * release the scope from it. */
+    void (*done)(void *user, asgicore_scope *scope, void *host_data,
+                 int outcome, int response_complete);
+    /* The earliest deadline changed: call asgicore_ctx_handle_expiry at
+     * `deadline` (ASGICORE_TIME_NEVER: no timer is needed). A new deadline
+     * replaces the previous one. */
+    void (*set_timer)(void *user, asgicore_time deadline);
+    /* Work was posted from outside a host-side call: call
+     * asgicore_ctx_process soon, on the host thread. Thread-safe; coalesced
+     * (not called again until asgicore_ctx_process ran). May be NULL when
+     * only inline apps are used and they only call from callbacks. */
+    void (*wake)(void *user);
+    /* A log line; host_data is NULL when no scope applies. May be NULL. */
+    void (*log)(void *user, int level, void *host_data, const char *message);
+} asgicore_callbacks;
+
+#define ASGICORE_CALLBACKS_V1 1
+#define ASGICORE_CALLBACKS_VERSION ASGICORE_CALLBACKS_V1
+
+/* Creates a context: one per host event loop (e.g. per nginx worker). The
+ * settings and callbacks are copied. NULL settings means defaults. */
+ASGICORE_API int asgicore_ctx_new_versioned(
+    int settings_version, const asgicore_settings *settings,
+    int callbacks_version, const asgicore_callbacks *callbacks, void *user,
+    asgicore_ctx **out);
+#define asgicore_ctx_new(settings, callbacks, user, out)                      \
+    asgicore_ctx_new_versioned(ASGICORE_SETTINGS_VERSION, (settings),         \
+                               ASGICORE_CALLBACKS_VERSION, (callbacks),       \
+                               (user), (out))
+
+/* Frees the context, its apps and every scope, released or not. Stop every
+ * app thread first: their scope pointers become invalid. NULL is a no-op. */
+ASGICORE_API void asgicore_ctx_free(asgicore_ctx *ctx);
+
+/* Runs work posted from app-side calls (after `wake`). */
+ASGICORE_API int asgicore_ctx_process(asgicore_ctx *ctx);
+
+/* The earliest deadline, or ASGICORE_TIME_NEVER. */
+ASGICORE_API asgicore_time asgicore_ctx_get_expiry(asgicore_ctx *ctx);
+
+/* Runs every deadline <= now (grace periods ending: apps are cancelled). */
+ASGICORE_API int asgicore_ctx_handle_expiry(asgicore_ctx *ctx,
+                                            asgicore_time now);
+
+/* Counters of one context. Outcome counters are disjoint: once every scope
+ * was released and decided, opened == completed + disconnected + cancelled
+ * + app_errors. */
+typedef struct asgicore_counters {
+    uint64_t opened;         /* scopes opened */
+    uint64_t live;           /* opened and not yet released by the host */
+    uint64_t completed;      /* outcome "complete" */
+    uint64_t disconnected;   /* outcome "client_disconnected" */
+    uint64_t cancelled;      /* outcome "cancelled_after_grace" */
+    uint64_t app_errors;     /* outcome "app_error" */
+    uint64_t not_dispatched; /* client left before the app started (also
+                              * counted in disconnected) */
+    uint64_t running_apps;   /* apps started and not finished */
+    uint64_t abandoned;      /* released by the host while the app ran on */
+} asgicore_counters;
+
+#define ASGICORE_COUNTERS_V1 1
+#define ASGICORE_COUNTERS_VERSION ASGICORE_COUNTERS_V1
+
+/* Thread-safe. */
+ASGICORE_API int asgicore_ctx_counters_versioned(asgicore_ctx *ctx,
+                                                 int counters_version,
+                                                 asgicore_counters *out);
+#define asgicore_ctx_counters(ctx, out)                                       \
+    asgicore_ctx_counters_versioned((ctx), ASGICORE_COUNTERS_VERSION, (out))
+
+/* The ASGI HTTP scope of one request, given by the host to
+ * asgicore_scope_open. The library copies everything. */
+typedef struct asgicore_scope_info {
+    asgicore_str method;       /* "GET" */
+    asgicore_str scheme;       /* "http" or "https" */
+    asgicore_str http_version; /* "1.0", "1.1", "2" or "3" */
+    asgicore_str path;         /* percent-decoded, UTF-8 */
+    asgicore_str raw_path;     /* as received, without the query */
+    asgicore_str query_string; /* without '?' */
+    asgicore_str root_path;    /* mount point, "" by default */
+    const asgicore_header *headers; /* as received, names lower-cased */
+    size_t header_count;
+    asgicore_addr client;
+    asgicore_addr server;
+    /* Per-scope grace period; negative: the context's setting. */
+    int64_t grace_period_ns;
+    /* ASGICORE_SCOPE_* flags. */
+    uint32_t flags;
+} asgicore_scope_info;
+
+#define ASGICORE_SCOPE_INFO_V1 1
+#define ASGICORE_SCOPE_INFO_VERSION ASGICORE_SCOPE_INFO_V1
+
+/* A client abort after the whole body arrived is hidden from the app: it
+ * runs to completion, its output is discarded. */
+#define ASGICORE_SCOPE_IGNORE_CLIENT_ABORT 0x1u
+
+/*
+ * Opens a scope for one request and starts `app` for it: an inline app's
+ * start callback runs before this returns, a threaded app's is queued.
+ * Callbacks for the scope may run before this returns; *out is set first.
+ * The host must call asgicore_scope_release exactly once.
+ */
+ASGICORE_API int asgicore_scope_open_versioned(asgicore_ctx *ctx,
+                                               asgicore_app *app,
+                                               int info_version,
+                                               const asgicore_scope_info *info,
+                                               void *host_data,
+                                               asgicore_scope **out);
+#define asgicore_scope_open(ctx, app, info, host_data, out)                   \
+    asgicore_scope_open_versioned((ctx), (app), ASGICORE_SCOPE_INFO_VERSION,  \
+                                  (info), (host_data), (out))
+
+/*
+ * Feeds request body bytes (copied); more == 0 ends the body. A request
+ * without a body is fed (NULL, 0, 0) once.
+ * ASGICORE_OK: keep feeding. ASGICORE_PENDING: taken, but stop reading
+ * until the resume_body callback. ASGICORE_ERR_BUSY: not taken, paused.
+ * ASGICORE_ERR_DISCONNECTED: not taken, the client is gone.
+ * ASGICORE_ERR_STATE: the body already ended.
+ */
+ASGICORE_API int asgicore_scope_feed_body(asgicore_scope *scope,
+                                          const void *data, size_t len,
+                                          int more);
+
+/* The client went away. Idempotent: only the first report counts. */
+ASGICORE_API int asgicore_scope_disconnect(asgicore_scope *scope, int reason,
+                                           asgicore_time now);
+
+/* The host drained what it took after returning ASGICORE_PENDING. */
+ASGICORE_API int asgicore_scope_write_ready(asgicore_scope *scope);
+
+/* The host is done with the scope; no callback for it follows. If the app
+ * is still running and its response is incomplete, the app sees a
+ * disconnect (ASGICORE_DISCONNECT_SERVER) at `now` and is cancelled after
+ * the grace period. The handle is invalid for the host afterwards. */
+ASGICORE_API int asgicore_scope_release(asgicore_scope *scope,
+                                        asgicore_time now);
+
+/* The scope's outcome so far (ASGICORE_OUTCOME_NONE until decided). */
+ASGICORE_API int asgicore_scope_outcome(asgicore_scope *scope);
+
+/* ---------------------------------------------------------------- app side */
+
+enum asgicore_notify {
+    /* asgicore_receive would now return an event. Sent once after a
+     * receive returned ASGICORE_PENDING. */
+    ASGICORE_NOTIFY_RECEIVE_READY = 1,
+    /* A send that returned ASGICORE_PENDING completed: status is ASGICORE_OK
+     * or ASGICORE_ERR_DISCONNECTED. */
+    ASGICORE_NOTIFY_SEND_READY = 2,
+    /* The grace period after a disconnect ended: stop. Sent at most once
+     * and never after asgicore_finish. */
+    ASGICORE_NOTIFY_CANCEL = 3
+};
+
+typedef struct asgicore_app_callbacks {
+    /* A new scope: the app owns the scope until it calls asgicore_finish. */
+    void (*start)(void *app_user, asgicore_scope *scope);
+    /* An ASGICORE_NOTIFY_* event for a scope the app owns. */
+    void (*notify)(void *app_user, asgicore_scope *scope, int event,
+                   int status);
+    /* Threaded apps only: call asgicore_app_dispatch on the app thread.
+     * Thread-safe; coalesced until asgicore_app_dispatch runs. */
+    void (*wake)(void *app_user);
+} asgicore_app_callbacks;
+
+#define ASGICORE_APP_CALLBACKS_V1 1
+#define ASGICORE_APP_CALLBACKS_VERSION ASGICORE_APP_CALLBACKS_V1
+
+/* Callbacks run on the host thread, inside host-side calls. */
+#define ASGICORE_APP_INLINE 0
+/* Callbacks run in asgicore_app_dispatch, on the app's own thread. */
+#define ASGICORE_APP_THREADED 1
+
+/* Registers an app with a context (host thread). */
+ASGICORE_API int asgicore_app_new_versioned(
+    asgicore_ctx *ctx, int callbacks_version,
+    const asgicore_app_callbacks *callbacks, void *app_user, int mode,
+    asgicore_app **out);
+#define asgicore_app_new(ctx, callbacks, app_user, mode, out)                 \
+    asgicore_app_new_versioned((ctx), ASGICORE_APP_CALLBACKS_VERSION,         \
+                               (callbacks), (app_user), (mode), (out))
+
+/* Unregisters an app (host thread). ASGICORE_ERR_BUSY while it still owns
+ * a scope. */
+ASGICORE_API int asgicore_app_free(asgicore_app *app);
+
+/* Threaded apps: runs queued callbacks on the calling thread. Returns how
+ * many scopes were notified, or a negative code. */
+ASGICORE_API int asgicore_app_dispatch(asgicore_app *app);
+
+/* The scope data, valid until asgicore_finish. Strings are not
+ * NUL-terminated; grace_period_ns holds the effective value. */
+ASGICORE_API const asgicore_scope_info *asgicore_scope_get_info(
+    asgicore_scope *scope);
+
+ASGICORE_API void asgicore_scope_set_app_data(asgicore_scope *scope,
+                                              void *data);
+ASGICORE_API void *asgicore_scope_get_app_data(asgicore_scope *scope);
+
+enum asgicore_event_type {
+    ASGICORE_EVENT_HTTP_REQUEST = 1,   /* "http.request" */
+    ASGICORE_EVENT_HTTP_DISCONNECT = 2 /* "http.disconnect" */
+};
+
+typedef struct asgicore_event {
+    int type;
+    /* http.request only: body bytes, valid until the next asgicore_receive
+     * or asgicore_finish on this scope. */
+    const void *body;
+    size_t body_len;
+    int more_body;
+} asgicore_event;
+
+/*
+ * Non-blocking receive. ASGICORE_OK: *event is filled. ASGICORE_PENDING:
+ * nothing yet; ASGICORE_NOTIFY_RECEIVE_READY follows when there is. A
+ * caller that stops waiting simply does not call again: no event is lost.
+ */
+ASGICORE_API int asgicore_receive(asgicore_scope *scope,
+                                  asgicore_event *event);
+
+/*
+ * "http.response.start". status 100..999. trailers: the app will send
+ * "http.response.trailers" after the body. Results of every send:
+ * ASGICORE_OK: done, send again at will. ASGICORE_PENDING: taken; do not
+ * send again before ASGICORE_NOTIFY_SEND_READY. ASGICORE_ERR_DISCONNECTED:
+ * nothing written, not an app error. ASGICORE_ERR_PROTOCOL,
+ * ASGICORE_ERR_BAD_HEADER, ASGICORE_ERR_INVALID: an app error, logged; later
+ * sends fail too. ASGICORE_ERR_BUSY: the previous send is pending.
+ */
+ASGICORE_API int asgicore_send_start(asgicore_scope *scope, int status,
+                                     const asgicore_header *headers,
+                                     size_t header_count, int trailers);
+
+/* "http.response.body"; more_body == 0 ends the body. Bytes are copied. */
+ASGICORE_API int asgicore_send_body(asgicore_scope *scope, const void *data,
+                                    size_t len, int more_body);
+
+/* "http.response.trailers"; more_trailers == 0 ends the response. */
+ASGICORE_API int asgicore_send_trailers(asgicore_scope *scope,
+                                        const asgicore_header *trailers,
+                                        size_t count, int more_trailers);
+
+/*
+ * The app is done with the scope; the handle is invalid for the app
+ * afterwards. failed != 0 reports an application error (message, may be
+ * NULL, is logged once). An app that returns normally without completing
+ * the response while the client is still there is an app error too: the
+ * client gets a 500 if no response had started.
+ */
+ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
+                                 const char *message);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ASGICORE_H */

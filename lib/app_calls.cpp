@@ -1,0 +1,278 @@
+// App-side calls: receive, the three sends, finish, and dispatch of queued
+// notifications for threaded apps.
+#include "call_guards.hpp"
+#include "context.hpp"
+#include "header_check.hpp"
+
+#include <string>
+
+namespace asgicore {
+
+int Context::dispatch(App *app)
+{
+    Lock lk(mu_);
+    if (!app->threaded)
+        return ASGICORE_ERR_STATE;
+    app->wake_armed = false;
+    // Only what is queued now: a callback that re-arms is served next time.
+    ScopeQueue batch;
+    batch.splice_back(app->queue);
+    int delivered = 0;
+    while (Scope *s = batch.pop_front()) {
+        deliver_app_work(s, lk);
+        unref(s);
+        delivered++;
+    }
+    fire_wakes(lk);
+    return delivered;
+}
+
+int Context::receive(Scope *s, asgicore_event &ev)
+{
+    AppCall call(*this);
+    if (s->app_finished)
+        return ASGICORE_ERR_FINISHED;
+    if (s->delivered) {
+        BodyChunk::destroy(s->delivered);
+        s->delivered = nullptr;
+    }
+    // R5, R7, R8: a disconnect or a complete response ends the request.
+    if (s->app_sees_disconnect || s->response == Response::complete) {
+        ev = asgicore_event{ASGICORE_EVENT_HTTP_DISCONNECT, nullptr, 0, 0};
+        return ASGICORE_OK;
+    }
+    if (BodyChunk *chunk = s->body.pop()) {
+        s->body_buffered -= chunk->len;
+        s->delivered = chunk;
+        ev = asgicore_event{ASGICORE_EVENT_HTTP_REQUEST, chunk->data(),
+                            chunk->len, chunk->last ? 0 : 1};
+        if (s->body_paused &&
+            s->body_buffered < settings_.body_buffer_limit) {
+            s->body_paused = false;
+            queue_host(s, host_resume);
+        }
+        return ASGICORE_OK;
+    }
+    // R6: body not yet here, or all delivered: wait for more or for the
+    // client to leave.
+    s->receive_armed = true;
+    return ASGICORE_PENDING;
+}
+
+int Context::send_precheck(Scope *s)
+{
+    if (s->app_finished)
+        return ASGICORE_ERR_FINISHED;
+    if (s->poisoned)
+        return ASGICORE_ERR_PROTOCOL;
+    if (s->app_sees_disconnect)
+        return ASGICORE_ERR_DISCONNECTED;  // S3: not an app error
+    if (s->send_waiting)
+        return ASGICORE_ERR_BUSY;
+    return ASGICORE_OK;
+}
+
+int Context::send_failed(Scope *s, int code, const char *what)
+{
+    // S2: an app error; later sends fail too and the client gets a 500 or
+    // a closed connection when the app finishes.
+    s->poisoned = true;
+    s->app_error = true;
+    log(ASGICORE_LOG_ERROR, s, std::string("app error: ") + what);
+    return code;
+}
+
+int Context::queue_output(Scope *s, OutMessage *msg, size_t bytes)
+{
+    s->out.push(msg);
+    s->out_buffered += bytes;
+    queue_host(s, host_flush);
+    // S5: the app waits while the host is backlogged.
+    if (s->host_blocked || s->out_buffered > settings_.send_buffer_limit) {
+        s->send_waiting = true;
+        return ASGICORE_PENDING;
+    }
+    return ASGICORE_OK;
+}
+
+namespace {
+
+const char *late_message_error(Response r) noexcept
+{
+    switch (r) {
+    case Response::none:
+        return "http.response.start must come first";
+    case Response::started:
+        return "the response body has not ended";
+    case Response::body_done:
+        return "http.response.trailers expected";
+    case Response::complete:
+        break;
+    }
+    return "message sent after the response ended";
+}
+
+} // namespace
+
+int Context::send_start(Scope *s, int status, const asgicore_header *headers,
+                        size_t count, bool trailers)
+{
+    AppCall call(*this);
+    if (int rc = send_precheck(s))
+        return rc;
+    if (s->response != Response::none)
+        return send_failed(s, ASGICORE_ERR_PROTOCOL,
+                           s->response == Response::complete
+                               ? "http.response.start sent after the "
+                                 "response ended"
+                               : "http.response.start sent twice");
+    if (status < 100 || status > 999)
+        return send_failed(s, ASGICORE_ERR_INVALID,
+                           ("invalid status " + std::to_string(status) +
+                            " in http.response.start")
+                               .c_str());
+    if (!headers_valid(headers, count))
+        return send_failed(s, ASGICORE_ERR_BAD_HEADER,
+                           "response header with an invalid name, or CR, LF "
+                           "or NUL in a value: not written");
+    if (s->client_gone) {
+        s->response = Response::started;  // hidden abort: goes nowhere
+        s->expects_trailers = trailers;
+        return ASGICORE_OK;
+    }
+    OutMessage *msg = OutMessage::make_head(status, headers, count, trailers);
+    if (!msg)
+        return ASGICORE_ERR_NOMEM;
+    s->response = Response::started;
+    s->expects_trailers = trailers;
+    return queue_output(s, msg, 0);
+}
+
+int Context::send_body(Scope *s, const void *data, size_t len, bool more)
+{
+    AppCall call(*this);
+    if (int rc = send_precheck(s))
+        return rc;
+    if (len && !data)
+        return send_failed(s, ASGICORE_ERR_INVALID,
+                           "http.response.body with NULL data");
+    if (s->response != Response::started)
+        return send_failed(
+            s, ASGICORE_ERR_PROTOCOL,
+            s->response == Response::none
+                ? "http.response.body sent before http.response.start"
+                : late_message_error(s->response));
+    bool ends_body = !more;
+    bool ends_response = ends_body && !s->expects_trailers;
+    OutMessage *msg = nullptr;
+    if (!s->client_gone && (len || ends_response)) {
+        msg = OutMessage::make_body(data, len, ends_response);
+        if (!msg)
+            return ASGICORE_ERR_NOMEM;
+    }
+    if (ends_body)
+        s->response = ends_response ? Response::complete : Response::body_done;
+    if (ends_response)
+        make_receive_ready(s);  // R7: a waiting receive gets a disconnect
+    return msg ? queue_output(s, msg, len) : ASGICORE_OK;
+}
+
+int Context::send_trailers(Scope *s, const asgicore_header *trailers,
+                           size_t count, bool more)
+{
+    AppCall call(*this);
+    if (int rc = send_precheck(s))
+        return rc;
+    if (s->response != Response::body_done)
+        return send_failed(
+            s, ASGICORE_ERR_PROTOCOL,
+            s->response == Response::started && !s->expects_trailers
+                ? "http.response.trailers without trailers announced in "
+                  "http.response.start"
+                : late_message_error(s->response));
+    if (!headers_valid(trailers, count))
+        return send_failed(s, ASGICORE_ERR_BAD_HEADER,
+                           "response trailer with an invalid name, or CR, "
+                           "LF or NUL in a value: not written");
+    OutMessage *msg = nullptr;
+    if (!s->client_gone) {
+        msg = OutMessage::make_trailers(trailers, count, !more);
+        if (!msg)
+            return ASGICORE_ERR_NOMEM;
+    }
+    if (!more) {
+        s->response = Response::complete;
+        make_receive_ready(s);
+    }
+    return msg ? queue_output(s, msg, 0) : ASGICORE_OK;
+}
+
+namespace {
+
+constexpr char error_body[] = "Internal Server Error\n";
+
+} // namespace
+
+int Context::finish(Scope *s, bool failed, const char *message)
+{
+    AppCall call(*this);
+    if (s->app_finished || s->not_dispatched)
+        return ASGICORE_ERR_FINISHED;
+    s->app_finished = true;
+    s->app->owned_scopes--;
+    counters_.running_apps--;
+    s->receive_armed = false;
+    s->send_waiting = false;
+    if (s->delivered) {
+        BodyChunk::destroy(s->delivered);
+        s->delivered = nullptr;
+    }
+    if (s->in_timer()) {
+        timers_.remove(s);  // G4: an app that finished is never cancelled
+        unref(s);           // the timer's reference; the app's remains
+    }
+    drop_body(s);
+
+    std::string detail = message ? std::string(": ") + message : "";
+    bool response_incomplete = s->response != Response::complete;
+    if (failed && s->cancel_delivered) {
+        log(ASGICORE_LOG_INFO, s, "app ended after cancellation" + detail);
+    } else if (failed) {
+        s->app_error = true;
+        log(ASGICORE_LOG_ERROR, s, "app failed" + detail);
+    } else if (response_incomplete && !s->client_gone && !s->poisoned) {
+        s->app_error = true;
+        log(ASGICORE_LOG_ERROR, s,
+            s->response == Response::none
+                ? "app returned without sending a response"
+                : "app returned before completing its response");
+    }
+    // B2: nothing was sent yet, so the client can still get a clean 500.
+    if (s->app_error && s->response == Response::none && s->host_open &&
+        !s->client_gone) {
+        static const asgicore_header headers[] = {
+            {{"content-type", 12}, {"text/plain; charset=utf-8", 25}},
+            {{"content-length", 14}, {"22", 2}},
+        };
+        static_assert(sizeof error_body - 1 == 22);
+        OutMessage *head = OutMessage::make_head(500, headers, 2, false);
+        OutMessage *body =
+            OutMessage::make_body(error_body, sizeof error_body - 1, true);
+        if (head && body) {
+            s->out.push(head);
+            s->out.push(body);
+            queue_host(s, host_flush);
+        } else {
+            // Without memory for a 500 the host closes the connection.
+            if (head)
+                OutMessage::destroy(head);
+            if (body)
+                OutMessage::destroy(body);
+        }
+    }
+    want_done(s);
+    unref(s);  // the app's reference
+    return ASGICORE_OK;
+}
+
+} // namespace asgicore

@@ -1,0 +1,285 @@
+// Every extern "C" definition of the library. Each one checks its arguments
+// and catches everything: no exception crosses the C boundary.
+#include "asgicore.h"
+#include "context.hpp"
+#include "names.hpp"
+
+#include <new>
+
+using asgicore::Context;
+
+namespace {
+
+template <class F>
+int guarded(F &&f) noexcept
+{
+    try {
+        return f();
+    } catch (const std::bad_alloc &) {
+        return ASGICORE_ERR_NOMEM;
+    } catch (...) {
+        return ASGICORE_ERR_INTERNAL;
+    }
+}
+
+Context &ctx_of(asgicore_scope *scope) noexcept { return *scope->ctx; }
+
+} // namespace
+
+extern "C" {
+
+const char *asgicore_strerror(int code)
+{
+    return asgicore::error_text(code);
+}
+
+const char *asgicore_version(void) { return ASGICORE_VERSION_STRING; }
+
+unsigned asgicore_version_number(void) { return ASGICORE_VERSION_NUM; }
+
+const char *asgicore_outcome_name(int outcome)
+{
+    return asgicore::outcome_name(outcome);
+}
+
+const char *asgicore_disconnect_reason_name(int reason)
+{
+    return asgicore::disconnect_reason_name(reason);
+}
+
+int asgicore_settings_default_versioned(int settings_version,
+                                        asgicore_settings *s)
+{
+    if (!s)
+        return ASGICORE_ERR_INVALID;
+    if (settings_version != ASGICORE_SETTINGS_V1)
+        return ASGICORE_ERR_VERSION;
+    s->grace_period_ns = 3000000000ull;
+    s->body_buffer_limit = 64 * 1024;
+    s->send_buffer_limit = 64 * 1024;
+    return ASGICORE_OK;
+}
+
+int asgicore_ctx_new_versioned(int settings_version,
+                               const asgicore_settings *settings,
+                               int callbacks_version,
+                               const asgicore_callbacks *callbacks,
+                               void *user, asgicore_ctx **out)
+{
+    if (!callbacks || !out)
+        return ASGICORE_ERR_INVALID;
+    if (settings_version != ASGICORE_SETTINGS_V1 ||
+        callbacks_version != ASGICORE_CALLBACKS_V1)
+        return ASGICORE_ERR_VERSION;
+    asgicore_settings s;
+    if (settings)
+        s = *settings;
+    else
+        asgicore_settings_default(&s);
+    if (s.body_buffer_limit == 0)
+        return ASGICORE_ERR_INVALID;
+    auto *ctx = new (std::nothrow) asgicore_ctx(s, *callbacks, user);
+    if (!ctx)
+        return ASGICORE_ERR_NOMEM;
+    *out = ctx;
+    return ASGICORE_OK;
+}
+
+void asgicore_ctx_free(asgicore_ctx *ctx) { delete ctx; }
+
+int asgicore_ctx_process(asgicore_ctx *ctx)
+{
+    if (!ctx)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx->process(); });
+}
+
+asgicore_time asgicore_ctx_get_expiry(asgicore_ctx *ctx)
+{
+    if (!ctx)
+        return ASGICORE_TIME_NEVER;
+    try {
+        return ctx->expiry();
+    } catch (...) {
+        return ASGICORE_TIME_NEVER;
+    }
+}
+
+int asgicore_ctx_handle_expiry(asgicore_ctx *ctx, asgicore_time now)
+{
+    if (!ctx)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx->handle_expiry(now); });
+}
+
+int asgicore_ctx_counters_versioned(asgicore_ctx *ctx, int counters_version,
+                                    asgicore_counters *out)
+{
+    if (!ctx || !out)
+        return ASGICORE_ERR_INVALID;
+    if (counters_version != ASGICORE_COUNTERS_V1)
+        return ASGICORE_ERR_VERSION;
+    return guarded([&] {
+        ctx->counters(*out);
+        return ASGICORE_OK;
+    });
+}
+
+int asgicore_scope_open_versioned(asgicore_ctx *ctx, asgicore_app *app,
+                                  int info_version,
+                                  const asgicore_scope_info *info,
+                                  void *host_data, asgicore_scope **out)
+{
+    if (!ctx || !app || !info || !out)
+        return ASGICORE_ERR_INVALID;
+    if (info_version != ASGICORE_SCOPE_INFO_V1)
+        return ASGICORE_ERR_VERSION;
+    return guarded([&] {
+        asgicore::Scope *s = nullptr;
+        int rc = ctx->open_scope(app, *info, host_data, &s);
+        if (rc == ASGICORE_OK)
+            *out = static_cast<asgicore_scope *>(s);
+        return rc;
+    });
+}
+
+int asgicore_scope_feed_body(asgicore_scope *scope, const void *data,
+                             size_t len, int more)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded(
+        [&] { return ctx_of(scope).feed_body(scope, data, len, more != 0); });
+}
+
+int asgicore_scope_disconnect(asgicore_scope *scope, int reason,
+                              asgicore_time now)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded(
+        [&] { return ctx_of(scope).disconnect(scope, reason, now); });
+}
+
+int asgicore_scope_write_ready(asgicore_scope *scope)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).write_ready(scope); });
+}
+
+int asgicore_scope_release(asgicore_scope *scope, asgicore_time now)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).release(scope, now); });
+}
+
+int asgicore_scope_outcome(asgicore_scope *scope)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).outcome(scope); });
+}
+
+int asgicore_app_new_versioned(asgicore_ctx *ctx, int callbacks_version,
+                               const asgicore_app_callbacks *callbacks,
+                               void *app_user, int mode, asgicore_app **out)
+{
+    if (!ctx || !callbacks || !out)
+        return ASGICORE_ERR_INVALID;
+    if (callbacks_version != ASGICORE_APP_CALLBACKS_V1)
+        return ASGICORE_ERR_VERSION;
+    if (mode != ASGICORE_APP_INLINE && mode != ASGICORE_APP_THREADED)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        asgicore::App *app = nullptr;
+        int rc = ctx->new_app(*callbacks, app_user,
+                              mode == ASGICORE_APP_THREADED, &app);
+        if (rc == ASGICORE_OK)
+            *out = static_cast<asgicore_app *>(app);
+        return rc;
+    });
+}
+
+int asgicore_app_free(asgicore_app *app)
+{
+    if (!app)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return app->ctx->free_app(app); });
+}
+
+int asgicore_app_dispatch(asgicore_app *app)
+{
+    if (!app)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return app->ctx->dispatch(app); });
+}
+
+const asgicore_scope_info *asgicore_scope_get_info(asgicore_scope *scope)
+{
+    return scope ? &scope->info : nullptr;
+}
+
+void asgicore_scope_set_app_data(asgicore_scope *scope, void *data)
+{
+    if (scope)
+        scope->app_data = data;
+}
+
+void *asgicore_scope_get_app_data(asgicore_scope *scope)
+{
+    return scope ? scope->app_data : nullptr;
+}
+
+int asgicore_receive(asgicore_scope *scope, asgicore_event *event)
+{
+    if (!scope || !event)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).receive(scope, *event); });
+}
+
+int asgicore_send_start(asgicore_scope *scope, int status,
+                        const asgicore_header *headers, size_t header_count,
+                        int trailers)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        return ctx_of(scope).send_start(scope, status, headers, header_count,
+                                        trailers != 0);
+    });
+}
+
+int asgicore_send_body(asgicore_scope *scope, const void *data, size_t len,
+                       int more_body)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        return ctx_of(scope).send_body(scope, data, len, more_body != 0);
+    });
+}
+
+int asgicore_send_trailers(asgicore_scope *scope,
+                           const asgicore_header *trailers, size_t count,
+                           int more_trailers)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        return ctx_of(scope).send_trailers(scope, trailers, count,
+                                           more_trailers != 0);
+    });
+}
+
+int asgicore_finish(asgicore_scope *scope, int failed, const char *message)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        return ctx_of(scope).finish(scope, failed != 0, message);
+    });
+}
+
+} // extern "C"

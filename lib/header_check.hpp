@@ -1,0 +1,14 @@
+// Validation of response header fields sent by an app (BEHAVIOURS S4).
+#pragma once
+
+#include "asgicore.h"
+
+namespace asgicore {
+
+// A name must be a non-empty HTTP token; a value must hold no CR, LF or NUL.
+// Such bytes would split or truncate the response: they are never written.
+bool header_name_valid(const asgicore_str &name) noexcept;
+bool header_value_valid(const asgicore_str &value) noexcept;
+bool headers_valid(const asgicore_header *headers, size_t count) noexcept;
+
+} // namespace asgicore

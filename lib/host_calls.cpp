@@ -1,0 +1,291 @@
+// Host-side calls: scopes opened, fed, disconnected, drained and released;
+// time passed in; apps registered.
+#include "call_guards.hpp"
+#include "context.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace asgicore {
+
+namespace {
+
+bool str_valid(const asgicore_str &s) noexcept
+{
+    return s.len == 0 || s.data != nullptr;
+}
+
+// Copies a string into `*cursor` and advances it.
+asgicore_str copy_str(const asgicore_str &from, char **cursor) noexcept
+{
+    asgicore_str to{*cursor, from.len};
+    if (from.len)
+        std::memcpy(*cursor, from.data, from.len);
+    *cursor += from.len;
+    return to;
+}
+
+asgicore_addr copy_addr(const asgicore_addr &from, char **cursor) noexcept
+{
+    asgicore_addr to{{nullptr, 0}, from.port};
+    if (from.host.data)
+        to.host = copy_str(from.host, cursor);
+    return to;
+}
+
+} // namespace
+
+int Context::process()
+{
+    HostCall call(*this);
+    host_wake_armed_ = false;
+    return ASGICORE_OK;
+}
+
+asgicore_time Context::expiry()
+{
+    Lock lk(mu_);
+    return timers_.earliest();
+}
+
+int Context::handle_expiry(asgicore_time now)
+{
+    HostCall call(*this);
+    last_now_ = std::max(last_now_, now);
+    // The host's timer fired: it holds none until told again.
+    host_timer_ = ASGICORE_TIME_NEVER;
+    while (Scope *s = timers_.top()) {
+        if (s->deadline > now)
+            break;
+        timers_.remove(s);
+        s->deadline = ASGICORE_TIME_NEVER;
+        cancel(s);
+        unref(s);
+    }
+    return ASGICORE_OK;
+}
+
+void Context::counters(asgicore_counters &out)
+{
+    Lock lk(mu_);
+    out = counters_;
+}
+
+int Context::open_scope(App *app, const asgicore_scope_info &info,
+                        void *host_data, Scope **out)
+{
+    HostCall call(*this);
+    if (app->ctx != this)
+        return ASGICORE_ERR_INVALID;
+    const asgicore_str *strs[] = {&info.method,   &info.scheme,
+                                  &info.http_version, &info.path,
+                                  &info.raw_path, &info.query_string,
+                                  &info.root_path, &info.client.host,
+                                  &info.server.host};
+    size_t extra = 0;
+    for (const asgicore_str *str : strs) {
+        if (!str_valid(*str))
+            return ASGICORE_ERR_INVALID;
+        extra += str->len;
+    }
+    if (info.header_count && !info.headers)
+        return ASGICORE_ERR_INVALID;
+    for (size_t i = 0; i < info.header_count; i++)
+        if (!str_valid(info.headers[i].name) ||
+            !str_valid(info.headers[i].value))
+            return ASGICORE_ERR_INVALID;
+    // The header array comes first: the scope object's size keeps it
+    // aligned.
+    static_assert(sizeof(asgicore_scope) % alignof(asgicore_header) == 0);
+    extra += headers_storage_size(info.headers, info.header_count);
+
+    try {
+        timers_.reserve(timers_.size() + 1 + counters_.live);
+    } catch (const std::bad_alloc &) {
+        return ASGICORE_ERR_NOMEM;
+    }
+    void *mem = ::operator new(sizeof(asgicore_scope) + extra, std::nothrow);
+    if (!mem)
+        return ASGICORE_ERR_NOMEM;
+    auto *s = new (mem) asgicore_scope();
+    char *cursor = reinterpret_cast<char *>(s + 1);
+    s->ctx = this;
+    s->app = app;
+    s->host_data = host_data;
+    s->info = info;
+    s->info.headers =
+        copy_headers(info.headers, info.header_count, cursor);
+    cursor += headers_storage_size(info.headers, info.header_count);
+    s->info.method = copy_str(info.method, &cursor);
+    s->info.scheme = copy_str(info.scheme, &cursor);
+    s->info.http_version = copy_str(info.http_version, &cursor);
+    s->info.path = copy_str(info.path, &cursor);
+    s->info.raw_path = copy_str(info.raw_path, &cursor);
+    s->info.query_string = copy_str(info.query_string, &cursor);
+    s->info.root_path = copy_str(info.root_path, &cursor);
+    s->info.client = copy_addr(info.client, &cursor);
+    s->info.server = copy_addr(info.server, &cursor);
+    s->grace_ns = info.grace_period_ns < 0
+                      ? settings_.grace_period_ns
+                      : static_cast<uint64_t>(info.grace_period_ns);
+    s->info.grace_period_ns = static_cast<int64_t>(s->grace_ns);
+
+    s->refs = 2;  // the host's and the app's
+    all_scopes_.push_back(s);
+    app->owned_scopes++;
+    counters_.opened++;
+    counters_.live++;
+    counters_.running_apps++;
+    *out = s;
+    queue_app(s, app_start);
+    return ASGICORE_OK;
+}
+
+int Context::feed_body(Scope *s, const void *data, size_t len, bool more)
+{
+    HostCall call(*this);
+    if (!s->host_open || s->body_end_fed)
+        return ASGICORE_ERR_STATE;
+    if (len && !data)
+        return ASGICORE_ERR_INVALID;
+    if (s->client_gone)
+        return ASGICORE_ERR_DISCONNECTED;
+    if (s->body_paused)
+        return ASGICORE_ERR_BUSY;
+    bool last = !more;
+    if (!s->app_running() || s->app_sees_disconnect) {
+        s->body_end_fed = last;  // nobody will read it
+        return ASGICORE_OK;
+    }
+    if (len == 0) {
+        if (!last)
+            return ASGICORE_OK;
+        if (BodyChunk *tail = s->body.back()) {
+            // Still unread, so the app is not waiting: no notification.
+            tail->last = true;
+            s->body_end_fed = true;
+            return ASGICORE_OK;
+        }
+    }
+    BodyChunk *chunk = BodyChunk::make(data, len, last);
+    if (!chunk)
+        return ASGICORE_ERR_NOMEM;
+    s->body.push(chunk);
+    s->body_buffered += len;
+    s->body_end_fed = last;
+    make_receive_ready(s);
+    if (!last && s->body_buffered >= settings_.body_buffer_limit) {
+        s->body_paused = true;
+        return ASGICORE_PENDING;
+    }
+    return ASGICORE_OK;
+}
+
+int Context::disconnect(Scope *s, int reason, asgicore_time now)
+{
+    HostCall call(*this);
+    if (!s->host_open)
+        return ASGICORE_ERR_STATE;
+    if (reason < ASGICORE_DISCONNECT_CLOSED ||
+        reason > ASGICORE_DISCONNECT_SERVER)
+        return ASGICORE_ERR_INVALID;
+    last_now_ = std::max(last_now_, now);
+    mark_client_gone(s, reason, now);
+    return ASGICORE_OK;
+}
+
+int Context::write_ready(Scope *s)
+{
+    HostCall call(*this);
+    if (!s->host_open)
+        return ASGICORE_ERR_STATE;
+    s->host_blocked = false;
+    queue_host(s, host_flush);
+    return ASGICORE_OK;
+}
+
+int Context::release(Scope *s, asgicore_time now)
+{
+    HostCall call(*this);
+    if (!s->host_open)
+        return ASGICORE_ERR_STATE;
+    last_now_ = std::max(last_now_, now);
+    if (s->app_running() && s->response != Response::complete) {
+        mark_client_gone(s, ASGICORE_DISCONNECT_SERVER, now);
+        if (s->app_running())
+            counters_.abandoned++;
+    }
+    decide_outcome(s);
+    s->host_open = false;
+    counters_.live--;
+    drop_body(s);
+    discard_output(s);
+    s->host_work = 0;
+    if (s->host_link.linked()) {
+        host_queue_.remove(s);
+        unref(s);
+    }
+    unref(s);  // the host's reference
+    return ASGICORE_OK;
+}
+
+int Context::outcome(Scope *s)
+{
+    Lock lk(mu_);
+    return s->outcome;
+}
+
+int Context::new_app(const asgicore_app_callbacks &cb, void *user,
+                     bool threaded, App **out)
+{
+    HostCall call(*this);
+    if (!cb.start || !cb.notify || (threaded && !cb.wake))
+        return ASGICORE_ERR_INVALID;
+    auto *app = new (std::nothrow) asgicore_app();
+    if (!app)
+        return ASGICORE_ERR_NOMEM;
+    try {
+        // Each app is queued for a wake at most once: with this capacity,
+        // queue_app never allocates.
+        size_t count = 1;
+        for (App *a = apps_.front(); a; a = a->link.next->owner)
+            count++;
+        app_wakes_.reserve(count);
+    } catch (const std::bad_alloc &) {
+        delete app;
+        return ASGICORE_ERR_NOMEM;
+    }
+    app->ctx = this;
+    app->cb = cb;
+    app->user = user;
+    app->threaded = threaded;
+    app->pending = threaded ? &app->queue : &inline_queue_;
+    apps_.push_back(app);
+    *out = app;
+    return ASGICORE_OK;
+}
+
+int Context::free_app(App *app)
+{
+    HostCall call(*this);
+    if (app->owned_scopes)
+        return ASGICORE_ERR_BUSY;
+    // Finished scopes may still sit in a queue with stale notifications.
+    for (Scope *s = all_scopes_.front(); s;) {
+        Scope *next = s->all_link.next->owner;
+        if (s->app == app && s->app_link.linked()) {
+            ScopeQueue::remove(s);
+            s->app_work = 0;
+            unref(s);
+        }
+        s = next;
+    }
+    app_wakes_.erase(std::remove(app_wakes_.begin(), app_wakes_.end(), app),
+                     app_wakes_.end());
+    apps_.remove(app);
+    delete static_cast<asgicore_app *>(app);
+    return ASGICORE_OK;
+}
+
+} // namespace asgicore

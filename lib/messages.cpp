@@ -1,0 +1,127 @@
+#include "messages.hpp"
+
+#include <cstring>
+#include <new>
+
+namespace asgicore {
+
+namespace {
+
+void *allocate(size_t size) noexcept
+{
+    return ::operator new(size, std::nothrow);
+}
+
+} // namespace
+
+BodyChunk *BodyChunk::make(const void *data, size_t len, bool last) noexcept
+{
+    void *mem = allocate(sizeof(BodyChunk) + len);
+    if (!mem)
+        return nullptr;
+    auto *chunk = new (mem) BodyChunk{nullptr, len, last};
+    if (len)
+        std::memcpy(chunk->data(), data, len);
+    return chunk;
+}
+
+void BodyChunk::destroy(BodyChunk *chunk) noexcept
+{
+    chunk->~BodyChunk();
+    ::operator delete(chunk);
+}
+
+size_t headers_storage_size(const asgicore_header *headers,
+                            size_t count) noexcept
+{
+    size_t size = count * sizeof(asgicore_header);
+    for (size_t i = 0; i < count; i++)
+        size += headers[i].name.len + headers[i].value.len;
+    return size;
+}
+
+asgicore_header *copy_headers(const asgicore_header *headers, size_t count,
+                              char *storage) noexcept
+{
+    auto *copy = reinterpret_cast<asgicore_header *>(storage);
+    char *bytes = storage + count * sizeof(asgicore_header);
+    for (size_t i = 0; i < count; i++) {
+        const asgicore_str *from[2] = {&headers[i].name, &headers[i].value};
+        asgicore_str *to[2] = {&copy[i].name, &copy[i].value};
+        for (int k = 0; k < 2; k++) {
+            if (from[k]->len)
+                std::memcpy(bytes, from[k]->data, from[k]->len);
+            to[k]->data = bytes;
+            to[k]->len = from[k]->len;
+            bytes += from[k]->len;
+        }
+    }
+    return count ? copy : nullptr;
+}
+
+namespace {
+
+OutMessage *make_message(OutKind kind, size_t extra) noexcept
+{
+    void *mem = allocate(sizeof(OutMessage) + extra);
+    if (!mem)
+        return nullptr;
+    return new (mem) OutMessage{nullptr, kind, false, false, 0,
+                                nullptr, 0,    nullptr, 0};
+}
+
+char *storage_of(OutMessage *msg) noexcept
+{
+    return reinterpret_cast<char *>(msg + 1);
+}
+
+} // namespace
+
+OutMessage *OutMessage::make_head(int status, const asgicore_header *headers,
+                                  size_t count, bool has_trailers) noexcept
+{
+    OutMessage *msg =
+        make_message(OutKind::head, headers_storage_size(headers, count));
+    if (!msg)
+        return nullptr;
+    msg->status = status;
+    msg->has_trailers = has_trailers;
+    msg->headers = copy_headers(headers, count, storage_of(msg));
+    msg->header_count = count;
+    return msg;
+}
+
+OutMessage *OutMessage::make_body(const void *data, size_t len,
+                                  bool last) noexcept
+{
+    OutMessage *msg = make_message(OutKind::body, len);
+    if (!msg)
+        return nullptr;
+    if (len)
+        std::memcpy(storage_of(msg), data, len);
+    msg->data = storage_of(msg);
+    msg->len = len;
+    msg->last = last;
+    return msg;
+}
+
+OutMessage *OutMessage::make_trailers(const asgicore_header *headers,
+                                      size_t count, bool last) noexcept
+{
+    OutMessage *msg =
+        make_message(OutKind::trailers, headers_storage_size(headers, count));
+    if (!msg)
+        return nullptr;
+    msg->headers = copy_headers(headers, count, storage_of(msg));
+    msg->header_count = count;
+    msg->last = last;
+    return msg;
+}
+
+void OutMessage::destroy(OutMessage *msg) noexcept
+{
+    msg->~OutMessage();
+    ::operator delete(msg);
+}
+
+} // namespace asgicore

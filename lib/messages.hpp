@@ -1,0 +1,91 @@
+// Request body chunks and response messages, each one allocation holding
+// its bytes, queued in FIFO order.
+#pragma once
+
+#include "asgicore.h"
+
+#include <cstddef>
+
+namespace asgicore {
+
+struct BodyChunk {
+    BodyChunk *next;
+    size_t len;
+    bool last;          // the host said the body ends here
+    char *data() noexcept { return reinterpret_cast<char *>(this + 1); }
+
+    static BodyChunk *make(const void *data, size_t len, bool last) noexcept;
+    static void destroy(BodyChunk *chunk) noexcept;
+};
+
+enum class OutKind : unsigned char { head, body, trailers };
+
+struct OutMessage {
+    OutMessage *next;
+    OutKind kind;
+    bool last;          // the response ends with this message
+    bool has_trailers;  // head only
+    int status;         // head only
+    asgicore_header *headers;
+    size_t header_count;
+    const char *data;   // body only
+    size_t len;
+
+    static OutMessage *make_head(int status, const asgicore_header *headers,
+                                 size_t count, bool has_trailers) noexcept;
+    static OutMessage *make_body(const void *data, size_t len,
+                                 bool last) noexcept;
+    static OutMessage *make_trailers(const asgicore_header *headers,
+                                     size_t count, bool last) noexcept;
+    static void destroy(OutMessage *msg) noexcept;
+};
+
+// FIFO of nodes with a `next` pointer; owns nothing, the caller destroys.
+template <class Node>
+class Fifo {
+public:
+    bool empty() const noexcept { return head_ == nullptr; }
+    Node *front() const noexcept { return head_; }
+    Node *back() const noexcept { return tail_; }
+
+    void push(Node *n) noexcept
+    {
+        n->next = nullptr;
+        if (tail_)
+            tail_->next = n;
+        else
+            head_ = n;
+        tail_ = n;
+    }
+
+    Node *pop() noexcept
+    {
+        Node *n = head_;
+        if (n) {
+            head_ = n->next;
+            if (!head_)
+                tail_ = nullptr;
+            n->next = nullptr;
+        }
+        return n;
+    }
+
+    void clear() noexcept
+    {
+        while (Node *n = pop())
+            Node::destroy(n);
+    }
+
+private:
+    Node *head_ = nullptr;
+    Node *tail_ = nullptr;
+};
+
+// Bytes needed to copy a header array (the array, then the name and value
+// bytes), and the copy itself into `storage` sized that way.
+size_t headers_storage_size(const asgicore_header *headers,
+                            size_t count) noexcept;
+asgicore_header *copy_headers(const asgicore_header *headers, size_t count,
+                              char *storage) noexcept;
+
+} // namespace asgicore

@@ -1,0 +1,117 @@
+// One ASGI HTTP connection scope: the state shared by the host, the app and
+// the library's queues. Every field is guarded by the context's mutex,
+// except `info`, which never changes after open.
+#pragma once
+
+#include "asgicore.h"
+#include "intrusive_list.hpp"
+#include "messages.hpp"
+#include "timer_heap.hpp"
+
+#include <cstdint>
+
+namespace asgicore {
+
+class Context;
+struct App;
+
+enum class Response : unsigned char {
+    none,      // no http.response.start yet
+    started,   // head sent, body in progress
+    body_done, // body ended, trailers expected
+    complete   // the app sent the last message of the response
+};
+
+// Work for the host thread (bits of Scope::host_work).
+enum HostWork : unsigned char {
+    host_flush = 1,  // hand queued output to the host
+    host_resume = 2, // tell the host to feed more body
+};
+
+// Notifications for the app (bits of Scope::app_work), delivered in this
+// order.
+enum AppWork : unsigned char {
+    app_start = 1,
+    app_receive_ready = 2,
+    app_send_ready = 4,
+    app_cancel = 8,
+};
+
+struct Scope {
+    Context *ctx;
+    App *app;
+    void *host_data;
+    void *app_data = nullptr;
+    // Holders: the host until release, the app until finish, and each
+    // queue, heap or in-progress callback that refers to the scope.
+    uint32_t refs = 0;
+
+    asgicore_scope_info info;
+    uint64_t grace_ns;
+
+    // Who still holds the scope.
+    bool host_open = true;
+    bool app_started = false;   // start callback delivered
+    bool app_finished = false;  // asgicore_finish called
+    bool not_dispatched = false;
+
+    // The client side.
+    bool client_gone = false;          // a disconnect was reported
+    bool app_sees_disconnect = false;  // receive returns http.disconnect
+    int disconnect_reason = 0;
+
+    // The request body.
+    bool body_end_fed = false;
+    bool body_paused = false;
+    bool receive_armed = false;
+    size_t body_buffered = 0;
+    Fifo<BodyChunk> body;
+    BodyChunk *delivered = nullptr;  // bytes the app is reading now
+
+    // The response.
+    Response response = Response::none;
+    bool expects_trailers = false;
+    bool send_waiting = false;
+    bool host_blocked = false;
+    bool response_delivered = false;  // its last message reached the host
+    size_t out_buffered = 0;
+    Fifo<OutMessage> out;
+
+    // The end.
+    bool poisoned = false;   // a protocol error: later sends fail
+    bool app_error = false;
+    bool cancel_delivered = false;
+    bool done_wanted = false;
+    bool done_reported = false;
+    int outcome = ASGICORE_OUTCOME_NONE;
+
+    // Queues and timer.
+    unsigned char host_work = 0;
+    unsigned char app_work = 0;
+    int send_ready_status = 0;
+    ListLink<Scope> host_link;  // Context::host_queue_
+    ListLink<Scope> app_link;   // the app's notification queue
+    ListLink<Scope> all_link;   // Context::all_scopes_
+    asgicore_time deadline = ASGICORE_TIME_NEVER;
+    size_t heap_index = TimerHeap::npos;
+
+    bool app_running() const noexcept
+    {
+        return !app_finished && !not_dispatched;
+    }
+    bool in_timer() const noexcept { return heap_index != TimerHeap::npos; }
+};
+
+} // namespace asgicore
+
+struct asgicore_scope : asgicore::Scope {};
+
+namespace asgicore {
+
+// Every Scope is allocated as an asgicore_scope: the C handle.
+inline asgicore_scope *handle(Scope *s) noexcept
+{
+    return static_cast<asgicore_scope *>(s);
+}
+
+} // namespace asgicore
