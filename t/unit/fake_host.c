@@ -1,0 +1,277 @@
+#include "fake_host.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const asgicore_header text_plain[1] = {
+    {{"content-type", 12}, {"text/plain", 10}},
+};
+
+static void append(char *buf, size_t cap, const char *data, size_t len)
+{
+    size_t used = strlen(buf);
+    if (used + len + 1 > cap)
+        len = cap - used - 1;
+    memcpy(buf + used, data, len);
+    buf[used + len] = '\0';
+}
+
+static void append_headers(char *buf, size_t cap, const asgicore_header *h,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        append(buf, cap, h[i].name.data, h[i].name.len);
+        append(buf, cap, ": ", 2);
+        append(buf, cap, h[i].value.data, h[i].value.len);
+        append(buf, cap, "\n", 1);
+    }
+}
+
+static int cb_send_head(void *user, asgicore_scope *scope, void *host_data,
+                        int status, const asgicore_header *headers,
+                        size_t count, int has_trailers)
+{
+    fake_req *req = host_data;
+    assert_ptr_equal(req->scope, scope);
+    assert_false(req->released);
+    req->head_writes++;
+    req->status = status;
+    req->has_trailers = has_trailers;
+    append_headers(req->headers, sizeof req->headers, headers, count);
+    return req->write_result;
+}
+
+static int cb_send_body(void *user, asgicore_scope *scope, void *host_data,
+                        const void *data, size_t len, int last)
+{
+    fake_req *req = host_data;
+    assert_ptr_equal(req->scope, scope);
+    assert_false(req->released);
+    assert_false(req->last_written);
+    size_t room = sizeof req->body - req->body_len;
+    if (req->body_len < sizeof req->body)
+        memcpy(req->body + req->body_len, data, len < room ? len : room);
+    req->body_len += len;
+    req->body_writes++;
+    req->last_written = last;
+    return req->write_result;
+}
+
+static int cb_send_trailers(void *user, asgicore_scope *scope,
+                            void *host_data, const asgicore_header *t,
+                            size_t count, int last)
+{
+    fake_req *req = host_data;
+    assert_false(req->released);
+    req->trailer_writes++;
+    req->last_written = last;
+    append_headers(req->trailers, sizeof req->trailers, t, count);
+    return req->write_result;
+}
+
+static void cb_resume_body(void *user, asgicore_scope *scope, void *host_data)
+{
+    fake_req *req = host_data;
+    assert_false(req->released);
+    req->resumes++;
+}
+
+static void cb_done(void *user, asgicore_scope *scope, void *host_data,
+                    int outcome, int response_complete)
+{
+    fake_host *fh = user;
+    fake_req *req = host_data;
+    assert_false(req->released);
+    req->done_calls++;
+    req->outcome = outcome;
+    req->response_complete = response_complete;
+    if (req->release_in_done)
+        fake_release(fh, req);
+}
+
+static void cb_set_timer(void *user, asgicore_time deadline)
+{
+    fake_host *fh = user;
+    fh->timer = deadline;
+    fh->timer_sets++;
+}
+
+static void cb_wake(void *user)
+{
+    fake_host *fh = user;
+    fh->wakes++;
+}
+
+static void cb_log(void *user, int level, void *host_data, const char *msg)
+{
+    fake_host *fh = user;
+    char line[1024];
+    assert_true(level >= ASGICORE_LOG_ERROR && level <= ASGICORE_LOG_DEBUG);
+    fh->log_lines[level]++;
+    snprintf(line, sizeof line, "%d: %s\n", level, msg);
+    append(fh->log, sizeof fh->log, line, strlen(line));
+}
+
+void fake_host_init(fake_host *fh, const asgicore_settings *settings)
+{
+    static const asgicore_callbacks cb = {
+        cb_send_head, cb_send_body, cb_send_trailers, cb_resume_body,
+        cb_done,      cb_set_timer, cb_wake,          cb_log,
+    };
+    memset(fh, 0, sizeof *fh);
+    fh->now = 1000 * SEC; /* any epoch */
+    fh->timer = ASGICORE_TIME_NEVER;
+    assert_int_equal(asgicore_ctx_new(settings, &cb, fh, &fh->ctx),
+                     ASGICORE_OK);
+}
+
+void fake_host_fini(fake_host *fh)
+{
+    asgicore_counters c = fake_counters(fh);
+    assert_int_equal(c.live, 0);
+    asgicore_ctx_free(fh->ctx);
+    fh->ctx = NULL;
+}
+
+static void app_start(void *user, asgicore_scope *scope)
+{
+    fake_app *fa = user;
+    if (fa->starts < 64)
+        fa->started[fa->starts] = scope;
+    fa->starts++;
+    if (fa->on_start)
+        fa->on_start(fa, scope);
+}
+
+static void app_notify(void *user, asgicore_scope *scope, int event,
+                       int status)
+{
+    fake_app *fa = user;
+    assert_true(event >= 1 && event <= 3);
+    fa->notifications[event]++;
+    if (event == ASGICORE_NOTIFY_SEND_READY)
+        fa->last_status = status;
+    if (fa->on_notify)
+        fa->on_notify(fa, scope, event, status);
+}
+
+static void app_wake(void *user)
+{
+    fake_app *fa = user;
+    fa->wakes++;
+}
+
+void fake_app_init(fake_host *fh, fake_app *fa, int mode)
+{
+    static const asgicore_app_callbacks cb = {app_start, app_notify,
+                                              app_wake};
+    memset(fa, 0, sizeof *fa);
+    fa->threaded = mode == ASGICORE_APP_THREADED;
+    assert_int_equal(asgicore_app_new(fh->ctx, &cb, fa, mode, &fa->app),
+                     ASGICORE_OK);
+}
+
+static asgicore_str str(const char *s)
+{
+    asgicore_str r = {s, strlen(s)};
+    return r;
+}
+
+asgicore_scope *fake_open_with(fake_host *fh, fake_app *fa, fake_req *req,
+                               int64_t grace_ns, uint32_t flags)
+{
+    static const asgicore_header headers[] = {
+        {{"host", 4}, {"localhost", 9}},
+        {{"user-agent", 10}, {"unit", 4}},
+    };
+    asgicore_scope_info info;
+    memset(&info, 0, sizeof info);
+    info.method = str("GET");
+    info.scheme = str("http");
+    info.http_version = str("1.1");
+    info.path = str("/");
+    info.raw_path = str("/");
+    info.headers = headers;
+    info.header_count = 2;
+    info.client.host = str("127.0.0.1");
+    info.client.port = 50000;
+    info.server.host = str("127.0.0.1");
+    info.server.port = 8080;
+    info.grace_period_ns = grace_ns;
+    info.flags = flags;
+    memset(req, 0, sizeof *req);
+    req->write_result = ASGICORE_OK;
+    assert_int_equal(
+        asgicore_scope_open(fh->ctx, fa->app, &info, req, &req->scope),
+        ASGICORE_OK);
+    return req->scope;
+}
+
+asgicore_scope *fake_open(fake_host *fh, fake_app *fa, fake_req *req)
+{
+    return fake_open_with(fh, fa, req, -1, 0);
+}
+
+void fake_pump(fake_host *fh)
+{
+    while (fh->wakes) {
+        fh->wakes = 0;
+        assert_int_equal(asgicore_ctx_process(fh->ctx), ASGICORE_OK);
+    }
+}
+
+void fake_advance(fake_host *fh, asgicore_time ns)
+{
+    fh->now += ns;
+    if (fh->timer != ASGICORE_TIME_NEVER && fh->timer <= fh->now)
+        assert_int_equal(asgicore_ctx_handle_expiry(fh->ctx, fh->now),
+                         ASGICORE_OK);
+}
+
+void fake_release(fake_host *fh, fake_req *req)
+{
+    assert_false(req->released);
+    req->released = 1;
+    assert_int_equal(asgicore_scope_release(req->scope, fh->now),
+                     ASGICORE_OK);
+}
+
+void expect_request(asgicore_scope *scope, const char *body, int more)
+{
+    asgicore_event ev;
+    assert_int_equal(asgicore_receive(scope, &ev), ASGICORE_OK);
+    assert_int_equal(ev.type, ASGICORE_EVENT_HTTP_REQUEST);
+    assert_int_equal(ev.body_len, strlen(body));
+    if (ev.body_len)
+        assert_memory_equal(ev.body, body, ev.body_len);
+    assert_int_equal(ev.more_body, more);
+}
+
+void expect_disconnect(asgicore_scope *scope)
+{
+    asgicore_event ev;
+    assert_int_equal(asgicore_receive(scope, &ev), ASGICORE_OK);
+    assert_int_equal(ev.type, ASGICORE_EVENT_HTTP_DISCONNECT);
+    /* R4: a disconnect carries its type and nothing else. */
+    assert_null(ev.body);
+    assert_int_equal(ev.body_len, 0);
+    assert_int_equal(ev.more_body, 0);
+}
+
+void expect_pending(asgicore_scope *scope)
+{
+    asgicore_event ev;
+    assert_int_equal(asgicore_receive(scope, &ev), ASGICORE_PENDING);
+}
+
+asgicore_counters fake_counters(fake_host *fh)
+{
+    asgicore_counters c;
+    assert_int_equal(asgicore_ctx_counters(fh->ctx, &c), ASGICORE_OK);
+    return c;
+}
+
+int fake_logged(fake_host *fh, const char *text)
+{
+    return strstr(fh->log, text) != NULL;
+}

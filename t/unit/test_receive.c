@@ -1,0 +1,337 @@
+/* Receiving: R1-R10 of BEHAVIOURS.md, through the public header. */
+#include "fake_host.h"
+
+#include <string.h>
+
+typedef struct {
+    fake_host fh;
+    fake_app fa;
+    fake_req req;
+} state;
+
+static int setup(void **st)
+{
+    static state s;
+    memset(&s, 0, sizeof s);
+    fake_host_init(&s.fh, NULL);
+    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
+    *st = &s;
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    state *s = *st;
+    if (s->req.scope && !s->req.released)
+        fake_release(&s->fh, &s->req);
+    fake_host_fini(&s->fh);
+    return 0;
+}
+
+static void finish_ok(state *s)
+{
+    assert_int_equal(asgicore_finish(s->req.scope, 0, NULL), ASGICORE_OK);
+    fake_pump(&s->fh);
+}
+
+static void respond(state *s)
+{
+    asgicore_scope *sc = s->req.scope;
+    assert_int_equal(asgicore_send_start(sc, 200, text_plain, 1, 0),
+                     ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(sc, "ok", 2, 0), ASGICORE_OK);
+    fake_pump(&s->fh);
+}
+
+static void R1_no_body_first_receive_is_empty_final_request(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    assert_int_equal(s->fa.starts, 1);
+    assert_int_equal(asgicore_scope_feed_body(sc, NULL, 0, 0), ASGICORE_OK);
+    expect_request(sc, "", 0); /* at once: no PENDING, no notification */
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 0);
+    respond(s);
+    finish_ok(s);
+}
+
+static void R1_receive_before_host_fed_empty_body_is_woken(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    expect_pending(sc);
+    assert_int_equal(asgicore_scope_feed_body(sc, NULL, 0, 0), ASGICORE_OK);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_request(sc, "", 0);
+    respond(s);
+    finish_ok(s);
+}
+
+static void R2_chunks_in_order_more_body_until_last(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    const char *parts[] = {"first,", "second,", "third"};
+    char joined[64] = "";
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            asgicore_scope_feed_body(sc, parts[i], strlen(parts[i]), i < 2),
+            ASGICORE_OK);
+    for (int i = 0; i < 3; i++) {
+        asgicore_event ev;
+        assert_int_equal(asgicore_receive(sc, &ev), ASGICORE_OK);
+        assert_int_equal(ev.type, ASGICORE_EVENT_HTTP_REQUEST);
+        assert_int_equal(ev.more_body, i < 2);
+        strncat(joined, ev.body, ev.body_len);
+    }
+    assert_string_equal(joined, "first,second,third");
+    respond(s);
+    finish_ok(s);
+}
+
+static void R2_empty_final_feed_marks_last_buffered_chunk(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    /* A chunked body: data chunks, then the terminating zero chunk. */
+    asgicore_scope_feed_body(sc, "ab", 2, 1);
+    asgicore_scope_feed_body(sc, "cd", 2, 1);
+    assert_int_equal(asgicore_scope_feed_body(sc, NULL, 0, 0), ASGICORE_OK);
+    expect_request(sc, "ab", 1);
+    expect_request(sc, "cd", 0);
+    expect_pending(sc); /* R6: no invented second request */
+    respond(s);
+    finish_ok(s);
+}
+
+static void R2_empty_final_feed_after_all_read_gives_empty_last(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "ab", 2, 1);
+    expect_request(sc, "ab", 1);
+    expect_pending(sc);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_request(sc, "", 0);
+    respond(s);
+    finish_ok(s);
+}
+
+static void R2_feed_after_end_is_refused(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "x", 1, 0);
+    assert_int_equal(asgicore_scope_feed_body(sc, "y", 1, 0),
+                     ASGICORE_ERR_STATE);
+    expect_request(sc, "x", 0);
+    respond(s);
+    finish_ok(s);
+}
+
+static void R3_disconnect_wakes_receive_waiting_for_body(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "part", 4, 1);
+    expect_request(sc, "part", 1);
+    expect_pending(sc);
+    assert_int_equal(
+        asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_RESET, s->fh.now),
+        ASGICORE_OK);
+    /* Promptly: inside the disconnect call itself, not at a timeout. */
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_disconnect(sc);
+    finish_ok(s);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+}
+
+static void R4_disconnect_event_carries_only_its_type(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    asgicore_event ev;
+    memset(&ev, 0x5a, sizeof ev);
+    assert_int_equal(asgicore_receive(sc, &ev), ASGICORE_OK);
+    assert_int_equal(ev.type, ASGICORE_EVENT_HTTP_DISCONNECT);
+    assert_null(ev.body);
+    assert_int_equal(ev.body_len, 0);
+    assert_int_equal(ev.more_body, 0);
+    finish_ok(s);
+}
+
+static void R5_after_disconnect_receive_never_blocks_or_requests(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    /* Late body from the host is refused, never delivered. */
+    assert_int_equal(asgicore_scope_feed_body(sc, "late", 4, 0),
+                     ASGICORE_ERR_DISCONNECTED);
+    for (int i = 0; i < 5; i++)
+        expect_disconnect(sc);
+    fake_advance(&s->fh, 10 * SEC); /* even after the cancel */
+    expect_disconnect(sc);
+    finish_ok(s);
+}
+
+static void R6_after_body_receive_waits_while_connected(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "all", 3, 0);
+    expect_request(sc, "all", 0);
+    expect_pending(sc);
+    fake_advance(&s->fh, 60 * SEC);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 0);
+    expect_pending(sc);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_disconnect(sc);
+    finish_ok(s);
+}
+
+static void R7_after_response_complete_receive_returns_disconnect(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    expect_request(sc, "", 0);
+    expect_pending(sc); /* e.g. a task listening for the disconnect */
+    respond(s);
+    /* The waiting receive is woken by the end of the response. */
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_disconnect(sc);
+    expect_disconnect(sc);
+    finish_ok(s);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+}
+
+static void R7_unread_body_after_response_complete(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "ignored", 7, 1);
+    respond(s);
+    expect_disconnect(sc);
+    finish_ok(s);
+}
+
+static void R8_disconnect_with_unread_body_returns_disconnect(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "one", 3, 1);
+    asgicore_scope_feed_body(sc, "two", 3, 1);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    expect_disconnect(sc);
+    finish_ok(s);
+}
+
+static void R9_body_timeout_never_invents_final_chunk(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, "partial", 7, 1);
+    expect_request(sc, "partial", 1);
+    expect_pending(sc);
+    /* The host's client_body_timeout fired. */
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_TIMEOUT, s->fh.now);
+    expect_disconnect(sc);
+    finish_ok(s);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+}
+
+static void R10_abandoned_receive_loses_no_event(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    expect_pending(sc);
+    /* The app's receive is cancelled: it simply stops waiting. The event
+     * that arrives meanwhile is kept for the next receive. */
+    asgicore_scope_feed_body(sc, "kept", 4, 0);
+    expect_request(sc, "kept", 0);
+    respond(s);
+    finish_ok(s);
+}
+
+static void cancel_pending_receive(fake_app *fa, asgicore_scope *scope,
+                                   int event, int status)
+{
+    /* A runtime cancels its pending receive on the cancel notification;
+     * the receive must not have been completed in its place. */
+    if (event == ASGICORE_NOTIFY_CANCEL)
+        *(int *) fa->data = fa->notifications[ASGICORE_NOTIFY_RECEIVE_READY];
+}
+
+static void R10_cancel_reaches_app_blocked_in_receive(void **st)
+{
+    state *s = *st;
+    int ready_at_cancel = -1;
+    s->fa.on_notify = cancel_pending_receive;
+    s->fa.data = &ready_at_cancel;
+    asgicore_scope *sc = fake_open_with(&s->fh, &s->fa, &s->req, 0, 0);
+    asgicore_scope_feed_body(sc, "a", 1, 1);
+    expect_request(sc, "a", 1);
+    expect_pending(sc);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_RESET, s->fh.now);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_CANCEL], 1);
+    /* The readiness came first, then the cancel; nothing swallowed it. */
+    assert_int_equal(ready_at_cancel, 1);
+    expect_disconnect(sc);
+    finish_ok(s);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CANCELLED);
+}
+
+static void body_limit_pauses_and_resumes_the_host(void **st)
+{
+    state *s = *st;
+    asgicore_settings set;
+    asgicore_settings_default(&set);
+    set.body_buffer_limit = 8;
+    fake_host_fini(&s->fh);
+    fake_host_init(&s->fh, &set);
+    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    assert_int_equal(asgicore_scope_feed_body(sc, "12345", 5, 1), ASGICORE_OK);
+    assert_int_equal(asgicore_scope_feed_body(sc, "67890", 5, 1),
+                     ASGICORE_PENDING);
+    assert_int_equal(asgicore_scope_feed_body(sc, "x", 1, 1),
+                     ASGICORE_ERR_BUSY);
+    expect_request(sc, "12345", 1);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.resumes, 1);
+    assert_int_equal(asgicore_scope_feed_body(sc, "x", 1, 0), ASGICORE_OK);
+    expect_request(sc, "67890", 1);
+    expect_request(sc, "x", 0);
+    respond(s);
+    finish_ok(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(R1_no_body_first_receive_is_empty_final_request),
+        T(R1_receive_before_host_fed_empty_body_is_woken),
+        T(R2_chunks_in_order_more_body_until_last),
+        T(R2_empty_final_feed_marks_last_buffered_chunk),
+        T(R2_empty_final_feed_after_all_read_gives_empty_last),
+        T(R2_feed_after_end_is_refused),
+        T(R3_disconnect_wakes_receive_waiting_for_body),
+        T(R4_disconnect_event_carries_only_its_type),
+        T(R5_after_disconnect_receive_never_blocks_or_requests),
+        T(R6_after_body_receive_waits_while_connected),
+        T(R7_after_response_complete_receive_returns_disconnect),
+        T(R7_unread_body_after_response_complete),
+        T(R8_disconnect_with_unread_body_returns_disconnect),
+        T(R9_body_timeout_never_invents_final_chunk),
+        T(R10_abandoned_receive_loses_no_event),
+        T(R10_cancel_reaches_app_blocked_in_receive),
+        T(body_limit_pauses_and_resumes_the_host),
+#undef T
+    };
+    return cmocka_run_group_tests_name("receive", tests, NULL, NULL);
+}
