@@ -223,9 +223,11 @@ void fake_pump(fake_host *fh)
 void fake_advance(fake_host *fh, asgicore_time ns)
 {
     fh->now += ns;
-    if (fh->timer != ASGICORE_TIME_NEVER && fh->timer <= fh->now)
+    if (fh->timer != ASGICORE_TIME_NEVER && fh->timer <= fh->now) {
+        fh->timer = ASGICORE_TIME_NEVER; /* one-shot, as a host's timer */
         assert_int_equal(asgicore_ctx_handle_expiry(fh->ctx, fh->now),
                          ASGICORE_OK);
+    }
 }
 
 void fake_release(fake_host *fh, fake_req *req)
