@@ -134,13 +134,7 @@ int asgicore_scope_open_versioned(asgicore_ctx *ctx, asgicore_app *app,
         return ASGICORE_ERR_INVALID;
     if (info_version != ASGICORE_SCOPE_INFO_V1)
         return ASGICORE_ERR_VERSION;
-    return guarded([&] {
-        asgicore::Scope *s = nullptr;
-        int rc = ctx->open_scope(app, *info, host_data, &s);
-        if (rc == ASGICORE_OK)
-            *out = static_cast<asgicore_scope *>(s);
-        return rc;
-    });
+    return guarded([&] { return ctx->open_scope(app, *info, host_data, out); });
 }
 
 int asgicore_scope_feed_body(asgicore_scope *scope, const void *data,

@@ -33,7 +33,7 @@ public:
     int handle_expiry(asgicore_time now);
     void counters(asgicore_counters &out);
     int open_scope(App *app, const asgicore_scope_info &info, void *host_data,
-                   Scope **out);
+                   asgicore_scope **out);
     int feed_body(Scope *s, const void *data, size_t len, bool more);
     int disconnect(Scope *s, int reason, asgicore_time now);
     int write_ready(Scope *s);

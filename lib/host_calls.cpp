@@ -73,7 +73,7 @@ void Context::counters(asgicore_counters &out)
 }
 
 int Context::open_scope(App *app, const asgicore_scope_info &info,
-                        void *host_data, Scope **out)
+                        void *host_data, asgicore_scope **out)
 {
     HostCall call(*this);
     if (app->ctx != this)
@@ -137,7 +137,7 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     counters_.opened++;
     counters_.live++;
     counters_.running_apps++;
-    *out = s;
+    *out = s;  // before any callback can run (in the guard's loop)
     queue_app(s, app_start);
     return ASGICORE_OK;
 }

@@ -1,0 +1,396 @@
+/* The C ABI's contract: arguments, versions, ownership, callbacks that
+ * re-enter, threaded dispatch (on one thread, deterministically). */
+#include "fake_host.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    fake_host fh;
+    fake_app fa;
+    fake_req req;
+} state;
+
+static int setup(void **st)
+{
+    static state s;
+    memset(&s, 0, sizeof s);
+    fake_host_init(&s.fh, NULL);
+    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
+    *st = &s;
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    state *s = *st;
+    if (s->req.scope && !s->req.released)
+        fake_release(&s->fh, &s->req);
+    fake_host_fini(&s->fh);
+    return 0;
+}
+
+static void strerror_names_every_code(void **st)
+{
+    (void) st;
+    for (int code = ASGICORE_ERR_INTERNAL; code <= ASGICORE_PENDING; code++)
+        assert_string_not_equal(asgicore_strerror(code), "unknown error code");
+    assert_string_equal(asgicore_strerror(-1000), "unknown error code");
+    assert_string_equal(asgicore_strerror(ASGICORE_ERR_DISCONNECTED),
+                        "client disconnected");
+    for (int r = ASGICORE_DISCONNECT_CLOSED; r <= ASGICORE_DISCONNECT_SERVER;
+         r++)
+        assert_string_not_equal(asgicore_disconnect_reason_name(r),
+                                "unknown reason");
+}
+
+static void version_matches_header(void **st)
+{
+    (void) st;
+    assert_string_equal(asgicore_version(), ASGICORE_VERSION_STRING);
+    assert_int_equal(asgicore_version_number(), ASGICORE_VERSION_NUM);
+}
+
+static void bad_arguments_are_refused(void **st)
+{
+    state *s = *st;
+    asgicore_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    asgicore_ctx *ctx = NULL;
+    asgicore_settings set;
+    assert_int_equal(asgicore_settings_default_versioned(99, &set),
+                     ASGICORE_ERR_VERSION);
+    assert_int_equal(asgicore_settings_default(NULL), ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_ctx_new_versioned(99, NULL, 1, &cb, NULL, &ctx),
+                     ASGICORE_ERR_VERSION);
+    assert_int_equal(asgicore_ctx_new_versioned(1, NULL, 99, &cb, NULL, &ctx),
+                     ASGICORE_ERR_VERSION);
+    assert_int_equal(asgicore_ctx_new(NULL, NULL, NULL, &ctx),
+                     ASGICORE_ERR_INVALID);
+    asgicore_settings_default(&set);
+    set.body_buffer_limit = 0;
+    assert_int_equal(asgicore_ctx_new(&set, &cb, NULL, &ctx),
+                     ASGICORE_ERR_INVALID);
+    assert_null(ctx);
+    asgicore_ctx_free(NULL);
+
+    assert_int_equal(asgicore_ctx_process(NULL), ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_ctx_get_expiry(NULL), ASGICORE_TIME_NEVER);
+    assert_int_equal(asgicore_ctx_handle_expiry(NULL, 0), ASGICORE_ERR_INVALID);
+    asgicore_counters c;
+    assert_int_equal(asgicore_ctx_counters_versioned(s->fh.ctx, 7, &c),
+                     ASGICORE_ERR_VERSION);
+    assert_int_equal(asgicore_scope_feed_body(NULL, "x", 1, 0),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_scope_disconnect(NULL, 1, 0),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_scope_release(NULL, 0), ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_receive(NULL, NULL), ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_send_start(NULL, 200, NULL, 0, 0),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_finish(NULL, 0, NULL), ASGICORE_ERR_INVALID);
+    assert_null(asgicore_scope_get_info(NULL));
+
+    /* App registration. */
+    asgicore_app_callbacks acb;
+    memset(&acb, 0, sizeof acb);
+    asgicore_app *app;
+    assert_int_equal(asgicore_app_new(s->fh.ctx, &acb, NULL, 0, &app),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(
+        asgicore_app_new_versioned(s->fh.ctx, 9, &acb, NULL, 0, &app),
+        ASGICORE_ERR_VERSION);
+    assert_int_equal(asgicore_app_dispatch(s->fa.app), ASGICORE_ERR_STATE);
+
+    /* Scope data: a length without bytes. */
+    asgicore_scope_info info;
+    memset(&info, 0, sizeof info);
+    info.method.len = 3;
+    asgicore_scope *sc;
+    assert_int_equal(asgicore_scope_open(s->fh.ctx, s->fa.app, &info, NULL,
+                                         &sc),
+                     ASGICORE_ERR_INVALID);
+    memset(&info, 0, sizeof info);
+    info.header_count = 1;
+    assert_int_equal(asgicore_scope_open(s->fh.ctx, s->fa.app, &info, NULL,
+                                         &sc),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_scope_open_versioned(s->fh.ctx, s->fa.app, 5,
+                                                   &info, NULL, &sc),
+                     ASGICORE_ERR_VERSION);
+    assert_int_equal(fake_counters(&s->fh).opened, 0);
+}
+
+static void bad_disconnect_reason_is_refused(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    assert_int_equal(asgicore_scope_disconnect(sc, 0, s->fh.now),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_scope_disconnect(sc, 99, s->fh.now),
+                     ASGICORE_ERR_INVALID);
+    asgicore_finish(sc, 1, "test over");
+    fake_pump(&s->fh);
+}
+
+static void scope_info_is_a_copy(void **st)
+{
+    state *s = *st;
+    char method[] = "POST", path[] = "/caf\xc3\xa9", raw[] = "/caf%C3%A9",
+         query[] = "a=1&b=2", hname[] = "x-h", hval[] = "v1", host[] = "::1";
+    asgicore_header h = {{hname, 3}, {hval, 2}};
+    asgicore_scope_info info;
+    memset(&info, 0, sizeof info);
+    info.method = (asgicore_str){method, 4};
+    info.scheme = (asgicore_str){"https", 5};
+    info.http_version = (asgicore_str){"2", 1};
+    info.path = (asgicore_str){path, strlen(path)};
+    info.raw_path = (asgicore_str){raw, strlen(raw)};
+    info.query_string = (asgicore_str){query, strlen(query)};
+    info.root_path = (asgicore_str){"/app", 4};
+    info.headers = &h;
+    info.header_count = 1;
+    info.client.host = (asgicore_str){host, 3};
+    info.client.port = 4242;
+    info.grace_period_ns = -1;
+    asgicore_scope *sc;
+    memset(&s->req, 0, sizeof s->req);
+    assert_int_equal(
+        asgicore_scope_open(s->fh.ctx, s->fa.app, &info, &s->req, &sc),
+        ASGICORE_OK);
+    s->req.scope = sc;
+    /* The host's buffers are reused for the next request. */
+    memset(method, 'X', 4);
+    memset(path, 'X', strlen(path));
+    memset(hname, 'X', 3);
+    memset(host, 'X', 3);
+    const asgicore_scope_info *got = asgicore_scope_get_info(sc);
+    assert_memory_equal(got->method.data, "POST", 4);
+    assert_memory_equal(got->path.data, "/caf\xc3\xa9", 6);
+    assert_memory_equal(got->raw_path.data, "/caf%C3%A9", 10);
+    assert_memory_equal(got->query_string.data, "a=1&b=2", 7);
+    assert_memory_equal(got->root_path.data, "/app", 4);
+    assert_memory_equal(got->scheme.data, "https", 5);
+    assert_int_equal(got->header_count, 1);
+    assert_memory_equal(got->headers[0].name.data, "x-h", 3);
+    assert_memory_equal(got->headers[0].value.data, "v1", 2);
+    assert_memory_equal(got->client.host.data, "::1", 3);
+    assert_int_equal(got->client.port, 4242);
+    assert_null(got->server.host.data); /* none: e.g. a unix socket */
+    int marker;
+    asgicore_scope_set_app_data(sc, &marker);
+    assert_ptr_equal(asgicore_scope_get_app_data(sc), &marker);
+    asgicore_finish(sc, 1, "test over");
+    fake_pump(&s->fh);
+}
+
+static void app_free_refuses_while_owning_scopes(void **st)
+{
+    state *s = *st;
+    fake_app other;
+    fake_app_init(&s->fh, &other, ASGICORE_APP_INLINE);
+    asgicore_scope *sc = fake_open(&s->fh, &other, &s->req);
+    assert_int_equal(asgicore_app_free(other.app), ASGICORE_ERR_BUSY);
+    asgicore_finish(sc, 1, "test over");
+    fake_pump(&s->fh);
+    assert_int_equal(asgicore_app_free(other.app), ASGICORE_OK);
+}
+
+/* An inline app that answers from its start callback, as a native hello
+ * app on the host thread does. */
+static void respond_in_start(fake_app *fa, asgicore_scope *scope)
+{
+    assert_int_equal(asgicore_send_start(scope, 200, text_plain, 1, 0),
+                     ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(scope, "hello", 5, 0), ASGICORE_OK);
+    assert_int_equal(asgicore_finish(scope, 0, NULL), ASGICORE_OK);
+}
+
+static void inline_app_responds_before_open_returns(void **st)
+{
+    state *s = *st;
+    s->fa.on_start = respond_in_start;
+    int wakes = s->fh.wakes;
+    fake_open(&s->fh, &s->fa, &s->req);
+    assert_int_equal(s->fh.wakes, wakes); /* nothing left for later */
+    assert_int_equal(s->req.status, 200);
+    assert_memory_equal(s->req.body, "hello", 5);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+    /* The host feeds the (empty) body afterwards: nobody reads it. */
+    assert_int_equal(asgicore_scope_feed_body(s->req.scope, NULL, 0, 0),
+                     ASGICORE_OK);
+}
+
+static void inline_app_calls_outside_callbacks_wake_the_host(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    int wakes = s->fh.wakes;
+    /* E.g. from the app's own timer on the host loop. */
+    respond_in_start(&s->fa, sc);
+    assert_int_equal(s->fh.wakes, wakes + 1); /* coalesced: one */
+    assert_int_equal(s->req.head_writes, 0);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.status, 200);
+    assert_int_equal(s->req.done_calls, 1);
+}
+
+static void respond_on_ready(fake_app *fa, asgicore_scope *scope, int event,
+                             int status)
+{
+    if (event == ASGICORE_NOTIFY_RECEIVE_READY)
+        respond_in_start(fa, scope);
+}
+
+static void inline_callbacks_run_inside_the_host_call(void **st)
+{
+    state *s = *st;
+    s->fa.on_notify = respond_on_ready;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    expect_pending(sc);
+    int wakes = s->fh.wakes;
+    /* The feed wakes the app, which answers; all before feed returns. */
+    assert_int_equal(asgicore_scope_feed_body(sc, NULL, 0, 0), ASGICORE_OK);
+    assert_int_equal(s->fh.wakes, wakes); /* no wake needed */
+    assert_int_equal(s->req.status, 200);
+    assert_memory_equal(s->req.body, "hello", 5);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+}
+
+static fake_host *g_fh;
+
+static int disconnect_inside_write(void *user, asgicore_scope *scope,
+                                   void *host_data, const void *data,
+                                   size_t len, int last)
+{
+    /* The host learns of the failed write inside its own callback. */
+    assert_int_equal(
+        asgicore_scope_disconnect(scope, ASGICORE_DISCONNECT_WRITE_ERROR,
+                                  g_fh->now),
+        ASGICORE_OK);
+    return ASGICORE_OK;
+}
+
+static void host_may_disconnect_from_a_callback(void **st)
+{
+    state *s = *st;
+    static const asgicore_callbacks cb = {NULL, disconnect_inside_write, NULL,
+                                          NULL, NULL, NULL, NULL, NULL};
+    fake_host fh;
+    memset(&fh, 0, sizeof fh);
+    g_fh = &fh;
+    fh.now = 5 * SEC;
+    assert_int_equal(asgicore_ctx_new(NULL, &cb, &fh, &fh.ctx), ASGICORE_OK);
+    fake_app fa;
+    fake_app_init(&fh, &fa, ASGICORE_APP_INLINE);
+    asgicore_scope_info info;
+    memset(&info, 0, sizeof info);
+    info.grace_period_ns = -1;
+    asgicore_scope *sc;
+    assert_int_equal(asgicore_scope_open(fh.ctx, fa.app, &info, NULL, &sc),
+                     ASGICORE_OK);
+    asgicore_send_start(sc, 200, NULL, 0, 0);
+    asgicore_send_body(sc, "a", 1, 1);
+    assert_int_equal(asgicore_ctx_process(fh.ctx), ASGICORE_OK);
+    /* The grace period starts at the time the host gave. */
+    assert_int_equal(asgicore_ctx_get_expiry(fh.ctx), 8 * SEC);
+    assert_int_equal(asgicore_send_body(sc, "b", 1, 0),
+                     ASGICORE_ERR_DISCONNECTED);
+    asgicore_finish(sc, 0, NULL);
+    asgicore_ctx_process(fh.ctx);
+    assert_int_equal(asgicore_scope_release(sc, fh.now), ASGICORE_OK);
+    asgicore_ctx_free(fh.ctx);
+    (void) s;
+}
+
+static void threaded_app_gets_callbacks_only_in_dispatch(void **st)
+{
+    state *s = *st;
+    fake_app ta;
+    fake_app_init(&s->fh, &ta, ASGICORE_APP_THREADED);
+    fake_req r1, r2;
+    fake_open(&s->fh, &ta, &r1);
+    fake_open(&s->fh, &ta, &r2);
+    /* Two starts queued, one wake: wakes are coalesced until dispatch. */
+    assert_int_equal(ta.wakes, 1);
+    assert_int_equal(ta.starts, 0);
+    assert_int_equal(asgicore_app_dispatch(ta.app), 2);
+    assert_int_equal(ta.starts, 2);
+    expect_pending(r1.scope);
+    asgicore_scope_feed_body(r1.scope, "x", 1, 0);
+    assert_int_equal(ta.wakes, 2);
+    assert_int_equal(ta.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 0);
+    assert_int_equal(asgicore_app_dispatch(ta.app), 1);
+    assert_int_equal(ta.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_request(r1.scope, "x", 0);
+    /* App-side calls from the app thread wake the host. */
+    int host_wakes = s->fh.wakes;
+    asgicore_send_start(r1.scope, 200, NULL, 0, 0);
+    asgicore_send_body(r1.scope, "y", 1, 0);
+    assert_int_equal(s->fh.wakes, host_wakes + 1);
+    assert_int_equal(r1.head_writes, 0);
+    asgicore_finish(r1.scope, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(r1.body_len, 1);
+    assert_int_equal(r1.outcome, ASGICORE_OUTCOME_COMPLETE);
+    /* Cancel of the second arrives through dispatch too. */
+    asgicore_scope_disconnect(r2.scope, ASGICORE_DISCONNECT_CLOSED,
+                              s->fh.now);
+    fake_advance(&s->fh, 3 * SEC);
+    assert_int_equal(ta.notifications[ASGICORE_NOTIFY_CANCEL], 0);
+    asgicore_app_dispatch(ta.app);
+    assert_int_equal(ta.notifications[ASGICORE_NOTIFY_CANCEL], 1);
+    asgicore_finish(r2.scope, 0, NULL);
+    fake_pump(&s->fh);
+    fake_release(&s->fh, &r1);
+    fake_release(&s->fh, &r2);
+    assert_int_equal(asgicore_app_dispatch(ta.app), 0);
+    assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
+}
+
+static void finish_twice_is_refused(void **st)
+{
+    state *s = *st;
+    fake_app ta;
+    fake_app_init(&s->fh, &ta, ASGICORE_APP_THREADED);
+    asgicore_scope *sc = fake_open(&s->fh, &ta, &s->req);
+    asgicore_app_dispatch(ta.app);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    /* A finished scope stays allocated while the host holds it, so a
+     * second finish is caught rather than undefined. */
+    assert_int_equal(asgicore_finish(sc, 1, "x"), ASGICORE_OK);
+    assert_int_equal(asgicore_finish(sc, 0, NULL), ASGICORE_ERR_FINISHED);
+    asgicore_event ev;
+    assert_int_equal(asgicore_receive(sc, &ev), ASGICORE_ERR_FINISHED);
+    assert_int_equal(asgicore_send_start(sc, 200, NULL, 0, 0),
+                     ASGICORE_ERR_FINISHED);
+    fake_pump(&s->fh);
+    /* Stale notifications never reach the app after its finish. */
+    asgicore_app_dispatch(ta.app);
+    assert_int_equal(ta.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 0);
+    fake_release(&s->fh, &s->req);
+    assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(strerror_names_every_code),
+        T(version_matches_header),
+        T(bad_arguments_are_refused),
+        T(bad_disconnect_reason_is_refused),
+        T(scope_info_is_a_copy),
+        T(app_free_refuses_while_owning_scopes),
+        T(inline_app_responds_before_open_returns),
+        T(inline_app_calls_outside_callbacks_wake_the_host),
+        T(inline_callbacks_run_inside_the_host_call),
+        T(host_may_disconnect_from_a_callback),
+        T(threaded_app_gets_callbacks_only_in_dispatch),
+        T(finish_twice_is_refused),
+#undef T
+    };
+    return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}
