@@ -197,7 +197,8 @@ typedef struct asgicore_callbacks {
     int (*send_trailers)(void *user, asgicore_scope *scope, void *host_data,
                          const asgicore_header *trailers, size_t count,
                          int last);
-    /* The app consumed buffered body: feed more. */
+    /* The app consumed buffered body: feed more. Comes only after the
+     * ASGICORE_PENDING it answers was returned; harmless when not paused. */
     void (*resume_body)(void *user, asgicore_scope *scope, void *host_data);
     /* The host can end the request: the last byte of the response was
      * handed over, or the app finished, or it was cancelled, or it was never

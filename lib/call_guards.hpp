@@ -23,6 +23,13 @@ public:
         }
         c_.fire_wakes(lk_);
     }
+    // Runs the loop now, for a call whose result depends on what its
+    // callbacks did; the lock is held from the loop's end to the return.
+    void run_loop()
+    {
+        if (outer_)
+            c_.run_host_loop(lk_);
+    }
     HostCall(const HostCall &) = delete;
     HostCall &operator=(const HostCall &) = delete;
 

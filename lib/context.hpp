@@ -84,6 +84,7 @@ private:
     void discard_output(Scope *s) noexcept;
     void drop_body(Scope *s) noexcept;
     int send_precheck(Scope *s);
+    int feed_body_locked(Scope *s, const void *data, size_t len, bool more);
 
     // The host loop and its steps (lock held; they unlock around callbacks).
     void run_host_loop(Lock &lk);

@@ -145,6 +145,23 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
 int Context::feed_body(Scope *s, const void *data, size_t len, bool more)
 {
     HostCall call(*this);
+    int rc = feed_body_locked(s, data, len, more);
+    if (rc != ASGICORE_PENDING)
+        return rc;
+    // The app (on its thread, or inline in this call's loop) may consume
+    // the body at once and lift the pause. The host must never get
+    // resume_body before the PENDING it answers: settle the result after
+    // this call's own callbacks, while the lock keeps later ones out.
+    s->refs++;  // the host may release the scope from a callback
+    call.run_loop();
+    rc = s->host_open && s->body_paused ? ASGICORE_PENDING : ASGICORE_OK;
+    unref(s);
+    return rc;
+}
+
+int Context::feed_body_locked(Scope *s, const void *data, size_t len,
+                              bool more)
+{
     if (!s->host_open || s->body_end_fed)
         return ASGICORE_ERR_STATE;
     if (len && !data)

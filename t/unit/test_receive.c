@@ -310,6 +310,38 @@ static void body_limit_pauses_and_resumes_the_host(void **st)
     finish_ok(s);
 }
 
+static void read_everything(fake_app *fa, asgicore_scope *scope, int event,
+                            int status)
+{
+    asgicore_event ev;
+    while (event == ASGICORE_NOTIFY_RECEIVE_READY &&
+           asgicore_receive(scope, &ev) == ASGICORE_OK &&
+           ev.type == ASGICORE_EVENT_HTTP_REQUEST && ev.more_body)
+        ;
+}
+
+static void body_limit_never_resumes_before_the_pause(void **st)
+{
+    state *s = *st;
+    asgicore_settings set;
+    asgicore_settings_default(&set);
+    set.body_buffer_limit = 4;
+    fake_host_fini(&s->fh);
+    fake_host_init(&s->fh, &set);
+    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    s->fa.on_notify = read_everything;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    expect_pending(sc);
+    /* The inline app drains the buffer inside this very call: the host
+     * is not told to pause, so no resume can arrive after it paused. */
+    assert_int_equal(asgicore_scope_feed_body(sc, "123456", 6, 1),
+                     ASGICORE_OK);
+    assert_int_equal(asgicore_scope_feed_body(sc, "789", 3, 1), ASGICORE_OK);
+    s->fa.on_notify = NULL;
+    respond(s);
+    finish_ok(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +363,7 @@ int main(void)
         T(R10_abandoned_receive_loses_no_event),
         T(R10_cancel_reaches_app_blocked_in_receive),
         T(body_limit_pauses_and_resumes_the_host),
+        T(body_limit_never_resumes_before_the_pause),
 #undef T
     };
     return cmocka_run_group_tests_name("receive", tests, NULL, NULL);
