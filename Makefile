@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib test unit-test abi-test valgrind-test bench install run \
+.PHONY: all lib test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -84,13 +84,15 @@ $(B)/asgicore.pc: asgicore.pc.in include/asgicore.h Makefile
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		asgicore.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/asgicore.pc
 	install -m 0755 $(B)/libasgicore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libasgicore.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/libasgicore.so.$(SOVERSION)
 	ln -sf libasgicore.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libasgicore.so
 	install -m 0644 $(B)/libasgicore.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/asgicore.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 0644 $(B)/asgicore.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # ------------------------------------------------------------------ tests
 
@@ -144,6 +146,14 @@ valgrind-test: deps-test $(call unit,shared)
 
 abi-test: deps-test lib
 	sh tools/check-abi $(B)
+
+# After a deliberate ABI change: rewrite the committed baselines.
+abi-update: lib
+	nm -D --defined-only $(B)/libasgicore.so.0 | \
+		awk '$$2 == "T" { sub(/@.*/, "", $$3); print $$3 }' | sort \
+		> abi/libasgicore.symbols
+	$(CC) -std=c99 -Iinclude tools/abi_layout.c -o $(B)/abi_layout
+	$(B)/abi_layout > abi/layout.txt
 
 test: unit-test valgrind-test abi-test
 
