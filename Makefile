@@ -161,7 +161,8 @@ test: unit-test valgrind-test abi-test
 
 $(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
 	@mkdir -p $(@D)
-	$(CXX) $(CXXSTD) $(WARN) -O2 -Iinclude $< $(B)/libasgicore.a \
+	$(CXX) $(CXXSTD) $(WARN) -Wno-mismatched-new-delete -O2 -Iinclude \
+		$< $(B)/libasgicore.a \
 		-lbenchmark -lpthread -o $@
 
 bench: deps-test $(B)/bench/lifecycle

@@ -377,10 +377,11 @@ void Context::cancel(Scope *s)
     if (!s->app_running() || s->cancel_delivered)
         return;
     s->cancel_delivered = true;
-    log(ASGICORE_LOG_INFO, s,
-        "the app did not finish within the grace period of " +
-            std::to_string(s->grace_ns / 1000000) +
-            " ms after the client disconnected; cancelling it");
+    if (cb_.log)  // building the message costs allocations
+        log(ASGICORE_LOG_INFO, s,
+            "the app did not finish within the grace period of " +
+                std::to_string(s->grace_ns / 1000000) +
+                " ms after the client disconnected; cancelling it");
     queue_app(s, app_cancel);
     want_done(s);
 }
