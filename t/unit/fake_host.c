@@ -277,3 +277,29 @@ int fake_logged(fake_host *fh, const char *text)
 {
     return strstr(fh->log, text) != NULL;
 }
+
+int fake_setup(void **st)
+{
+    static fake_state s;
+    memset(&s, 0, sizeof s);
+    fake_host_init(&s.fh, NULL);
+    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
+    *st = &s;
+    return 0;
+}
+
+int fake_teardown(void **st)
+{
+    fake_state *s = *st;
+    if (s->req.scope && !s->req.released)
+        fake_release(&s->fh, &s->req);
+    fake_host_fini(&s->fh);
+    return 0;
+}
+
+void fake_state_reinit(fake_state *s, const asgicore_settings *settings)
+{
+    fake_host_fini(&s->fh);
+    fake_host_init(&s->fh, settings);
+    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+}

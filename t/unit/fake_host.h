@@ -98,6 +98,21 @@ asgicore_counters fake_counters(fake_host *fh);
 /* Whether the log holds `text`. */
 int fake_logged(fake_host *fh, const char *text);
 
+/* The fixture most tests share: a context with default settings, an
+ * inline app and one request. */
+typedef struct fake_state {
+    fake_host fh;
+    fake_app fa;
+    fake_req req;
+} fake_state;
+
+int fake_setup(void **state);
+/* Releases the request if the test did not, and checks nothing is live. */
+int fake_teardown(void **state);
+
+/* Rebuilds the fixture's context with other settings. */
+void fake_state_reinit(fake_state *s, const asgicore_settings *settings);
+
 /* Headers for sends. */
 extern const asgicore_header text_plain[1];
 

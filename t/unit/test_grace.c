@@ -3,30 +3,7 @@
 
 #include <string.h>
 
-typedef struct {
-    fake_host fh;
-    fake_app fa;
-    fake_req req;
-} state;
-
-static int setup(void **st)
-{
-    static state s;
-    memset(&s, 0, sizeof s);
-    fake_host_init(&s.fh, NULL);
-    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
-    *st = &s;
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    state *s = *st;
-    if (s->req.scope && !s->req.released)
-        fake_release(&s->fh, &s->req);
-    fake_host_fini(&s->fh);
-    return 0;
-}
+typedef fake_state state;
 
 static int cancels(state *s)
 {
@@ -44,6 +21,7 @@ static asgicore_scope *open_and_disconnect(state *s, int64_t grace)
     return sc;
 }
 
+/* G1 */
 static void G1_disconnect_does_not_cancel_at_once(void **st)
 {
     state *s = *st;
@@ -62,6 +40,7 @@ static void G1_disconnect_does_not_cancel_at_once(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* G2 */
 static void G2_ignoring_app_is_cancelled_once_at_grace_end(void **st)
 {
     state *s = *st;
@@ -89,6 +68,7 @@ static void G2_ignoring_app_is_cancelled_once_at_grace_end(void **st)
     assert_int_equal(fake_counters(&s->fh).cancelled, 1);
 }
 
+/* G3 */
 static void G3_zero_grace_cancels_at_once(void **st)
 {
     state *s = *st;
@@ -100,6 +80,7 @@ static void G3_zero_grace_cancels_at_once(void **st)
     fake_pump(&s->fh);
 }
 
+/* G4 */
 static void G4_app_finishing_in_grace_is_never_cancelled(void **st)
 {
     state *s = *st;
@@ -118,6 +99,7 @@ static void G4_app_finishing_in_grace_is_never_cancelled(void **st)
     assert_int_equal(fake_counters(&s->fh).disconnected, 1);
 }
 
+/* G4 */
 static void G4_release_before_deadline_then_finish(void **st)
 {
     state *s = *st;
@@ -130,6 +112,7 @@ static void G4_release_before_deadline_then_finish(void **st)
     assert_int_equal(cancels(s), 0);
 }
 
+/* G5 */
 static void G5_cancel_is_a_normal_outcome(void **st)
 {
     state *s = *st;
@@ -149,6 +132,7 @@ static void G5_cancel_is_a_normal_outcome(void **st)
     assert_int_equal(c.app_errors, 0);
 }
 
+/* G6 */
 static void G6_disconnect_is_idempotent(void **st)
 {
     state *s = *st;
@@ -176,6 +160,7 @@ static void G6_disconnect_is_idempotent(void **st)
     assert_int_equal(c.live, 0);
 }
 
+/* G7 */
 static void G7_default_grace_is_three_seconds(void **st)
 {
     state *s = *st;
@@ -228,7 +213,7 @@ static void deadlines_of_many_scopes_fire_in_order(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
         T(G1_disconnect_does_not_cancel_at_once),
         T(G2_ignoring_app_is_cancelled_once_at_grace_end),
         T(G3_zero_grace_cancels_at_once),

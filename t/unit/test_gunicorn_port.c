@@ -9,30 +9,7 @@
 
 #include <string.h>
 
-typedef struct {
-    fake_host fh;
-    fake_app fa;
-    fake_req req;
-} state;
-
-static int setup(void **st)
-{
-    static state s;
-    memset(&s, 0, sizeof s);
-    fake_host_init(&s.fh, NULL);
-    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
-    *st = &s;
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    state *s = *st;
-    if (s->req.scope && !s->req.released)
-        fake_release(&s->fh, &s->req);
-    fake_host_fini(&s->fh);
-    return 0;
-}
+typedef fake_state state;
 
 static void finish(state *s)
 {
@@ -166,7 +143,7 @@ static void default_grace_period(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
         T(disconnect_sets_closed_flag),
         T(disconnect_sends_message_to_queue),
         T(disconnect_is_idempotent),

@@ -3,30 +3,7 @@
 
 #include <string.h>
 
-typedef struct {
-    fake_host fh;
-    fake_app fa;
-    fake_req req;
-} state;
-
-static int setup(void **st)
-{
-    static state s;
-    memset(&s, 0, sizeof s);
-    fake_host_init(&s.fh, NULL);
-    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
-    *st = &s;
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    state *s = *st;
-    if (s->req.scope && !s->req.released)
-        fake_release(&s->fh, &s->req);
-    fake_host_fini(&s->fh);
-    return 0;
-}
+typedef fake_state state;
 
 static void assert_balanced(fake_host *fh, uint64_t opened)
 {
@@ -90,6 +67,7 @@ static void permute(state *s, int *order, int k, int respond, int *runs)
     }
 }
 
+/* L1 */
 static void L1_live_counter_balances_in_any_event_order(void **st)
 {
     state *s = *st;
@@ -104,6 +82,7 @@ static void L1_live_counter_balances_in_any_event_order(void **st)
     assert_true(c.completed > 0 && c.disconnected > 0 && c.cancelled > 0);
 }
 
+/* L1 */
 static void L1_counters_per_outcome(void **st)
 {
     state *s = *st;
@@ -153,6 +132,7 @@ static void L1_counters_per_outcome(void **st)
     assert_balanced(&s->fh, 4);
 }
 
+/* L2 */
 static void L2_client_gone_before_start_is_not_dispatched(void **st)
 {
     state *s = *st;
@@ -176,6 +156,7 @@ static void L2_client_gone_before_start_is_not_dispatched(void **st)
     assert_int_equal(asgicore_app_free(threaded.app), ASGICORE_OK);
 }
 
+/* L3 */
 static void L3_ignore_client_abort_runs_app_to_completion(void **st)
 {
     state *s = *st;
@@ -203,6 +184,7 @@ static void L3_ignore_client_abort_runs_app_to_completion(void **st)
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
 }
 
+/* L3 */
 static void L3_ignore_client_abort_with_body_incomplete(void **st)
 {
     state *s = *st;
@@ -271,6 +253,7 @@ static void done_may_release_the_scope(void **st)
     assert_int_equal(fake_counters(&s->fh).live, 0);
 }
 
+/* B2 */
 static void B2_app_returning_without_response_gets_500(void **st)
 {
     state *s = *st;
@@ -285,6 +268,7 @@ static void B2_app_returning_without_response_gets_500(void **st)
     assert_true(fake_logged(&s->fh, "without sending a response"));
 }
 
+/* B2 */
 static void B2_app_raising_mid_response_closes_connection(void **st)
 {
     state *s = *st;
@@ -300,15 +284,14 @@ static void B2_app_raising_mid_response_closes_connection(void **st)
     assert_true(fake_logged(&s->fh, "app failed: Traceback: RuntimeError"));
 }
 
+/* B3 */
 static void B3_app_ignoring_cancel_is_torn_down_and_counted(void **st)
 {
     state *s = *st;
     asgicore_settings set;
     asgicore_settings_default(&set);
     set.body_buffer_limit = 1 << 20;
-    fake_host_fini(&s->fh);
-    fake_host_init(&s->fh, &set);
-    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    fake_state_reinit(s, &set);
     asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
     static char big[512 * 1024];
     asgicore_scope_feed_body(sc, big, sizeof big, 1);
@@ -327,7 +310,7 @@ static void B3_app_ignoring_cancel_is_torn_down_and_counted(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
         T(L1_live_counter_balances_in_any_event_order),
         T(L1_counters_per_outcome),
         T(L2_client_gone_before_start_is_not_dispatched),

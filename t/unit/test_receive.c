@@ -3,30 +3,7 @@
 
 #include <string.h>
 
-typedef struct {
-    fake_host fh;
-    fake_app fa;
-    fake_req req;
-} state;
-
-static int setup(void **st)
-{
-    static state s;
-    memset(&s, 0, sizeof s);
-    fake_host_init(&s.fh, NULL);
-    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
-    *st = &s;
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    state *s = *st;
-    if (s->req.scope && !s->req.released)
-        fake_release(&s->fh, &s->req);
-    fake_host_fini(&s->fh);
-    return 0;
-}
+typedef fake_state state;
 
 static void finish_ok(state *s)
 {
@@ -43,6 +20,7 @@ static void respond(state *s)
     fake_pump(&s->fh);
 }
 
+/* R1 */
 static void R1_no_body_first_receive_is_empty_final_request(void **st)
 {
     state *s = *st;
@@ -55,6 +33,7 @@ static void R1_no_body_first_receive_is_empty_final_request(void **st)
     finish_ok(s);
 }
 
+/* R1 */
 static void R1_receive_before_host_fed_empty_body_is_woken(void **st)
 {
     state *s = *st;
@@ -67,6 +46,7 @@ static void R1_receive_before_host_fed_empty_body_is_woken(void **st)
     finish_ok(s);
 }
 
+/* R2 */
 static void R2_chunks_in_order_more_body_until_last(void **st)
 {
     state *s = *st;
@@ -89,6 +69,7 @@ static void R2_chunks_in_order_more_body_until_last(void **st)
     finish_ok(s);
 }
 
+/* R2 */
 static void R2_empty_final_feed_marks_last_buffered_chunk(void **st)
 {
     state *s = *st;
@@ -104,6 +85,7 @@ static void R2_empty_final_feed_marks_last_buffered_chunk(void **st)
     finish_ok(s);
 }
 
+/* R2 */
 static void R2_empty_final_feed_after_all_read_gives_empty_last(void **st)
 {
     state *s = *st;
@@ -118,6 +100,7 @@ static void R2_empty_final_feed_after_all_read_gives_empty_last(void **st)
     finish_ok(s);
 }
 
+/* R2 */
 static void R2_feed_after_end_is_refused(void **st)
 {
     state *s = *st;
@@ -130,6 +113,7 @@ static void R2_feed_after_end_is_refused(void **st)
     finish_ok(s);
 }
 
+/* R3 */
 static void R3_disconnect_wakes_receive_waiting_for_body(void **st)
 {
     state *s = *st;
@@ -147,6 +131,7 @@ static void R3_disconnect_wakes_receive_waiting_for_body(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* R4 */
 static void R4_disconnect_event_carries_only_its_type(void **st)
 {
     state *s = *st;
@@ -162,6 +147,7 @@ static void R4_disconnect_event_carries_only_its_type(void **st)
     finish_ok(s);
 }
 
+/* R5 */
 static void R5_after_disconnect_receive_never_blocks_or_requests(void **st)
 {
     state *s = *st;
@@ -177,6 +163,7 @@ static void R5_after_disconnect_receive_never_blocks_or_requests(void **st)
     finish_ok(s);
 }
 
+/* R6 */
 static void R6_after_body_receive_waits_while_connected(void **st)
 {
     state *s = *st;
@@ -193,6 +180,7 @@ static void R6_after_body_receive_waits_while_connected(void **st)
     finish_ok(s);
 }
 
+/* R7 */
 static void R7_after_response_complete_receive_returns_disconnect(void **st)
 {
     state *s = *st;
@@ -209,6 +197,7 @@ static void R7_after_response_complete_receive_returns_disconnect(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
 }
 
+/* R7 */
 static void R7_unread_body_after_response_complete(void **st)
 {
     state *s = *st;
@@ -219,6 +208,7 @@ static void R7_unread_body_after_response_complete(void **st)
     finish_ok(s);
 }
 
+/* R8 */
 static void R8_disconnect_with_unread_body_returns_disconnect(void **st)
 {
     state *s = *st;
@@ -230,6 +220,7 @@ static void R8_disconnect_with_unread_body_returns_disconnect(void **st)
     finish_ok(s);
 }
 
+/* R9 */
 static void R9_body_timeout_never_invents_final_chunk(void **st)
 {
     state *s = *st;
@@ -244,6 +235,7 @@ static void R9_body_timeout_never_invents_final_chunk(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* R10 */
 static void R10_abandoned_receive_loses_no_event(void **st)
 {
     state *s = *st;
@@ -266,6 +258,7 @@ static void cancel_pending_receive(fake_app *fa, asgicore_scope *scope,
         *(int *) fa->data = fa->notifications[ASGICORE_NOTIFY_RECEIVE_READY];
 }
 
+/* R10 */
 static void R10_cancel_reaches_app_blocked_in_receive(void **st)
 {
     state *s = *st;
@@ -291,9 +284,7 @@ static void body_limit_pauses_and_resumes_the_host(void **st)
     asgicore_settings set;
     asgicore_settings_default(&set);
     set.body_buffer_limit = 8;
-    fake_host_fini(&s->fh);
-    fake_host_init(&s->fh, &set);
-    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    fake_state_reinit(s, &set);
     asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
     assert_int_equal(asgicore_scope_feed_body(sc, "12345", 5, 1), ASGICORE_OK);
     assert_int_equal(asgicore_scope_feed_body(sc, "67890", 5, 1),
@@ -326,9 +317,7 @@ static void body_limit_never_resumes_before_the_pause(void **st)
     asgicore_settings set;
     asgicore_settings_default(&set);
     set.body_buffer_limit = 4;
-    fake_host_fini(&s->fh);
-    fake_host_init(&s->fh, &set);
-    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    fake_state_reinit(s, &set);
     s->fa.on_notify = read_everything;
     asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
     expect_pending(sc);
@@ -345,7 +334,7 @@ static void body_limit_never_resumes_before_the_pause(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
         T(R1_no_body_first_receive_is_empty_final_request),
         T(R1_receive_before_host_fed_empty_body_is_woken),
         T(R2_chunks_in_order_more_body_until_last),

@@ -4,30 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    fake_host fh;
-    fake_app fa;
-    fake_req req;
-} state;
-
-static int setup(void **st)
-{
-    static state s;
-    memset(&s, 0, sizeof s);
-    fake_host_init(&s.fh, NULL);
-    fake_app_init(&s.fh, &s.fa, ASGICORE_APP_INLINE);
-    *st = &s;
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    state *s = *st;
-    if (s->req.scope && !s->req.released)
-        fake_release(&s->fh, &s->req);
-    fake_host_fini(&s->fh);
-    return 0;
-}
+typedef fake_state state;
 
 static asgicore_scope *open_get(state *s)
 {
@@ -36,6 +13,7 @@ static asgicore_scope *open_get(state *s)
     return sc;
 }
 
+/* S1 */
 static void S1_head_and_body_chunks_streamed_as_sent(void **st)
 {
     state *s = *st;
@@ -68,6 +46,7 @@ static void S1_head_and_body_chunks_streamed_as_sent(void **st)
     assert_int_equal(fake_counters(&s->fh).completed, 1);
 }
 
+/* S1 */
 static void S1_empty_more_body_writes_nothing(void **st)
 {
     state *s = *st;
@@ -83,6 +62,7 @@ static void S1_empty_more_body_writes_nothing(void **st)
     fake_pump(&s->fh);
 }
 
+/* S1 */
 static void S1_trailers_end_the_response(void **st)
 {
     state *s = *st;
@@ -118,6 +98,7 @@ static void expect_app_error(state *s, int rc, int expected)
                      ASGICORE_ERR_PROTOCOL);
 }
 
+/* S2 */
 static void S2_body_before_start_is_an_app_error(void **st)
 {
     state *s = *st;
@@ -136,6 +117,7 @@ static void S2_body_before_start_is_an_app_error(void **st)
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 1);
 }
 
+/* S2 */
 static void S2_second_start_is_an_app_error(void **st)
 {
     state *s = *st;
@@ -153,6 +135,7 @@ static void S2_second_start_is_an_app_error(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
 }
 
+/* S2 */
 static void S2_message_after_final_body_is_an_app_error(void **st)
 {
     state *s = *st;
@@ -170,6 +153,7 @@ static void S2_message_after_final_body_is_an_app_error(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
 }
 
+/* S2 */
 static void S2_unannounced_trailers_are_an_app_error(void **st)
 {
     state *s = *st;
@@ -182,6 +166,7 @@ static void S2_unannounced_trailers_are_an_app_error(void **st)
     fake_pump(&s->fh);
 }
 
+/* S2 */
 static void S2_invalid_status_is_an_app_error(void **st)
 {
     state *s = *st;
@@ -194,6 +179,7 @@ static void S2_invalid_status_is_an_app_error(void **st)
     assert_int_equal(s->req.status, 500);
 }
 
+/* S2 */
 static void S2_worker_keeps_serving_after_app_error(void **st)
 {
     state *s = *st;
@@ -214,6 +200,7 @@ static void S2_worker_keeps_serving_after_app_error(void **st)
     fake_release(&s->fh, &other);
 }
 
+/* S3 */
 static void S3_send_after_disconnect_fails_writes_nothing(void **st)
 {
     state *s = *st;
@@ -236,6 +223,7 @@ static void S3_send_after_disconnect_fails_writes_nothing(void **st)
     assert_int_equal(fake_counters(&s->fh).app_errors, 0);
 }
 
+/* S3 */
 static void S3_queued_output_is_dropped_at_disconnect(void **st)
 {
     state *s = *st;
@@ -251,6 +239,7 @@ static void S3_queued_output_is_dropped_at_disconnect(void **st)
     fake_pump(&s->fh);
 }
 
+/* S4 */
 static void S4_header_injection_is_rejected(void **st)
 {
     state *s = *st;
@@ -301,6 +290,7 @@ static void S4_header_injection_is_rejected(void **st)
     assert_non_null(strstr(s->req.headers, "x-Odd_Name!: tab\tand"));
 }
 
+/* S4 */
 static void S4_trailer_injection_is_rejected(void **st)
 {
     state *s = *st;
@@ -316,6 +306,7 @@ static void S4_trailer_injection_is_rejected(void **st)
     assert_false(s->req.response_complete);
 }
 
+/* S5 */
 static void S5_backlogged_host_holds_the_next_send(void **st)
 {
     state *s = *st;
@@ -342,15 +333,14 @@ static void S5_backlogged_host_holds_the_next_send(void **st)
     assert_memory_equal(s->req.body, "abc", 3);
 }
 
+/* S5 */
 static void S5_large_send_waits_until_taken(void **st)
 {
     state *s = *st;
     asgicore_settings set;
     asgicore_settings_default(&set);
     set.send_buffer_limit = 1024;
-    fake_host_fini(&s->fh);
-    fake_host_init(&s->fh, &set);
-    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    fake_state_reinit(s, &set);
     asgicore_scope *sc = open_get(s);
     char *big = calloc(1, 4096);
     asgicore_send_start(sc, 200, NULL, 0, 0);
@@ -365,6 +355,7 @@ static void S5_large_send_waits_until_taken(void **st)
     fake_pump(&s->fh);
 }
 
+/* S5 */
 static void S5_disconnect_fails_the_waiting_send(void **st)
 {
     state *s = *st;
@@ -399,7 +390,7 @@ static void write_error_is_a_disconnect(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
         T(S1_head_and_body_chunks_streamed_as_sent),
         T(S1_empty_more_body_writes_nothing),
         T(S1_trailers_end_the_response),
