@@ -38,11 +38,11 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module deps-module test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
-all: lib
+all: lib module
 
 lib: $(B)/libasgicore.so.$(SOVERSION) $(B)/libasgicore.a $(B)/asgicore.pc
 
@@ -82,7 +82,7 @@ $(B)/asgicore.pc: asgicore.pc.in include/asgicore.h Makefile
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		$< > $@
 
-install: lib
+install: lib module
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -93,6 +93,34 @@ install: lib
 	ln -sf libasgicore.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libasgicore.so
 	install -m 0644 $(B)/libasgicore.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/asgicore.h $(DESTDIR)$(INCLUDEDIR)/
+
+# ------------------------------------------------------------------ module
+
+# Debian's nginx SDK (nginx-dev): configured with the flags Debian's nginx
+# was built with, so the module loads into it with load_module.
+NGINX_SRC ?= /usr/share/nginx/src
+MODULE_SRC := $(wildcard module/*.c module/*.h) module/config
+MODULE_PACKAGES := nginx nginx-dev
+
+deps-module:
+	@sh tools/ensure-packages $(MODULE_PACKAGES)
+
+$(B)/nginx-sdk/objs/Makefile: module/config | deps-module
+	rm -rf $(B)/nginx-sdk
+	mkdir -p $(B) && cp -r $(NGINX_SRC) $(B)/nginx-sdk
+	cd $(B)/nginx-sdk && ASGICORE_LIBDIR=$(CURDIR)/$(B) bash -c \
+		'. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+		--add-dynamic-module=$(CURDIR)/module' > configure.log 2>&1 \
+		|| { tail -20 configure.log; exit 1; }
+
+$(B)/ngx_http_asgi_module.so: $(B)/nginx-sdk/objs/Makefile $(MODULE_SRC) \
+		include/asgicore.h $(B)/libasgicore.so.$(SOVERSION)
+	$(MAKE) -s -C $(B)/nginx-sdk -f objs/Makefile modules
+	$(CC) -shared -o $@ $(B)/nginx-sdk/objs/addon/module/*.o \
+		$(B)/nginx-sdk/objs/ngx_http_asgi_module_modules.o \
+		-L$(B) -lasgicore -ldl -Wl,-rpath,'$$ORIGIN'
+
+module: $(B)/ngx_http_asgi_module.so
 
 # ------------------------------------------------------------------ tests
 

@@ -461,6 +461,36 @@ ASGICORE_API int asgicore_send_trailers(asgicore_scope *scope,
 ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
                                  const char *message);
 
+/* ---------------------------------------------------------------- native apps */
+
+/*
+ * A native app is a shared object (any language with a C FFI) that exports
+ * one `const asgicore_native_app asgicore_app_entry` object. A host loads
+ * it (nginx: `asgi_native_app /path/app.so [argument];`), and in each worker
+ * process, after fork: create(argument) -> asgicore_app_new(ctx, &callbacks,
+ * app_user, mode) -> attach(app_user, app). At worker exit: destroy(), then
+ * the context is freed.
+ */
+typedef struct asgicore_native_app {
+    int abi_version; /* ASGICORE_NATIVE_APP_V1 */
+    asgicore_app_callbacks callbacks;
+    /* Returns the app's user pointer and sets *mode (ASGICORE_APP_INLINE
+     * or ASGICORE_APP_THREADED); NULL with a message in `error` on
+     * failure. `argument` is "" when none was given. */
+    void *(*create)(const char *argument, int *mode, char *error,
+                    size_t error_size);
+    /* The app's handle; a threaded app starts its thread here. 0, or -1
+     * with a message in `error`. May be NULL. */
+    int (*attach)(void *app_user, asgicore_app *app, char *error,
+                  size_t error_size);
+    /* Worker exit: stop threads and free the app. No app-side call may
+     * follow. May be NULL. */
+    void (*destroy)(void *app_user);
+} asgicore_native_app;
+
+#define ASGICORE_NATIVE_APP_SYMBOL "asgicore_app_entry"
+#define ASGICORE_NATIVE_APP_V1 1
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,6 +46,12 @@ int main(void)
     F(asgicore_event, type); F(asgicore_event, body);
     F(asgicore_event, body_len); F(asgicore_event, more_body);
 
+    S(asgicore_native_app);
+    F(asgicore_native_app, abi_version); F(asgicore_native_app, callbacks);
+    F(asgicore_native_app, create); F(asgicore_native_app, attach);
+    F(asgicore_native_app, destroy);
+    C(ASGICORE_NATIVE_APP_V1);
+
     C(ASGICORE_OK); C(ASGICORE_PENDING); C(ASGICORE_ERR_INVALID);
     C(ASGICORE_ERR_NOMEM); C(ASGICORE_ERR_VERSION); C(ASGICORE_ERR_STATE);
     C(ASGICORE_ERR_DISCONNECTED); C(ASGICORE_ERR_PROTOCOL);

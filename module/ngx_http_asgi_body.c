@@ -1,0 +1,570 @@
+
+/*
+ * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * The request side: the scope is opened when nginx starts reading the body
+ * (unbuffered), body buffers are fed to the library as they arrive and
+ * reading stops while the library says the app is behind. Once the body
+ * is in, the connection is watched for the client leaving, as
+ * ngx_http_upstream_check_broken_connection does.
+ */
+
+
+#include "ngx_http_asgi_module.h"
+
+
+static ngx_int_t ngx_http_asgi_open_scope(ngx_http_request_t *r,
+    ngx_http_asgi_req_t *req);
+static void ngx_http_asgi_read_body_handler(ngx_http_request_t *r);
+static void ngx_http_asgi_read_body(ngx_http_asgi_req_t *req);
+static void ngx_http_asgi_feed_body(ngx_http_asgi_req_t *req);
+static void ngx_http_asgi_body_error(ngx_http_asgi_req_t *req,
+    ngx_int_t rc);
+static void ngx_http_asgi_watch_connection(ngx_http_request_t *r);
+
+
+/* The post handler of ngx_http_read_client_request_body: with unbuffered
+ * reading nginx calls it at once, with whatever body was pre-read. */
+
+void
+ngx_http_asgi_body_start(ngx_http_request_t *r)
+{
+    ngx_http_asgi_req_t  *req;
+
+    req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
+
+    if (ngx_http_asgi_open_scope(r, req) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    req->reading_body = r->reading_body;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_asgi_req_ref(req);
+
+    if (req->reading_body) {
+        r->read_event_handler = ngx_http_asgi_read_body_handler;
+    }
+
+    ngx_http_asgi_read_body(req);
+
+    if (req->r && !req->reading_body && !req->client_gone) {
+        ngx_http_asgi_watch_connection(r);
+    }
+
+    ngx_http_asgi_req_unref(req);
+}
+
+
+static ngx_int_t
+ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req)
+{
+    u_char                    *p, *addr;
+    size_t                     n;
+    ngx_int_t                  rc;
+    ngx_str_t                  server;
+    ngx_uint_t                 i, count;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_connection_t          *c;
+    asgicore_header           *headers;
+    asgicore_scope_info        info;
+    ngx_http_asgi_loc_conf_t  *alcf;
+
+    c = r->connection;
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_asgi_module);
+
+    ngx_memzero(&info, sizeof(asgicore_scope_info));
+
+    info.method.data = (char *) r->method_name.data;
+    info.method.len = r->method_name.len;
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        info.scheme.data = "https";
+        info.scheme.len = 5;
+    } else
+#endif
+    {
+        info.scheme.data = "http";
+        info.scheme.len = 4;
+    }
+
+    switch (r->http_version) {
+    case NGX_HTTP_VERSION_9:
+    case NGX_HTTP_VERSION_10:
+        info.http_version.data = "1.0";
+        break;
+    case NGX_HTTP_VERSION_20:
+        info.http_version.data = "2";
+        break;
+#ifdef NGX_HTTP_VERSION_30
+    case NGX_HTTP_VERSION_30:
+        info.http_version.data = "3";
+        break;
+#endif
+    default:
+        info.http_version.data = "1.1";
+        break;
+    }
+
+    info.http_version.len = ngx_strlen(info.http_version.data);
+
+    /* nginx's r->uri is already percent-decoded and normalized */
+    info.path.data = (char *) r->uri.data;
+    info.path.len = r->uri.len;
+
+    info.raw_path.data = (char *) r->unparsed_uri.data;
+    p = ngx_strlchr(r->unparsed_uri.data,
+                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    info.raw_path.len = p ? (size_t) (p - r->unparsed_uri.data)
+                          : r->unparsed_uri.len;
+
+    info.query_string.data = (char *) r->args.data;
+    info.query_string.len = r->args.len;
+
+    count = 0;
+    part = &r->headers_in.headers.part;
+
+    for ( ;; ) {
+        count += part->nelts;
+        if (part->next == NULL) {
+            break;
+        }
+        part = part->next;
+    }
+
+    headers = ngx_palloc(r->pool, (count ? count : 1)
+                                  * sizeof(asgicore_header));
+    if (headers == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* ASGI wants the names lower-cased: nginx keeps that copy already */
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+
+            if (part->nelts == 0) {
+                break;
+            }
+        }
+
+        headers[n].name.data = (char *) h[i].lowcase_key;
+        headers[n].name.len = h[i].key.len;
+        headers[n].value.data = (char *) h[i].value.data;
+        headers[n].value.len = h[i].value.len;
+        n++;
+    }
+
+    info.headers = headers;
+    info.header_count = n;
+
+    if (c->sockaddr->sa_family != AF_UNIX) {
+        info.client.host.data = (char *) c->addr_text.data;
+        info.client.host.len = c->addr_text.len;
+        info.client.port = ngx_inet_get_port(c->sockaddr);
+
+        addr = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        server.data = addr;
+        server.len = NGX_SOCKADDR_STRLEN;
+
+        if (ngx_connection_local_sockaddr(c, &server, 0) == NGX_OK) {
+            info.server.host.data = (char *) server.data;
+            info.server.host.len = server.len;
+            info.server.port = ngx_inet_get_port(c->local_sockaddr);
+        }
+    }
+
+    info.grace_period_ns = (int64_t) alcf->grace_period * 1000000;
+    info.flags = alcf->ignore_client_abort
+                 ? ASGICORE_SCOPE_IGNORE_CLIENT_ABORT : 0;
+
+    ngx_http_asgi_keepalive_arm();
+
+    /* An inline app may answer before this returns: its output goes
+     * through the callbacks, "done" is posted. */
+    rc = asgicore_scope_open(ngx_http_asgi_worker->ctx, alcf->app->app,
+                             &info, req, &req->scope);
+    if (rc != ASGICORE_OK) {
+        req->scope = NULL;
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "asgi: cannot open a scope: %s",
+                      asgicore_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_asgi_read_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_asgi_req_t  *req;
+
+    req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
+
+    ngx_http_asgi_req_ref(req);
+
+    if (r->connection->error) {
+        /* e.g. an HTTP/2 stream reset while the app was behind */
+        ngx_http_asgi_body_error(req, NGX_HTTP_BAD_REQUEST);
+
+    } else if (req->body_paused) {
+        /* The app is behind: the bytes stay in the socket, and a
+         * client_body_timeout meanwhile is not the client's fault. */
+        r->connection->read->timedout = 0;
+
+    } else {
+        ngx_http_asgi_read_body(req);
+    }
+
+    if (req->r && !req->reading_body && !req->client_gone) {
+        ngx_http_asgi_watch_connection(r);
+    }
+
+    ngx_http_asgi_req_unref(req);
+}
+
+
+/* Feeds what nginx holds, then reads on until the socket is empty, the
+ * body ended or the library asked to pause. The caller holds a
+ * reference. */
+
+static void
+ngx_http_asgi_read_body(ngx_http_asgi_req_t *req)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    for ( ;; ) {
+        r = req->r;
+
+        if (r == NULL || req->client_gone) {
+            return;
+        }
+
+        ngx_http_asgi_feed_body(req);
+
+        if (req->body_paused || !req->reading_body || req->client_gone) {
+            return;
+        }
+
+        rc = ngx_http_read_unbuffered_request_body(r);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            ngx_http_asgi_body_error(req, rc);
+            return;
+        }
+
+        if (rc == NGX_OK) {
+            req->reading_body = 0;
+
+        } else if (r->request_body->bufs == NULL) {
+            return;  /* NGX_AGAIN with nothing new: wait for the socket */
+        }
+    }
+}
+
+
+/* Hands nginx's body buffers to the library. What it does not take (it
+ * asked to pause) stays in r->request_body->bufs for the resume. */
+
+static void
+ngx_http_asgi_feed_body(ngx_http_asgi_req_t *req)
+{
+    int                       rc;
+    size_t                    size;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_request_t       *r;
+    ngx_http_request_body_t  *rb;
+
+    r = req->r;
+    rb = r->request_body;
+
+    if (rb != NULL) {
+
+        for (cl = rb->bufs; cl; cl = cl->next) {
+
+            if (req->body_paused || req->client_gone || req->scope == NULL) {
+                break;
+            }
+
+            b = cl->buf;
+            size = b->last - b->pos;
+
+            if (size == 0) {
+                rb->bufs = cl->next;
+                continue;
+            }
+
+            rc = asgicore_scope_feed_body(req->scope, b->pos, size, 1);
+
+            if (rc == ASGICORE_ERR_BUSY) {
+                req->body_paused = 1;
+                break;
+            }
+
+            /* consumed, so nginx can reuse the buffer */
+            b->pos = b->last;
+            rb->bufs = cl->next;
+
+            if (rc == ASGICORE_PENDING) {
+                req->body_paused = 1;
+                break;
+            }
+
+            if (rc != ASGICORE_OK && rc != ASGICORE_ERR_DISCONNECTED) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "asgi: feeding the body failed: %s",
+                              asgicore_strerror(rc));
+            }
+        }
+
+        if (rb->bufs != NULL || req->body_paused) {
+            return;
+        }
+    }
+
+    if (!req->reading_body && !req->body_ended && req->scope) {
+        rc = asgicore_scope_feed_body(req->scope, NULL, 0, 0);
+
+        if (rc == ASGICORE_ERR_BUSY) {
+            req->body_paused = 1;
+            return;
+        }
+
+        req->body_ended = 1;
+    }
+}
+
+
+static void
+ngx_http_asgi_body_error(ngx_http_asgi_req_t *req, ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    c = r->connection;
+
+    req->reading_body = 0;
+    r->read_event_handler = ngx_http_block_reading;
+
+    if (c->timedout) {
+        /* client_body_timeout: nginx's 408, the app sees a disconnect */
+        req->error_status = NGX_HTTP_REQUEST_TIME_OUT;
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_TIMEOUT);
+        return;
+    }
+
+    if (c->error) {
+        ngx_http_asgi_client_gone(req,
+#if (NGX_HTTP_V2)
+                                  r->stream ? ASGICORE_DISCONNECT_STREAM_RESET
+                                            :
+#endif
+                                  ASGICORE_DISCONNECT_CLOSED);
+        return;
+    }
+
+    /* A body nginx refused (bad chunk, client_max_body_size): the app
+     * learns the body will not complete; nginx answers as usual. */
+    req->error_status = rc;
+    ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_SERVER);
+}
+
+
+void
+ngx_http_asgi_resume_body(void *user, asgicore_scope *scope, void *host_data)
+{
+    ngx_http_asgi_req_t  *req = host_data;
+
+    if (!req->body_paused || req->r == NULL) {
+        return;
+    }
+
+    req->body_paused = 0;
+
+    /* This runs inside a library call, which must not be re-entered:
+     * feeding and reading go on from a posted event. */
+    ngx_post_event(&req->resume, &ngx_posted_events);
+}
+
+
+void
+ngx_http_asgi_resume_handler(ngx_event_t *ev)
+{
+    ngx_http_asgi_req_t  *req = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    if (r == NULL) {
+        return;
+    }
+
+    c = r->connection;
+
+    ngx_http_asgi_req_ref(req);
+
+    ngx_http_asgi_read_body(req);
+
+    if (req->r && !req->reading_body && !req->client_gone
+        && r->read_event_handler != ngx_http_asgi_check_broken_connection)
+    {
+        ngx_http_asgi_watch_connection(r);
+    }
+
+    ngx_http_asgi_req_unref(req);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_asgi_watch_connection(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    r->read_event_handler = ngx_http_asgi_check_broken_connection;
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return;
+    }
+#endif
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_http_asgi_client_gone(ngx_http_get_module_ctx(r,
+                                                      ngx_http_asgi_module),
+                                  ASGICORE_DISCONNECT_SERVER);
+        return;
+    }
+
+    /* Data or a FIN may have arrived before the watch began. */
+    if (c->read->ready) {
+        ngx_http_asgi_check_broken_connection(r);
+    }
+}
+
+
+void
+ngx_http_asgi_check_broken_connection(ngx_http_request_t *r)
+{
+    int                   n;
+    char                  buf[1];
+    ngx_err_t             err;
+    ngx_event_t          *ev;
+    ngx_connection_t     *c;
+    ngx_http_asgi_req_t  *req;
+
+    c = r->connection;
+    ev = c->read;
+    req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
+
+    if (req == NULL || req->client_gone) {
+        return;
+    }
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        if (c->error) {
+            ngx_http_asgi_client_gone(req,
+                          ev->eof ? ASGICORE_DISCONNECT_CONNECTION_LOST
+                                  : ASGICORE_DISCONNECT_STREAM_RESET);
+        }
+
+        return;
+    }
+#endif
+
+    if (c->error) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_CLOSED);
+        return;
+    }
+
+#if (NGX_HAVE_EPOLLRDHUP)
+
+    if ((ngx_event_flags & NGX_USE_EPOLL_EVENT) && ngx_use_epoll_rdhup) {
+        socklen_t  len;
+
+        if (!ev->pending_eof) {
+            return;
+        }
+
+        ev->eof = 1;
+        c->error = 1;
+
+        err = 0;
+        len = sizeof(ngx_err_t);
+
+        /* BSDs and Linux return 0 and set a pending error in err */
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
+            == -1)
+        {
+            err = ngx_socket_errno;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, c->log, err,
+                      "asgi: client closed the connection while the app "
+                      "was running");
+
+        ngx_http_asgi_client_gone(req, err ? ASGICORE_DISCONNECT_RESET
+                                           : ASGICORE_DISCONNECT_CLOSED);
+        return;
+    }
+
+#endif
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    err = ngx_socket_errno;
+
+    if (n > 0) {
+        /* a pipelined request: the client is still there */
+        return;
+    }
+
+    if (n == -1 && err == NGX_EAGAIN) {
+        return;
+    }
+
+    if ((ngx_event_flags & NGX_USE_LEVEL_EVENT) && ev->active) {
+        if (ngx_del_event(ev, NGX_READ_EVENT, 0) != NGX_OK) {
+            ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_SERVER);
+            return;
+        }
+    }
+
+    ev->eof = 1;
+    c->error = 1;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, n == 0 ? 0 : err,
+                  "asgi: client closed the connection while the app "
+                  "was running");
+
+    ngx_http_asgi_client_gone(req, n == 0 ? ASGICORE_DISCONNECT_CLOSED
+                                          : ASGICORE_DISCONNECT_RESET);
+}

@@ -1,0 +1,133 @@
+
+/*
+ * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * ngx_http_asgi_module: nginx's request lifecycle and client aborts wired
+ * into libasgicore. No ASGI rule lives here: the module translates nginx
+ * events into library calls and library callbacks into nginx output,
+ * timers and finalization.
+ */
+
+
+#ifndef _NGX_HTTP_ASGI_MODULE_H_INCLUDED_
+#define _NGX_HTTP_ASGI_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <asgicore.h>
+
+
+/* An app named by a directive: loaded at configuration time (so that
+ * "nginx -t" checks it), created in each worker after fork. */
+typedef struct {
+    ngx_str_t                      path;
+    ngx_str_t                      argument;
+    void                          *dl;
+    const asgicore_native_app     *native;
+    void                          *app_user;
+    asgicore_app                  *app;
+    ngx_log_t                     *log;
+} ngx_http_asgi_app_t;
+
+
+typedef struct {
+    ngx_array_t                    apps;       /* ngx_http_asgi_app_t * */
+} ngx_http_asgi_main_conf_t;
+
+
+typedef struct {
+    ngx_http_asgi_app_t           *app;
+    ngx_msec_t                     grace_period;
+    ngx_flag_t                     ignore_client_abort;
+    ngx_flag_t                     status;
+} ngx_http_asgi_loc_conf_t;
+
+
+/* One per worker process. */
+typedef struct {
+    asgicore_ctx                  *ctx;
+    ngx_event_t                    timer;
+    ngx_connection_t              *wake;       /* the eventfd */
+    ngx_log_t                     *log;
+} ngx_http_asgi_worker_t;
+
+
+/*
+ * The handle of one request, shared with the library as the scope's
+ * host_data. nginx may free the request at any moment (its cleanup
+ * handlers run early when it terminates a request), so the handle lives in
+ * heap memory with a reference count: the request holds one reference
+ * until its cleanup handler runs, which also clears `r` and releases the
+ * scope; every module function that calls into the library holds another
+ * for the duration of the call.
+ */
+typedef struct {
+    ngx_uint_t                     refs;
+    ngx_http_request_t            *r;
+    asgicore_scope                *scope;
+    ngx_event_t                    finalize;   /* posted by "done" */
+    ngx_event_t                    resume;     /* posted by resume_body */
+
+    ngx_chain_t                   *free;       /* output buffers */
+    ngx_chain_t                   *busy;
+
+    ngx_msec_t                     start;
+    ngx_msec_t                     app_time;
+    int                            outcome;
+    ngx_uint_t                     error_status; /* 400, 408, 413 ... */
+
+    unsigned                       reading_body:1;
+    unsigned                       body_paused:1;
+    unsigned                       body_ended:1;
+    unsigned                       write_blocked:1;
+    unsigned                       client_gone:1;
+    unsigned                       done:1;
+    unsigned                       response_complete:1;
+} ngx_http_asgi_req_t;
+
+
+extern ngx_module_t  ngx_http_asgi_module;
+extern ngx_http_asgi_worker_t  *ngx_http_asgi_worker;
+
+
+/* ngx_http_asgi_worker.c */
+ngx_int_t ngx_http_asgi_worker_init(ngx_cycle_t *cycle);
+void ngx_http_asgi_worker_exit(ngx_cycle_t *cycle);
+asgicore_time ngx_http_asgi_now(void);
+void ngx_http_asgi_keepalive_arm(void);
+char *ngx_http_asgi_load_app(ngx_conf_t *cf, ngx_http_asgi_app_t *app);
+
+/* ngx_http_asgi_request.c */
+ngx_int_t ngx_http_asgi_handler(ngx_http_request_t *r);
+void ngx_http_asgi_req_ref(ngx_http_asgi_req_t *req);
+void ngx_http_asgi_req_unref(ngx_http_asgi_req_t *req);
+void ngx_http_asgi_client_gone(ngx_http_asgi_req_t *req, int reason);
+void ngx_http_asgi_done(void *user, asgicore_scope *scope, void *host_data,
+    int outcome, int response_complete);
+
+/* ngx_http_asgi_body.c */
+void ngx_http_asgi_body_start(ngx_http_request_t *r);
+void ngx_http_asgi_resume_handler(ngx_event_t *ev);
+void ngx_http_asgi_resume_body(void *user, asgicore_scope *scope,
+    void *host_data);
+void ngx_http_asgi_check_broken_connection(ngx_http_request_t *r);
+
+/* ngx_http_asgi_output.c */
+int ngx_http_asgi_send_head(void *user, asgicore_scope *scope,
+    void *host_data, int status, const asgicore_header *headers,
+    size_t count, int has_trailers);
+int ngx_http_asgi_send_body(void *user, asgicore_scope *scope,
+    void *host_data, const void *data, size_t len, int last);
+int ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
+    void *host_data, const asgicore_header *trailers, size_t count,
+    int last);
+
+/* ngx_http_asgi_status.c */
+ngx_int_t ngx_http_asgi_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_asgi_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_ASGI_MODULE_H_INCLUDED_ */

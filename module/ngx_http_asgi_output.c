@@ -1,0 +1,401 @@
+
+/*
+ * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * The response side: the library's send callbacks become nginx headers and
+ * output buffers, streamed as the app sends them (each chunk flushed). When
+ * nginx cannot write everything at once the library is told to wait
+ * (ASGICORE_PENDING) until the write handler has flushed the busy buffers:
+ * so an app sending to a slow client holds at most one chunk in nginx.
+ */
+
+
+#include "ngx_http_asgi_module.h"
+
+
+#define NGX_HTTP_ASGI_MIN_BUF  4096
+
+
+static void ngx_http_asgi_write_handler(ngx_http_request_t *r);
+static int ngx_http_asgi_output(ngx_http_asgi_req_t *req, ngx_chain_t *in);
+static ngx_int_t ngx_http_asgi_copy_header(ngx_http_request_t *r,
+    ngx_list_t *list, const asgicore_header *header, ngx_table_elt_t **out);
+static ngx_int_t ngx_http_asgi_is_name(const asgicore_str *name,
+    const char *lowcase);
+
+
+int
+ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
+    int status, const asgicore_header *headers, size_t count,
+    int has_trailers)
+{
+    ngx_http_asgi_req_t  *req = host_data;
+
+    off_t                length;
+    size_t               i;
+    ngx_int_t            rc;
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    if (r == NULL) {
+        return ASGICORE_OK;
+    }
+
+    r->headers_out.status = status;
+
+    for (i = 0; i < count; i++) {
+
+        if (ngx_http_asgi_is_name(&headers[i].name, "content-length")) {
+            length = ngx_atoof((u_char *) headers[i].value.data,
+                               headers[i].value.len);
+            if (length == NGX_ERROR) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "asgi: app sent an invalid Content-Length "
+                              "\"%*s\", ignored", headers[i].value.len,
+                              headers[i].value.data);
+                continue;
+            }
+
+            r->headers_out.content_length_n = length;
+            continue;
+        }
+
+        if (ngx_http_asgi_is_name(&headers[i].name, "content-type")) {
+            r->headers_out.content_type.len = headers[i].value.len;
+            r->headers_out.content_type.data =
+                      ngx_pstrdup(r->pool,
+                                  &(ngx_str_t) { headers[i].value.len,
+                                                 (u_char *) headers[i].value.data });
+            if (r->headers_out.content_type.data == NULL) {
+                return ASGICORE_ERR_NOMEM;
+            }
+
+            r->headers_out.content_type_len = headers[i].value.len;
+            r->headers_out.content_type_lowcase = NULL;
+            continue;
+        }
+
+        /* hop-by-hop: nginx frames the response itself */
+        if (ngx_http_asgi_is_name(&headers[i].name, "connection")
+            || ngx_http_asgi_is_name(&headers[i].name, "keep-alive")
+            || ngx_http_asgi_is_name(&headers[i].name, "transfer-encoding")
+            || ngx_http_asgi_is_name(&headers[i].name, "upgrade"))
+        {
+            continue;
+        }
+
+        if (ngx_http_asgi_copy_header(r, &r->headers_out.headers,
+                                      &headers[i], &h)
+            != NGX_OK)
+        {
+            return ASGICORE_ERR_NOMEM;
+        }
+
+        /* the app's own Server and Date replace nginx's */
+        if (ngx_http_asgi_is_name(&headers[i].name, "server")) {
+            r->headers_out.server = h;
+
+        } else if (ngx_http_asgi_is_name(&headers[i].name, "date")) {
+            r->headers_out.date = h;
+        }
+    }
+
+    if (has_trailers) {
+        r->expect_trailers = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        return ASGICORE_OK;
+    }
+
+    return ASGICORE_OK;
+}
+
+
+int
+ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
+    const void *data, size_t len, int last)
+{
+    ngx_http_asgi_req_t  *req = host_data;
+
+    u_char              *start, *end;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    if (r == NULL || (r->header_only && !last)) {
+        return ASGICORE_OK;
+    }
+
+    if (r->header_only) {
+        len = 0;
+    }
+
+    cl = ngx_chain_get_free_buf(r->pool, &req->free);
+    if (cl == NULL) {
+        return ASGICORE_ERR_NOMEM;
+    }
+
+    b = cl->buf;
+    start = b->start;
+    end = b->end;
+
+    if ((size_t) (end - start) < len) {
+        start = ngx_palloc(r->pool, ngx_max(len, NGX_HTTP_ASGI_MIN_BUF));
+        if (start == NULL) {
+            return ASGICORE_ERR_NOMEM;
+        }
+
+        end = start + ngx_max(len, NGX_HTTP_ASGI_MIN_BUF);
+    }
+
+    /* a recycled buffer keeps its old flags: start afresh */
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = start;
+    b->end = end;
+    b->pos = start;
+    b->last = len ? ngx_cpymem(start, data, len) : start;
+    b->temporary = len ? 1 : 0;
+    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
+
+    if (last) {
+        b->last_buf = (r == r->main) ? 1 : 0;
+        b->last_in_chain = 1;
+
+    } else {
+        b->flush = 1;  /* stream it as sent */
+    }
+
+    return ngx_http_asgi_output(req, cl);
+}
+
+
+int
+ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
+    void *host_data, const asgicore_header *trailers, size_t count,
+    int last)
+{
+    ngx_http_asgi_req_t  *req = host_data;
+
+    size_t               i;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    if (r == NULL) {
+        return ASGICORE_OK;
+    }
+
+    for (i = 0; i < count; i++) {
+        if (ngx_http_asgi_copy_header(r, &r->headers_out.trailers,
+                                      &trailers[i], &h)
+            != NGX_OK)
+        {
+            return ASGICORE_ERR_NOMEM;
+        }
+    }
+
+    if (!last) {
+        return ASGICORE_OK;
+    }
+
+    /* nginx writes the trailers with the last buffer */
+    cl = ngx_chain_get_free_buf(r->pool, &req->free);
+    if (cl == NULL) {
+        return ASGICORE_ERR_NOMEM;
+    }
+
+    b = cl->buf;
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return ngx_http_asgi_output(req, cl);
+}
+
+
+static int
+ngx_http_asgi_output(ngx_http_asgi_req_t *req, ngx_chain_t *in)
+{
+    ngx_int_t                  rc;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r = req->r;
+    c = r->connection;
+
+    rc = ngx_http_output_filter(r, in);
+
+    ngx_chain_update_chains(r->pool, &req->free, &req->busy, &in,
+                            (ngx_buf_tag_t) &ngx_http_asgi_module);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        return ASGICORE_OK;
+    }
+
+    if (req->busy == NULL && !c->buffered) {
+        return ASGICORE_OK;
+    }
+
+    /* Backlogged: the app waits until the write handler flushed it. */
+    req->write_blocked = 1;
+    r->write_event_handler = ngx_http_asgi_write_handler;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (!c->write->delayed && !c->write->timer_set) {
+        ngx_add_timer(c->write, clcf->send_timeout);
+    }
+
+    if (ngx_handle_write_event(c->write, clcf->send_lowat) != NGX_OK) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        return ASGICORE_OK;
+    }
+
+    return ASGICORE_PENDING;
+}
+
+
+static void
+ngx_http_asgi_write_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_event_t               *wev;
+    ngx_connection_t          *c;
+    ngx_http_asgi_req_t       *req;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    c = r->connection;
+    wev = c->write;
+    req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
+
+    if (req == NULL || !req->write_blocked || req->client_gone) {
+        return;
+    }
+
+    if (wev->timedout) {
+        wev->timedout = 0;
+        c->timedout = 1;
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "asgi: client timed out reading the response");
+        req->error_status = NGX_HTTP_REQUEST_TIME_OUT;
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_TIMEOUT);
+        return;
+    }
+
+    if (c->error) {
+        ngx_http_asgi_client_gone(req,
+#if (NGX_HTTP_V2)
+                                  r->stream ? (wev->eof
+                                         ? ASGICORE_DISCONNECT_CONNECTION_LOST
+                                         : ASGICORE_DISCONNECT_STREAM_RESET)
+                                            :
+#endif
+                                  ASGICORE_DISCONNECT_WRITE_ERROR);
+        return;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (wev->delayed) {
+        /* limit_rate: the event comes back by itself */
+        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+            ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        }
+
+        return;
+    }
+
+    rc = ngx_http_output_filter(r, NULL);
+
+    ngx_chain_update_chains(r->pool, &req->free, &req->busy, NULL,
+                            (ngx_buf_tag_t) &ngx_http_asgi_module);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        return;
+    }
+
+    if (req->busy != NULL || c->buffered) {
+        if (!wev->delayed && !wev->timer_set) {
+            ngx_add_timer(wev, clcf->send_timeout);
+        }
+
+        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+            ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        }
+
+        return;
+    }
+
+    if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    req->write_blocked = 0;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_asgi_req_ref(req);
+    asgicore_scope_write_ready(req->scope);
+    ngx_http_asgi_req_unref(req);
+}
+
+
+static ngx_int_t
+ngx_http_asgi_copy_header(ngx_http_request_t *r, ngx_list_t *list,
+    const asgicore_header *header, ngx_table_elt_t **out)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(list);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    h->key.len = header->name.len;
+    h->key.data = ngx_pnalloc(r->pool, header->name.len);
+    h->value.len = header->value.len;
+    h->value.data = ngx_pnalloc(r->pool, header->value.len + 1);
+
+    if (h->key.data == NULL || h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(h->key.data, header->name.data, header->name.len);
+    ngx_memcpy(h->value.data, header->value.data, header->value.len);
+    h->value.data[h->value.len] = '\0';
+    h->lowcase_key = NULL;
+
+    *out = h;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_asgi_is_name(const asgicore_str *name, const char *lowcase)
+{
+    size_t  len;
+
+    len = ngx_strlen(lowcase);
+
+    return name->len == len
+           && ngx_strncasecmp((u_char *) name->data, (u_char *) lowcase, len)
+              == 0;
+}

@@ -1,0 +1,210 @@
+
+/*
+ * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * The request handle: its creation in the content handler, the ASGI scope
+ * data handed to the library, the end of the request ("done" from the
+ * library, finalization in a posted event) and its cleanup.
+ */
+
+
+#include "ngx_http_asgi_module.h"
+
+
+static void ngx_http_asgi_cleanup(void *data);
+static void ngx_http_asgi_finalize_handler(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_http_asgi_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_cleanup_t        *cln;
+    ngx_http_asgi_req_t       *req;
+    ngx_http_asgi_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_asgi_module);
+
+    if (ngx_http_asgi_worker == NULL || alcf->app->app == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "asgi: native app \"%V\" is not running in this "
+                      "worker (see its start-up error above)",
+                      &alcf->app->path);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    req = ngx_calloc(sizeof(ngx_http_asgi_req_t), r->connection->log);
+    if (req == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_free(req);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    req->refs = 1;  /* the request's, dropped by the cleanup handler */
+    req->r = r;
+    req->start = ngx_current_msec;
+    req->finalize.handler = ngx_http_asgi_finalize_handler;
+    req->finalize.data = req;
+    req->finalize.log = r->connection->log;
+    req->resume.handler = ngx_http_asgi_resume_handler;
+    req->resume.data = req;
+    req->resume.log = r->connection->log;
+
+    cln->handler = ngx_http_asgi_cleanup;
+    cln->data = req;
+
+    ngx_http_set_ctx(r, req, ngx_http_asgi_module);
+
+    /* The body streams to the app as it arrives, with backpressure. */
+    r->request_body_no_buffering = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_asgi_body_start);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+void
+ngx_http_asgi_req_ref(ngx_http_asgi_req_t *req)
+{
+    req->refs++;
+}
+
+
+void
+ngx_http_asgi_req_unref(ngx_http_asgi_req_t *req)
+{
+    if (--req->refs == 0) {
+        ngx_free(req);
+    }
+}
+
+
+/* The client went away (or nginx gave up on it): tell the library once. */
+
+void
+ngx_http_asgi_client_gone(ngx_http_asgi_req_t *req, int reason)
+{
+    if (req->client_gone || req->scope == NULL) {
+        return;
+    }
+
+    req->client_gone = 1;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, req->r->connection->log, 0,
+                   "asgi client gone: %s",
+                   asgicore_disconnect_reason_name(reason));
+
+    ngx_http_asgi_req_ref(req);
+    asgicore_scope_disconnect(req->scope, reason, ngx_http_asgi_now());
+    ngx_http_asgi_req_unref(req);
+}
+
+
+/*
+ * The library's "done": the request can end. It may come from inside any
+ * library call, even one made from an nginx handler of another request,
+ * so the request is finalized from a posted event, never from here.
+ */
+
+void
+ngx_http_asgi_done(void *user, asgicore_scope *scope, void *host_data,
+    int outcome, int response_complete)
+{
+    ngx_http_asgi_req_t  *req = host_data;
+
+    req->done = 1;
+    req->outcome = outcome;
+    req->response_complete = response_complete ? 1 : 0;
+    req->app_time = ngx_current_msec - req->start;
+
+    if (req->r) {
+        ngx_post_event(&req->finalize, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_asgi_finalize_handler(ngx_event_t *ev)
+{
+    ngx_http_asgi_req_t  *req = ev->data;
+
+    ngx_uint_t           status;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    if (r == NULL) {
+        return;
+    }
+
+    c = r->connection;  /* from nginx's connection array: outlives r */
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "asgi finalize: %s, response complete: %d",
+                   asgicore_outcome_name(req->outcome),
+                   (int) req->response_complete);
+
+    if (req->outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
+        || req->outcome == ASGICORE_OUTCOME_CANCELLED)
+    {
+        status = req->error_status ? req->error_status
+                                   : NGX_HTTP_CLIENT_CLOSED_REQUEST;
+
+        if (req->error_status && !r->header_sent && !c->error)
+        {
+            /* e.g. 413 for a chunked body over client_max_body_size */
+            ngx_http_finalize_request(r, req->error_status);
+            ngx_http_run_posted_requests(c);
+            return;
+        }
+
+        /* The access log says why, even after a response had started. */
+        r->headers_out.status = status;
+        ngx_http_finalize_request(r, status);
+
+    } else if (!req->response_complete) {
+        /* The response started and cannot end well: close. */
+        ngx_http_finalize_request(r, NGX_ERROR);
+
+    } else {
+        ngx_http_finalize_request(r, NGX_OK);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_asgi_cleanup(void *data)
+{
+    ngx_http_asgi_req_t  *req = data;
+
+    asgicore_scope  *scope;
+
+    req->r = NULL;
+
+    if (req->finalize.posted) {
+        ngx_delete_posted_event(&req->finalize);
+    }
+
+    if (req->resume.posted) {
+        ngx_delete_posted_event(&req->resume);
+    }
+
+    if (req->scope) {
+        scope = req->scope;
+        req->scope = NULL;
+        asgicore_scope_release(scope, ngx_http_asgi_now());
+    }
+
+    ngx_http_asgi_req_unref(req);
+}

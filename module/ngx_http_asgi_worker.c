@@ -1,0 +1,436 @@
+
+/*
+ * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * One library context per worker process: its timer on nginx's event
+ * timers, its wake-up eventfd in nginx's event loop, and the native apps.
+ */
+
+
+#include "ngx_http_asgi_module.h"
+
+#include <dlfcn.h>
+#include <sys/eventfd.h>
+
+
+ngx_http_asgi_worker_t  *ngx_http_asgi_worker;
+
+
+static void ngx_http_asgi_set_timer(void *user, asgicore_time deadline);
+static void ngx_http_asgi_timer_handler(ngx_event_t *ev);
+static void ngx_http_asgi_keepalive_handler(ngx_event_t *ev);
+static void ngx_http_asgi_wake(void *user);
+static void ngx_http_asgi_wake_handler(ngx_event_t *ev);
+static void ngx_http_asgi_log(void *user, int level, void *host_data,
+    const char *message);
+static void ngx_http_asgi_unload_app(void *data);
+static void ngx_http_asgi_start_app(ngx_http_asgi_worker_t *w,
+    ngx_http_asgi_app_t *app);
+
+
+/* How often a worker with requests in flight wakes during a graceful
+ * shutdown; see ngx_http_asgi_keepalive_handler. */
+#define NGX_HTTP_ASGI_KEEPALIVE  1000
+
+
+static ngx_event_t  ngx_http_asgi_keepalive;
+
+
+asgicore_time
+ngx_http_asgi_now(void)
+{
+    return (asgicore_time) ngx_current_msec * 1000000;
+}
+
+
+char *
+ngx_http_asgi_load_app(ngx_conf_t *cf, ngx_http_asgi_app_t *app)
+{
+    char                *err;
+    ngx_pool_cleanup_t  *cln;
+
+    if (ngx_conf_full_name(cf->cycle, &app->path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    app->dl = dlopen((char *) app->path.data, RTLD_NOW | RTLD_LOCAL);
+    if (app->dl == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot load native app \"%V\": %s",
+                           &app->path, dlerror());
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_asgi_unload_app;
+    cln->data = app;
+
+    app->native = dlsym(app->dl, ASGICORE_NATIVE_APP_SYMBOL);
+    err = dlerror();
+
+    if (app->native == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a native ASGI app: no \""
+                           ASGICORE_NATIVE_APP_SYMBOL "\" symbol (%s)",
+                           &app->path, err ? err : "null");
+        return NGX_CONF_ERROR;
+    }
+
+    if (app->native->abi_version != ASGICORE_NATIVE_APP_V1
+        || app->native->create == NULL
+        || app->native->callbacks.start == NULL
+        || app->native->callbacks.notify == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "native app \"%V\" has ABI version %d or lacks "
+                           "create, start or notify; this module expects "
+                           "version %d", &app->path,
+                           app->native->abi_version, ASGICORE_NATIVE_APP_V1);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_asgi_unload_app(void *data)
+{
+    ngx_http_asgi_app_t  *app = data;
+
+    if (app->dl) {
+        dlclose(app->dl);
+        app->dl = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
+{
+    int                         fd, rc;
+    ngx_uint_t                  i;
+    ngx_connection_t           *c;
+    asgicore_settings           settings;
+    ngx_http_asgi_app_t       **apps;
+    ngx_http_asgi_worker_t     *w;
+    ngx_http_asgi_main_conf_t  *amcf;
+
+    static const asgicore_callbacks  callbacks = {
+        ngx_http_asgi_send_head,
+        ngx_http_asgi_send_body,
+        ngx_http_asgi_send_trailers,
+        ngx_http_asgi_resume_body,
+        ngx_http_asgi_done,
+        ngx_http_asgi_set_timer,
+        ngx_http_asgi_wake,
+        ngx_http_asgi_log
+    };
+
+    ngx_http_asgi_worker = NULL;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_asgi_module);
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    w = ngx_pcalloc(cycle->pool, sizeof(ngx_http_asgi_worker_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->log = cycle->log;
+
+    /* grace periods come per scope from asgi_disconnect_grace_period */
+    asgicore_settings_default(&settings);
+
+    rc = asgicore_ctx_new(&settings, &callbacks, w, &w->ctx);
+    if (rc != ASGICORE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "asgi: cannot create the library context: %s",
+                      asgicore_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "asgi: eventfd() failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        close(fd);
+        return NGX_ERROR;
+    }
+
+    c->data = w;
+    c->read->handler = ngx_http_asgi_wake_handler;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+    w->wake = c;
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* A pending grace period must not keep a worker from exiting. */
+    w->timer.handler = ngx_http_asgi_timer_handler;
+    w->timer.data = w;
+    w->timer.log = cycle->log;
+    w->timer.cancelable = 1;
+
+    ngx_http_asgi_keepalive.handler = ngx_http_asgi_keepalive_handler;
+    ngx_http_asgi_keepalive.data = w;
+    ngx_http_asgi_keepalive.log = cycle->log;
+
+    ngx_http_asgi_worker = w;
+
+    apps = amcf->apps.elts;
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        ngx_http_asgi_start_app(w, apps[i]);
+    }
+
+    return NGX_OK;
+}
+
+
+/* A native app that fails to start is logged; its locations answer 503
+ * while the worker serves everything else. */
+
+static void
+ngx_http_asgi_start_app(ngx_http_asgi_worker_t *w, ngx_http_asgi_app_t *app)
+{
+    int    mode, rc;
+    char   error[512];
+
+    app->log = w->log;
+    app->app = NULL;
+    error[0] = '\0';
+    mode = ASGICORE_APP_INLINE;
+
+    app->app_user = app->native->create((char *) app->argument.data, &mode,
+                                        error, sizeof(error));
+    if (app->app_user == NULL) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "asgi: native app \"%V\" failed to start: %s",
+                      &app->path, error[0] ? error : "no reason given");
+        return;
+    }
+
+    rc = asgicore_app_new(w->ctx, &app->native->callbacks, app->app_user,
+                          mode, &app->app);
+    if (rc != ASGICORE_OK) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "asgi: native app \"%V\" rejected: %s",
+                      &app->path, asgicore_strerror(rc));
+        goto failed;
+    }
+
+    if (app->native->attach
+        && app->native->attach(app->app_user, app->app, error,
+                               sizeof(error))
+           != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "asgi: native app \"%V\" failed to attach: %s",
+                      &app->path, error[0] ? error : "no reason given");
+        asgicore_app_free(app->app);
+        app->app = NULL;
+        goto failed;
+    }
+
+    return;
+
+failed:
+
+    if (app->native->destroy) {
+        app->native->destroy(app->app_user);
+    }
+
+    app->app_user = NULL;
+    app->app = NULL;
+}
+
+
+void
+ngx_http_asgi_worker_exit(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_asgi_app_t       **apps;
+    ngx_http_asgi_worker_t     *w;
+    ngx_http_asgi_main_conf_t  *amcf;
+
+    w = ngx_http_asgi_worker;
+    if (w == NULL) {
+        return;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_asgi_module);
+
+    /* Apps stop (and join their threads) before the context goes. */
+    apps = amcf->apps.elts;
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        if (apps[i]->app_user && apps[i]->native->destroy) {
+            apps[i]->native->destroy(apps[i]->app_user);
+        }
+
+        apps[i]->app_user = NULL;
+        apps[i]->app = NULL;
+    }
+
+    if (w->timer.timer_set) {
+        ngx_del_timer(&w->timer);
+    }
+
+    if (ngx_http_asgi_keepalive.timer_set) {
+        ngx_del_timer(&ngx_http_asgi_keepalive);
+    }
+
+    asgicore_ctx_free(w->ctx);
+    w->ctx = NULL;
+
+    ngx_close_connection(w->wake);
+    w->wake = NULL;
+
+    ngx_http_asgi_worker = NULL;
+}
+
+
+/*
+ * While requests are in flight a non-cancelable timer is kept: during a
+ * graceful shutdown ("nginx -s quit") a worker exits once only cancelable
+ * timers are left, and a request waiting for its app has no timer of its
+ * own. Re-armed at most once a second, not per request.
+ */
+
+void
+ngx_http_asgi_keepalive_arm(void)
+{
+    if (!ngx_http_asgi_keepalive.timer_set) {
+        ngx_add_timer(&ngx_http_asgi_keepalive, NGX_HTTP_ASGI_KEEPALIVE);
+    }
+}
+
+
+static void
+ngx_http_asgi_keepalive_handler(ngx_event_t *ev)
+{
+    asgicore_counters        c;
+    ngx_http_asgi_worker_t  *w = ev->data;
+
+    if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK && c.live > 0) {
+        ngx_add_timer(ev, NGX_HTTP_ASGI_KEEPALIVE);
+    }
+}
+
+
+static void
+ngx_http_asgi_set_timer(void *user, asgicore_time deadline)
+{
+    ngx_http_asgi_worker_t  *w = user;
+
+    asgicore_time  now;
+    ngx_msec_t     delay;
+
+    if (deadline == ASGICORE_TIME_NEVER) {
+        if (w->timer.timer_set) {
+            ngx_del_timer(&w->timer);
+        }
+
+        return;
+    }
+
+    now = ngx_http_asgi_now();
+    delay = deadline > now ? (ngx_msec_t) ((deadline - now + 999999) / 1000000)
+                           : 0;
+
+    ngx_add_timer(&w->timer, delay);
+}
+
+
+static void
+ngx_http_asgi_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_asgi_worker_t  *w = ev->data;
+
+    asgicore_ctx_handle_expiry(w->ctx, ngx_http_asgi_now());
+}
+
+
+/* Called by the library from any thread: an eventfd write is safe there,
+ * and the library coalesces the calls until asgicore_ctx_process runs. */
+
+static void
+ngx_http_asgi_wake(void *user)
+{
+    ngx_http_asgi_worker_t  *w = user;
+
+    uint64_t  one = 1;
+
+    if (write(w->wake->fd, &one, sizeof(one)) != sizeof(one)) {
+        /* EAGAIN: the counter is already non-zero, the loop will run */
+    }
+}
+
+
+static void
+ngx_http_asgi_wake_handler(ngx_event_t *ev)
+{
+    ngx_connection_t        *c = ev->data;
+    ngx_http_asgi_worker_t  *w = c->data;
+
+    uint64_t  n;
+
+    if (c->close || w->ctx == NULL) {
+        return;
+    }
+
+    while (read(c->fd, &n, sizeof(n)) == sizeof(n)) {
+        /* void */
+    }
+
+    asgicore_ctx_process(w->ctx);
+}
+
+
+static void
+ngx_http_asgi_log(void *user, int level, void *host_data,
+    const char *message)
+{
+    ngx_http_asgi_worker_t  *w = user;
+    ngx_http_asgi_req_t     *req = host_data;
+
+    ngx_log_t   *log;
+    ngx_uint_t   lvl;
+
+    switch (level) {
+    case ASGICORE_LOG_ERROR:
+        lvl = NGX_LOG_ERR;
+        break;
+    case ASGICORE_LOG_WARN:
+        lvl = NGX_LOG_WARN;
+        break;
+    case ASGICORE_LOG_INFO:
+        lvl = NGX_LOG_INFO;
+        break;
+    default:
+        lvl = NGX_LOG_DEBUG;
+        break;
+    }
+
+    log = (req && req->r) ? req->r->connection->log : w->log;
+
+    ngx_log_error(lvl, log, 0, "asgi: %s", message);
+}
