@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module deps-module test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module deps-module nginx-test test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -183,7 +183,20 @@ abi-update: lib
 	$(CC) -std=c99 -Iinclude tools/abi_layout.c -o $(B)/abi_layout
 	$(B)/abi_layout > abi/layout.txt
 
-test: unit-test valgrind-test abi-test
+# ------------------------------------------------------------------ nginx
+
+NGINX_TEST_PACKAGES := nginx nginx-dev libtest-base-perl curl
+
+$(B)/t/testapp.so: t/apps/testapp.c include/asgicore.h
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
+		-Iinclude $< -o $@ -lpthread
+
+nginx-test: deps-module $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so
+	@sh tools/ensure-packages $(NGINX_TEST_PACKAGES)
+	prove -I t/lib $(if $(T),$(T),t/*.t)
+
+test: unit-test valgrind-test abi-test nginx-test
 
 # ------------------------------------------------------------------ bench
 

@@ -98,6 +98,7 @@ ngx_int_t ngx_http_asgi_worker_init(ngx_cycle_t *cycle);
 void ngx_http_asgi_worker_exit(ngx_cycle_t *cycle);
 asgicore_time ngx_http_asgi_now(void);
 void ngx_http_asgi_keepalive_arm(void);
+void ngx_http_asgi_keepalive_check(void);
 char *ngx_http_asgi_load_app(ngx_conf_t *cf, ngx_http_asgi_app_t *app);
 
 /* ngx_http_asgi_request.c */

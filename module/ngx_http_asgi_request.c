@@ -204,6 +204,7 @@ ngx_http_asgi_cleanup(void *data)
         scope = req->scope;
         req->scope = NULL;
         asgicore_scope_release(scope, ngx_http_asgi_now());
+        ngx_http_asgi_keepalive_check();
     }
 
     ngx_http_asgi_req_unref(req);

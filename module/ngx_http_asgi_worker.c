@@ -324,6 +324,23 @@ ngx_http_asgi_keepalive_arm(void)
 }
 
 
+/* After the last live scope went: an idle worker must quit at once. */
+
+void
+ngx_http_asgi_keepalive_check(void)
+{
+    asgicore_counters  c;
+
+    if (ngx_http_asgi_keepalive.timer_set
+        && asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &c)
+           == ASGICORE_OK
+        && c.live == 0)
+    {
+        ngx_del_timer(&ngx_http_asgi_keepalive);
+    }
+}
+
+
 static void
 ngx_http_asgi_keepalive_handler(ngx_event_t *ev)
 {

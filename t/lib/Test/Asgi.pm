@@ -1,0 +1,395 @@
+package Test::Asgi;
+
+# A small data-driven harness in the style of OpenResty's Test::Nginx, on
+# Test::Base: every block of a .t file runs a real nginx with the real
+# module and checks what a real client sees, the logs and the counters.
+#
+# Sections of a block:
+#   --- config          directives inside server { }; $TEST_APP, $RECORD,
+#                       $SERVROOT and $PORT are replaced
+#   --- http_config     directives inside http { }
+#   --- main_config     directives at the top level
+#   --- request         "METHOD /uri" [newline body]; HTTP/1.1, one
+#                       connection, Connection: close
+#   --- raw_request     bytes sent as they are (use "eval" for \r\n)
+#   --- more_headers    extra request header lines
+#   --- http2           curl with HTTP/2 prior knowledge instead of a socket
+#   --- abort           close the connection after --- timeout seconds
+#                       without reading the response; --- abort: rst sends
+#                       a TCP reset, --- abort: half shuts down writing
+#   --- timeout         seconds (default 5 for a full response)
+#   --- error_code      expected status
+#   --- response_body   expected body (exact); --- response_body_like: regex
+#   --- response_headers "Name: value" lines that must be in the response
+#   --- access_log      lines that must appear in the access log, whose
+#                       format is "$status $asgi_outcome $request_uri"
+#   --- error_log       lines that must appear in error.log (substring,
+#                       or regexes with "eval")
+#   --- no_error_log    lines that must not appear in error.log
+#   --- record          lines the test app must have recorded
+#   --- no_record       lines it must not have recorded
+#
+# Waiting is on events, with deadlines: the access-log line of the request,
+# log lines, recorded lines, the live-scope counter. After every block the
+# worker's live scopes must be back to 0 and error.log must hold no
+# [alert], [crit] or [emerg] line.
+
+use strict;
+use warnings;
+
+use Test::Base;
+use Test::More;
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER SHUT_WR);
+use Time::HiRes qw(sleep time);
+use File::Path qw(make_path remove_tree);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname basename);
+
+use base 'Exporter';
+our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop
+                 nginx_signal http_get wait_for error_log_text);
+
+my $root = abs_path(dirname(__FILE__) . '/../../..');
+my $build = $ENV{ASGI_BUILD} || "$root/build";
+my $module = "$build/ngx_http_asgi_module.so";
+my $test_app = "$build/t/testapp.so";
+my $name = basename($0, '.t');
+my $servroot = "$build/t/servroot/$name";
+my $port = $ENV{ASGI_TEST_PORT} || (20000 + ($$ % 20000));
+my $nginx = $ENV{ASGI_NGINX} || 'nginx';
+
+sub server_port { $port }
+sub servroot { $servroot }
+
+sub conf_text {
+    my ($block) = @_;
+    my $main = $block->main_config // '';
+    my $http = $block->http_config // '';
+    my $config = $block->config // '';
+    my $text = <<"CONF";
+load_module $module;
+worker_processes 1;
+error_log logs/error.log debug;
+pid logs/nginx.pid;
+$main
+events { worker_connections 1024; }
+http {
+    client_body_temp_path tmp/body;
+    log_format asgi_test '\$status \$asgi_outcome \$request_uri';
+    access_log logs/access.log asgi_test;
+$http
+    server {
+        listen 127.0.0.1:$port;
+        listen 127.0.0.1:@{[$port + 1]} http2;
+        location = /_asgi_status { asgi_status; access_log off; }
+$config
+    }
+}
+CONF
+    $text =~ s/\$TEST_APP/$test_app/g;
+    $text =~ s/\$RECORD/$servroot\/record/g;
+    $text =~ s/\$SERVROOT/$servroot/g;
+    $text =~ s/\$PORT/$port/g;
+    return $text;
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+sub error_log_text { slurp("$servroot/logs/error.log") }
+
+# Polls `cond` until it is true or `seconds` pass; returns its last value.
+sub wait_for {
+    my ($seconds, $cond) = @_;
+    my $deadline = time + $seconds;
+    my $v;
+    while (1) {
+        $v = $cond->();
+        return $v if $v || time > $deadline;
+        sleep 0.02;
+    }
+}
+
+sub nginx_pid {
+    my $pid = slurp("$servroot/logs/nginx.pid");
+    $pid =~ s/\s+//g;
+    return $pid;
+}
+
+sub nginx_signal {
+    my ($sig) = @_;
+    my $pid = nginx_pid();
+    kill $sig, $pid if $pid;
+}
+
+# Stops nginx: fast (TERM) unless told 'QUIT' for a graceful shutdown.
+sub nginx_stop {
+    my ($sig) = @_;
+    my $pid = nginx_pid();
+    return unless $pid && kill 0, $pid;
+    kill $sig // 'TERM', $pid;
+    # The master removes its pid file as it exits (its zombie may linger
+    # until init reaps it, so kill 0 would say it still runs).
+    unless (wait_for(30, sub { !-e "$servroot/logs/nginx.pid" })) {
+        kill 'KILL', $pid;
+        unlink "$servroot/logs/nginx.pid";
+    }
+}
+
+sub nginx_start {
+    my ($block) = @_;
+    nginx_stop();
+    remove_tree($servroot);
+    make_path("$servroot/conf", "$servroot/logs", "$servroot/tmp");
+    chmod 0777, $servroot;     # workers record as nobody
+    open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
+    print $fh conf_text($block);
+    close $fh;
+    my $out = `$nginx -p $servroot/ -c conf/nginx.conf 2>&1`;
+    if ($? != 0) {
+        return $out;
+    }
+    wait_for(5, sub {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 1);
+        return $s ? 1 : 0;
+    }) or return "nginx did not start listening";
+    return undef;
+}
+
+# One HTTP/1.1 exchange on its own connection. Returns (status, headers
+# hashref, body, raw) or, for an abort, what was read before it.
+sub http_exchange {
+    my (%a) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $a{port} // $port,
+                                     Timeout => 5)
+        or return (undef, {}, '', "connect failed: $!");
+    $sock->autoflush(1);
+    my $req = $a{raw};
+    unless (defined $req) {
+        my ($line, $body) = split /\n/, $a{request}, 2;
+        $line =~ s/\s+$//;
+        my ($method, $uri) = split ' ', $line;
+        $req = "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n";
+        for my $h (split /\n/, $a{more_headers} // '') {
+            $req .= "$h\r\n" if length $h;
+        }
+        if (defined $body) {
+            $body =~ s/\n$//;
+            $req .= "Content-Length: " . length($body) . "\r\n";
+            $req .= "\r\n$body";
+        } else {
+            $req .= "\r\n";
+        }
+    }
+    print $sock $req;
+
+    if ($a{abort}) {
+        sleep($a{timeout} // 0.5);
+        if ($a{abort} eq 'rst') {
+            setsockopt($sock, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+            close $sock;
+        } elsif ($a{abort} eq 'half') {
+            shutdown($sock, SHUT_WR);
+            sleep($a{half_wait} // 0.2);
+            close $sock;
+        } else {
+            close $sock;
+        }
+        return (undef, {}, '', '');
+    }
+
+    my $raw = '';
+    my $deadline = time + ($a{timeout} // 5);
+    $sock->blocking(0);
+    while (time < $deadline) {
+        my $rin = '';
+        vec($rin, fileno($sock), 1) = 1;
+        my $n = select(my $rout = $rin, undef, undef, 0.1);
+        next unless $n;
+        my $got = sysread($sock, my $buf, 65536);
+        last if !$got;
+        $raw .= $buf;
+    }
+    close $sock;
+    return parse_response($raw);
+}
+
+sub parse_response {
+    my ($raw) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    return (undef, {}, '', $raw) unless defined $head;
+    my @lines = split /\r\n/, $head;
+    my ($status) = ($lines[0] // '') =~ m{^HTTP/\S+ (\d+)};
+    my %h;
+    for my $l (@lines[1 .. $#lines]) {
+        my ($k, $v) = split /:\s*/, $l, 2;
+        push @{ $h{lc $k} }, $v;
+    }
+    $body //= '';
+    if (($h{'transfer-encoding'}[0] // '') =~ /chunked/i) {
+        my $out = '';
+        while ($body =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $out .= substr($body, 0, $len);
+            substr($body, 0, $len + 2) = '';
+        }
+        $body = $out;
+    }
+    return ($status, \%h, $body, $raw);
+}
+
+sub http_get {
+    my ($uri) = @_;
+    my ($status, $h, $body) = http_exchange(request => "GET $uri");
+    return wantarray ? ($status, $body) : $body;
+}
+
+sub curl_h2 {
+    my ($block) = @_;
+    my ($line, $body) = split /\n/, $block->request, 2;
+    $line =~ s/\s+$//;
+    my ($method, $uri) = split ' ', $line;
+    my $h2port = $port + 1;
+    my @cmd = ('curl', '-s', '--http2-prior-knowledge', '-X', $method,
+               '-o', "$servroot/h2body", '-w', '%{http_code}');
+    if (defined $body) {
+        $body =~ s/\n$//;
+        push @cmd, '--data-binary', $body;
+    }
+    push @cmd, '--max-time', $block->timeout if $block->abort;
+    push @cmd, "http://127.0.0.1:$h2port$uri";
+    my $code = `@{[join ' ', map { "'$_'" } @cmd]}`;
+    return ($code, {}, slurp("$servroot/h2body"), '');
+}
+
+sub live_scopes {
+    my ($status, $h, $body) =
+        http_exchange(request => "GET /_asgi_status?format=json");
+    return undef unless defined $status && $status eq '200';
+    my ($live) = $body =~ /"live":(\d+)/;
+    return $live;
+}
+
+sub lines_of {
+    my ($v) = @_;
+    return () unless defined $v;
+    return ref $v eq 'ARRAY' ? @$v
+         : ref $v eq 'Regexp' ? ($v)
+         : grep { length } split /\n/, $v;
+}
+
+sub log_has {
+    my ($text, $pattern) = @_;
+    return ref $pattern eq 'Regexp' ? $text =~ $pattern
+                                    : index($text, $pattern) >= 0;
+}
+
+sub run_block {
+    my ($block) = @_;
+    my $label = $block->name;
+
+    my $err = nginx_start($block);
+    if (defined $err) {
+        if (defined $block->must_die) {
+            like($err, qr/\Q@{[$block->must_die]}\E/, "$label - nginx -t fails");
+            return;
+        }
+        fail("$label - nginx started: $err");
+        return;
+    }
+    if (defined $block->must_die) {
+        fail("$label - nginx should have refused the configuration");
+        nginx_stop();
+        return;
+    }
+
+    my ($status, $headers, $body, $raw);
+    my $timeout = scalar $block->timeout;
+    if ($block->http2) {
+        ($status, $headers, $body) = curl_h2($block);
+    } elsif (defined $block->request || defined $block->raw_request) {
+        ($status, $headers, $body, $raw) = http_exchange(
+            request => scalar $block->request,
+            raw => scalar $block->raw_request,
+            more_headers => scalar $block->more_headers,
+            abort => $block->abort ? ($block->abort =~ /^(rst|half)/
+                                      ? $1 : 'fin') : undef,
+            timeout => $timeout,
+        );
+    }
+
+    if (defined $block->error_code) {
+        is($status, $block->error_code, "$label - status");
+    }
+    if (defined $block->response_body) {
+        is($body, $block->response_body, "$label - body");
+    }
+    if (defined $block->response_body_like) {
+        my $re = $block->response_body_like;
+        $re = qr/$re/s unless ref $re;
+        like($body, $re, "$label - body matches");
+    }
+    for my $line (lines_of($block->response_headers)) {
+        my ($k, $v) = split /:\s*/, $line, 2;
+        is(($headers->{lc $k} // [])->[0], $v, "$label - header $k");
+    }
+
+    # Await what the test expects, then what every test expects.
+    for my $line (lines_of($block->access_log)) {
+        ok(wait_for(10, sub { log_has(slurp("$servroot/logs/access.log"),
+                                      $line) }),
+           "$label - access log has \"$line\"")
+            or diag(slurp("$servroot/logs/access.log"));
+    }
+    for my $line (lines_of($block->record)) {
+        ok(wait_for(10, sub { log_has(slurp("$servroot/record"), $line) }),
+           "$label - app recorded \"$line\"")
+            or diag("record: " . slurp("$servroot/record"));
+    }
+    for my $line (lines_of($block->error_log)) {
+        ok(wait_for(10, sub { log_has(error_log_text(), $line) }),
+           "$label - error log has \"$line\"");
+    }
+
+    my $live = wait_for(15, sub {
+        my $l = live_scopes();
+        return defined $l && $l == 0 ? 'zero' : undef;
+    });
+    ok($live, "$label - no live scope left");
+
+    for my $line (lines_of($block->no_record)) {
+        ok(!log_has(slurp("$servroot/record"), $line),
+           "$label - app did not record \"$line\"");
+    }
+    my $log = error_log_text();
+    for my $line (lines_of($block->no_error_log)) {
+        ok(!log_has($log, $line), "$label - error log lacks \"$line\"");
+    }
+    ok($log !~ /\[(alert|crit|emerg)\]/, "$label - no alert, crit or emerg")
+        or diag(join "\n", grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log);
+
+    if ($block->after) {
+        my $code = $block->after;
+        $code = eval "sub { $code }" or die $@ unless ref $code;
+        $code->($block);
+    }
+}
+
+sub run_tests {
+    for my $block (Test::Base::blocks()) {
+        run_block($block);
+    }
+    nginx_stop();
+}
+
+1;
