@@ -271,6 +271,7 @@ static void
 ngx_http_asgi_write_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
+    ngx_chain_t               *out;
     ngx_event_t               *wev;
     ngx_connection_t          *c;
     ngx_http_asgi_req_t       *req;
@@ -319,7 +320,8 @@ ngx_http_asgi_write_handler(ngx_http_request_t *r)
 
     rc = ngx_http_output_filter(r, NULL);
 
-    ngx_chain_update_chains(r->pool, &req->free, &req->busy, NULL,
+    out = NULL;
+    ngx_chain_update_chains(r->pool, &req->free, &req->busy, &out,
                             (ngx_buf_tag_t) &ngx_http_asgi_module);
 
     if (rc == NGX_ERROR) {

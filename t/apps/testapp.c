@@ -6,7 +6,8 @@
  *
  * record=F appends one line per notable event to file F ("cancelled /x",
  * "cleanup-done /x", ...), so tests can see what happened after the client
- * left. The behaviour is chosen by the request path:
+ * left; each line ends with the monotonic time in ms. The behaviour is
+ * chosen by the request path:
  *
  *   /hello            200 "Hello, world!\n"
  *   /echo             reads the whole body, answers it back
@@ -17,6 +18,8 @@
  *                     (threaded), records cleanup-done or cancelled
  *   /ignore           never answers, ignores http.disconnect, finishes only
  *                     when cancelled (records "cancelled")
+ *   /stubborn         like /ignore, but ignores the cancel too and never
+ *                     finishes (records "cancel-ignored")
  *   /big?size=N       N bytes of 'x' in 64 KiB sends, waiting for each
  *   /raise            fails without a response
  *   /raise-late       fails after the response started
@@ -45,7 +48,7 @@
 enum kind {
     K_HELLO, K_ECHO, K_STREAM, K_WAIT, K_SLOWREAD, K_CLEANUP, K_IGNORE,
     K_BIG, K_RAISE, K_RAISE_LATE, K_NORESPONSE, K_BADHEADER, K_TWICE,
-    K_BACKGROUND, K_INFO, K_NOTFOUND
+    K_BACKGROUND, K_INFO, K_STUBBORN, K_NOTFOUND
 };
 
 typedef struct app app_t;
@@ -92,7 +95,8 @@ static void record(app_t *app, const char *what, const char *path)
     int fd, n;
     if (!app->record[0])
         return;
-    n = snprintf(line, sizeof line, "%s %s\n", what, path);
+    n = snprintf(line, sizeof line, "%s %s %llu\n", what, path,
+                 (unsigned long long) now_ms());
     fd = open(app->record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
         if (write(fd, line, (size_t) n) != n) {
@@ -337,6 +341,7 @@ static void step(req_t *rq)
 
     case K_CLEANUP:
     case K_IGNORE:
+    case K_STUBBORN:
         if (rq->disconnected) {
             /* the cleanup ran its course without being cancelled */
             record(rq->app, "cleanup-done", rq->path);
@@ -347,7 +352,7 @@ static void step(req_t *rq)
             if (ev.type != ASGICORE_EVENT_HTTP_DISCONNECT)
                 continue;
             record(rq->app, "saw-disconnect", rq->path);
-            if (rq->kind == K_IGNORE)
+            if (rq->kind != K_CLEANUP)
                 return;  /* ignores it: only a cancel ends this app */
             rq->disconnected = 1;
             if (rq->app->threaded && rq->ms > 0) {
@@ -419,7 +424,7 @@ static const struct {
     {"/raise", K_RAISE},         {"/raise-late", K_RAISE_LATE},
     {"/noresponse", K_NORESPONSE}, {"/badheader", K_BADHEADER},
     {"/twice", K_TWICE},         {"/background", K_BACKGROUND},
-    {"/info", K_INFO},
+    {"/info", K_INFO},           {"/stubborn", K_STUBBORN},
 };
 
 static void app_start(void *user, asgicore_scope *scope)
@@ -457,6 +462,10 @@ static void app_notify(void *user, asgicore_scope *scope, int event,
     req_t *rq = asgicore_scope_get_app_data(scope);
     switch (event) {
     case ASGICORE_NOTIFY_CANCEL:
+        if (rq->kind == K_STUBBORN) {
+            record(rq->app, "cancel-ignored", rq->path);
+            return;  /* B3: holds its scope until the worker exits */
+        }
         record(rq->app, "cancelled", rq->path);
         finish(rq, 0, NULL);
         return;

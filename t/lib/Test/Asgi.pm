@@ -48,7 +48,8 @@ use File::Basename qw(dirname basename);
 
 use base 'Exporter';
 our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop
-                 nginx_signal http_get wait_for error_log_text);
+                 nginx_signal http_get wait_for error_log_text
+                 recorded_at status_json worker_rss_kb);
 
 my $root = abs_path(dirname(__FILE__) . '/../../..');
 my $build = $ENV{ASGI_BUILD} || "$root/build";
@@ -266,10 +267,32 @@ sub curl_h2 {
         $body =~ s/\n$//;
         push @cmd, '--data-binary', $body;
     }
-    push @cmd, '--max-time', $block->timeout if $block->abort;
+    push @cmd, '--max-time', $block->timeout if defined $block->abort;
     push @cmd, "http://127.0.0.1:$h2port$uri";
     my $code = `@{[join ' ', map { "'$_'" } @cmd]}`;
     return ($code, {}, slurp("$servroot/h2body"), '');
+}
+
+# The time (ms) the test app recorded `what` for `path`, or undef.
+sub recorded_at {
+    my ($what, $path) = @_;
+    my $text = slurp("$servroot/record");
+    return $text =~ /^\Q$what\E \Q$path\E (\d+)$/m ? $1 : undef;
+}
+
+# The worker's counters, as a hash.
+sub status_json {
+    my ($status, $h, $body) =
+        http_exchange(request => "GET /_asgi_status?format=json");
+    my %c = ($body // '') =~ /"(\w+)":(\d+)/g;
+    return \%c;
+}
+
+# Peak resident memory of the worker, in kB.
+sub worker_rss_kb {
+    my $pid = status_json()->{pid} or return undef;
+    my ($hwm) = slurp("/proc/$pid/status") =~ /VmHWM:\s+(\d+)/;
+    return $hwm;
 }
 
 sub live_scopes {
@@ -322,8 +345,8 @@ sub run_block {
             request => scalar $block->request,
             raw => scalar $block->raw_request,
             more_headers => scalar $block->more_headers,
-            abort => $block->abort ? ($block->abort =~ /^(rst|half)/
-                                      ? $1 : 'fin') : undef,
+            abort => defined $block->abort
+                     ? ($block->abort =~ /^(rst|half)/ ? $1 : 'fin') : undef,
             timeout => $timeout,
         );
     }

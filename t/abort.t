@@ -1,0 +1,221 @@
+# Clients that leave: before, during and after the body, mid-response,
+# by FIN, RST or half-close; the grace period and the cancel that follows.
+use lib 't/lib';
+use Test::Asgi;
+use Test::More;
+
+run_tests();
+done_testing();
+
+__DATA__
+
+=== TEST 1: R3 the client leaves mid-body: the waiting receive gets http.disconnect
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- raw_request eval
+"POST /t/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b"
+--- abort
+--- timeout: 0.3
+--- record
+disconnected /t/echo
+--- access_log
+499 client_disconnected /t/echo
+--- no_error_log
+[error]
+
+=== TEST 2: R6 G1 after the body the app waits; it sees the disconnect and cleans up in the grace period
+--- config
+asgi_disconnect_grace_period 2s;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/cleanup?ms=100
+--- abort
+--- timeout: 0.3
+--- record
+saw-disconnect /t/cleanup
+cleanup-done /t/cleanup
+--- no_record
+cancelled
+--- access_log
+499 client_disconnected /t/cleanup
+--- no_error_log
+[error]
+
+=== TEST 3: G2 G5 an app that ignores the disconnect is cancelled once at disconnect + grace
+--- config
+asgi_disconnect_grace_period 500ms;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/ignore
+--- abort
+--- timeout: 0.2
+--- record
+saw-disconnect /t/ignore
+cancelled /t/ignore
+--- access_log
+499 cancelled_after_grace /t/ignore
+--- error_log
+grace period of 500 ms after the client disconnected; cancelling it
+--- no_error_log
+[error]
+--- after
+my $d = recorded_at('cancelled', '/t/ignore')
+        - recorded_at('saw-disconnect', '/t/ignore');
+ok($d >= 450 && $d <= 550, "G2 cancelled ${d} ms after the disconnect (500 +- 50)");
+
+=== TEST 4: G3 a zero grace period cancels at once
+--- config
+asgi_disconnect_grace_period 0;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/ignore
+--- abort
+--- timeout: 0.2
+--- record
+cancelled /t/ignore
+--- access_log
+499 cancelled_after_grace /t/ignore
+--- after
+my $d = recorded_at('cancelled', '/t/ignore') - recorded_at('saw-disconnect', '/t/ignore');
+ok($d >= 0 && $d <= 50, "G3 cancelled ${d} ms after the disconnect");
+
+=== TEST 5: G2 an inline app is cancelled the same way
+--- config
+asgi_disconnect_grace_period 300ms;
+location /i/ { asgi_native_app $TEST_APP "inline record=$RECORD"; }
+--- request
+GET /i/ignore
+--- abort
+--- timeout: 0.2
+--- record
+cancelled /i/ignore
+--- access_log
+499 cancelled_after_grace /i/ignore
+--- after
+my $d = recorded_at('cancelled', '/i/ignore') - recorded_at('saw-disconnect', '/i/ignore');
+ok($d >= 250 && $d <= 350, "G2 inline: cancelled ${d} ms after the disconnect (300 +- 50)");
+
+=== TEST 6: a reset (RST) is a disconnect
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/cleanup
+--- abort: rst
+--- timeout: 0.2
+--- record
+cleanup-done /t/cleanup
+--- access_log
+499 client_disconnected /t/cleanup
+
+=== TEST 7: a half-close counts as a disconnect (as nginx treats it)
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/cleanup
+--- abort: half
+--- timeout: 0.2
+--- record
+cleanup-done /t/cleanup
+--- access_log
+499 client_disconnected /t/cleanup
+
+=== TEST 8: S3 a send after the disconnect fails quietly; nothing is written
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/wait?ms=400
+--- abort
+--- timeout: 0.1
+--- record
+disconnected /t/wait
+--- access_log
+499 client_disconnected /t/wait
+--- no_error_log
+[error]
+app error
+
+=== TEST 9: L3 asgi_ignore_client_abort on: the app runs to completion unaware
+--- config
+asgi_ignore_client_abort on;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/wait?ms=400
+--- abort
+--- timeout: 0.1
+--- access_log
+499 client_disconnected /t/wait
+--- no_record
+disconnected
+--- no_error_log
+[error]
+
+=== TEST 10: a stream stops when the client leaves mid-response
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/stream?n=1000&ms=10
+--- abort
+--- timeout: 0.2
+--- record
+disconnected /t/stream
+--- access_log
+499 client_disconnected /t/stream?n=1000&ms=10
+
+=== TEST 11: R9 client_body_timeout: the app sees a disconnect, nginx logs 408
+--- config
+client_body_timeout 300ms;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- raw_request eval
+"POST /t/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b"
+--- abort
+--- timeout: 1
+--- record
+disconnected /t/echo
+--- access_log
+408 client_disconnected /t/echo
+
+=== TEST 12: R8 a disconnect with body still unread ends the app's reading
+--- config
+client_body_buffer_size 1k;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- raw_request eval
+"POST /t/slowread?ms=100 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" . ("x" x 60000)
+--- abort
+--- timeout: 0.3
+--- record
+disconnected /t/slowread
+--- access_log
+499 client_disconnected /t/slowread?ms=100
+
+=== TEST 13: S5 a client that does not read: memory stays bounded
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/big?size=200000000
+--- abort
+--- timeout: 1.5
+--- record
+disconnected /t/big
+--- access_log
+499 client_disconnected /t/big?size=200000000
+--- after
+my $kb = worker_rss_kb();
+ok($kb && $kb < 60000, "S5 worker peak RSS ${kb} kB while a 200 MB response met a client that never read");
+
+=== TEST 14: B3 an app that ignores the cancel too is torn down from the client side and counted
+--- config
+asgi_disconnect_grace_period 200ms;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/stubborn
+--- abort
+--- timeout: 0.1
+--- record
+cancel-ignored /t/stubborn
+--- access_log
+499 cancelled_after_grace /t/stubborn
+--- after
+my $c = status_json();
+is($c->{live}, 0, "B3 no live scope");
+is($c->{abandoned}, 1, "B3 counted as abandoned");
+is($c->{running_apps}, 1, "B3 the app still holds its scope until the worker exits");
