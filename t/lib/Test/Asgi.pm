@@ -57,8 +57,22 @@ my $module = "$build/ngx_http_asgi_module.so";
 my $test_app = "$build/t/testapp.so";
 my $name = basename($0, '.t');
 my $servroot = "$build/t/servroot/$name";
-my $port = $ENV{ASGI_TEST_PORT} || (20000 + ($$ % 20000));
+my $port = $ENV{ASGI_TEST_PORT} || free_port_pair();
 my $nginx = $ENV{ASGI_NGINX} || 'nginx';
+
+# Two consecutive free ports (HTTP/1.1 and HTTP/2), below Linux's
+# ephemeral range so outgoing connections never hold them.
+sub free_port_pair {
+    for my $try (0 .. 200) {
+        my $p = 20000 + int(rand(12000)) * 2;
+        my @s = map { IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                            LocalPort => $p + $_,
+                                            Proto => 'tcp', Listen => 1) }
+                (0, 1);
+        return $p if $s[0] && $s[1];
+    }
+    die "no free port pair";
+}
 
 sub server_port { $port }
 sub servroot { $servroot }
