@@ -14,6 +14,8 @@ package Test::Asgi;
 #   --- raw_request     bytes sent as they are (use "eval" for \r\n)
 #   --- more_headers    extra request header lines
 #   --- http2           curl with HTTP/2 prior knowledge instead of a socket
+#   --- exec            a client command instead ($PORT, $H2PORT, $ROOT
+#                       replaced); its output is checked as the body
 #   --- abort           close the connection after --- timeout seconds
 #                       without reading the response; --- abort: rst sends
 #                       a TCP reset, --- abort: half shuts down writing
@@ -352,7 +354,14 @@ sub run_block {
 
     my ($status, $headers, $body, $raw);
     my $timeout = scalar $block->timeout;
-    if ($block->http2) {
+    if (defined $block->exec) {
+        my $cmd = $block->exec;
+        $cmd =~ s/\$H2PORT/@{[$port + 1]}/g;
+        $cmd =~ s/\$PORT/$port/g;
+        $cmd =~ s/\$ROOT/$root/g;
+        $body = `$cmd`;
+        $status = $? == 0 ? 'exit 0' : "exit $?";
+    } elsif ($block->http2) {
         ($status, $headers, $body) = curl_h2($block);
     } elsif (defined $block->request || defined $block->raw_request) {
         ($status, $headers, $body, $raw) = http_exchange(
