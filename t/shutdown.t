@@ -1,0 +1,120 @@
+# Graceful shutdown (L4) and reload under load (L5).
+use lib 't/lib';
+use Test::Asgi;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use POSIX ();
+
+sub pid_file { servroot() . "/logs/nginx.pid" }
+
+# Runs $n requests in $procs parallel children; returns the statuses.
+sub load {
+    my ($procs, $n, $uri, $during) = @_;
+    my @kids;
+    for my $p (1 .. $procs) {
+        pipe(my $r, my $w) or die $!;
+        my $pid = fork // die $!;
+        if (!$pid) {
+            close $r;
+            for (1 .. $n) {
+                my ($status) = http_get($uri);
+                print $w ($status // 'none'), "\n";
+            }
+            close $w;
+            POSIX::_exit(0);
+        }
+        close $w;
+        push @kids, [$pid, $r];
+    }
+    $during->() if $during;
+    my @statuses;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        push @statuses, map { chomp; $_ } <$fh>;
+        waitpid $k->[0], 0;
+    }
+    return @statuses;
+}
+
+run_tests();
+done_testing();
+
+__DATA__
+
+=== TEST 1: L4 nginx -s quit lets an in-flight request finish
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+--- after
+my @statuses = load(3, 1, '/t/wait?ms=800', sub {
+    sleep 0.3;
+    nginx_signal('QUIT');
+});
+is(join(',', @statuses), '200,200,200', "L4 the three in-flight requests finished");
+ok(wait_for(5, sub { !-e pid_file() }), "L4 nginx exited after them");
+
+=== TEST 2: L4 an idle worker quits at once
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+--- request
+GET /t/hello
+--- error_code: 200
+--- after
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(5, sub { !-e pid_file() }), "nginx exited");
+ok(time - $t < 0.5, sprintf "L4 in %.2f s", time - $t);
+
+=== TEST 3: L4 a pending grace period does not keep a quitting worker beyond worker_shutdown_timeout
+--- main_config
+worker_shutdown_timeout 500ms;
+--- config
+asgi_disconnect_grace_period 60s;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/stubborn
+--- abort
+--- timeout: 0.2
+--- record
+saw-disconnect /t/stubborn
+--- live_check_after
+--- after
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(10, sub { !-e pid_file() }), "nginx exited");
+my $took = time - $t;
+ok($took < 3, sprintf "L4 exited %.2f s after quit despite a 60 s grace period", $took);
+unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, "L4 no alert at exit");
+
+=== TEST 4: L4 without worker_shutdown_timeout, the quitting worker waits for the grace period, no longer
+--- config
+asgi_disconnect_grace_period 1s;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/ignore
+--- abort
+--- timeout: 0.2
+--- record
+saw-disconnect /t/ignore
+--- live_check_after
+--- after
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(10, sub { !-e pid_file() }), "nginx exited");
+my $took = time - $t;
+ok($took > 0.5 && $took < 2.5, sprintf "L4 exited %.2f s after quit: the app was cancelled at the end of its grace", $took);
+like(`cat @{[servroot()]}/record`, qr/^cancelled \/t\/ignore/m, "L4 the app got its cancel");
+
+=== TEST 5: L5 nginx -s reload under load loses no accepted request
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+location /i/ { asgi_native_app $TEST_APP inline; }
+--- after
+my @statuses = load(8, 40, '/t/wait?ms=20', sub {
+    for (1 .. 3) {
+        sleep 0.3;
+        nginx_signal('HUP');
+    }
+});
+my $ok = grep { $_ eq '200' } @statuses;
+is(scalar @statuses, 320, "L5 every request answered");
+is($ok, 320, "L5 all 200 across three reloads") or diag(join ',', @statuses);
