@@ -87,8 +87,12 @@ sub conf_text {
     my $main = $block->main_config // '';
     my $http = $block->http_config // '';
     my $config = $block->config // '';
+    # As root, workers stay root: the server root may sit in a directory
+    # other users cannot enter (a CI clone under mktemp -d).
+    my $user = $> == 0 ? 'user root;' : '';
     my $text = <<"CONF";
 load_module $module;
+$user
 worker_processes 1;
 error_log logs/error.log debug;
 pid logs/nginx.pid;
@@ -167,7 +171,6 @@ sub nginx_start {
     nginx_stop();
     remove_tree($servroot);
     make_path("$servroot/conf", "$servroot/logs", "$servroot/tmp");
-    chmod 0777, $servroot;     # workers record as nobody
     open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
     print $fh conf_text($block);
     close $fh;
