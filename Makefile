@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module deps-module nginx-test test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module deps-module deps-nginx-test nginx-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -185,16 +185,33 @@ abi-update: lib
 
 # ------------------------------------------------------------------ nginx
 
-NGINX_TEST_PACKAGES := nginx nginx-dev libtest-base-perl curl
+NGINX_TEST_PACKAGES := nginx nginx-dev libtest-base-perl curl python3 \
+	python3-h2 libcurl4-openssl-dev openssl
+
+$(B)/t/storm: t/tools/storm.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -std=gnu11 $(WARN) $< -o $@ -lcurl
 
 $(B)/t/testapp.so: t/apps/testapp.c include/asgicore.h
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
 		-Iinclude $< -o $@ -lpthread
 
-nginx-test: deps-module $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so
+deps-nginx-test:
 	@sh tools/ensure-packages $(NGINX_TEST_PACKAGES)
-	prove -I t/lib $(if $(T),$(T),t/*.t)
+
+NGINX_TEST_BUILD := $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so \
+	$(B)/t/storm
+
+nginx-test: deps-module deps-nginx-test
+	$(MAKE) -s $(NGINX_TEST_BUILD)
+	ASGI_BUILD_DIR=$(CURDIR)/$(B) prove -I t/lib $(if $(T),$(T),t/*.t)
+
+# The abort storm with 200,000 requests.
+stress: deps-module deps-nginx-test
+	$(MAKE) -s $(NGINX_TEST_BUILD)
+	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_STORM_N=200000 prove -v -I t/lib \
+		t/storm.t
 
 test: unit-test valgrind-test abi-test nginx-test
 

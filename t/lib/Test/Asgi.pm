@@ -14,7 +14,8 @@ package Test::Asgi;
 #   --- raw_request     bytes sent as they are (use "eval" for \r\n)
 #   --- more_headers    extra request header lines
 #   --- http2           curl with HTTP/2 prior knowledge instead of a socket
-#   --- exec            a client command instead ($PORT, $H2PORT, $ROOT
+#   --- exec            a client command instead ($PORT, $H2PORT (cleartext
+#                       HTTP/2), $TLSPORT (HTTP/2 over TLS), $ROOT
 #                       replaced); its output is checked as the body
 #   --- abort           close the connection after --- timeout seconds
 #                       without reading the response; --- abort: rst sends
@@ -65,18 +66,28 @@ my $servroot = "$build/t/servroot/$name";
 my $port = $ENV{ASGI_TEST_PORT} || free_port_pair();
 my $nginx = $ENV{ASGI_NGINX} || 'nginx';
 
-# Two consecutive free ports (HTTP/1.1 and HTTP/2), below Linux's
-# ephemeral range so outgoing connections never hold them.
+# Three consecutive free ports (HTTP/1.1, cleartext HTTP/2, HTTP/2 over
+# TLS), below Linux's ephemeral range so outgoing connections never hold
+# them.
 sub free_port_pair {
     for my $try (0 .. 200) {
-        my $p = 20000 + int(rand(12000)) * 2;
+        my $p = 20000 + int(rand(4000)) * 3;
         my @s = map { IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                             LocalPort => $p + $_,
                                             Proto => 'tcp', Listen => 1) }
-                (0, 1);
-        return $p if $s[0] && $s[1];
+                (0 .. 2);
+        return $p if 3 == grep { $_ } @s;
     }
-    die "no free port pair";
+    die "no free port triple";
+}
+
+# A self-signed certificate for the TLS listener, made once per build.
+unless (-e "$build/t/cert.pem") {
+    make_path("$build/t");
+    system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+           . " -nodes -keyout $build/t/key.pem -out $build/t/cert.pem"
+           . " -days 3650 -subj /CN=localhost >/dev/null 2>&1") == 0
+        or die "openssl could not make a test certificate";
 }
 
 sub server_port { $port }
@@ -106,6 +117,9 @@ $http
     server {
         listen 127.0.0.1:$port;
         listen 127.0.0.1:@{[$port + 1]} http2;
+        listen 127.0.0.1:@{[$port + 2]} ssl http2;
+        ssl_certificate $build/t/cert.pem;
+        ssl_certificate_key $build/t/key.pem;
         location = /_asgi_status { asgi_status; access_log off; }
 $config
     }
@@ -362,6 +376,7 @@ sub run_block {
     my $timeout = scalar $block->timeout;
     if (defined $block->exec) {
         my $cmd = $block->exec;
+        $cmd =~ s/\$TLSPORT/@{[$port + 2]}/g;
         $cmd =~ s/\$H2PORT/@{[$port + 1]}/g;
         $cmd =~ s/\$PORT/$port/g;
         $cmd =~ s/\$ROOT/$root/g;
