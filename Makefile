@@ -223,9 +223,12 @@ $(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
 		$< $(B)/libasgicore.a \
 		-lbenchmark -lpthread -o $@
 
-bench: deps-test $(B)/bench/lifecycle
+bench: deps-test deps-module $(B)/bench/lifecycle
+	@sh tools/ensure-packages wrk curl
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so
 	$(B)/bench/lifecycle --benchmark_repetitions=5 \
 		--benchmark_report_aggregates_only=true
+	sh bench/nginx-bench.sh $(B)
 
 # ------------------------------------------------------------------ run
 

@@ -167,7 +167,14 @@ static int sent(req_t *rq, int rc)
 
 static void respond_text(req_t *rq, int status, const char *text)
 {
-    asgicore_send_start(rq->scope, status, text_plain, 1, 0);
+    char length[24];
+    asgicore_header headers[2] = {
+        {{"content-type", 12}, {"text/plain", 10}},
+        {{"content-length", 14}, {length, 0}},
+    };
+    headers[1].value.len =
+        (size_t) snprintf(length, sizeof length, "%zu", strlen(text));
+    asgicore_send_start(rq->scope, status, headers, 2, 0);
     asgicore_send_body(rq->scope, text, strlen(text), 0);
 }
 
