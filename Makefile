@@ -232,9 +232,23 @@ bench: deps-test deps-module $(B)/bench/lifecycle
 
 # ------------------------------------------------------------------ run
 
-run: lib
-	@echo "asgicore $(VERSION): the library is built in $(B)/."
-	@echo "nginx module: next milestone (issue 3). Nothing to serve yet."
+$(B)/run/demo_app.so: docs/examples/demo_app.c include/asgicore.h
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
+		-Iinclude $< -o $@ -lpthread
+
+$(B)/run/nginx.conf: docs/examples/nginx.conf.in Makefile
+	@mkdir -p $(B)/run/logs
+	sed -e 's|@BUILD@|$(CURDIR)/$(B)|g' \
+		-e 's|@USER@|$(shell [ "$$(id -u)" -eq 0 ] && echo "user root;")|' \
+		$< > $@
+
+# The demo in the foreground on 127.0.0.1:8080; Ctrl-C stops it.
+run: deps-module lib
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/run/demo_app.so \
+		$(B)/run/nginx.conf
+	@echo "serving the asgicore demo on http://127.0.0.1:8080/ (Ctrl-C stops)"
+	nginx -p $(CURDIR)/$(B)/run/ -c nginx.conf -g 'daemon off;'
 
 clean:
 	rm -rf $(B)
