@@ -3,6 +3,8 @@
 use lib 't/lib';
 use Test::Asgi;
 use Test::More;
+use POSIX ();
+use IO::Socket::INET;
 
 run_tests();
 done_testing();
@@ -219,3 +221,26 @@ my $c = status_json();
 is($c->{live}, 0, "B3 no live scope");
 is($c->{abandoned}, 1, "B3 counted as abandoned");
 is($c->{running_apps}, 1, "B3 the app still holds its scope until the worker exits");
+
+=== TEST 15: L2 a request whose client left before the app started is never dispatched
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/hello
+--- error_code: 200
+--- after
+# /t/block holds the app thread; /t/cleanup queues behind it and its
+# client leaves before the thread is free.
+my $pid = fork // die;
+if (!$pid) { http_get('/t/block?ms=800'); POSIX::_exit(0); }
+select(undef, undef, undef, 0.2);
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => server_port());
+print $s "GET /t/cleanup HTTP/1.1\r\nHost: x\r\n\r\n";
+select(undef, undef, undef, 0.2);
+close $s;
+waitpid $pid, 0;
+ok(wait_for(5, sub { status_json()->{not_dispatched} == 1 }), "L2 counted as not dispatched");
+my $c = status_json();
+is($c->{disconnected}, 1, "L2 ended as client_disconnected");
+ok(wait_for(5, sub { `cat @{[servroot()]}/logs/access.log` =~ m{^499 client_disconnected /t/cleanup$}m }), "L2 logged 499");
+unlike(`cat @{[servroot()]}/record 2>/dev/null`, qr/cleanup/, "L2 the app never saw it");

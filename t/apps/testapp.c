@@ -28,6 +28,8 @@
  *   /twice            sends http.response.start twice
  *   /background?ms=D  answers, then works D ms more before finishing
  *   /info             answers the scope as text
+ *   /block?ms=D       holds the app's thread D ms, then answers (so other
+ *                     requests queue behind it)
  */
 #define _GNU_SOURCE
 #include <asgicore.h>
@@ -48,7 +50,7 @@
 enum kind {
     K_HELLO, K_ECHO, K_STREAM, K_WAIT, K_SLOWREAD, K_CLEANUP, K_IGNORE,
     K_BIG, K_RAISE, K_RAISE_LATE, K_NORESPONSE, K_BADHEADER, K_TWICE,
-    K_BACKGROUND, K_INFO, K_STUBBORN, K_NOTFOUND
+    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_NOTFOUND
 };
 
 typedef struct app app_t;
@@ -413,6 +415,12 @@ static void step(req_t *rq)
         finish(rq, 0, NULL);
         return;
 
+    case K_BLOCK:
+        usleep((useconds_t) rq->ms * 1000);
+        respond_text(rq, 200, "blocked\n");
+        finish(rq, 0, NULL);
+        return;
+
     case K_NOTFOUND:
         respond_text(rq, 404, "no such test behaviour\n");
         finish(rq, 0, NULL);
@@ -432,6 +440,7 @@ static const struct {
     {"/noresponse", K_NORESPONSE}, {"/badheader", K_BADHEADER},
     {"/twice", K_TWICE},         {"/background", K_BACKGROUND},
     {"/info", K_INFO},           {"/stubborn", K_STUBBORN},
+    {"/block", K_BLOCK},
 };
 
 static void app_start(void *user, asgicore_scope *scope)
