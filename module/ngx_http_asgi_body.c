@@ -378,11 +378,8 @@ ngx_http_asgi_body_error(ngx_http_asgi_req_t *req, ngx_int_t rc)
 
     if (c->error) {
         ngx_http_asgi_client_gone(req,
-#if (NGX_HTTP_V2)
-                                  r->stream ? ASGICORE_DISCONNECT_STREAM_RESET
-                                            :
-#endif
-                                  ASGICORE_DISCONNECT_CLOSED);
+                                  ngx_http_asgi_error_reason(r, c->read,
+                                                 ASGICORE_DISCONNECT_CLOSED));
         return;
     }
 
@@ -488,22 +485,18 @@ ngx_http_asgi_check_broken_connection(ngx_http_request_t *r)
         return;
     }
 
+    if (c->error) {
+        ngx_http_asgi_client_gone(req,
+                                  ngx_http_asgi_error_reason(r, ev,
+                                                 ASGICORE_DISCONNECT_CLOSED));
+        return;
+    }
+
 #if (NGX_HTTP_V2)
     if (r->stream) {
-        if (c->error) {
-            ngx_http_asgi_client_gone(req,
-                          ev->eof ? ASGICORE_DISCONNECT_CONNECTION_LOST
-                                  : ASGICORE_DISCONNECT_STREAM_RESET);
-        }
-
-        return;
+        return;  /* nginx reports stream resets and connection loss */
     }
 #endif
-
-    if (c->error) {
-        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_CLOSED);
-        return;
-    }
 
 #if (NGX_HAVE_EPOLLRDHUP)
 

@@ -106,6 +106,8 @@ ngx_int_t ngx_http_asgi_handler(ngx_http_request_t *r);
 void ngx_http_asgi_req_ref(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_req_unref(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_client_gone(ngx_http_asgi_req_t *req, int reason);
+int ngx_http_asgi_error_reason(ngx_http_request_t *r, ngx_event_t *ev,
+    int fallback);
 void ngx_http_asgi_done(void *user, asgicore_scope *scope, void *host_data,
     int outcome, int response_complete);
 

@@ -32,6 +32,7 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
     ngx_http_asgi_req_t  *req = host_data;
 
     off_t                length;
+    u_char              *type;
     size_t               i;
     ngx_int_t            rc;
     ngx_table_elt_t     *h;
@@ -62,14 +63,15 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
         }
 
         if (ngx_http_asgi_is_name(&headers[i].name, "content-type")) {
-            r->headers_out.content_type.len = headers[i].value.len;
-            r->headers_out.content_type.data =
-                      ngx_pstrdup(r->pool,
-                                  &(ngx_str_t) { headers[i].value.len,
-                                                 (u_char *) headers[i].value.data });
-            if (r->headers_out.content_type.data == NULL) {
+            type = ngx_pnalloc(r->pool, headers[i].value.len);
+            if (type == NULL) {
                 return ASGICORE_ERR_NOMEM;
             }
+
+            ngx_memcpy(type, headers[i].value.data, headers[i].value.len);
+
+            r->headers_out.content_type.len = headers[i].value.len;
+            r->headers_out.content_type.data = type;
 
             r->headers_out.content_type_len = headers[i].value.len;
             r->headers_out.content_type_lowcase = NULL;
@@ -297,13 +299,8 @@ ngx_http_asgi_write_handler(ngx_http_request_t *r)
 
     if (c->error) {
         ngx_http_asgi_client_gone(req,
-#if (NGX_HTTP_V2)
-                                  r->stream ? (wev->eof
-                                         ? ASGICORE_DISCONNECT_CONNECTION_LOST
-                                         : ASGICORE_DISCONNECT_STREAM_RESET)
-                                            :
-#endif
-                                  ASGICORE_DISCONNECT_WRITE_ERROR);
+                                  ngx_http_asgi_error_reason(r, wev,
+                                             ASGICORE_DISCONNECT_WRITE_ERROR));
         return;
     }
 

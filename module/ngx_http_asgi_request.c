@@ -88,6 +88,27 @@ ngx_http_asgi_req_unref(ngx_http_asgi_req_t *req)
 }
 
 
+/*
+ * Why a connection with c->error set failed: for an HTTP/2 stream, nginx
+ * marks the loss of the whole connection with eof on the stream's event,
+ * a reset of the stream alone without; otherwise `fallback`.
+ */
+
+int
+ngx_http_asgi_error_reason(ngx_http_request_t *r, ngx_event_t *ev,
+    int fallback)
+{
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return ev->eof ? ASGICORE_DISCONNECT_CONNECTION_LOST
+                       : ASGICORE_DISCONNECT_STREAM_RESET;
+    }
+#endif
+
+    return fallback;
+}
+
+
 /* The client went away (or nginx gave up on it): tell the library once. */
 
 void
