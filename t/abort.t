@@ -25,9 +25,9 @@ disconnected /t/echo
 --- no_error_log
 [error]
 
-=== TEST 2: R6 G1 after the body the app waits; it sees the disconnect and cleans up in the grace period
+=== TEST 2: R6 G1 G4 R4 R5 after the body the app waits; it sees the disconnect and cleans up in the grace period
 --- config
-asgi_disconnect_grace_period 2s;
+asgi_disconnect_grace_period 500ms;
 location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
 --- request
 GET /t/cleanup?ms=100
@@ -35,13 +35,20 @@ GET /t/cleanup?ms=100
 --- timeout: 0.3
 --- record
 saw-disconnect /t/cleanup
+disconnect-checked /t/cleanup
 cleanup-done /t/cleanup
 --- no_record
 cancelled
+disconnect-check-failed
 --- access_log
 499 client_disconnected /t/cleanup
 --- no_error_log
 [error]
+--- after
+# G4: well past the grace period, nothing was cancelled, nothing fired
+select(undef, undef, undef, 0.8);
+unlike(`cat @{[servroot()]}/record`, qr/cancelled/, "G4 never cancelled");
+unlike(error_log_text(), qr/\[(alert|crit|emerg)\]|signal 11/, "G4 no late timer into freed memory");
 
 === TEST 3: G2 G5 an app that ignores the disconnect is cancelled once at disconnect + grace
 --- config
@@ -151,7 +158,7 @@ disconnected
 --- no_error_log
 [error]
 
-=== TEST 10: a stream stops when the client leaves mid-response
+=== TEST 10: G6 a stream stops when the client leaves mid-response; the disconnect counts once
 --- config
 location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
 --- request
@@ -162,6 +169,12 @@ GET /t/stream?n=1000&ms=10
 disconnected /t/stream
 --- access_log
 499 client_disconnected /t/stream?n=1000&ms=10
+--- after
+# The read side (FIN) and the write side (EPIPE) both report it.
+my $c = status_json();
+is($c->{disconnected}, 1, "G6 counted once");
+my @lines = grep { /^disconnected / } split /\n/, `cat @{[servroot()]}/record`;
+is(scalar @lines, 1, "G6 the app saw it once");
 
 === TEST 11: R9 client_body_timeout: the app sees a disconnect, nginx logs 408
 --- config
@@ -221,6 +234,22 @@ my $c = status_json();
 is($c->{live}, 0, "B3 no live scope");
 is($c->{abandoned}, 1, "B3 counted as abandoned");
 is($c->{running_apps}, 1, "B3 the app still holds its scope until the worker exits");
+
+=== TEST 16: R7 after a complete response, receive returns http.disconnect at once
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+location /i/ { asgi_native_app $TEST_APP "inline record=$RECORD"; }
+--- request
+GET /t/after-response
+--- error_code: 200
+--- response_body
+answered
+--- record
+r7-ok /t/after-response
+--- after
+my ($status) = http_get('/i/after-response');
+is($status, 200, "inline too");
+ok(wait_for(5, sub { `cat @{[servroot()]}/record` =~ /^r7-ok \/i\/after-response/m }), "R7 inline app");
 
 === TEST 15: L2 a request whose client left before the app started is never dispatched
 --- config

@@ -30,6 +30,12 @@
  *   /info             answers the scope as text
  *   /block?ms=D       holds the app's thread D ms, then answers (so other
  *                     requests queue behind it)
+ *   /after-response   answers, then receives: records "r7-ok" when that
+ *                     returns http.disconnect at once
+ *
+ * Every http.disconnect the app sees is checked: only its type set (R4),
+ * and three more receives answering http.disconnect at once (R5); it
+ * records "disconnect-checked" or "disconnect-check-failed".
  */
 #define _GNU_SOURCE
 #include <asgicore.h>
@@ -50,7 +56,7 @@
 enum kind {
     K_HELLO, K_ECHO, K_STREAM, K_WAIT, K_SLOWREAD, K_CLEANUP, K_IGNORE,
     K_BIG, K_RAISE, K_RAISE_LATE, K_NORESPONSE, K_BADHEADER, K_TWICE,
-    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_NOTFOUND
+    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_AFTER, K_NOTFOUND
 };
 
 typedef struct app app_t;
@@ -180,6 +186,20 @@ static void respond_text(req_t *rq, int status, const char *text)
     asgicore_send_body(rq->scope, text, strlen(text), 0);
 }
 
+/* R4, R5: a disconnect event has its type only, and every later receive
+ * answers http.disconnect at once. */
+static void check_disconnect(req_t *rq, const asgicore_event *ev)
+{
+    int i, ok = ev->body == NULL && ev->body_len == 0 && ev->more_body == 0;
+    for (i = 0; i < 3 && ok; i++) {
+        asgicore_event again;
+        ok = asgicore_receive(rq->scope, &again) == ASGICORE_OK &&
+             again.type == ASGICORE_EVENT_HTTP_DISCONNECT;
+    }
+    record(rq->app, ok ? "disconnect-checked" : "disconnect-check-failed",
+           rq->path);
+}
+
 /* Reads what is there; returns 1 when the whole body is in. */
 static int read_body(req_t *rq, int one_message)
 {
@@ -193,6 +213,7 @@ static int read_body(req_t *rq, int one_message)
         if (rc != ASGICORE_OK)
             return 0;
         if (ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
+            check_disconnect(rq, &ev);
             rq->disconnected = 1;
             rq->reading = 0;
             return 0;
@@ -361,6 +382,7 @@ static void step(req_t *rq)
             if (ev.type != ASGICORE_EVENT_HTTP_DISCONNECT)
                 continue;
             record(rq->app, "saw-disconnect", rq->path);
+            check_disconnect(rq, &ev);
             if (rq->kind != K_CLEANUP)
                 return;  /* ignores it: only a cancel ends this app */
             rq->disconnected = 1;
@@ -421,6 +443,17 @@ static void step(req_t *rq)
         finish(rq, 0, NULL);
         return;
 
+    case K_AFTER:
+        respond_text(rq, 200, "answered\n");
+        while (asgicore_receive(rq->scope, &ev) == ASGICORE_OK &&
+               ev.type == ASGICORE_EVENT_HTTP_REQUEST)
+            ;  /* the (empty) body */
+        record(rq->app, ev.type == ASGICORE_EVENT_HTTP_DISCONNECT ? "r7-ok"
+                                                                  : "r7-failed",
+               rq->path);
+        finish(rq, 0, NULL);
+        return;
+
     case K_NOTFOUND:
         respond_text(rq, 404, "no such test behaviour\n");
         finish(rq, 0, NULL);
@@ -440,7 +473,7 @@ static const struct {
     {"/noresponse", K_NORESPONSE}, {"/badheader", K_BADHEADER},
     {"/twice", K_TWICE},         {"/background", K_BACKGROUND},
     {"/info", K_INFO},           {"/stubborn", K_STUBBORN},
-    {"/block", K_BLOCK},
+    {"/block", K_BLOCK},         {"/after-response", K_AFTER},
 };
 
 static void app_start(void *user, asgicore_scope *scope)
