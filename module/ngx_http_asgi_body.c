@@ -257,8 +257,8 @@ ngx_http_asgi_read_body(ngx_http_asgi_req_t *req)
     for ( ;; ) {
         r = req->r;
 
-        if (r == NULL || req->client_gone) {
-            return;
+        if (r == NULL || req->scope == NULL || req->client_gone) {
+            return;  /* gone, finalized, or nobody reads any more */
         }
 
         ngx_http_asgi_feed_body(req);

@@ -283,7 +283,9 @@ ngx_http_asgi_write_handler(ngx_http_request_t *r)
     wev = c->write;
     req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
 
-    if (req == NULL || !req->write_blocked || req->client_gone) {
+    if (req == NULL || req->scope == NULL || !req->write_blocked
+        || req->client_gone)
+    {
         return;
     }
 

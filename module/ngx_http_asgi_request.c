@@ -13,6 +13,7 @@
 
 static void ngx_http_asgi_cleanup(void *data);
 static void ngx_http_asgi_finalize_handler(ngx_event_t *ev);
+static void ngx_http_asgi_detach(ngx_http_asgi_req_t *req);
 
 
 ngx_int_t
@@ -174,6 +175,12 @@ ngx_http_asgi_finalize_handler(ngx_event_t *ev)
                    asgicore_outcome_name(req->outcome),
                    (int) req->response_complete);
 
+    /* nginx may keep the request a while (flushing output, lingering
+     * close): from here on it is nginx's alone. */
+    ngx_http_asgi_detach(req);
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
     if (req->outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
         || req->outcome == ASGICORE_OUTCOME_CANCELLED)
     {
@@ -204,14 +211,13 @@ ngx_http_asgi_finalize_handler(ngx_event_t *ev)
 }
 
 
+/* Ends the module's part in the request: no posted event of ours runs
+ * and the library calls back no more. */
+
 static void
-ngx_http_asgi_cleanup(void *data)
+ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
 {
-    ngx_http_asgi_req_t  *req = data;
-
     asgicore_scope  *scope;
-
-    req->r = NULL;
 
     if (req->finalize.posted) {
         ngx_delete_posted_event(&req->finalize);
@@ -227,6 +233,16 @@ ngx_http_asgi_cleanup(void *data)
         asgicore_scope_release(scope, ngx_http_asgi_now());
         ngx_http_asgi_keepalive_check();
     }
+}
 
+
+static void
+ngx_http_asgi_cleanup(void *data)
+{
+    ngx_http_asgi_req_t  *req = data;
+
+    req->r = NULL;
+
+    ngx_http_asgi_detach(req);
     ngx_http_asgi_req_unref(req);
 }

@@ -65,6 +65,7 @@ my $name = basename($0, '.t');
 my $servroot = "$build/t/servroot/$name";
 my $port = $ENV{ASGI_TEST_PORT} || free_port_pair();
 my $nginx = $ENV{ASGI_NGINX} || 'nginx';
+$ENV{ASGI_LOG_LEVEL} ||= 'debug';
 
 # Three consecutive free ports (HTTP/1.1, cleartext HTTP/2, HTTP/2 over
 # TLS), below Linux's ephemeral range so outgoing connections never hold
@@ -105,7 +106,7 @@ sub conf_text {
 load_module $module;
 $user
 worker_processes 1;
-error_log logs/error.log debug;
+error_log logs/error.log $ENV{ASGI_LOG_LEVEL};
 pid logs/nginx.pid;
 $main
 events { worker_connections 1024; }
