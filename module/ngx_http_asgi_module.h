@@ -59,10 +59,11 @@ typedef struct {
  * The handle of one request, shared with the library as the scope's
  * host_data. nginx may free the request at any moment (its cleanup
  * handlers run early when it terminates a request), so the handle lives in
- * heap memory with a reference count: the request holds one reference
- * until its cleanup handler runs, which also clears `r` and releases the
- * scope; every module function that calls into the library holds another
- * for the duration of the call.
+ * heap memory with a reference count. The request's cleanup handler clears
+ * `r` and releases the scope; the request's reference is dropped by a
+ * cleanup of its pool, which runs after the access log was written (the
+ * log variables read the handle). Every module function that calls into
+ * the library holds another reference for the duration of the call.
  */
 typedef struct {
     ngx_uint_t                     refs;

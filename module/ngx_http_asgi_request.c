@@ -12,6 +12,7 @@
 
 
 static void ngx_http_asgi_cleanup(void *data);
+static void ngx_http_asgi_pool_cleanup(void *data);
 static void ngx_http_asgi_finalize_handler(ngx_event_t *ev);
 static void ngx_http_asgi_detach(ngx_http_asgi_req_t *req);
 
@@ -20,6 +21,7 @@ ngx_int_t
 ngx_http_asgi_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
+    ngx_pool_cleanup_t        *pcln;
     ngx_http_cleanup_t        *cln;
     ngx_http_asgi_req_t       *req;
     ngx_http_asgi_loc_conf_t  *alcf;
@@ -39,13 +41,20 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /*
+     * nginx runs a request's cleanup handlers before its log handlers, and
+     * its pool cleanups after them: the handle must outlive the access log
+     * ($asgi_outcome), so the request's reference goes with its pool.
+     */
+    pcln = ngx_pool_cleanup_add(r->pool, 0);
     cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
+
+    if (pcln == NULL || cln == NULL) {
         ngx_free(req);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    req->refs = 1;  /* the request's, dropped by the cleanup handler */
+    req->refs = 1;  /* the request's, dropped with its pool */
     req->r = r;
     req->start = ngx_current_msec;
     req->finalize.handler = ngx_http_asgi_finalize_handler;
@@ -57,6 +66,8 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
 
     cln->handler = ngx_http_asgi_cleanup;
     cln->data = req;
+    pcln->handler = ngx_http_asgi_pool_cleanup;
+    pcln->data = req;
 
     ngx_http_set_ctx(r, req, ngx_http_asgi_module);
 
@@ -236,6 +247,8 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
 }
 
 
+/* The request is going (possibly early, when nginx terminates it). */
+
 static void
 ngx_http_asgi_cleanup(void *data)
 {
@@ -244,5 +257,13 @@ ngx_http_asgi_cleanup(void *data)
     req->r = NULL;
 
     ngx_http_asgi_detach(req);
-    ngx_http_asgi_req_unref(req);
+}
+
+
+/* After the access log was written. */
+
+static void
+ngx_http_asgi_pool_cleanup(void *data)
+{
+    ngx_http_asgi_req_unref(data);
 }

@@ -96,7 +96,8 @@ sub servroot { $servroot }
 
 sub conf_text {
     my ($block) = @_;
-    my $main = $block->main_config // '';
+    # ASGI_MAIN_CONFIG adds top-level directives (e.g. worker_rlimit_core)
+    my $main = ($block->main_config // '') . ($ENV{ASGI_MAIN_CONFIG} // '');
     my $http = $block->http_config // '';
     my $config = $block->config // '';
     # As root, workers stay root: the server root may sit in a directory
