@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module deps-module deps-nginx-test nginx-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -121,6 +121,44 @@ $(B)/ngx_http_asgi_module.so: $(B)/nginx-sdk/objs/Makefile $(MODULE_SRC) \
 		-L$(B) -lasgicore -ldl -Wl,-rpath,'$$ORIGIN'
 
 module: $(B)/ngx_http_asgi_module.so
+
+# The same module, library and test app built with ASan+UBSan, for the
+# nginx suites run with the ASan runtime preloaded into Debian's nginx.
+$(B)/asan/libasgicore.so.$(SOVERSION): $(call objs,asan) lib/libasgicore.map
+	$(CXX) -shared -fsanitize=address,undefined \
+		-Wl,-soname,libasgicore.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libasgicore.map \
+		-o $@ $(call objs,asan) -lpthread
+
+$(B)/nginx-sdk-asan/objs/Makefile: module/config | deps-module
+	rm -rf $(B)/nginx-sdk-asan
+	mkdir -p $(B) && cp -r $(NGINX_SRC) $(B)/nginx-sdk-asan
+	cd $(B)/nginx-sdk-asan && ASGICORE_LIBDIR=$(CURDIR)/$(B)/asan bash -c \
+		'. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+		--with-cc-opt="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+		--add-dynamic-module=$(CURDIR)/module' > configure.log 2>&1 \
+		|| { tail -20 configure.log; exit 1; }
+
+$(B)/asan/ngx_http_asgi_module.so: $(B)/nginx-sdk-asan/objs/Makefile \
+		$(MODULE_SRC) include/asgicore.h $(B)/asan/libasgicore.so.$(SOVERSION)
+	$(MAKE) -s -C $(B)/nginx-sdk-asan -f objs/Makefile \
+		objs/addon/module/ngx_http_asgi_module.o \
+		objs/addon/module/ngx_http_asgi_worker.o \
+		objs/addon/module/ngx_http_asgi_request.o \
+		objs/addon/module/ngx_http_asgi_body.o \
+		objs/addon/module/ngx_http_asgi_output.o \
+		objs/addon/module/ngx_http_asgi_status.o \
+		objs/ngx_http_asgi_module_modules.o
+	$(CC) -shared -fsanitize=address,undefined -o $@ \
+		$(B)/nginx-sdk-asan/objs/addon/module/*.o \
+		$(B)/nginx-sdk-asan/objs/ngx_http_asgi_module_modules.o \
+		-L$(B)/asan -lasgicore -ldl -Wl,-rpath,'$$ORIGIN'
+
+$(B)/asan/t/testapp.so: t/apps/testapp.c include/asgicore.h
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O1 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
+		-fsanitize=address,undefined -fno-omit-frame-pointer \
+		-Iinclude $< -o $@ -lpthread
 
 # ------------------------------------------------------------------ tests
 
@@ -207,13 +245,22 @@ nginx-test: deps-module deps-nginx-test
 	$(MAKE) -s $(NGINX_TEST_BUILD)
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) prove -I t/lib $(if $(T),$(T),t/*.t)
 
+# The nginx suites again with the ASan+UBSan builds (the storm smaller).
+nginx-asan-test: deps-module deps-nginx-test
+	$(MAKE) -s $(B)/asan/ngx_http_asgi_module.so $(B)/asan/t/testapp.so \
+		$(B)/t/storm
+	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_SANITIZE=asan ASGI_STORM_N=2000 \
+		ASGI_MODULE=$(CURDIR)/$(B)/asan/ngx_http_asgi_module.so \
+		ASGI_TEST_APP=$(CURDIR)/$(B)/asan/t/testapp.so \
+		prove -I t/lib $(if $(T),$(T),t/*.t)
+
 # The abort storm with 200,000 requests.
 stress: deps-module deps-nginx-test
 	$(MAKE) -s $(NGINX_TEST_BUILD)
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_STORM_N=200000 prove -v -I t/lib \
 		t/storm.t
 
-test: unit-test valgrind-test abi-test nginx-test
+test: unit-test valgrind-test abi-test nginx-test nginx-asan-test
 
 # ------------------------------------------------------------------ bench
 

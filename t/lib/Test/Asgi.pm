@@ -59,8 +59,11 @@ our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop
 
 my $root = abs_path(dirname(__FILE__) . '/../../..');
 my $build = $ENV{ASGI_BUILD} || "$root/build";
-my $module = "$build/ngx_http_asgi_module.so";
-my $test_app = "$build/t/testapp.so";
+my $module = $ENV{ASGI_MODULE} || "$build/ngx_http_asgi_module.so";
+my $test_app = $ENV{ASGI_TEST_APP} || "$build/t/testapp.so";
+# ASGI_SANITIZE=asan: nginx runs with the ASan runtime preloaded (the
+# module and the test app are ASan builds); every report is a failure.
+my $sanitize = $ENV{ASGI_SANITIZE} // '';
 my $name = basename($0, '.t');
 my $servroot = "$build/t/servroot/$name";
 my $port = $ENV{ASGI_TEST_PORT} || free_port_pair();
@@ -190,7 +193,14 @@ sub nginx_start {
     open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
     print $fh conf_text($block);
     close $fh;
-    my $out = `$nginx -p $servroot/ -c conf/nginx.conf 2>&1`;
+    my $env = '';
+    if ($sanitize eq 'asan') {
+        chomp(my $rt = `gcc -print-file-name=libasan.so`);
+        $env = "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
+             . "log_path=$servroot/logs/asan "
+             . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
+    }
+    my $out = `$env$nginx -p $servroot/ -c conf/nginx.conf 2>&1`;
     if ($? != 0) {
         return $out;
     }
@@ -450,6 +460,11 @@ sub run_block {
     }
     ok($log !~ /\[(alert|crit|emerg)\]/, "$label - no alert, crit or emerg")
         or diag(join "\n", grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log);
+    if ($sanitize) {
+        my @reports = glob("$servroot/logs/asan.* $servroot/logs/ubsan.*");
+        ok(!@reports, "$label - no sanitizer report")
+            or diag(join "\n", map { slurp($_) } @reports);
+    }
 
     if ($block->after) {
         my $code = $block->after;
