@@ -38,11 +38,11 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module python deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
-all: lib module
+all: lib module python
 
 lib: $(B)/libasgicore.so.$(SOVERSION) $(B)/libasgicore.a $(B)/asgicore.pc
 
@@ -82,7 +82,7 @@ $(B)/asgicore.pc: asgicore.pc.in include/asgicore.h Makefile
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 		$< > $@
 
-install: lib module
+install: lib module python
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -159,6 +159,29 @@ $(B)/asan/t/testapp.so: t/apps/testapp.c include/asgicore.h
 	$(CC) -shared -fPIC -O1 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
 		-fsanitize=address,undefined -fno-omit-frame-pointer \
 		-Iinclude $< -o $@ -lpthread
+
+# ------------------------------------------------------------------ python
+
+# The Python ASGI runtime: a threaded native app embedding Debian's Python.
+PYTHON_CONFIG ?= /usr/bin/python3-config
+PYTHON_SONAME = $(shell /usr/bin/python3 -c \
+	"import sysconfig; print(sysconfig.get_config_var('INSTSONAME'))")
+
+$(B)/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
+		$(B)/libasgicore.so.$(SOVERSION) $(B)/python/asgicore_runtime.py
+	@sh tools/ensure-packages python3-dev
+	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
+		-Wno-missing-field-initializers \
+		-DPYTHON_SONAME='"$(PYTHON_SONAME)"' -Iinclude \
+		$$($(PYTHON_CONFIG) --includes) $< -o $@ -L$(B) -lasgicore \
+		$$($(PYTHON_CONFIG) --ldflags --embed) -lpthread \
+		-Wl,-rpath,'$$ORIGIN'
+
+$(B)/python/asgicore_runtime.py: lib/python/asgicore_runtime.py
+	@mkdir -p $(@D)
+	cp $< $@
+
+python: $(B)/asgi_python.so
 
 # ------------------------------------------------------------------ tests
 
@@ -239,7 +262,7 @@ deps-nginx-test:
 	@sh tools/ensure-packages $(NGINX_TEST_PACKAGES)
 
 NGINX_TEST_BUILD := $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so \
-	$(B)/t/storm
+	$(B)/t/storm $(B)/asgi_python.so
 
 nginx-test: deps-module deps-nginx-test
 	$(MAKE) -s $(NGINX_TEST_BUILD)

@@ -6,7 +6,7 @@ package Test::Asgi;
 #
 # Sections of a block:
 #   --- config          directives inside server { }; $TEST_APP, $RECORD,
-#                       $SERVROOT and $PORT are replaced
+#                       $SERVROOT, $PORT, $BUILD and $ROOT are replaced
 #   --- http_config     directives inside http { }
 #   --- main_config     directives at the top level
 #   --- request         "METHOD /uri" [newline body]; HTTP/1.1, one
@@ -131,6 +131,8 @@ $config
 }
 CONF
     $text =~ s/\$TEST_APP/$test_app/g;
+    $text =~ s/\$BUILD/$build/g;
+    $text =~ s/\$ROOT/$root/g;
     $text =~ s/\$RECORD/$servroot\/record/g;
     $text =~ s/\$SERVROOT/$servroot/g;
     $text =~ s/\$PORT/$port/g;

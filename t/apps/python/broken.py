@@ -1,0 +1,1 @@
+raise ImportError("this test app cannot be imported")

@@ -1,0 +1,70 @@
+"""Raw ASGI 3 test app for t/python.t. ASGI_RECORD (passed with nginx's
+`env` directive) names a file where it records what happened after the
+client left."""
+import asyncio
+import os
+
+
+def record(line):
+    path = os.environ.get("ASGI_RECORD")
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+async def body_of(receive):
+    body = b""
+    while True:
+        m = await receive()
+        if m["type"] == "http.disconnect":
+            raise OSError("client left mid-body")
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            return body
+
+
+async def respond(send, status, body, headers=()):
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain")] + list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope, receive, send):
+    kind = scope["path"].rsplit("/", 1)[-1]
+    if kind == "hello":
+        await respond(send, 200, b"Hello from Python\n")
+    elif kind == "scope":
+        text = "%s %s %s %s %r %s %s\n" % (
+            scope["asgi"]["version"], scope["asgi"]["spec_version"],
+            scope["http_version"], scope["method"], scope["query_string"],
+            scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
+        await respond(send, 200, text.encode())
+    elif kind == "echo":
+        await respond(send, 200, await body_of(receive))
+    elif kind == "stream":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        for i in range(3):
+            await send({"type": "http.response.body",
+                        "body": b"part %d\n" % i, "more_body": True})
+            await asyncio.sleep(0.02)
+        await send({"type": "http.response.body", "body": b""})
+    elif kind in ("cleanup", "ignore"):
+        await body_of(receive)
+        m = await receive()  # waits while the client stays (R6)
+        record("%s %s" % (m["type"], kind))
+        if kind == "ignore":
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                record("cancelled " + kind)
+                raise
+        try:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": []})
+        except OSError as e:
+            record("send raised %s %s" % (type(e).__name__, kind))
+    elif kind == "raise":
+        raise ValueError("the Python test app raised")
+    else:
+        await respond(send, 404, b"no such test\n")
