@@ -271,7 +271,9 @@ nginx-test: deps-module deps-nginx-test
 # The nginx suites again with the ASan+UBSan builds (the storm smaller).
 nginx-asan-test: deps-module deps-nginx-test
 	$(MAKE) -s $(B)/asan/ngx_http_asgi_module.so $(B)/asan/t/testapp.so \
-		$(B)/t/storm
+		$(B)/t/storm $(B)/asgi_python.so
+	ln -sf ../asgi_python.so $(B)/asan/asgi_python.so
+	ln -sfn ../python $(B)/asan/python
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_SANITIZE=asan ASGI_STORM_N=2000 \
 		ASGI_MODULE=$(CURDIR)/$(B)/asan/ngx_http_asgi_module.so \
 		ASGI_TEST_APP=$(CURDIR)/$(B)/asan/t/testapp.so \

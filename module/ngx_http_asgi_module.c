@@ -8,6 +8,8 @@
 
 #include "ngx_http_asgi_module.h"
 
+#include <dlfcn.h>
+
 
 static ngx_int_t ngx_http_asgi_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_asgi_create_main_conf(ngx_conf_t *cf);
@@ -18,6 +20,10 @@ static char *ngx_http_asgi_native_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_asgi_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_asgi_python_argument(ngx_conf_t *cf,
+    ngx_http_asgi_loc_conf_t *alcf);
 static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
 
@@ -29,6 +35,20 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       ngx_http_asgi_native_app,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("asgi_app"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_asgi_python_app,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("asgi_python_path"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, python_path),
       NULL },
 
     { ngx_string("asgi_disconnect_grace_period"),
@@ -134,6 +154,7 @@ ngx_http_asgi_create_loc_conf(ngx_conf_t *cf)
 
     alcf->grace_period = NGX_CONF_UNSET_MSEC;
     alcf->ignore_client_abort = NGX_CONF_UNSET;
+    alcf->python_path = NGX_CONF_UNSET_PTR;
 
     return alcf;
 }
@@ -148,6 +169,56 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->grace_period, prev->grace_period, 3000);
     ngx_conf_merge_value(conf->ignore_client_abort,
                          prev->ignore_client_abort, 0);
+    ngx_conf_merge_ptr_value(conf->python_path, prev->python_path, NULL);
+
+    /* asgi_python_path may come after asgi_app, or from an outer level */
+    if (conf->app && conf->app->python_app.len) {
+        return ngx_http_asgi_python_argument(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* The runtime's argument: "module:attribute path=DIR:DIR..." */
+
+static char *
+ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t  *dirs;
+    ngx_uint_t  i, n;
+
+    dirs = alcf->python_path ? alcf->python_path->elts : NULL;
+    n = alcf->python_path ? alcf->python_path->nelts : 0;
+
+    len = alcf->app->python_app.len + sizeof(" path=");
+    for (i = 0; i < n; i++) {
+        len += dirs[i].len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->app->argument.data = p;
+    p = ngx_cpymem(p, alcf->app->python_app.data, alcf->app->python_app.len);
+
+    if (n) {
+        p = ngx_cpymem(p, " path=", sizeof(" path=") - 1);
+
+        for (i = 0; i < n; i++) {
+            if (i) {
+                *p++ = ':';
+            }
+            p = ngx_cpymem(p, dirs[i].data, dirs[i].len);
+        }
+    }
+
+    *p = '\0';
+    alcf->app->argument.len = p - alcf->app->argument.data;
 
     return NGX_CONF_OK;
 }
@@ -186,6 +257,95 @@ ngx_http_asgi_native_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rv = ngx_http_asgi_load_app(cf, app);
     if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
+
+    slot = ngx_array_push(&amcf->apps);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = app;
+    alcf->app = app;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_asgi_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* asgi_app module:attribute: a Python app, served by the Python runtime
+ * that sits next to this module (asgi_python.so). */
+
+static char *
+ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_asgi_loc_conf_t *alcf = conf;
+
+    char                        *rv;
+    u_char                      *p;
+    Dl_info                      info;
+    ngx_str_t                   *value, dir;
+    ngx_http_asgi_app_t         *app, **slot;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_asgi_main_conf_t   *amcf;
+
+    if (alcf->app || alcf->status) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
+    if (p == NULL || p == value[1].data
+        || p == value[1].data + value[1].len - 1)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid ASGI app \"%V\" in \"asgi_app\": "
+                           "expected module:attribute", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!dladdr((void *) &ngx_http_asgi_module, &info)
+        || info.dli_fname == NULL)
+    {
+        return "cannot locate this module's file";
+    }
+
+    dir.data = (u_char *) info.dli_fname;
+    dir.len = ngx_strlen(info.dli_fname);
+
+    while (dir.len && dir.data[dir.len - 1] != '/') {
+        dir.len--;
+    }
+
+    app = ngx_pcalloc(cf->pool, sizeof(ngx_http_asgi_app_t));
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    app->path.len = dir.len + sizeof("asgi_python.so") - 1;
+    app->path.data = ngx_pnalloc(cf->pool, app->path.len + 1);
+    if (app->path.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(app->path.data, dir.data, dir.len);
+    p = ngx_cpymem(p, "asgi_python.so", sizeof("asgi_python.so") - 1);
+    *p = '\0';
+
+    app->python_app = value[1];
+    app->argument = value[1];
+
+    rv = ngx_http_asgi_load_app(cf, app);
+    if (rv != NGX_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"asgi_app\" needs the Python runtime \"%V\" "
+                           "(built when python3-dev is installed)",
+                           &app->path);
         return rv;
     }
 

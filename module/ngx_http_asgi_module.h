@@ -30,6 +30,7 @@ typedef struct {
     void                          *app_user;
     asgicore_app                  *app;
     ngx_log_t                     *log;
+    ngx_str_t                      python_app;  /* asgi_app's module:attr */
 } ngx_http_asgi_app_t;
 
 
@@ -40,6 +41,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_asgi_app_t           *app;
+    ngx_array_t                   *python_path;  /* of ngx_str_t */
     ngx_msec_t                     grace_period;
     ngx_flag_t                     ignore_client_abort;
     ngx_flag_t                     status;

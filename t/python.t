@@ -1,5 +1,6 @@
-# The Python ASGI runtime (first slice of issue 4): a raw ASGI 3 app in the
-# nginx worker, through the same module and library as native apps.
+# The Python ASGI runtime (first slice of issue 4): raw ASGI 3 apps in the
+# nginx worker (asgi_app, asgi_python_path), through the same module and
+# library as native apps.
 use lib 't/lib';
 use Test::Asgi;
 use Test::More;
@@ -13,7 +14,8 @@ __DATA__
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request
 GET /hello
 --- error_code: 200
@@ -24,7 +26,8 @@ Hello from Python
 
 === TEST 2: the ASGI scope
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request
 GET /a/scope?x=1
 --- error_code: 200
@@ -33,7 +36,8 @@ GET /a/scope?x=1
 
 === TEST 3: R2 a body in, S1 a streamed response out
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request eval
 "POST /echo\n" . ("python " x 20000)
 --- error_code: 200
@@ -42,7 +46,8 @@ location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps
 
 === TEST 4: S1 streaming
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request
 GET /stream
 --- response_body
@@ -54,7 +59,8 @@ part 2
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request
 GET /cleanup
 --- abort
@@ -72,7 +78,8 @@ send raised ClientDisconnected cleanup
 env ASGI_RECORD=$RECORD;
 --- config
 asgi_disconnect_grace_period 300ms;
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request
 GET /ignore
 --- abort
@@ -87,7 +94,8 @@ cancelled ignore
 
 === TEST 7: B2 an exception: 500 and the traceback in one error line
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "rawapp:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
 --- request
 GET /raise
 --- error_code: 500
@@ -98,10 +106,34 @@ ValueError: the Python test app raised
 
 === TEST 8: an app that cannot be imported: 500 with the reason, the worker keeps serving
 --- config
-location / { asgi_native_app $BUILD/asgi_python.so "broken:app path=$ROOT/t/apps/python"; }
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app broken:app; }
 --- request
 GET /anything
 --- error_code: 500
 --- error_log
 cannot load the ASGI app 'broken:app'
 this test app cannot be imported
+
+=== TEST 9: two Python apps in two locations share the worker's interpreter
+--- config
+location /one/ { asgi_app rawapp:app; asgi_python_path $ROOT/t/apps/python; }
+location /two/ { asgi_python_path $ROOT/t/apps/python; asgi_app rawapp:app; }
+location /bad/ { asgi_python_path $ROOT/t/apps/python; asgi_app broken:app; }
+--- request
+GET /one/hello
+--- error_code: 200
+--- response_body
+Hello from Python
+--- after
+my ($status, $body) = http_get('/two/hello');
+is($status, 200, "the second app answers too");
+($status) = http_get('/bad/hello');
+is($status, 500, "a broken app next to them answers 500");
+($status) = http_get('/one/hello');
+is($status, 200, "and the first still serves");
+
+=== TEST 10: asgi_app wants module:attribute
+--- config
+location / { asgi_app rawapp; }
+--- must_die: invalid ASGI app "rawapp" in "asgi_app": expected module:attribute

@@ -4,7 +4,10 @@
  * thread, which runs an asyncio loop (asgicore_runtime.py). The host's
  * thread never takes the GIL: it only writes the eventfd behind `wake`.
  *
- * Argument: "module:attribute [path=DIR[:DIR...]]".
+ * Argument: "module:attribute [path=DIR[:DIR...]]". Each create() adds
+ * one ASGI app (one asgicore_app, one queue); all share the process's one
+ * interpreter and its thread, started by the first attach() and stopped by
+ * the first destroy() (the host destroys every app at worker exit).
  *
  * The built-in module `_asgicore` gives the Python side the library's
  * app-side calls; scope handles cross as integers.
@@ -26,12 +29,21 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#define MAX_APPS 64
+
 typedef struct {
+    int index;
     char app_ref[512];   /* module:attribute */
     char path[2048];     /* extra sys.path entries, ':'-separated */
-    char runtime_dir[1024];
     asgicore_app *app;
+} pyapp_t;
+
+typedef struct {
+    pyapp_t *apps[MAX_APPS];
+    int napps;
+    char runtime_dir[1024];
     pthread_t thread;
+    int started;
     int efd;
     volatile int stopping;
     PyObject *on_start;  /* set by the runtime, called with the GIL */
@@ -42,6 +54,17 @@ typedef struct {
 static runtime_t *rt;
 
 #define SCOPE(o) ((asgicore_scope *) (uintptr_t) PyLong_AsUnsignedLongLong(o))
+
+/* Apps are added by the host thread while the runtime thread runs. */
+static int napps(void)
+{
+    return __atomic_load_n(&rt->napps, __ATOMIC_ACQUIRE);
+}
+
+static asgicore_app *app_of(int i)
+{
+    return __atomic_load_n(&rt->apps[i]->app, __ATOMIC_ACQUIRE);
+}
 
 /* ------------------------------------------------------------ _asgicore */
 
@@ -175,10 +198,16 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
 static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
+    int i, total = 0;
     while (read(rt->efd, &n, sizeof n) == sizeof n)
         ;
     /* the callbacks run here, on this thread, with the GIL held */
-    return PyLong_FromLong(asgicore_app_dispatch(rt->app));
+    for (i = 0; i < napps(); i++) {
+        asgicore_app *app = app_of(i);
+        if (app)
+            total += asgicore_app_dispatch(app);
+    }
+    return PyLong_FromLong(total);
 }
 
 static PyObject *py_set_handlers(PyObject *self, PyObject *args)
@@ -203,9 +232,12 @@ static PyObject *py_stopping(PyObject *self, PyObject *noargs)
     return PyBool_FromLong(rt->stopping);
 }
 
-static PyObject *py_config(PyObject *self, PyObject *noargs)
+static PyObject *py_app_config(PyObject *self, PyObject *arg)
 {
-    return Py_BuildValue("(ss)", rt->app_ref, rt->path);
+    long i = PyLong_AsLong(arg);
+    if (i < 0 || i >= napps())
+        return PyErr_Format(PyExc_IndexError, "no app %ld", i);
+    return Py_BuildValue("(ss)", rt->apps[i]->app_ref, rt->apps[i]->path);
 }
 
 static PyMethodDef asgicore_methods[] = {
@@ -218,7 +250,7 @@ static PyMethodDef asgicore_methods[] = {
     {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
     {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
     {"stopping", py_stopping, METH_NOARGS, NULL},
-    {"config", py_config, METH_NOARGS, NULL},
+    {"app_config", py_app_config, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -250,13 +282,15 @@ static PyObject *init_asgicore(void)
  * held by this thread. */
 static void on_start(void *user, asgicore_scope *scope)
 {
+    pyapp_t *pa = user;
     PyObject *r;
     if (!rt->on_start) {
-        asgicore_finish(scope, 1, "the Python runtime is not ready");
+        asgicore_finish(scope, 1, "the Python runtime is not running");
         return;
     }
-    r = PyObject_CallFunction(rt->on_start, "K",
-                              (unsigned long long) (uintptr_t) scope);
+    r = PyObject_CallFunction(rt->on_start, "Ki",
+                              (unsigned long long) (uintptr_t) scope,
+                              pa->index);
     if (!r) {
         PyErr_Print();
         asgicore_finish(scope, 1, "the Python runtime failed to start it");
@@ -295,8 +329,11 @@ static void serve_failed(void)
     while (!rt->stopping) {
         uint64_t n;
         struct pollfd p = {rt->efd, POLLIN, 0};
+        int i;
         if (poll(&p, 1, 1000) > 0 && read(rt->efd, &n, sizeof n) > 0)
-            asgicore_app_dispatch(rt->app);  /* on_start finishes them */
+            for (i = 0; i < napps(); i++)  /* on_start finishes them */
+                if (app_of(i))
+                    asgicore_app_dispatch(app_of(i));
     }
 }
 
@@ -343,59 +380,88 @@ static void *create(const char *argument, int *mode, char *error,
     Dl_info info;
     char self[1024];
     const char *path;
+    pyapp_t *pa;
 
-    if (rt) {
-        snprintf(error, error_size, "one Python runtime per process");
+    if (!rt) {
+        rt = calloc(1, sizeof *rt);
+        if (!rt) {
+            snprintf(error, error_size, "out of memory");
+            return NULL;
+        }
+        rt->efd = -1;
+        /* asgicore_runtime.py lives in python/ next to this object */
+        if (dladdr((void *) create, &info) && info.dli_fname) {
+            snprintf(self, sizeof self, "%s", info.dli_fname);
+            snprintf(rt->runtime_dir, sizeof rt->runtime_dir, "%s/python",
+                     dirname(self));
+        }
+    }
+    if (rt->napps == MAX_APPS) {
+        snprintf(error, error_size, "too many Python apps in one worker");
         return NULL;
     }
-    rt = calloc(1, sizeof *rt);
-    if (!rt) {
+    pa = calloc(1, sizeof *pa);
+    if (!pa) {
         snprintf(error, error_size, "out of memory");
         return NULL;
     }
-    sscanf(argument, "%511s", rt->app_ref);
-    if (!strchr(rt->app_ref, ':')) {
-        snprintf(error, error_size,
-                 "\"%s\" is not module:attribute", rt->app_ref);
-        free(rt);
-        rt = NULL;
+    sscanf(argument, "%511s", pa->app_ref);
+    if (!strchr(pa->app_ref, ':')) {
+        snprintf(error, error_size, "\"%s\" is not module:attribute",
+                 pa->app_ref);
+        free(pa);
         return NULL;
     }
     path = strstr(argument, "path=");
     if (path)
-        sscanf(path + 5, "%2047s", rt->path);
-    /* asgicore_runtime.py lives in python/ next to this object */
-    if (dladdr((void *) create, &info) && info.dli_fname) {
-        snprintf(self, sizeof self, "%s", info.dli_fname);
-        snprintf(rt->runtime_dir, sizeof rt->runtime_dir, "%s/python",
-                 dirname(self));
-    }
-    rt->efd = -1;
+        sscanf(path + 5, "%2047s", pa->path);
+    pa->index = rt->napps;
+    rt->apps[rt->napps] = pa;
+    /* the runtime thread may be running: publish the app whole */
+    __atomic_store_n(&rt->napps, rt->napps + 1, __ATOMIC_RELEASE);
     *mode = ASGICORE_APP_THREADED;
-    return rt;
+    return pa;
 }
 
 static int attach(void *user, asgicore_app *app, char *error,
                   size_t error_size)
 {
-    rt->app = app;
+    pyapp_t *pa = user;
+    __atomic_store_n(&pa->app, app, __ATOMIC_RELEASE);
+    if (rt->started)
+        return 0;
     rt->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rt->efd < 0 || pthread_create(&rt->thread, NULL, runtime_main, rt)) {
         snprintf(error, error_size, "cannot start the Python thread: %s",
                  strerror(errno));
+        pa->app = NULL;
         return -1;
     }
+    rt->started = 1;
     return 0;
 }
 
+/* The host destroys every app at worker exit: the first call stops the
+ * interpreter's thread, the last frees the runtime. */
 static void destroy(void *user)
 {
-    rt->stopping = 1;
-    on_wake(rt);
-    pthread_join(rt->thread, NULL);
-    close(rt->efd);
-    free(rt);
-    rt = NULL;
+    pyapp_t *pa = user;
+    int i, left = 0;
+    if (rt->started && !rt->stopping) {
+        rt->stopping = 1;
+        on_wake(rt);
+        pthread_join(rt->thread, NULL);
+        close(rt->efd);
+    }
+    pa->app = NULL;
+    for (i = 0; i < rt->napps; i++)
+        left += rt->apps[i]->app != NULL;
+    if (!left) {
+        for (i = 0; i < rt->napps; i++)
+            free(rt->apps[i]);
+        free(rt);
+        rt = NULL;
+    }
 }
 
 __attribute__((visibility("default")))

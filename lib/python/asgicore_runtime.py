@@ -21,7 +21,7 @@ class ClientDisconnected(OSError):
 
 
 _loop = None
-_app = None
+_apps = {}      # app index -> the ASGI callable, or the text of its load error
 _scopes = {}
 
 
@@ -76,10 +76,10 @@ class _Scope:
             raise RuntimeError("ASGI send failed (%d)" % rc)
 
 
-async def _run(st, scope):
+async def _run(st, app, scope):
     failed, message = False, None
     try:
-        await _app(scope, st.receive, st.send)
+        await app(scope, st.receive, st.send)
     except asyncio.CancelledError:
         if not st.cancelled:
             failed, message = True, "cancelled"
@@ -92,21 +92,33 @@ async def _run(st, scope):
         _asgicore.finish(st.h, failed, message)
 
 
-_load_error = None
+def _app(index):
+    app = _apps.get(index)
+    if app is None:
+        ref, path = _asgicore.app_config(index)
+        try:
+            app = _load_app(ref, path)
+        except BaseException:
+            app = ("cannot load the ASGI app %r:\n%s"
+                   % (ref, traceback.format_exc().rstrip()))
+            print(app, file=sys.stderr, flush=True)
+        _apps[index] = app
+    return app
 
 
-def _on_start(h):
-    if _app is None:
-        # the app failed to import: every request gets a 500 and the
-        # traceback, the worker keeps serving
-        _asgicore.finish(h, True, _load_error)
+def _on_start(h, index):
+    app = _app(index)
+    if isinstance(app, str):
+        # the app failed to import: each request gets a 500 and the
+        # reason, the worker keeps serving
+        _asgicore.finish(h, True, app)
         return
     info = _asgicore.scope_info(h)
     scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}}
     scope.update(info)
     st = _Scope(h)
     _scopes[h] = st
-    st.task = _loop.create_task(_run(st, scope))
+    st.task = _loop.create_task(_run(st, app, scope))
 
 
 def _on_notify(h, event, status):
@@ -144,21 +156,13 @@ def _load_app(ref, path):
 
 
 def serve():
-    global _loop, _app
+    global _loop
     try:
         import uvloop
         _loop = uvloop.new_event_loop()
     except ImportError:
         _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
-    global _load_error
-    ref, path = _asgicore.config()
-    try:
-        _app = _load_app(ref, path)
-    except BaseException:
-        _load_error = ("cannot load the ASGI app %r:\n%s"
-                       % (ref, traceback.format_exc().rstrip()))
-        print(_load_error, file=sys.stderr, flush=True)
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)
     _on_wake()  # anything queued before the loop ran
