@@ -247,7 +247,8 @@ abi-update: lib
 # ------------------------------------------------------------------ nginx
 
 NGINX_TEST_PACKAGES := nginx nginx-dev libtest-base-perl curl python3 \
-	python3-h2 libcurl4-openssl-dev openssl
+	python3-h2 libcurl4-openssl-dev openssl python3-dev python3-starlette \
+	python3-fastapi
 
 $(B)/t/storm: t/tools/storm.c
 	@mkdir -p $(@D)

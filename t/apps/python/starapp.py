@@ -1,0 +1,60 @@
+"""Starlette and FastAPI test apps for t/frameworks.t."""
+import asyncio
+import os
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+
+
+def record(line):
+    path = os.environ.get("ASGI_RECORD")
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+async def hello(request):
+    return PlainTextResponse("Hello from Starlette\n")
+
+
+async def echo(request):
+    return PlainTextResponse(await request.body())
+
+
+async def ticks(request):
+    async def gen():
+        try:
+            for i in range(1000):
+                yield "tick %d\n" % i
+                await asyncio.sleep(0.02)
+        finally:
+            record("stream stopped")
+    return StreamingResponse(gen(), media_type="text/plain")
+
+
+async def watch(request):
+    # polls request.is_disconnected() as Starlette apps do
+    for _ in range(500):
+        if await request.is_disconnected():
+            record("is_disconnected true")
+            return PlainTextResponse("gone\n")
+        await asyncio.sleep(0.01)
+    return PlainTextResponse("timeout\n")
+
+
+star = Starlette(routes=[
+    Route("/s/hello", hello),
+    Route("/s/echo", echo, methods=["POST"]),
+    Route("/s/ticks", ticks),
+    Route("/s/watch", watch),
+])
+
+api = FastAPI()
+
+
+@api.get("/f/items/{item_id}")
+async def item(item_id: int, q: str = ""):
+    return {"item_id": item_id, "q": q}

@@ -1,0 +1,84 @@
+# Starlette and FastAPI from Debian's packages, in the nginx worker.
+use lib 't/lib';
+use Test::Asgi;
+use Test::More;
+
+run_tests();
+done_testing();
+
+__DATA__
+
+=== TEST 1: a Starlette app
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- request
+GET /s/hello
+--- error_code: 200
+--- response_body
+Hello from Starlette
+--- access_log
+200 complete /s/hello
+
+=== TEST 2: R2 Starlette reads a body
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- request eval
+"POST /s/echo\n" . ("starlette " x 5000)
+--- error_code: 200
+--- response_body eval
+"starlette " x 5000
+
+=== TEST 3: a Starlette StreamingResponse stops when the client leaves
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- request
+GET /s/ticks
+--- abort
+--- timeout: 0.3
+--- record
+stream stopped
+--- access_log
+499 client_disconnected /s/ticks
+--- no_error_log
+[error]
+
+=== TEST 4: R6 request.is_disconnected() turns true when the client leaves
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- request
+GET /s/watch
+--- abort
+--- timeout: 0.3
+--- record
+is_disconnected true
+--- access_log
+499 client_disconnected /s/watch
+
+=== TEST 5: a FastAPI app
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /f/ { asgi_app starapp:api; }
+--- request
+GET /f/items/42?q=abc
+--- error_code: 200
+--- response_body: {"item_id":42,"q":"abc"}
+--- response_headers
+Content-Type: application/json
+
+=== TEST 6: FastAPI validation errors are answers, not app errors
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /f/ { asgi_app starapp:api; }
+--- request
+GET /f/items/notanumber
+--- error_code: 422
+--- access_log
+422 complete /f/items/notanumber
