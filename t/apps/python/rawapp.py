@@ -29,8 +29,15 @@ async def respond(send, status, body, headers=()):
     await send({"type": "http.response.body", "body": body})
 
 
+def _query(scope):
+    pairs = scope["query_string"].decode().split("&")
+    return dict(p.split("=", 1) for p in pairs if "=" in p)
+
+
 async def app(scope, receive, send):
     kind = scope["path"].rsplit("/", 1)[-1]
+    if scope["path"].startswith("/py/stream"):
+        kind = "chunks"  # the storm's name for it
     if kind == "hello":
         await respond(send, 200, b"Hello from Python\n")
     elif kind == "scope":
@@ -64,6 +71,23 @@ async def app(scope, receive, send):
                         "headers": []})
         except OSError as e:
             record("send raised %s %s" % (type(e).__name__, kind))
+    elif kind == "wait":
+        # the storm's contract: "waited\n" after ms milliseconds
+        ms = int(_query(scope).get("ms", "0"))
+        await body_of(receive)
+        await asyncio.sleep(ms / 1000)
+        await respond(send, 200, b"waited\n")
+    elif kind == "chunks":
+        # the storm's /stream contract: n chunks "chunk i\n", ms apart
+        q = _query(scope)
+        n, ms = int(q.get("n", "5")), int(q.get("ms", "0"))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        for i in range(n):
+            await send({"type": "http.response.body",
+                        "body": b"chunk %d\n" % i, "more_body": i + 1 < n})
+            if ms and i + 1 < n:
+                await asyncio.sleep(ms / 1000)
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
