@@ -24,6 +24,8 @@ static char *ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_asgi_python_argument(ngx_conf_t *cf,
     ngx_http_asgi_loc_conf_t *alcf);
+static char *ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
 
@@ -49,6 +51,13 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       ngx_conf_set_str_array_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_asgi_loc_conf_t, python_path),
+      NULL },
+
+    { ngx_string("asgi_lifespan"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_asgi_set_lifespan,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("asgi_disconnect_grace_period"),
@@ -155,6 +164,7 @@ ngx_http_asgi_create_loc_conf(ngx_conf_t *cf)
     alcf->grace_period = NGX_CONF_UNSET_MSEC;
     alcf->ignore_client_abort = NGX_CONF_UNSET;
     alcf->python_path = NGX_CONF_UNSET_PTR;
+    alcf->lifespan = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }
@@ -170,6 +180,8 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->ignore_client_abort,
                          prev->ignore_client_abort, 0);
     ngx_conf_merge_ptr_value(conf->python_path, prev->python_path, NULL);
+    ngx_conf_merge_uint_value(conf->lifespan, prev->lifespan,
+                              NGX_HTTP_ASGI_LIFESPAN_AUTO);
 
     /* asgi_python_path may come after asgi_app, or from an outer level */
     if (conf->app && conf->app->python_app.len) {
@@ -180,20 +192,35 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* The runtime's argument: "module:attribute path=DIR:DIR..." */
+/*
+ * The runtime's argument: "module:attribute lifespan=MODE
+ * shutdown_timeout=SECONDS [path=DIR:DIR...]". Lifespan shutdown is bounded
+ * by worker_shutdown_timeout, or 10 s when it is not set.
+ */
 
 static char *
 ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
 {
-    u_char     *p;
-    size_t      len;
-    ngx_str_t  *dirs;
-    ngx_uint_t  i, n;
+    u_char           *p;
+    size_t            len;
+    ngx_str_t        *dirs;
+    ngx_msec_t        timeout;
+    ngx_uint_t        i, n;
+    ngx_core_conf_t  *ccf;
+
+    static const char  *modes[] = { "auto", "on", "off" };
 
     dirs = alcf->python_path ? alcf->python_path->elts : NULL;
     n = alcf->python_path ? alcf->python_path->nelts : 0;
 
-    len = alcf->app->python_app.len + sizeof(" path=");
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+    timeout = (ccf && ccf->shutdown_timeout != NGX_CONF_UNSET_MSEC
+               && ccf->shutdown_timeout)
+              ? ccf->shutdown_timeout : 10000;
+
+    len = alcf->app->python_app.len + sizeof(" path=")
+          + sizeof(" lifespan=auto shutdown_timeout=") + NGX_INT_T_LEN + 4;
     for (i = 0; i < n; i++) {
         len += dirs[i].len + 1;
     }
@@ -205,6 +232,8 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
 
     alcf->app->argument.data = p;
     p = ngx_cpymem(p, alcf->app->python_app.data, alcf->app->python_app.len);
+    p = ngx_sprintf(p, " lifespan=%s shutdown_timeout=%M.%03M",
+                    modes[alcf->lifespan], timeout / 1000, timeout % 1000);
 
     if (n) {
         p = ngx_cpymem(p, " path=", sizeof(" path=") - 1);
@@ -363,6 +392,44 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_asgi_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* nginx's enum slot does not name the directive in its error */
+
+static char *
+ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_asgi_loc_conf_t *alcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    static ngx_str_t  modes[] = {
+        ngx_string("auto"), ngx_string("on"), ngx_string("off")
+    };
+
+    if (alcf->lifespan != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (value[1].len == modes[i].len
+            && ngx_strncmp(value[1].data, modes[i].data, modes[i].len) == 0)
+        {
+            alcf->lifespan = i;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"on\", \"off\" or \"auto\"",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

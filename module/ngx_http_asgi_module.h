@@ -42,10 +42,16 @@ typedef struct {
 typedef struct {
     ngx_http_asgi_app_t           *app;
     ngx_array_t                   *python_path;  /* of ngx_str_t */
+    ngx_uint_t                     lifespan;     /* NGX_HTTP_ASGI_LIFESPAN_ */
     ngx_msec_t                     grace_period;
     ngx_flag_t                     ignore_client_abort;
     ngx_flag_t                     status;
 } ngx_http_asgi_loc_conf_t;
+
+
+#define NGX_HTTP_ASGI_LIFESPAN_AUTO  0
+#define NGX_HTTP_ASGI_LIFESPAN_ON    1
+#define NGX_HTTP_ASGI_LIFESPAN_OFF   2
 
 
 /* One per worker process. */

@@ -4,7 +4,8 @@
  * thread, which runs an asyncio loop (asgicore_runtime.py). The host's
  * thread never takes the GIL: it only writes the eventfd behind `wake`.
  *
- * Argument: "module:attribute [path=DIR[:DIR...]]". Each create() adds
+ * Argument: "module:attribute [path=DIR[:DIR...]] [lifespan=on|off|auto]
+ * [shutdown_timeout=SECONDS]". Each create() adds
  * one ASGI app (one asgicore_app, one queue); all share the process's one
  * interpreter and its thread, started by the first attach() and stopped by
  * the first destroy() (the host destroys every app at worker exit).
@@ -35,6 +36,7 @@ typedef struct {
     int index;
     char app_ref[512];   /* module:attribute */
     char path[2048];     /* extra sys.path entries, ':'-separated */
+    char lifespan[8];    /* on, off or auto */
     asgicore_app *app;
 } pyapp_t;
 
@@ -46,6 +48,7 @@ typedef struct {
     int started;
     int efd;
     volatile int stopping;
+    double shutdown_timeout;  /* seconds, for lifespan shutdown */
     PyObject *on_start;  /* set by the runtime, called with the GIL */
     PyObject *on_notify;
 } runtime_t;
@@ -237,7 +240,18 @@ static PyObject *py_app_config(PyObject *self, PyObject *arg)
     long i = PyLong_AsLong(arg);
     if (i < 0 || i >= napps())
         return PyErr_Format(PyExc_IndexError, "no app %ld", i);
-    return Py_BuildValue("(ss)", rt->apps[i]->app_ref, rt->apps[i]->path);
+    return Py_BuildValue("(sss)", rt->apps[i]->app_ref, rt->apps[i]->path,
+                         rt->apps[i]->lifespan);
+}
+
+static PyObject *py_app_count(PyObject *self, PyObject *noargs)
+{
+    return PyLong_FromLong(napps());
+}
+
+static PyObject *py_shutdown_timeout(PyObject *self, PyObject *noargs)
+{
+    return PyFloat_FromDouble(rt->shutdown_timeout);
 }
 
 static PyMethodDef asgicore_methods[] = {
@@ -251,6 +265,8 @@ static PyMethodDef asgicore_methods[] = {
     {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
     {"stopping", py_stopping, METH_NOARGS, NULL},
     {"app_config", py_app_config, METH_O, NULL},
+    {"app_count", py_app_count, METH_NOARGS, NULL},
+    {"shutdown_timeout", py_shutdown_timeout, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -415,6 +431,12 @@ static void *create(const char *argument, int *mode, char *error,
     path = strstr(argument, "path=");
     if (path)
         sscanf(path + 5, "%2047s", pa->path);
+    snprintf(pa->lifespan, sizeof pa->lifespan, "auto");
+    path = strstr(argument, "lifespan=");
+    if (path)
+        sscanf(path + 9, "%7[a-z]", pa->lifespan);
+    path = strstr(argument, "shutdown_timeout=");
+    rt->shutdown_timeout = path ? atof(path + 17) : 10.0;
     pa->index = rt->napps;
     rt->apps[rt->napps] = pa;
     /* the runtime thread may be running: publish the app whole */

@@ -22,14 +22,17 @@ class ClientDisconnected(OSError):
 
 _loop = None
 _apps = {}      # app index -> the ASGI callable, or the text of its load error
+_lifespans = {}  # app index -> _Lifespan
 _scopes = {}
 
 
 class _Scope:
-    __slots__ = ("h", "task", "receive_waiter", "send_waiter", "cancelled")
+    __slots__ = ("h", "index", "task", "receive_waiter", "send_waiter",
+                 "cancelled")
 
-    def __init__(self, h):
+    def __init__(self, h, index):
         self.h = h
+        self.index = index
         self.task = None
         self.receive_waiter = None
         self.send_waiter = None
@@ -76,9 +79,87 @@ class _Scope:
             raise RuntimeError("ASGI send failed (%d)" % rc)
 
 
+class _Lifespan:
+    """The lifespan protocol of one app: startup before its first request,
+    shutdown when the worker exits."""
+
+    def __init__(self, app, mode):
+        self.app = app
+        self.mode = mode            # "on" or "auto"
+        self.state = {}
+        self.events = asyncio.Queue()
+        self.started = _loop.create_future()   # True, False or None
+        self.stopped = _loop.create_future()
+        self.error = None
+        self.task = _loop.create_task(self.run())
+
+    async def receive(self):
+        return await self.events.get()
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "lifespan.startup.complete":
+            _settle(self.started, True)
+        elif kind == "lifespan.startup.failed":
+            self.error = message.get("message", "")
+            _settle(self.started, False)
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if kind.endswith("failed"):
+                print("ASGI lifespan shutdown failed: %s"
+                      % message.get("message", ""), file=sys.stderr, flush=True)
+            _settle(self.stopped, True)
+
+    async def run(self):
+        scope = {"type": "lifespan", "state": self.state,
+                 "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        await self.events.put({"type": "lifespan.startup"})
+        try:
+            await self.app(scope, self.receive, self.send)
+        except BaseException:
+            if not self.started.done():
+                if self.mode == "auto":
+                    _settle(self.started, None)  # no lifespan support
+                    return
+                self.error = traceback.format_exc().rstrip()
+                _settle(self.started, False)
+            else:
+                print("ASGI lifespan task failed:\n%s"
+                      % traceback.format_exc().rstrip(), file=sys.stderr,
+                      flush=True)
+        finally:
+            _settle(self.started, None)
+            _settle(self.stopped, True)
+
+    async def shutdown(self, timeout):
+        if self.started.done() and self.started.result() and not self.stopped.done():
+            await self.events.put({"type": "lifespan.shutdown"})
+            try:
+                await asyncio.wait_for(asyncio.shield(self.stopped), timeout)
+            except asyncio.TimeoutError:
+                print("ASGI lifespan shutdown did not finish in %.1f s"
+                      % timeout, file=sys.stderr, flush=True)
+
+
+def _settle(future, value):
+    if not future.done():
+        future.set_result(value)
+
+
 async def _run(st, app, scope):
     failed, message = False, None
     try:
+        lifespan = _lifespans.get(st.index)
+        if lifespan is not None:
+            ok = await lifespan.started
+            if ok is False:
+                # startup failed: this app answers 503 in this worker
+                await st.send({"type": "http.response.start", "status": 503,
+                               "headers": [(b"content-type", b"text/plain")]})
+                await st.send({"type": "http.response.body",
+                               "body": b"Service Unavailable\n"})
+                return
+            if ok:
+                scope["state"] = dict(lifespan.state)
         await app(scope, st.receive, st.send)
     except asyncio.CancelledError:
         if not st.cancelled:
@@ -95,7 +176,7 @@ async def _run(st, app, scope):
 def _app(index):
     app = _apps.get(index)
     if app is None:
-        ref, path = _asgicore.app_config(index)
+        ref, path, lifespan = _asgicore.app_config(index)
         try:
             app = _load_app(ref, path)
         except BaseException:
@@ -103,7 +184,19 @@ def _app(index):
                    % (ref, traceback.format_exc().rstrip()))
             print(app, file=sys.stderr, flush=True)
         _apps[index] = app
+        if not isinstance(app, str) and lifespan != "off":
+            _lifespans[index] = _Lifespan(app, lifespan)
+            _lifespans[index].started.add_done_callback(
+                lambda f, ref=ref, index=index: _report_startup(ref, index))
     return app
+
+
+def _report_startup(ref, index):
+    lifespan = _lifespans[index]
+    if lifespan.started.result() is False:
+        print("ASGI lifespan startup of %r failed; it answers 503 in this "
+              "worker: %s" % (ref, lifespan.error), file=sys.stderr,
+              flush=True)
 
 
 def _on_start(h, index):
@@ -116,7 +209,7 @@ def _on_start(h, index):
     info = _asgicore.scope_info(h)
     scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}}
     scope.update(info)
-    st = _Scope(h)
+    st = _Scope(h, index)
     _scopes[h] = st
     st.task = _loop.create_task(_run(st, app, scope))
 
@@ -138,11 +231,24 @@ def _on_notify(h, event, status):
         st.task.cancel()
 
 
+_stopping = False
+
+
 def _on_wake():
+    global _stopping
     if _asgicore.stopping():
-        _loop.stop()
+        if not _stopping:
+            _stopping = True
+            _loop.create_task(_shutdown())
         return
     _asgicore.dispatch()
+
+
+async def _shutdown():
+    # lifespan shutdown, bounded by worker_shutdown_timeout (or 10 s)
+    timeout = _asgicore.shutdown_timeout()
+    await asyncio.gather(*(l.shutdown(timeout) for l in _lifespans.values()))
+    _loop.stop()
 
 
 def _load_app(ref, path):
@@ -165,5 +271,8 @@ def serve():
     asyncio.set_event_loop(_loop)
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)
+    # lifespan startup of every app, before its first request
+    for index in range(_asgicore.app_count()):
+        _app(index)
     _on_wake()  # anything queued before the loop ran
     _loop.run_forever()

@@ -1,0 +1,37 @@
+"""Lifespan test apps for t/lifespan.t."""
+import os
+
+
+def record(line):
+    path = os.environ.get("ASGI_RECORD")
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            m = await receive()
+            if m["type"] == "lifespan.startup":
+                scope["state"]["pool"] = "ready"
+                record("startup")
+                await send({"type": "lifespan.startup.complete"})
+            elif m["type"] == "lifespan.shutdown":
+                record("shutdown")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body",
+                "body": ("pool=%s\n" % scope.get("state", {}).get("pool"))
+                .encode()})
+
+
+async def failing(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed",
+                    "message": "the database is unreachable"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"should not run\n"})

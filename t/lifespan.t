@@ -1,0 +1,74 @@
+# asgi_lifespan: startup before requests (with state), a failing startup
+# answers 503, shutdown runs when nginx quits.
+use lib 't/lib';
+use Test::Asgi;
+use Test::More;
+
+run_tests();
+done_testing();
+
+__DATA__
+
+=== TEST 1: lifespan startup runs first and its state reaches the requests
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app lifeapp:app; }
+--- request
+GET /x
+--- error_code: 200
+--- response_body
+pool=ready
+--- record
+startup
+--- after
+nginx_stop('QUIT');
+like(`cat @{[servroot()]}/record`, qr/^startup\nshutdown$/m, "lifespan shutdown ran at quit");
+
+=== TEST 2: asgi_lifespan off: no lifespan, no state
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_lifespan off;
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app lifeapp:app; }
+--- request
+GET /x
+--- error_code: 200
+--- response_body
+pool=None
+--- no_record
+startup
+
+=== TEST 3: a failed startup: logged, and that app answers 503 in this worker
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /bad/ { asgi_app lifeapp:failing; }
+location /good/ { asgi_app lifeapp:app; }
+--- request
+GET /bad/x
+--- error_code: 503
+--- error_log
+ASGI lifespan startup of 'lifeapp:failing' failed
+the database is unreachable
+--- after
+my ($status, $body) = http_get('/good/x');
+is($status, 200, "the other app serves");
+
+=== TEST 4: auto: an app without lifespan support serves as usual
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /hello
+--- error_code: 200
+--- no_error_log
+lifespan startup
+lifespan task failed
+
+=== TEST 5: asgi_lifespan takes on, off or auto
+--- config
+asgi_lifespan sometimes;
+location / { return 200; }
+--- must_die: invalid value "sometimes" in "asgi_lifespan" directive
