@@ -82,3 +82,27 @@ GET /f/items/notanumber
 --- error_code: 422
 --- access_log
 422 complete /f/items/notanumber
+
+=== TEST 7: a Django 3.2 ASGI app (async and sync views)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /d/ { asgi_app djangoapp.asgi:application; }
+--- request
+GET /d/hello
+--- error_code: 200
+--- response_body
+Hello from Django
+--- after
+my ($status, $body) = http_get('/d/info?q=x');
+is($status, 200, "a sync view through Django's thread adapter");
+is($body, '{"method": "GET", "path": "/d/info", "q": "x"}', "its answer");
+
+=== TEST 8: R2 Django reads a request body
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /d/ { asgi_app djangoapp.asgi:application; }
+--- request eval
+"POST /d/echo\n" . ("django " x 3000)
+--- error_code: 200
+--- response_body eval
+"django " x 3000
