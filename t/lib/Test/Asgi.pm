@@ -31,6 +31,7 @@ package Test::Asgi;
 #   --- no_error_log    lines that must not appear in error.log
 #   --- record          lines the test app must have recorded
 #   --- no_record       lines it must not have recorded
+#   --- warmup          a URI fetched (and checked for 200) before the test
 #   --- after           Perl code run last (package main)
 #   --- live_check_after  run --- after before the live-scope check, which
 #                       is skipped if nginx has exited
@@ -384,6 +385,12 @@ sub run_block {
         fail("$label - nginx should have refused the configuration");
         nginx_stop();
         return;
+    }
+
+    # --- warmup: a request that must succeed first (e.g. slow imports)
+    if (defined $block->warmup) {
+        my ($ws) = http_get(scalar $block->warmup);
+        is($ws, 200, "$label - warm-up request");
     }
 
     my ($status, $headers, $body, $raw);
