@@ -26,6 +26,8 @@ static char *ngx_http_asgi_python_argument(ngx_conf_t *cf,
     ngx_http_asgi_loc_conf_t *alcf);
 static char *ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_asgi_serve_app(ngx_conf_t *cf,
+    ngx_http_asgi_loc_conf_t *alcf, ngx_http_asgi_app_t *app);
 static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
 
@@ -253,16 +255,41 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
 }
 
 
+/* Registers a loaded app for the workers and serves the location with it. */
+
+static char *
+ngx_http_asgi_serve_app(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf,
+    ngx_http_asgi_app_t *app)
+{
+    ngx_http_asgi_app_t        **slot;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_asgi_main_conf_t   *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
+
+    slot = ngx_array_push(&amcf->apps);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = app;
+    alcf->app = app;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_asgi_handler;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_asgi_native_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_asgi_loc_conf_t *alcf = conf;
 
-    char                        *rv;
-    ngx_str_t                   *value;
-    ngx_http_asgi_app_t         *app, **slot;
-    ngx_http_core_loc_conf_t    *clcf;
-    ngx_http_asgi_main_conf_t   *amcf;
+    char                 *rv;
+    ngx_str_t            *value;
+    ngx_http_asgi_app_t  *app;
 
     if (alcf->app || alcf->status) {
         return "is duplicate";
@@ -289,20 +316,7 @@ ngx_http_asgi_native_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
-
-    slot = ngx_array_push(&amcf->apps);
-    if (slot == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *slot = app;
-    alcf->app = app;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_asgi_handler;
-
-    return NGX_CONF_OK;
+    return ngx_http_asgi_serve_app(cf, alcf, app);
 }
 
 
@@ -314,13 +328,11 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_asgi_loc_conf_t *alcf = conf;
 
-    char                        *rv;
-    u_char                      *p;
-    Dl_info                      info;
-    ngx_str_t                   *value, dir;
-    ngx_http_asgi_app_t         *app, **slot;
-    ngx_http_core_loc_conf_t    *clcf;
-    ngx_http_asgi_main_conf_t   *amcf;
+    char                 *rv;
+    u_char               *p;
+    Dl_info               info;
+    ngx_str_t            *value, dir;
+    ngx_http_asgi_app_t  *app;
 
     if (alcf->app || alcf->status) {
         return "is duplicate";
@@ -378,20 +390,7 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
-
-    slot = ngx_array_push(&amcf->apps);
-    if (slot == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *slot = app;
-    alcf->app = app;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_asgi_handler;
-
-    return NGX_CONF_OK;
+    return ngx_http_asgi_serve_app(cf, alcf, app);
 }
 
 
