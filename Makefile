@@ -298,11 +298,13 @@ $(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
 		-lbenchmark -lpthread -o $@
 
 bench: deps-test deps-module $(B)/bench/lifecycle
-	@sh tools/ensure-packages wrk curl
-	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so
+	@sh tools/ensure-packages wrk curl python3-starlette python3-uvicorn \
+		python3-httptools python3-uvloop
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so python
 	$(B)/bench/lifecycle --benchmark_repetitions=5 \
 		--benchmark_report_aggregates_only=true
 	sh bench/nginx-bench.sh $(B)
+	sh bench/python-bench.sh $(B)
 
 # ------------------------------------------------------------------ run
 

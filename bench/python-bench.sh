@@ -1,0 +1,179 @@
+#!/bin/sh
+# make bench (Python part): in the same run, a raw ASGI hello app and a
+# Starlette hello app served by the module, and the same apps under
+# uvicorn (uvloop; h11, Debian's python3-uvicorn dependency, and httptools
+# when python3-httptools is installed), directly and behind nginx
+# proxy_pass with upstream keep-alive. One nginx worker, one uvicorn
+# process, the same wrk settings, interleaved rounds; medians and ratios.
+# Then the time from the client closing its socket to the app's receive()
+# returning http.disconnect, p50/p99, for the module and for uvicorn.
+# Writes $B/bench/python.tsv and the plot $B/bench/python.svg.
+set -eu
+B=${1:-build}
+B=$(cd "$B" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-/usr/bin/python3}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-3s}
+CONNS=${CONNS:-32}
+SAMPLES=${SAMPLES:-300}
+dir=$(mktemp -d)
+pids=""
+cleanup() {
+    nginx -p "$dir/" -c nginx.conf -s stop 2>/dev/null || true
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+mkdir -p "$dir/logs" "$B/bench"
+base=$((20000 + $$ % 1000 * 10))  # below the ephemeral range
+port=$base
+user=$([ "$(id -u)" -eq 0 ] && echo "user root;" || true)
+
+have_httptools=no
+$PY -c 'import httptools' 2>/dev/null && have_httptools=yes
+fast=h11 fastkey=h11
+[ $have_httptools = yes ] && fast=httptools fastkey=ht
+
+# uvicorn instances: NAME PORT HTTP APP
+uvicorns="h11-raw $((base + 1)) h11 hello_raw:app
+h11-star $((base + 2)) h11 hello_star:app
+lat $((base + 5)) $fast latency:app"
+[ $have_httptools = yes ] && uvicorns="$uvicorns
+ht-raw $((base + 3)) httptools hello_raw:app
+ht-star $((base + 4)) httptools hello_star:app"
+
+echo "$uvicorns" > "$dir/uvicorns"
+uport() { awk -v n="$1" '$1 == n { print $2 }' "$dir/uvicorns"; }
+while read -r name p http app; do
+    $PY -m uvicorn --app-dir "$HERE/apps" --loop uvloop --http "$http" \
+        --no-access-log --log-level warning --port "$p" "$app" \
+        > "$dir/logs/uvicorn-$name.log" 2>&1 &
+    pids="$pids $!"
+done < "$dir/uvicorns"
+
+cat > "$dir/nginx.conf" <<CONF
+load_module $B/ngx_http_asgi_module.so;
+$user
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    asgi_python_path $HERE/apps;
+    upstream uv_raw { server 127.0.0.1:$(uport $fastkey-raw); keepalive 64; }
+    server {
+        listen 127.0.0.1:$port;
+        location = /return200 {
+            default_type text/plain;
+            return 200 "Hello, world!\n";
+        }
+        location /raw/ { asgi_app hello_raw:app; }
+        location /star/ { asgi_app hello_star:app; }
+        location /lat/ { asgi_app latency:app; }
+        location /proxy-raw/ {
+            proxy_pass http://uv_raw;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /proxy-star/ {
+            proxy_pass http://uv_star;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+    upstream uv_star { server 127.0.0.1:$(uport $fastkey-star); keepalive 64; }
+}
+CONF
+nginx -p "$dir/" -c nginx.conf
+
+# every server answers before anything is measured
+wait_for() {
+    i=0
+    until [ "$(curl -s "$1")" = "Hello, world!" ]; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "no hello from $1"; cat "$dir"/logs/*; exit 1; }
+        sleep 0.1
+    done
+}
+
+# the measured servers: LABEL URL
+cat > "$dir/servers" <<LIST
+nginx_return_200 http://127.0.0.1:$port/return200
+module_raw http://127.0.0.1:$port/raw/x
+uvicorn_h11_raw http://127.0.0.1:$(uport h11-raw)/x
+module_starlette http://127.0.0.1:$port/star/x
+uvicorn_h11_starlette http://127.0.0.1:$(uport h11-star)/x
+LIST
+if [ $have_httptools = yes ]; then
+    cat >> "$dir/servers" <<LIST
+uvicorn_httptools_raw http://127.0.0.1:$(uport ht-raw)/x
+uvicorn_httptools_starlette http://127.0.0.1:$(uport ht-star)/x
+LIST
+fi
+cat >> "$dir/servers" <<LIST
+nginx_proxy_uvicorn_${fast}_raw http://127.0.0.1:$port/proxy-raw/x
+nginx_proxy_uvicorn_${fast}_starlette http://127.0.0.1:$port/proxy-star/x
+LIST
+while read -r label url; do wait_for "$url"; done < "$dir/servers"
+
+rate() {
+    wrk -t1 -c"$CONNS" -d"$DURATION" "$1" | awk '/Requests\/sec/ { print $2 }'
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+    while read -r label url; do
+        rate "$url" >> "$dir/rate.$label"
+    done < "$dir/servers"
+    i=$((i + 1))
+done
+
+out="$B/bench/python.tsv"
+: > "$out"
+while read -r label url; do
+    echo "rate $label $(median < "$dir/rate.$label")" >> "$out"
+done < "$dir/servers"
+
+# disconnect latency: module and uvicorn ($fast), the same app
+echo "latency module $($PY "$HERE/disconnect_latency.py" "$port" /lat "$SAMPLES")" \
+    >> "$out"
+echo "latency uvicorn_$fast $($PY "$HERE/disconnect_latency.py" \
+    "$(uport lat)" "" "$SAMPLES")" >> "$out"
+
+if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
+    echo "the nginx error log has alerts"; exit 1
+fi
+
+r() { awk -v l="$1" '$1 == "rate" && $2 == l { print $3 }' "$out"; }
+echo "wrk -t1 -c$CONNS -d$DURATION, keep-alive HTTP/1.1, 1 nginx worker /" \
+     "1 uvicorn process (uvloop), median of $ROUNDS interleaved rounds:"
+while read -r label url; do
+    printf '  %-40s %9.0f req/s\n' "$label" "$(r "$label")"
+done < "$dir/servers"
+ratio() {
+    awk -v a="$(r "$1")" -v b="$(r "$2")" -v t="$3" \
+        'BEGIN { printf "  %-58s %5.2fx\n", t, a / b }'
+}
+echo "ratios:"
+ratio module_raw uvicorn_h11_raw "module raw / uvicorn h11 raw"
+ratio module_starlette uvicorn_h11_starlette \
+    "module Starlette / uvicorn h11 Starlette"
+if [ $have_httptools = yes ]; then
+    ratio module_raw uvicorn_httptools_raw "module raw / uvicorn httptools raw"
+    ratio module_starlette uvicorn_httptools_starlette \
+        "module Starlette / uvicorn httptools Starlette"
+fi
+ratio module_raw "nginx_proxy_uvicorn_${fast}_raw" \
+    "module raw / nginx proxy_pass -> uvicorn $fast raw"
+ratio module_starlette "nginx_proxy_uvicorn_${fast}_starlette" \
+    "module Starlette / nginx proxy_pass -> uvicorn $fast Starlette"
+ratio module_raw nginx_return_200 "module raw / nginx return 200"
+echo "client close -> receive() returns http.disconnect ($SAMPLES closes):"
+awk '$1 == "latency" { printf "  %-20s p50 %6d us   p99 %6d us\n", $2, $3, $4 }' \
+    "$out"
+$PY "$HERE/plot.py" "$out" "$B/bench/python.svg"
+echo "plot: $B/bench/python.svg"
