@@ -73,6 +73,23 @@ send raised ClientDisconnected cleanup
 --- no_error_log
 [error]
 
+=== TEST 5b: a generator-fed stream whose client left is closed at once
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /genstream
+--- abort
+--- timeout: 0.3
+--- record
+generator closed
+--- access_log
+499 client_disconnected /genstream
+--- no_error_log
+[error]
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

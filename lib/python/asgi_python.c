@@ -89,22 +89,32 @@ static PyObject *addr(asgicore_addr a)
                          a.port);
 }
 
-static PyObject *py_scope_info(PyObject *self, PyObject *arg)
+/* The HTTP connection scope of ASGI 3, spec 2.4, without `state`. */
+static PyObject *scope_dict(asgicore_scope *scope)
 {
-    const asgicore_scope_info *i = asgicore_scope_get_info(SCOPE(arg));
-    PyObject *headers, *d;
-    size_t k;
+    const asgicore_scope_info *i = asgicore_scope_get_info(scope);
+    PyObject *headers;
+    size_t n;
     if (!i)
         return PyErr_Format(PyExc_ValueError, "no such scope");
     headers = PyList_New((Py_ssize_t) i->header_count);
-    for (k = 0; k < i->header_count; k++)
-        PyList_SET_ITEM(headers, (Py_ssize_t) k,
-                        Py_BuildValue("(y#y#)", i->headers[k].name.data,
-                                      (Py_ssize_t) i->headers[k].name.len,
-                                      i->headers[k].value.data,
-                                      (Py_ssize_t) i->headers[k].value.len));
-    d = Py_BuildValue(
-        "{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    if (!headers)
+        return NULL;
+    for (n = 0; n < i->header_count; n++) {
+        PyObject *pair = Py_BuildValue(
+            "(y#y#)", i->headers[n].name.data,
+            (Py_ssize_t) i->headers[n].name.len, i->headers[n].value.data,
+            (Py_ssize_t) i->headers[n].value.len);
+        if (!pair) {
+            Py_DECREF(headers);
+            return NULL;
+        }
+        PyList_SET_ITEM(headers, (Py_ssize_t) n, pair);
+    }
+    return Py_BuildValue(
+        "{s:s,s:{s:s,s:s},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+        "type", "http",
+        "asgi", "version", "3.0", "spec_version", "2.4",
         "method", str_or_none(i->method, 1),
         "scheme", str_or_none(i->scheme, 1),
         "http_version", str_or_none(i->http_version, 1),
@@ -115,77 +125,190 @@ static PyObject *py_scope_info(PyObject *self, PyObject *arg)
         "headers", headers,
         "client", addr(i->client),
         "server", addr(i->server));
-    return d;
 }
 
-/* receive(h) -> (type, body, more_body) | None when nothing yet */
+/* Interned keys and values of the ASGI messages, made once. */
+static struct {
+    PyObject *type, *body, *more_body, *status, *headers, *trailers,
+        *more_trailers, *http_request, *http_disconnect, *response_start,
+        *response_body, *response_trailers;
+} k;
+
+static int intern_keys(void)
+{
+#define KEY(field, text) \
+    if (!(k.field = PyUnicode_InternFromString(text))) \
+        return -1;
+    KEY(type, "type")
+    KEY(body, "body")
+    KEY(more_body, "more_body")
+    KEY(status, "status")
+    KEY(headers, "headers")
+    KEY(trailers, "trailers")
+    KEY(more_trailers, "more_trailers")
+    KEY(http_request, "http.request")
+    KEY(http_disconnect, "http.disconnect")
+    KEY(response_start, "http.response.start")
+    KEY(response_body, "http.response.body")
+    KEY(response_trailers, "http.response.trailers")
+#undef KEY
+    return 0;
+}
+
+/* receive(h) -> the ASGI message dict | None when nothing yet */
 static PyObject *py_receive(PyObject *self, PyObject *arg)
 {
     asgicore_event ev;
+    PyObject *d, *body;
     int rc = asgicore_receive(SCOPE(arg), &ev);
     if (rc == ASGICORE_PENDING)
         Py_RETURN_NONE;
     if (rc != ASGICORE_OK)
         return PyErr_Format(PyExc_RuntimeError, "receive: %s",
                             asgicore_strerror(rc));
-    return Py_BuildValue("(iy#i)", ev.type, (const char *) ev.body,
-                         (Py_ssize_t) ev.body_len, ev.more_body);
+    d = PyDict_New();
+    if (!d)
+        return NULL;
+    if (ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
+        if (PyDict_SetItem(d, k.type, k.http_disconnect) < 0)
+            goto fail;
+        return d;
+    }
+    body = PyBytes_FromStringAndSize(ev.body, (Py_ssize_t) ev.body_len);
+    if (!body || PyDict_SetItem(d, k.type, k.http_request) < 0
+        || PyDict_SetItem(d, k.body, body) < 0
+        || PyDict_SetItem(d, k.more_body, ev.more_body ? Py_True : Py_False)
+               < 0) {
+        Py_XDECREF(body);
+        goto fail;
+    }
+    Py_DECREF(body);
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
 }
 
-static int parse_headers(PyObject *seq, asgicore_header **out, size_t *n)
+/* Headers as the library wants them; the bytes stay owned by `*keep`. */
+static int parse_headers(PyObject *seq, asgicore_header **out, size_t *n,
+                         PyObject **keep)
 {
     PyObject *fast = PySequence_Fast(seq, "headers must be a sequence");
-    Py_ssize_t k, len;
+    Py_ssize_t i, len;
     if (!fast)
         return -1;
     len = PySequence_Fast_GET_SIZE(fast);
     *out = calloc((size_t) (len ? len : 1), sizeof **out);
+    if (!*out) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
     *n = (size_t) len;
-    for (k = 0; k < len; k++) {
-        PyObject *pair = PySequence_Fast_GET_ITEM(fast, k);
-        char *name, *value;
-        Py_ssize_t nl, vl;
-        if (!PyArg_ParseTuple(pair, "y#y#;a header is (bytes, bytes)", &name,
-                              &nl, &value, &vl)) {
+    for (i = 0; i < len; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *name, *value;
+        if ((!PyTuple_Check(pair) && !PyList_Check(pair))
+            || PySequence_Fast_GET_SIZE(pair) != 2
+            || !PyBytes_Check(name = PySequence_Fast_GET_ITEM(pair, 0))
+            || !PyBytes_Check(value = PySequence_Fast_GET_ITEM(pair, 1))) {
+            PyErr_Format(PyExc_TypeError,
+                         "a header is a pair of bytes, not %.200R", pair);
             Py_DECREF(fast);
             free(*out);
             return -1;
         }
-        (*out)[k].name.data = name;
-        (*out)[k].name.len = (size_t) nl;
-        (*out)[k].value.data = value;
-        (*out)[k].value.len = (size_t) vl;
+        (*out)[i].name.data = PyBytes_AS_STRING(name);
+        (*out)[i].name.len = (size_t) PyBytes_GET_SIZE(name);
+        (*out)[i].value.data = PyBytes_AS_STRING(value);
+        (*out)[i].value.len = (size_t) PyBytes_GET_SIZE(value);
     }
-    /* the byte strings live in `seq`, which the caller holds */
-    Py_DECREF(fast);
+    *keep = fast;  /* the pairs, and so their bytes, live while it does */
     return 0;
 }
 
-static PyObject *py_send_start(PyObject *self, PyObject *args)
+static int flag(PyObject *message, PyObject *key)
 {
-    PyObject *h, *headers;
-    int status, trailers, rc;
-    asgicore_header *hs;
-    size_t n;
-    if (!PyArg_ParseTuple(args, "OiOp", &h, &status, &headers, &trailers))
-        return NULL;
-    if (parse_headers(headers, &hs, &n) < 0)
-        return NULL;
-    rc = asgicore_send_start(SCOPE(h), status, hs, n, trailers);
-    free(hs);
-    return PyLong_FromLong(rc);
+    PyObject *v = PyDict_GetItemWithError(message, key);
+    if (!v)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyObject_IsTrue(v);
 }
 
-static PyObject *py_send_body(PyObject *self, PyObject *args)
+static PyObject *send_headers(asgicore_scope *scope, PyObject *message,
+                              int trailers_message)
 {
-    PyObject *h;
-    Py_buffer body;
-    int more, rc;
-    if (!PyArg_ParseTuple(args, "Oy*p", &h, &body, &more))
+    PyObject *headers, *keep = NULL, *status_obj;
+    asgicore_header *hs = NULL;
+    size_t n = 0;
+    int rc, more, status = 0;
+    headers = PyDict_GetItemWithError(message, k.headers);
+    if (!headers && PyErr_Occurred())
         return NULL;
-    rc = asgicore_send_body(SCOPE(h), body.buf, (size_t) body.len, more);
-    PyBuffer_Release(&body);
-    return PyLong_FromLong(rc);
+    if (headers && parse_headers(headers, &hs, &n, &keep) < 0)
+        return NULL;
+    if (trailers_message) {
+        more = flag(message, k.more_trailers);
+        rc = more < 0 ? -1 : asgicore_send_trailers(scope, hs, n, more);
+    } else {
+        status_obj = PyDict_GetItemWithError(message, k.status);
+        if (status_obj)
+            status = PyLong_AsLong(status_obj) & 0x7fffffff;
+        more = flag(message, k.trailers);
+        if (!status_obj && !PyErr_Occurred())
+            PyErr_SetString(PyExc_KeyError, "status");
+        rc = PyErr_Occurred() || more < 0
+                 ? -1 : asgicore_send_start(scope, status, hs, n, more);
+    }
+    free(hs);
+    Py_XDECREF(keep);
+    return PyErr_Occurred() ? NULL : PyLong_FromLong(rc);
+}
+
+/* send(h, message) -> the library's result code */
+static PyObject *py_send(PyObject *self, PyObject *const *args,
+                         Py_ssize_t nargs)
+{
+    asgicore_scope *scope;
+    PyObject *message, *type, *body;
+    Py_buffer buf;
+    int more, rc;
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "send(h, message)");
+    scope = SCOPE(args[0]);
+    message = args[1];
+    if (!PyDict_Check(message))
+        return PyErr_Format(PyExc_TypeError,
+                            "an ASGI message is a dict, not %.100s",
+                            Py_TYPE(message)->tp_name);
+    type = PyDict_GetItemWithError(message, k.type);
+    if (!type)
+        return PyErr_Occurred() ? NULL
+               : PyErr_Format(PyExc_KeyError, "the message has no 'type'");
+    if (type == k.response_body
+        || PyUnicode_Compare(type, k.response_body) == 0) {
+        body = PyDict_GetItemWithError(message, k.body);
+        more = flag(message, k.more_body);
+        if ((!body && PyErr_Occurred()) || more < 0)
+            return NULL;
+        if (!body)
+            return PyLong_FromLong(
+                asgicore_send_body(scope, NULL, 0, more));
+        if (PyObject_GetBuffer(body, &buf, PyBUF_SIMPLE) < 0)
+            return NULL;
+        rc = asgicore_send_body(scope, buf.buf, (size_t) buf.len, more);
+        PyBuffer_Release(&buf);
+        return PyLong_FromLong(rc);
+    }
+    if (type == k.response_start
+        || PyUnicode_Compare(type, k.response_start) == 0)
+        return send_headers(scope, message, 0);
+    if (PyUnicode_Compare(type, k.response_trailers) == 0)
+        return send_headers(scope, message, 1);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyErr_Format(PyExc_RuntimeError, "unexpected ASGI message type %R",
+                        type);
 }
 
 static PyObject *py_finish(PyObject *self, PyObject *args)
@@ -255,10 +378,8 @@ static PyObject *py_shutdown_timeout(PyObject *self, PyObject *noargs)
 }
 
 static PyMethodDef asgicore_methods[] = {
-    {"scope_info", py_scope_info, METH_O, NULL},
     {"receive", py_receive, METH_O, NULL},
-    {"send_start", py_send_start, METH_VARARGS, NULL},
-    {"send_body", py_send_body, METH_VARARGS, NULL},
+    {"send", (PyCFunction) (void (*)(void)) py_send, METH_FASTCALL, NULL},
     {"finish", py_finish, METH_VARARGS, NULL},
     {"dispatch", py_dispatch, METH_NOARGS, NULL},
     {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
@@ -277,7 +398,10 @@ static struct PyModuleDef asgicore_module = {
 
 static PyObject *init_asgicore(void)
 {
-    PyObject *m = PyModule_Create(&asgicore_module);
+    PyObject *m;
+    if (intern_keys() < 0)
+        return NULL;
+    m = PyModule_Create(&asgicore_module);
     if (!m)
         return NULL;
     PyModule_AddIntConstant(m, "OK", ASGICORE_OK);
@@ -299,14 +423,19 @@ static PyObject *init_asgicore(void)
 static void on_start(void *user, asgicore_scope *scope)
 {
     pyapp_t *pa = user;
-    PyObject *r;
+    PyObject *args[3], *r;
     if (!rt->on_start) {
         asgicore_finish(scope, 1, "the Python runtime is not running");
         return;
     }
-    r = PyObject_CallFunction(rt->on_start, "Ki",
-                              (unsigned long long) (uintptr_t) scope,
-                              pa->index);
+    args[0] = PyLong_FromUnsignedLongLong((uintptr_t) scope);
+    args[1] = PyLong_FromLong(pa->index);
+    args[2] = scope_dict(scope);
+    r = args[0] && args[1] && args[2]
+            ? PyObject_Vectorcall(rt->on_start, args, 3, NULL) : NULL;
+    Py_XDECREF(args[0]);
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
     if (!r) {
         PyErr_Print();
         asgicore_finish(scope, 1, "the Python runtime failed to start it");

@@ -21,6 +21,7 @@ class ClientDisconnected(OSError):
 
 
 _loop = None
+_create_task = None
 _apps = {}      # app index -> the ASGI callable, or the text of its load error
 _lifespans = {}  # app index -> _Lifespan
 _scopes = {}
@@ -40,13 +41,9 @@ class _Scope:
 
     async def receive(self):
         while True:
-            event = _asgicore.receive(self.h)
-            if event is not None:
-                kind, body, more = event
-                if kind == _asgicore.EVENT_DISCONNECT:
-                    return {"type": "http.disconnect"}
-                return {"type": "http.request", "body": body,
-                        "more_body": bool(more)}
+            message = _receive(self.h)
+            if message is not None:
+                return message
             # Nothing yet: RECEIVE_READY wakes this waiter. A cancelled
             # receive just stops waiting; no event is lost (R10).
             self.receive_waiter = _loop.create_future()
@@ -56,27 +53,27 @@ class _Scope:
                 self.receive_waiter = None
 
     async def send(self, message):
-        kind = message["type"]
-        if kind == "http.response.start":
-            rc = _asgicore.send_start(self.h, int(message["status"]),
-                                      [(bytes(n), bytes(v)) for n, v in
-                                       message.get("headers", ())],
-                                      bool(message.get("trailers", False)))
-        elif kind == "http.response.body":
-            rc = _asgicore.send_body(self.h, bytes(message.get("body", b"")),
-                                     bool(message.get("more_body", False)))
-        else:
-            raise RuntimeError("unexpected ASGI message type %r" % kind)
-        if rc == _asgicore.PENDING:
+        rc = _send(self.h, message)
+        if rc == 0:
+            return
+        if rc == _PENDING:
             self.send_waiter = _loop.create_future()
             try:
                 rc = await self.send_waiter
             finally:
                 self.send_waiter = None
-        if rc == _asgicore.ERR_DISCONNECTED:
+            if rc == 0:
+                return
+        if rc == _ERR_DISCONNECTED:
             raise ClientDisconnected("the client disconnected")
         if rc < 0:
             raise RuntimeError("ASGI send failed (%d)" % rc)
+
+
+_receive = _asgicore.receive
+_send = _asgicore.send
+_PENDING = _asgicore.PENDING
+_ERR_DISCONNECTED = _asgicore.ERR_DISCONNECTED
 
 
 class _Lifespan:
@@ -150,7 +147,8 @@ async def _run(st, app, scope):
     try:
         lifespan = _lifespans.get(st.index)
         if lifespan is not None:
-            ok = await lifespan.started
+            started = lifespan.started
+            ok = started.result() if started.done() else await started
             if ok is False:
                 # startup failed: this app answers 503 in this worker
                 await st.send({"type": "http.response.start", "status": 503,
@@ -159,18 +157,32 @@ async def _run(st, app, scope):
                                "body": b"Service Unavailable\n"})
                 return
             if ok:
-                scope["state"] = dict(lifespan.state)
+                scope["state"] = lifespan.state.copy()
         await app(scope, st.receive, st.send)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as e:
         if not st.cancelled:
             failed, message = True, "cancelled"
-    except ClientDisconnected:
-        pass  # not an application error (S3)
+        _release_frames(e)
+    except ClientDisconnected as e:
+        _release_frames(e)  # not an application error (S3)
     except BaseException:
         failed, message = True, traceback.format_exc().rstrip()
     finally:
-        _scopes.pop(st.h, None)
+        del _scopes[st.h]
         _asgicore.finish(st.h, failed, message)
+
+
+def _release_frames(exc):
+    """The request ended because the client left: clear the finished frames
+    its exception passed through. Their locals (a StreamingResponse's
+    generator, a database session) would otherwise live in a reference
+    cycle until the next garbage collection, and their `finally` blocks
+    and context managers would run whenever that happens."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
 
 
 def _app(index):
@@ -199,19 +211,15 @@ def _report_startup(ref, index):
               flush=True)
 
 
-def _on_start(h, index):
-    app = _app(index)
-    if isinstance(app, str):
+def _on_start(h, index, scope):
+    app = _apps.get(index) or _app(index)
+    if app.__class__ is str:
         # the app failed to import: each request gets a 500 and the
         # reason, the worker keeps serving
         _asgicore.finish(h, True, app)
         return
-    info = _asgicore.scope_info(h)
-    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}}
-    scope.update(info)
-    st = _Scope(h, index)
-    _scopes[h] = st
-    st.task = _loop.create_task(_run(st, app, scope))
+    st = _scopes[h] = _Scope(h, index)
+    st.task = _create_task(_run(st, app, scope))
 
 
 def _on_notify(h, event, status):
@@ -262,13 +270,14 @@ def _load_app(ref, path):
 
 
 def serve():
-    global _loop
+    global _loop, _create_task
     try:
         import uvloop
         _loop = uvloop.new_event_loop()
     except ImportError:
         _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
+    _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)
     # lifespan startup of every app, before its first request

@@ -88,6 +88,29 @@ async def app(scope, receive, send):
                         "body": b"chunk %d\n" % i, "more_body": i + 1 < n})
             if ms and i + 1 < n:
                 await asyncio.sleep(ms / 1000)
+    elif kind == "genstream":
+        # A generator-fed stream, as frameworks write them: the client
+        # leaves while the generator waits at its yield, send() raises, and
+        # the exception ends up in a reference cycle with this frame (as
+        # task groups keep exceptions). The generator's finally must still
+        # run promptly, not at some later garbage collection.
+        async def ticks():
+            try:
+                while True:
+                    yield b"tick\n"
+            finally:
+                record("generator closed")
+        body = ticks()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        try:
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk,
+                            "more_body": True})
+                await asyncio.sleep(0.01)
+        except OSError as e:
+            kept = e  # noqa: F841 (the cycle: frame -> e -> traceback -> frame)
+            raise
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
