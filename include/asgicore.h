@@ -54,9 +54,9 @@ extern "C" {
 #endif
 
 #define ASGICORE_VERSION_MAJOR 0
-#define ASGICORE_VERSION_MINOR 1
+#define ASGICORE_VERSION_MINOR 2
 #define ASGICORE_VERSION_PATCH 0
-#define ASGICORE_VERSION_STRING "0.1.0"
+#define ASGICORE_VERSION_STRING "0.2.0"
 #define ASGICORE_VERSION_NUM                                                  \
     ((ASGICORE_VERSION_MAJOR << 16) | (ASGICORE_VERSION_MINOR << 8)           \
      | ASGICORE_VERSION_PATCH)
@@ -397,6 +397,16 @@ ASGICORE_API int asgicore_app_free(asgicore_app *app);
 /* Threaded apps: runs queued callbacks on the calling thread. Returns how
  * many scopes were notified, or a negative code. */
 ASGICORE_API int asgicore_app_dispatch(asgicore_app *app);
+
+/*
+ * A log line from the app (since 0.2.0), for the host's log callback: it
+ * reaches the host on the host thread, like the library's own lines, so
+ * an app thread may call this at any time. scope (NULL for none) must be
+ * a scope the app owns: the host then logs the line with that request.
+ * level is an asgicore_log_level. The message is copied.
+ */
+ASGICORE_API int asgicore_app_log(asgicore_app *app, asgicore_scope *scope,
+                                  int level, const char *message);
 
 /* The scope data, valid until asgicore_finish. Strings are not
  * NUL-terminated; grace_period_ns holds the effective value. */

@@ -27,6 +27,17 @@ int Context::dispatch(App *app)
     return delivered;
 }
 
+int Context::app_log(App *app, Scope *s, int level, const char *message)
+{
+    AppCall call(*this);
+    if (level < ASGICORE_LOG_ERROR || level > ASGICORE_LOG_DEBUG)
+        return ASGICORE_ERR_INVALID;
+    if (s && (s->app != app || s->app_finished))
+        return ASGICORE_ERR_FINISHED;
+    log(level, s, message);
+    return ASGICORE_OK;
+}
+
 int Context::receive(Scope *s, asgicore_event &ev)
 {
     AppCall call(*this);

@@ -210,6 +210,14 @@ int asgicore_app_dispatch(asgicore_app *app)
     return guarded([&] { return app->ctx->dispatch(app); });
 }
 
+int asgicore_app_log(asgicore_app *app, asgicore_scope *scope, int level,
+                     const char *message)
+{
+    if (!app || !message)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return app->ctx->app_log(app, scope, level, message); });
+}
+
 const asgicore_scope_info *asgicore_scope_get_info(asgicore_scope *scope)
 {
     return scope ? &scope->info : nullptr;

@@ -45,6 +45,7 @@ public:
 
     // App side (any one thread per scope).
     int dispatch(App *app);
+    int app_log(App *app, Scope *s, int level, const char *message);
     int receive(Scope *s, asgicore_event &ev);
     int send_start(Scope *s, int status, const asgicore_header *headers,
                    size_t count, bool trailers);

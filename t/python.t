@@ -90,6 +90,21 @@ generator closed
 --- no_error_log
 [error]
 
+=== TEST 5c: logging, print() and sys.stderr go to nginx's error log, with the request
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /log
+--- response_body
+logged
+--- error_log eval
+[qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: warned from python, client: 127\.0\.0\.1, server: \S*, request: "GET \/log HTTP\/1\.1"/,
+ qr/\[info\] \d+#\d+: \*\d+ asgi: printed to stdout, client: /,
+ qr/\[error\] \d+#\d+: \*\d+ asgi: written to stderr, client: /,
+ qr/\[error\] \d+#\d+: \*\d+ asgi: rawapp: it failed\nTraceback \(most recent call last\):\n.*\nZeroDivisionError: division by zero, client: /s,
+ qr/\[warn\] \d+#\d+: asgi: rawapp: from a thread$/m]
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -321,6 +321,25 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     return PyLong_FromLong(asgicore_finish(SCOPE(h), failed, message));
 }
 
+/* log(app_index, h or 0, level, message): a line for nginx's error log,
+ * with the request when h is a scope the app still owns. Any thread. */
+static PyObject *py_log(PyObject *self, PyObject *args)
+{
+    int index, level, rc;
+    unsigned long long h;
+    const char *message;
+    asgicore_app *app;
+    if (!PyArg_ParseTuple(args, "iKis", &index, &h, &level, &message))
+        return NULL;
+    if (index < 0 || index >= napps() || !(app = app_of(index)))
+        return PyErr_Format(PyExc_IndexError, "no app %d", index);
+    Py_BEGIN_ALLOW_THREADS
+    rc = asgicore_app_log(app, (asgicore_scope *) (uintptr_t) h, level,
+                          message);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(rc);
+}
+
 static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
@@ -382,6 +401,7 @@ static PyMethodDef asgicore_methods[] = {
     {"send", (PyCFunction) (void (*)(void)) py_send, METH_FASTCALL, NULL},
     {"finish", py_finish, METH_VARARGS, NULL},
     {"dispatch", py_dispatch, METH_NOARGS, NULL},
+    {"log", py_log, METH_VARARGS, NULL},
     {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
     {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
     {"stopping", py_stopping, METH_NOARGS, NULL},
@@ -413,6 +433,10 @@ static PyObject *init_asgicore(void)
     PyModule_AddIntConstant(m, "RECEIVE_READY", ASGICORE_NOTIFY_RECEIVE_READY);
     PyModule_AddIntConstant(m, "SEND_READY", ASGICORE_NOTIFY_SEND_READY);
     PyModule_AddIntConstant(m, "CANCEL", ASGICORE_NOTIFY_CANCEL);
+    PyModule_AddIntConstant(m, "LOG_ERROR", ASGICORE_LOG_ERROR);
+    PyModule_AddIntConstant(m, "LOG_WARN", ASGICORE_LOG_WARN);
+    PyModule_AddIntConstant(m, "LOG_INFO", ASGICORE_LOG_INFO);
+    PyModule_AddIntConstant(m, "LOG_DEBUG", ASGICORE_LOG_DEBUG);
     return m;
 }
 

@@ -8,9 +8,13 @@ loop calls when the wake-up eventfd is readable.
 """
 
 import asyncio
+import contextvars
 import importlib
+import io
+import logging
 import os
 import sys
+import threading
 import traceback
 
 import _asgicore
@@ -27,9 +31,96 @@ _lifespans = {}  # app index -> _Lifespan
 _scopes = {}
 
 
+# ------------------------------------------------------------ logging
+#
+# Python's logging (as its last-resort handler, so apps that configure
+# logging keep their own handlers), sys.stderr and sys.stdout all go to
+# nginx's error log, through the library so the lines are written on the
+# nginx thread in nginx's format, at nginx's level, and with the request
+# (client, request line) when they come from a request's task.
+
+_current = contextvars.ContextVar("asgicore_scope", default=None)
+_loop_thread = None
+
+
+def _log(level, text, st=None):
+    if st is None:
+        st = _current.get()
+    # The scope goes along only from the loop's thread while the app still
+    # owns it: another thread could race with its end.
+    if (st is not None and st.finished) or \
+            threading.get_ident() != _loop_thread:
+        st = None
+    text = text.replace("\0", "\\0")
+    _asgicore.log(st.index if st else 0, st.h if st else 0, level, text)
+
+
+def _level_of(levelno):
+    if levelno >= logging.ERROR:
+        return _asgicore.LOG_ERROR
+    if levelno >= logging.WARNING:
+        return _asgicore.LOG_WARN
+    if levelno >= logging.INFO:
+        return _asgicore.LOG_INFO
+    return _asgicore.LOG_DEBUG
+
+
+class NginxLogHandler(logging.Handler):
+    """A logging handler that writes to nginx's error log. Installed as
+    logging.lastResort; an app may also add it to its own loggers."""
+
+    def __init__(self, level=logging.NOTSET):
+        super().__init__(level)
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record):
+        try:
+            _log(_level_of(record.levelno), self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+class _LogStream(io.TextIOBase):
+    """sys.stderr / sys.stdout: each complete line (or the lines of one
+    write) becomes one error-log entry."""
+
+    def __init__(self, level, fd):
+        self.level = level
+        self.fd = fd
+        self.pending = ""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = self.pending + str(text)
+        head, sep, self.pending = text.rpartition("\n")
+        if sep and head:
+            _log(self.level, head)
+        return len(text)
+
+    def flush(self):
+        pass  # a partial line waits for its end
+
+    def fileno(self):
+        return self.fd
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+def _install_logging():
+    global _loop_thread
+    _loop_thread = threading.get_ident()
+    logging.lastResort = NginxLogHandler(logging.WARNING)
+    sys.stderr = _LogStream(_asgicore.LOG_ERROR, 2)
+    sys.stdout = _LogStream(_asgicore.LOG_INFO, 1)
+
+
 class _Scope:
     __slots__ = ("h", "index", "task", "receive_waiter", "send_waiter",
-                 "cancelled")
+                 "cancelled", "finished")
 
     def __init__(self, h, index):
         self.h = h
@@ -38,6 +129,7 @@ class _Scope:
         self.receive_waiter = None
         self.send_waiter = None
         self.cancelled = False
+        self.finished = False
 
     async def receive(self):
         while True:
@@ -102,8 +194,8 @@ class _Lifespan:
             _settle(self.started, False)
         elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
             if kind.endswith("failed"):
-                print("ASGI lifespan shutdown failed: %s"
-                      % message.get("message", ""), file=sys.stderr, flush=True)
+                _log(_asgicore.LOG_ERROR, "ASGI lifespan shutdown failed: %s"
+                     % message.get("message", ""))
             _settle(self.stopped, True)
 
     async def run(self):
@@ -120,9 +212,8 @@ class _Lifespan:
                 self.error = traceback.format_exc().rstrip()
                 _settle(self.started, False)
             else:
-                print("ASGI lifespan task failed:\n%s"
-                      % traceback.format_exc().rstrip(), file=sys.stderr,
-                      flush=True)
+                _log(_asgicore.LOG_ERROR, "ASGI lifespan task failed:\n%s"
+                     % traceback.format_exc().rstrip())
         finally:
             _settle(self.started, None)
             _settle(self.stopped, True)
@@ -133,8 +224,9 @@ class _Lifespan:
             try:
                 await asyncio.wait_for(asyncio.shield(self.stopped), timeout)
             except asyncio.TimeoutError:
-                print("ASGI lifespan shutdown did not finish in %.1f s"
-                      % timeout, file=sys.stderr, flush=True)
+                _log(_asgicore.LOG_WARN,
+                     "ASGI lifespan shutdown did not finish in %.1f s"
+                     % timeout)
 
 
 def _settle(future, value):
@@ -144,6 +236,7 @@ def _settle(future, value):
 
 async def _run(st, app, scope):
     failed, message = False, None
+    _current.set(st)  # this task's context: its log lines carry the request
     try:
         lifespan = _lifespans.get(st.index)
         if lifespan is not None:
@@ -169,6 +262,7 @@ async def _run(st, app, scope):
         failed, message = True, traceback.format_exc().rstrip()
     finally:
         del _scopes[st.h]
+        st.finished = True
         _asgicore.finish(st.h, failed, message)
 
 
@@ -194,7 +288,7 @@ def _app(index):
         except BaseException:
             app = ("cannot load the ASGI app %r:\n%s"
                    % (ref, traceback.format_exc().rstrip()))
-            print(app, file=sys.stderr, flush=True)
+            _log(_asgicore.LOG_ERROR, app)
         _apps[index] = app
         if not isinstance(app, str) and lifespan != "off":
             _lifespans[index] = _Lifespan(app, lifespan)
@@ -206,9 +300,8 @@ def _app(index):
 def _report_startup(ref, index):
     lifespan = _lifespans[index]
     if lifespan.started.result() is False:
-        print("ASGI lifespan startup of %r failed; it answers 503 in this "
-              "worker: %s" % (ref, lifespan.error), file=sys.stderr,
-              flush=True)
+        _log(_asgicore.LOG_ERROR, "ASGI lifespan startup of %r failed; it "
+             "answers 503 in this worker: %s" % (ref, lifespan.error))
 
 
 def _on_start(h, index, scope):
@@ -277,6 +370,7 @@ def serve():
     except ImportError:
         _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
+    _install_logging()
     _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)

@@ -108,6 +108,7 @@ static void cb_log(void *user, int level, void *host_data, const char *msg)
     char line[1024];
     assert_true(level >= ASGICORE_LOG_ERROR && level <= ASGICORE_LOG_DEBUG);
     fh->log_lines[level]++;
+    fh->last_log_host_data = host_data;
     snprintf(line, sizeof line, "%d: %s\n", level, msg);
     append(fh->log, sizeof fh->log, line, strlen(line));
 }

@@ -50,6 +50,7 @@ typedef struct fake_host {
     int wakes;
     int log_lines[5];         /* per level */
     char log[8192];           /* every line, "level: message\n" */
+    void *last_log_host_data; /* of the latest line */
 } fake_host;
 
 typedef struct fake_app fake_app;

@@ -351,6 +351,49 @@ static void finish_twice_is_refused(void **st)
     assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
 }
 
+static void app_log_reaches_the_host_on_its_thread(void **st)
+{
+    state *s = *st;
+    fake_app ta;
+    fake_app_init(&s->fh, &ta, ASGICORE_APP_THREADED);
+    asgicore_scope *sc = fake_open(&s->fh, &ta, &s->req);
+    asgicore_app_dispatch(ta.app);
+    int wakes = s->fh.wakes;
+    /* From the app thread: queued, the host woken, nothing logged yet. */
+    assert_int_equal(asgicore_app_log(ta.app, sc, ASGICORE_LOG_WARN,
+                                      "from the app"), ASGICORE_OK);
+    assert_int_equal(s->fh.wakes, wakes + 1);
+    assert_false(fake_logged(&s->fh, "from the app"));
+    fake_pump(&s->fh);
+    assert_true(fake_logged(&s->fh, "2: from the app\n"));
+    assert_ptr_equal(s->fh.last_log_host_data, &s->req);
+    /* Without a scope: no request attached. */
+    asgicore_app_log(ta.app, NULL, ASGICORE_LOG_INFO, "worker-wide");
+    fake_pump(&s->fh);
+    assert_true(fake_logged(&s->fh, "3: worker-wide\n"));
+    assert_null(s->fh.last_log_host_data);
+    /* Bad arguments lose nothing and log nothing. */
+    int lines = s->fh.log_lines[ASGICORE_LOG_ERROR];
+    assert_int_equal(asgicore_app_log(ta.app, sc, 0, "x"),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_app_log(ta.app, sc, 5, "x"),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_app_log(ta.app, sc, 1, NULL),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_app_log(NULL, sc, 1, "x"), ASGICORE_ERR_INVALID);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    asgicore_send_start(sc, 204, NULL, 0, 0);
+    asgicore_send_body(sc, NULL, 0, 0);
+    asgicore_finish(sc, 0, NULL);
+    /* A finished scope is no longer the app's to log with. */
+    assert_int_equal(asgicore_app_log(ta.app, sc, ASGICORE_LOG_ERROR, "late"),
+                     ASGICORE_ERR_FINISHED);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], lines);
+    fake_release(&s->fh, &s->req);
+    assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +410,7 @@ int main(void)
         T(host_may_disconnect_from_a_callback),
         T(threaded_app_gets_callbacks_only_in_dispatch),
         T(finish_twice_is_refused),
+        T(app_log_reaches_the_host_on_its_thread),
 #undef T
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);

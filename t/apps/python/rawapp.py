@@ -2,7 +2,9 @@
 `env` directive) names a file where it records what happened after the
 client left."""
 import asyncio
+import logging
 import os
+import sys
 
 
 def record(line):
@@ -111,6 +113,18 @@ async def app(scope, receive, send):
         except OSError as e:
             kept = e  # noqa: F841 (the cycle: frame -> e -> traceback -> frame)
             raise
+    elif kind == "log":
+        # logging, print() and sys.stderr all reach nginx's error log
+        log = logging.getLogger("rawapp")
+        log.warning("warned from %s", "python")
+        print("printed to stdout")
+        print("written to stderr", file=sys.stderr)
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            log.exception("it failed")
+        await asyncio.to_thread(log.warning, "from a thread")
+        await respond(send, 200, b"logged\n")
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
