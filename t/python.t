@@ -105,6 +105,47 @@ logged
  qr/\[error\] \d+#\d+: \*\d+ asgi: rawapp: it failed\nTraceback \(most recent call last\):\n.*\nZeroDivisionError: division by zero, client: /s,
  qr/\[warn\] \d+#\d+: asgi: rawapp: from a thread$/m]
 
+=== TEST 5d: R10 cancelling a pending receive() propagates, and loses nothing
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /r10
+--- abort
+--- timeout: 0.3
+--- record
+receive cancelled
+receive timed out
+then http.disconnect
+--- no_record
+receive returned
+--- access_log
+499 client_disconnected /r10
+--- no_error_log
+[error]
+
+=== TEST 5e: R10 cancelling a send() that waits for a slow client propagates
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /r10send
+--- abort
+--- timeout: 1
+--- record
+send cancelled
+then http.disconnect
+--- no_record
+send never waited
+--- access_log
+499 client_disconnected /r10send
+--- no_error_log
+[error]
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -125,6 +125,44 @@ async def app(scope, receive, send):
             log.exception("it failed")
         await asyncio.to_thread(log.warning, "from a thread")
         await respond(send, 200, b"logged\n")
+    elif kind == "r10":
+        # R10: cancelling a pending receive() reaches the caller, and loses
+        # nothing: the next receive() still reports the disconnect
+        await body_of(receive)
+        pending = asyncio.ensure_future(receive())
+        await asyncio.sleep(0.01)  # now it waits
+        pending.cancel()
+        try:
+            await pending
+            record("receive returned")
+        except asyncio.CancelledError:
+            record("receive cancelled")
+        try:
+            await asyncio.wait_for(receive(), 0.01)
+        except asyncio.TimeoutError:
+            record("receive timed out")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting\n",
+                    "more_body": True})
+        m = await receive()
+        record("then " + m["type"])
+    elif kind == "r10send":
+        # a send() that waits for a client that does not read, cancelled
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": []})
+        chunk = b"x" * (1 << 20)
+        try:
+            for _ in range(1000):
+                await asyncio.wait_for(
+                    send({"type": "http.response.body", "body": chunk,
+                          "more_body": True}), 0.2)
+            record("send never waited")
+        except asyncio.TimeoutError:
+            record("send cancelled")
+        m = await receive()
+        record("then " + m["type"])
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
