@@ -264,7 +264,7 @@ deps-nginx-test:
 	@sh tools/ensure-packages $(NGINX_TEST_PACKAGES)
 
 NGINX_TEST_BUILD := $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so \
-	$(B)/t/storm $(B)/asgi_python.so
+	$(B)/t/storm $(B)/asgi_python.so $(B)/run/demo_app.so
 
 nginx-test: deps-module deps-nginx-test
 	$(MAKE) -s $(NGINX_TEST_BUILD)
@@ -273,7 +273,7 @@ nginx-test: deps-module deps-nginx-test
 # The nginx suites again with the ASan+UBSan builds (the storm smaller).
 nginx-asan-test: deps-module deps-nginx-test
 	$(MAKE) -s $(B)/asan/ngx_http_asgi_module.so $(B)/asan/t/testapp.so \
-		$(B)/t/storm $(B)/asgi_python.so
+		$(B)/t/storm $(B)/asgi_python.so $(B)/run/demo_app.so
 	ln -sf ../asgi_python.so $(B)/asan/asgi_python.so
 	ln -sfn ../python $(B)/asan/python
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_SANITIZE=asan ASGI_STORM_N=2000 \
@@ -315,15 +315,16 @@ $(B)/run/demo_app.so: docs/examples/demo_app.c include/asgicore.h
 
 $(B)/run/nginx.conf: docs/examples/nginx.conf.in Makefile
 	@mkdir -p $(B)/run/logs
-	sed -e 's|@BUILD@|$(CURDIR)/$(B)|g' \
+	sed -e 's|@BUILD@|$(CURDIR)/$(B)|g' -e 's|@ROOT@|$(CURDIR)|g' \
 		-e 's|@USER@|$(shell [ "$$(id -u)" -eq 0 ] && echo "user root;")|' \
 		$< > $@
 
 # The demo in the foreground on 127.0.0.1:8080; Ctrl-C stops it.
 run: deps-module lib
 	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/run/demo_app.so \
-		$(B)/run/nginx.conf
-	@echo "serving the asgicore demo on http://127.0.0.1:8080/ (Ctrl-C stops)"
+		$(B)/run/nginx.conf python
+	@echo "serving the asgicore demos: Python on http://127.0.0.1:8080/," \
+		"native on http://127.0.0.1:8081/ (Ctrl-C stops)"
 	nginx -p $(CURDIR)/$(B)/run/ -c nginx.conf -g 'daemon off;'
 
 clean:

@@ -113,7 +113,9 @@ class _LogStream(io.TextIOBase):
 def _install_logging():
     global _loop_thread
     _loop_thread = threading.get_ident()
-    logging.lastResort = NginxLogHandler(logging.WARNING)
+    # Loggers' levels decide (the root logger's default is WARNING); an app
+    # that sets a logger to INFO sees those lines without more set-up.
+    logging.lastResort = NginxLogHandler()
     sys.stderr = _LogStream(_asgicore.LOG_ERROR, 2)
     sys.stdout = _LogStream(_asgicore.LOG_INFO, 1)
 
