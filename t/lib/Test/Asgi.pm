@@ -36,6 +36,8 @@ package Test::Asgi;
 #   --- live_check_after  run --- after before the live-scope check, which
 #                       is skipped if nginx has exited
 #
+# ASGI_TEST_BLOCKS=regex runs only the blocks whose name matches it.
+#
 # Waiting is on events, with deadlines: the access-log line of the request,
 # log lines, recorded lines, the live-scope counter. After every block the
 # worker's live scopes must be back to 0 and error.log must hold no
@@ -482,8 +484,11 @@ sub run_block {
     }
 }
 
+# ASGI_TEST_BLOCKS=regex runs only the blocks whose name matches.
 sub run_tests {
+    my $only = $ENV{ASGI_TEST_BLOCKS};
     for my $block (Test::Base::blocks()) {
+        next if defined $only && $block->name !~ /$only/;
         run_block($block);
     }
     nginx_stop();
