@@ -181,7 +181,17 @@ $(B)/python/asgicore_runtime.py: lib/python/asgicore_runtime.py
 	@mkdir -p $(@D)
 	cp $< $@
 
-python: $(B)/asgi_python.so
+# The Python runtime is optional: without python3-dev (and not root to
+# install it) `make` builds the rest and says so; asgi_app then fails
+# `nginx -t` with the reason, native apps serve as usual.
+python:
+	@if [ "$$(id -u)" -eq 0 ] || dpkg-query -W -f='$${Status}' python3-dev \
+			2>/dev/null | grep -q "ok installed"; then \
+		$(MAKE) -s $(B)/asgi_python.so; \
+	else \
+		echo "python3-dev is not installed: the Python runtime" \
+		     "(asgi_app) is not built"; \
+	fi
 
 # ------------------------------------------------------------------ tests
 

@@ -408,6 +408,17 @@ ASGICORE_API int asgicore_app_dispatch(asgicore_app *app);
 ASGICORE_API int asgicore_app_log(asgicore_app *app, asgicore_scope *scope,
                                   int level, const char *message);
 
+/*
+ * Threaded apps, since 0.2.0: batches the calling thread's app-side calls.
+ * While on, the calls do not wake the host; turning it off wakes the host
+ * once if any call needed it. An app thread that makes many calls per turn
+ * of its loop (many requests in flight) brackets the turn with on/off, so
+ * the host wakes once per turn instead of once per response. Errors:
+ * ASGICORE_ERR_STATE (an inline app), ASGICORE_ERR_BUSY (the thread
+ * batches for another context).
+ */
+ASGICORE_API int asgicore_app_batch(asgicore_app *app, int on);
+
 /* The scope data, valid until asgicore_finish. Strings are not
  * NUL-terminated; grace_period_ns holds the effective value. */
 ASGICORE_API const asgicore_scope_info *asgicore_scope_get_info(

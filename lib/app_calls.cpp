@@ -38,6 +38,17 @@ int Context::app_log(App *app, Scope *s, int level, const char *message)
     return ASGICORE_OK;
 }
 
+int Context::app_batch(App *app, bool on)
+{
+    AppCall call(*this);
+    if (!app->threaded)
+        return ASGICORE_ERR_STATE;
+    if (on && batching_ && batching_ != this)
+        return ASGICORE_ERR_BUSY;  // one context's batch per thread
+    batching_ = on ? this : nullptr;
+    return ASGICORE_OK;  // ending it fires the deferred wake, if any
+}
+
 int Context::receive(Scope *s, asgicore_event &ev)
 {
     AppCall call(*this);

@@ -20,6 +20,11 @@ public:
         if (outer_) {
             c_.run_host_loop(lk_);
             c_.in_host_call_ = false;
+            // The loop served what a batch's deferred wake was for.
+            if (c_.host_wake_due_) {
+                c_.host_wake_due_ = false;
+                c_.host_wake_armed_ = false;
+            }
         }
         c_.fire_wakes(lk_);
     }

@@ -218,6 +218,13 @@ int asgicore_app_log(asgicore_app *app, asgicore_scope *scope, int level,
     return guarded([&] { return app->ctx->app_log(app, scope, level, message); });
 }
 
+int asgicore_app_batch(asgicore_app *app, int on)
+{
+    if (!app)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return app->ctx->app_batch(app, on != 0); });
+}
+
 const asgicore_scope_info *asgicore_scope_get_info(asgicore_scope *scope)
 {
     return scope ? &scope->info : nullptr;

@@ -281,6 +281,8 @@ void Context::deliver_app_work(Scope *s, Lock &lk)
     }
 }
 
+thread_local const Context *Context::batching_ = nullptr;
+
 void Context::fire_wakes(Lock &lk)
 {
     for (;;) {
@@ -290,7 +292,11 @@ void Context::fire_wakes(Lock &lk)
             apps[n++] = app_wakes_.back();
             app_wakes_.pop_back();
         }
-        bool host = std::exchange(host_wake_due_, false);
+        // A batching thread's wake waits for the batch's end; any other
+        // caller fires it.
+        bool host = host_wake_due_ && batching_ != this;
+        if (host)
+            host_wake_due_ = false;
         if (!n && !host)
             break;
         lk.unlock();

@@ -46,6 +46,7 @@ public:
     // App side (any one thread per scope).
     int dispatch(App *app);
     int app_log(App *app, Scope *s, int level, const char *message);
+    int app_batch(App *app, bool on);
     int receive(Scope *s, asgicore_event &ev);
     int send_start(Scope *s, int status, const asgicore_header *headers,
                    size_t count, bool trailers);
@@ -114,6 +115,9 @@ private:
     bool in_host_call_ = false;   // a host-side call is running its loop
     bool host_wake_armed_ = false;
     bool host_wake_due_ = false;  // fire cb_.wake once unlocked
+    // The calling thread batches its app-side calls for this context: its
+    // host wake waits for the batch's end (asgicore_app_batch).
+    static thread_local const Context *batching_;
 };
 
 } // namespace asgicore

@@ -340,6 +340,18 @@ static PyObject *py_log(PyObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
+/* batch(on): host wakes wait for the end of this turn of the loop */
+static PyObject *py_batch(PyObject *self, PyObject *arg)
+{
+    asgicore_app *app = napps() ? app_of(0) : NULL;
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    if (!app)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(asgicore_app_batch(app, on));
+}
+
 static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
@@ -402,6 +414,7 @@ static PyMethodDef asgicore_methods[] = {
     {"finish", py_finish, METH_VARARGS, NULL},
     {"dispatch", py_dispatch, METH_NOARGS, NULL},
     {"log", py_log, METH_VARARGS, NULL},
+    {"batch", py_batch, METH_O, NULL},
     {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
     {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
     {"stopping", py_stopping, METH_NOARGS, NULL},

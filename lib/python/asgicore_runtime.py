@@ -147,6 +147,8 @@ class _Scope:
                 self.receive_waiter = None
 
     async def send(self, message):
+        if not _batching:
+            _batch()
         rc = _send(self.h, message)
         if rc == 0:
             return
@@ -162,6 +164,24 @@ class _Scope:
             raise ClientDisconnected("the client disconnected")
         if rc < 0:
             raise RuntimeError("ASGI send failed (%d)" % rc)
+
+
+# Responses sent during one turn of the loop wake nginx once, at the start
+# of the next turn, instead of once each.
+_batching = False
+
+
+def _batch():
+    global _batching
+    _batching = True
+    _asgicore.batch(True)
+    _loop.call_soon(_end_batch)
+
+
+def _end_batch():
+    global _batching
+    _batching = False
+    _asgicore.batch(False)
 
 
 _receive = _asgicore.receive
@@ -265,6 +285,8 @@ async def _run(st, app, scope):
     finally:
         del _scopes[st.h]
         st.finished = True
+        if not _batching:
+            _batch()
         _asgicore.finish(st.h, failed, message)
 
 

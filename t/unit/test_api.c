@@ -394,6 +394,72 @@ static void app_log_reaches_the_host_on_its_thread(void **st)
     assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
 }
 
+static void app_batch_wakes_the_host_once_per_batch(void **st)
+{
+    state *s = *st;
+    fake_app ta;
+    fake_req r2;
+    memset(&r2, 0, sizeof r2);
+    fake_app_init(&s->fh, &ta, ASGICORE_APP_THREADED);
+    asgicore_scope *a = fake_open(&s->fh, &ta, &s->req);
+    asgicore_scope *b = fake_open(&s->fh, &ta, &r2);
+    asgicore_app_dispatch(ta.app);
+    int wakes = s->fh.wakes;
+    assert_int_equal(asgicore_app_batch(ta.app, 1), ASGICORE_OK);
+    asgicore_send_start(a, 200, NULL, 0, 0);
+    asgicore_send_body(a, "a", 1, 0);
+    asgicore_finish(a, 0, NULL);
+    asgicore_send_start(b, 200, NULL, 0, 0);
+    asgicore_send_body(b, "b", 1, 0);
+    asgicore_finish(b, 0, NULL);
+    /* Six calls that each needed the host: no wake until the batch ends,
+     * then exactly one. */
+    assert_int_equal(s->fh.wakes, wakes);
+    assert_int_equal(asgicore_app_batch(ta.app, 0), ASGICORE_OK);
+    assert_int_equal(s->fh.wakes, wakes + 1);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+    assert_int_equal(r2.outcome, ASGICORE_OUTCOME_COMPLETE);
+    fake_release(&s->fh, &s->req);
+    fake_release(&s->fh, &r2);
+    /* Inline apps have no thread to batch. */
+    assert_int_equal(asgicore_app_batch(s->fa.app, 1), ASGICORE_ERR_STATE);
+    assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
+}
+
+static void app_batch_wake_is_dropped_when_the_host_ran_anyway(void **st)
+{
+    state *s = *st;
+    fake_app ta;
+    fake_req r2;
+    memset(&r2, 0, sizeof r2);
+    fake_app_init(&s->fh, &ta, ASGICORE_APP_THREADED);
+    asgicore_scope *a = fake_open(&s->fh, &ta, &s->req);
+    asgicore_app_dispatch(ta.app);
+    asgicore_app_batch(ta.app, 1);
+    asgicore_send_start(a, 200, NULL, 0, 0);
+    /* The host runs for its own reasons (a new request) and serves the
+     * batched work on the way. */
+    fake_open(&s->fh, &ta, &r2);
+    assert_int_equal(s->req.head_writes, 1);
+    int wakes = s->fh.wakes;
+    asgicore_app_batch(ta.app, 0);
+    assert_int_equal(s->fh.wakes, wakes);  /* nothing left to wake for */
+    /* ... and the next call from the app wakes the host again. */
+    asgicore_send_body(a, "a", 1, 0);
+    assert_int_equal(s->fh.wakes, wakes + 1);
+    asgicore_finish(a, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.body_len, 1);
+    fake_release(&s->fh, &s->req);
+    asgicore_app_dispatch(ta.app);
+    asgicore_scope_feed_body(r2.scope, NULL, 0, 0);
+    asgicore_finish(r2.scope, 1, "test");
+    fake_pump(&s->fh);
+    fake_release(&s->fh, &r2);
+    assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +477,8 @@ int main(void)
         T(threaded_app_gets_callbacks_only_in_dispatch),
         T(finish_twice_is_refused),
         T(app_log_reaches_the_host_on_its_thread),
+        T(app_batch_wakes_the_host_once_per_batch),
+        T(app_batch_wake_is_dropped_when_the_host_ran_anyway),
 #undef T
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
