@@ -307,10 +307,15 @@ $(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
 		$< $(B)/libasgicore.a \
 		-lbenchmark -lpthread -o $@
 
-bench: deps-test deps-module $(B)/bench/lifecycle
+$(B)/bench/hello.so: bench/apps/hello.c include/asgicore.h
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Iinclude $< -o $@ \
+		-lpthread
+
+bench: deps-test deps-module $(B)/bench/lifecycle $(B)/bench/hello.so
 	@sh tools/ensure-packages wrk curl python3-starlette python3-uvicorn \
 		python3-httptools python3-uvloop
-	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/t/testapp.so python
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so python
 	$(B)/bench/lifecycle --benchmark_repetitions=5 \
 		--benchmark_report_aggregates_only=true
 	sh bench/nginx-bench.sh $(B)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench (nginx part): wrk against, in the same run, nginx's own
-# "return 200" and the module serving the native hello app (inline, and on
-# its own thread); one worker, keep-alive HTTP/1.1, the same wrk settings.
+# "return 200" and the module serving the native hello app
+# (bench/apps/hello.c: inline, and on its own thread); one worker,
+# keep-alive HTTP/1.1, the same wrk settings.
 # Rounds are interleaved; the medians and their ratios are printed.
 set -eu
 B=${1:-build}
@@ -30,8 +31,8 @@ http {
             default_type text/plain;
             return 200 "Hello, world!\n";
         }
-        location /inline/ { asgi_native_app $B/t/testapp.so inline; }
-        location /threaded/ { asgi_native_app $B/t/testapp.so threaded; }
+        location /inline/ { asgi_native_app $B/bench/hello.so inline; }
+        location /threaded/ { asgi_native_app $B/bench/hello.so threaded; }
     }
 }
 CONF
