@@ -146,6 +146,41 @@ send never waited
 --- no_error_log
 [error]
 
+=== TEST 5f: S2 sending bad messages from Python: 500, a clear error line each
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /badsend?case=header
+--- error_code: 500
+--- error_log eval
+[qr/TypeError: a header is a pair of bytes, not \('content-type', 'text\/plain'\)/]
+--- after
+for my $case (qw(type notdict status order)) {
+    my ($status) = main::http_get("/badsend?case=$case");
+    is($status, 500, "S2 a bad send ($case) answers 500");
+}
+my ($status, $body) = main::http_get("/hello");
+is($status, 200, "S2 and the worker serves on");
+my $log = main::error_log_text();
+like($log, qr/RuntimeError: unexpected ASGI message type 'http.response.bogus'/, "S2 unknown type named");
+like($log, qr/TypeError: an ASGI message is a dict, not list/, "S2 a list is not a message");
+like($log, qr/TypeError: .*integer/, "S2 a string status is refused");
+like($log, qr/app error: http.response.body sent before http.response.start/, "S2 body before start: the reason");
+like($log, qr/RuntimeError: ASGI send of 'http.response.body' failed: /, "S2 body before start: the exception");
+
+=== TEST 5g: http.response.trailers from Python
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /trailers
+--- error_code: 200
+--- response_body
+with trailers
+--- no_error_log
+[error]
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

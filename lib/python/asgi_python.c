@@ -352,6 +352,14 @@ static PyObject *py_batch(PyObject *self, PyObject *arg)
     return PyLong_FromLong(asgicore_app_batch(app, on));
 }
 
+static PyObject *py_strerror(PyObject *self, PyObject *arg)
+{
+    long rc = PyLong_AsLong(arg);
+    if (rc == -1 && PyErr_Occurred())
+        return NULL;
+    return PyUnicode_FromString(asgicore_strerror((int) rc));
+}
+
 static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
@@ -415,6 +423,7 @@ static PyMethodDef asgicore_methods[] = {
     {"dispatch", py_dispatch, METH_NOARGS, NULL},
     {"log", py_log, METH_VARARGS, NULL},
     {"batch", py_batch, METH_O, NULL},
+    {"strerror", py_strerror, METH_O, NULL},
     {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
     {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
     {"stopping", py_stopping, METH_NOARGS, NULL},

@@ -163,7 +163,9 @@ class _Scope:
         if rc == _ERR_DISCONNECTED:
             raise ClientDisconnected("the client disconnected")
         if rc < 0:
-            raise RuntimeError("ASGI send failed (%d)" % rc)
+            raise RuntimeError("ASGI send of %r failed: %s (the error log "
+                               "says why)" % (message.get("type"),
+                                              _asgicore.strerror(rc)))
 
 
 # Responses sent during one turn of the loop wake nginx once, at the start

@@ -163,6 +163,29 @@ async def app(scope, receive, send):
             record("send cancelled")
         m = await receive()
         record("then " + m["type"])
+    elif kind == "badsend":
+        # S2-style misuse from Python: a clear exception in the app, which
+        # is an app error (500, logged); the worker serves on
+        case = _query(scope).get("case")
+        if case == "header":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [("content-type", "text/plain")]})
+        elif case == "type":
+            await send({"type": "http.response.bogus"})
+        elif case == "notdict":
+            await send([("type", "http.response.start")])
+        elif case == "status":
+            await send({"type": "http.response.start", "status": "200"})
+        elif case == "order":
+            await send({"type": "http.response.body", "body": b"early"})
+    elif kind == "trailers":
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")],
+                    "trailers": True})
+        await send({"type": "http.response.body", "body": b"with trailers\n"})
+        await send({"type": "http.response.trailers",
+                    "headers": [(b"x-checksum", b"abc")]})
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
