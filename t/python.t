@@ -181,6 +181,16 @@ with trailers
 --- no_error_log
 [error]
 
+=== TEST 5h: asgi_python_path processes .pth files, as a virtual environment's site-packages needs
+--- config
+asgi_python_path $ROOT/t/apps/python/sitedir;
+location / { asgi_app pthapp:app; }
+--- request
+GET /
+--- error_code: 200
+--- response_body
+found through a .pth file
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -13,6 +13,7 @@ import importlib
 import io
 import logging
 import os
+import site
 import sys
 import threading
 import traceback
@@ -379,8 +380,14 @@ async def _shutdown():
 
 
 def _load_app(ref, path):
-    for d in reversed([p for p in path.split(":") if p]):
-        sys.path.insert(0, d)
+    dirs = [p for p in path.split(":") if p]
+    for d in reversed(dirs):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    # .pth files too, as in a virtual environment's site-packages (editable
+    # installs use them); the directories stay at the front.
+    for d in dirs:
+        site.addsitedir(d)
     module_name, _, attr = ref.partition(":")
     obj = importlib.import_module(module_name)
     for part in attr.split("."):
