@@ -124,6 +124,14 @@ async def app(scope, receive, send):
         except ZeroDivisionError:
             log.exception("it failed")
         await asyncio.to_thread(log.warning, "from a thread")
+        # an app that configures logging itself uses the runtime's handler
+        from asgicore_runtime import NginxLogHandler
+        own = logging.getLogger("configured")
+        if not own.handlers:
+            own.addHandler(NginxLogHandler())
+            own.setLevel(logging.INFO)
+            own.propagate = False
+        own.info("kept its level")
         await respond(send, 200, b"logged\n")
     elif kind == "r10":
         # R10: cancelling a pending receive() reaches the caller, and loses
