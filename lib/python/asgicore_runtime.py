@@ -412,3 +412,5 @@ def serve():
         _app(index)
     _on_wake()  # anything queued before the loop ran
     _loop.run_forever()
+    if _batching:
+        _end_batch()  # the loop stopped before the batch's end ran
