@@ -157,7 +157,7 @@ GET /badsend?case=header
 --- error_log eval
 [qr/TypeError: a header is a pair of bytes, not \('content-type', 'text\/plain'\)/]
 --- after
-for my $case (qw(type notdict status order)) {
+for my $case (qw(type notdict status bigstatus order)) {
     my ($status) = main::http_get("/badsend?case=$case");
     is($status, 500, "S2 a bad send ($case) answers 500");
 }

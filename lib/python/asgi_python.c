@@ -251,14 +251,16 @@ static PyObject *send_headers(asgicore_scope *scope, PyObject *message,
         more = flag(message, k.more_trailers);
         rc = more < 0 ? -1 : asgicore_send_trailers(scope, hs, n, more);
     } else {
+        long v = -1;
         status_obj = PyDict_GetItemWithError(message, k.status);
-        if (status_obj)
-            status = PyLong_AsLong(status_obj) & 0x7fffffff;
-        more = flag(message, k.trailers);
         if (!status_obj && !PyErr_Occurred())
             PyErr_SetString(PyExc_KeyError, "status");
-        rc = PyErr_Occurred() || more < 0
-                 ? -1 : asgicore_send_start(scope, status, hs, n, more);
+        if (status_obj)
+            v = PyLong_AsLong(status_obj);
+        /* out of range: the library refuses it with its reason */
+        status = v >= 0 && v <= 999 ? (int) v : 0;
+        more = PyErr_Occurred() ? -1 : flag(message, k.trailers);
+        rc = more < 0 ? -1 : asgicore_send_start(scope, status, hs, n, more);
     }
     free(hs);
     Py_XDECREF(keep);

@@ -184,6 +184,8 @@ async def app(scope, receive, send):
             await send([("type", "http.response.start")])
         elif case == "status":
             await send({"type": "http.response.start", "status": "200"})
+        elif case == "bigstatus":
+            await send({"type": "http.response.start", "status": 10 ** 20})
         elif case == "order":
             await send({"type": "http.response.body", "body": b"early"})
     elif kind == "trailers":
