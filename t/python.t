@@ -192,6 +192,27 @@ GET /
 --- response_body
 found through a .pth file
 
+=== TEST 5i: S5 a large Python response to a client that does not read: memory stays bounded
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /big?size=200000000
+--- abort
+--- timeout: 1.5
+--- record eval
+qr/disconnected big after \d+ MB/
+--- access_log
+499 client_disconnected /big?size=200000000
+--- after
+my $kb = main::worker_rss_kb();
+SKIP: {
+    skip "RSS under ASan", 1 if $ENV{ASGI_SANITIZE};
+    ok($kb && $kb < 80000, "S5 worker peak RSS ${kb} kB while a Python app's 200 MB response met a client that never read");
+}
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

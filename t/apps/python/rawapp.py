@@ -196,6 +196,25 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": b"with trailers\n"})
         await send({"type": "http.response.trailers",
                     "headers": [(b"x-checksum", b"abc")]})
+    elif kind == "big":
+        # S5: a large response to a client that does not read: send()
+        # waits, memory stays bounded
+        await body_of(receive)
+        size = int(_query(scope).get("size", "1048576"))
+        chunk = b"x" * 65536
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"%d" % size)]})
+        sent = 0
+        try:
+            while sent < size:
+                n = min(len(chunk), size - sent)
+                sent += n
+                await send({"type": "http.response.body",
+                            "body": chunk[:n] if n < len(chunk) else chunk,
+                            "more_body": sent < size})
+        except OSError:
+            record("disconnected big after %d MB" % (sent >> 20))
+            raise
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
