@@ -21,9 +21,11 @@
  *     inside a host-side call. Any host-side call may invoke callbacks for
  *     any scope. `wake` may be invoked from any thread.
  *   - App-side calls (asgicore_receive, asgicore_send_*, asgicore_finish,
- *     asgicore_scope_get_info, asgicore_scope_*_app_data, asgicore_app_dispatch)
- *     are safe from any one thread at a time per scope, concurrently with
- *     the host thread. They never invoke a host callback other than `wake`.
+ *     asgicore_scope_get_info, asgicore_scope_*_app_data, asgicore_app_dispatch,
+ *     asgicore_app_log, asgicore_app_batch) are safe from any one thread at a
+ *     time per scope, concurrently with the host thread. They never invoke
+ *     a host callback other than `wake`; an app's log line reaches the
+ *     host's `log` callback on the host thread.
  *   - Apps are inline (callbacks run on the host thread, inside host-side
  *     calls) or threaded (callbacks run on the thread that calls
  *     asgicore_app_dispatch, after the library invoked the app's `wake`).
