@@ -10,6 +10,8 @@
 #include "ngx_http_asgi_module.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 
 
@@ -113,6 +115,7 @@ ngx_int_t
 ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
 {
     int                         fd, rc;
+    sigset_t                    all, old;
     ngx_uint_t                  i;
     ngx_connection_t           *c;
     asgicore_settings           settings;
@@ -197,10 +200,21 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
 
     ngx_http_asgi_worker = w;
 
+    /*
+     * Threads an app starts inherit this thread's signal mask: with every
+     * signal blocked there, signals meant for the worker (SIGQUIT, SIGTERM,
+     * timer_resolution's SIGALRM) always reach the nginx thread, the one
+     * whose epoll_wait they must interrupt.
+     */
+    sigfillset(&all);
+    (void) pthread_sigmask(SIG_BLOCK, &all, &old);
+
     apps = amcf->apps.elts;
     for (i = 0; i < amcf->apps.nelts; i++) {
         ngx_http_asgi_start_app(w, apps[i]);
     }
+
+    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     return NGX_OK;
 }
