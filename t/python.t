@@ -234,6 +234,16 @@ for my $tid (@tids) {
     is("@open", "", "thread $tid blocks HUP INT QUIT USR1 USR2 ALRM TERM WINCH IO");
 }
 
+=== TEST 5k: an app cannot replace nginx's signal handlers
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /signal
+--- error_code: 200
+--- response_body
+refused: signal handlers belong to nginx in an nginx worker (asgicore): not setting one for signal 15
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -13,6 +13,7 @@ import importlib
 import io
 import logging
 import os
+import signal
 import site
 import sys
 import threading
@@ -109,6 +110,15 @@ class _LogStream(io.TextIOBase):
     @property
     def encoding(self):
         return "utf-8"
+
+
+def _refuse_signal_handler(signalnum, handler):
+    # Python takes the interpreter's thread for the main one, so it would
+    # let an app replace nginx's handlers for the whole worker process.
+    # ValueError is what it raises off the main thread, which libraries
+    # already expect.
+    raise ValueError("signal handlers belong to nginx in an nginx worker "
+                     "(asgicore): not setting one for signal %s" % signalnum)
 
 
 def _install_logging():
@@ -404,6 +414,7 @@ def serve():
         _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
     _install_logging()
+    signal.signal = _refuse_signal_handler
     _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)

@@ -215,6 +215,14 @@ async def app(scope, receive, send):
         except OSError:
             record("disconnected big after %d MB" % (sent >> 20))
             raise
+    elif kind == "signal":
+        import signal
+        try:
+            signal.signal(signal.SIGTERM, lambda *a: None)
+            text = b"handler set\n"
+        except ValueError as e:
+            text = b"refused: %s\n" % str(e).encode()
+        await respond(send, 200, text)
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
