@@ -74,3 +74,27 @@ my $fast = recorded_at('cancelled', '/t/ignore') - recorded_at('saw-disconnect',
 my $slow = recorded_at('cancelled', '/slow/ignore') - recorded_at('saw-disconnect', '/slow/ignore');
 ok($fast >= 250 && $fast <= 350, "H2 first scope cancelled after its own grace: $fast ms");
 ok($slow >= 750 && $slow <= 850, "H2 second scope cancelled after its own grace: $slow ms");
+
+=== TEST 5: H1 with a Python app: a reset stream disconnects that scope only
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_disconnect_grace_period 1s;
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/h2client.py $H2PORT rst-one /cleanup /wait?ms=400 /stream
+--- response_body
+/wait?ms=400 200 waited
+/stream 200 part 0
+part 1
+part 2
+--- record
+http.disconnect cleanup
+send raised ClientDisconnected cleanup
+--- access_log
+499 client_disconnected /cleanup
+200 complete /wait?ms=400
+200 complete /stream
+--- no_error_log
+[error]
