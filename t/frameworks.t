@@ -106,3 +106,17 @@ location /d/ { asgi_app djangoapp.asgi:application; }
 --- error_code: 200
 --- response_body eval
 "django " x 3000
+
+=== TEST 9: R3 Starlette: an upload cut short ends as the client's 499, without an error traceback
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- raw_request eval
+"POST /s/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b"
+--- abort
+--- timeout: 0.3
+--- access_log
+499 client_disconnected /s/echo
+--- no_error_log
+[error]
+Traceback

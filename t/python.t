@@ -244,6 +244,34 @@ GET /signal
 --- response_body
 refused: signal handlers belong to nginx in an nginx worker (asgicore): not setting one for signal 15
 
+=== TEST 5l: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- raw_request eval
+"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b"
+--- abort
+--- timeout: 0.3
+--- access_log
+499 client_disconnected /echo
+--- error_log
+app stopped after the client disconnected: OSError: client left mid-body
+--- no_error_log
+[error]
+
+=== TEST 5m: B2 a bug that runs after the client left is still logged as an app error
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /bugafter
+--- abort
+--- timeout: 0.3
+--- access_log
+499 client_disconnected /bugafter
+--- error_log eval
+qr/\[error\] .*asgi: app failed: Traceback.*KeyError: 'missing http\.disconnect'/s
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

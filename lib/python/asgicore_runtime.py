@@ -133,7 +133,7 @@ def _install_logging():
 
 class _Scope:
     __slots__ = ("h", "index", "task", "receive_waiter", "send_waiter",
-                 "cancelled", "finished")
+                 "cancelled", "finished", "client_left")
 
     def __init__(self, h, index):
         self.h = h
@@ -143,11 +143,14 @@ class _Scope:
         self.send_waiter = None
         self.cancelled = False
         self.finished = False
+        self.client_left = False  # the app was told: disconnect or send error
 
     async def receive(self):
         while True:
             message = _receive(self.h)
             if message is not None:
+                if message["type"] == "http.disconnect":
+                    self.client_left = True
                 return message
             # Nothing yet: RECEIVE_READY wakes this waiter. A cancelled
             # receive just stops waiting; no event is lost (R10).
@@ -172,6 +175,7 @@ class _Scope:
             if rc == 0:
                 return
         if rc == _ERR_DISCONNECTED:
+            self.client_left = True
             raise ClientDisconnected("the client disconnected")
         if rc < 0:
             raise RuntimeError("ASGI send of %r failed: %s (the error log "
@@ -293,14 +297,33 @@ async def _run(st, app, scope):
         _release_frames(e)
     except ClientDisconnected as e:
         _release_frames(e)  # not an application error (S3)
-    except BaseException:
-        failed, message = True, traceback.format_exc().rstrip()
+    except BaseException as e:
+        if st.client_left and _stops_for_disconnect(e):
+            # The app's own way of stopping once told the client left (an
+            # upload cut short: Starlette's ClientDisconnect, an OSError):
+            # the outcome is the client's 499, not an application error.
+            _log(_asgicore.LOG_INFO, "app stopped after the client "
+                 "disconnected: %s: %s" % (type(e).__name__, e), st)
+            _release_frames(e)
+        else:
+            failed, message = True, traceback.format_exc().rstrip()
     finally:
         del _scopes[st.h]
         st.finished = True
         if not _batching:
             _batch()
         _asgicore.finish(st.h, failed, message)
+
+
+def _stops_for_disconnect(exc):
+    """Whether an exception is how apps and frameworks stop once they learn
+    that the client left: an OSError (ClientDisconnected, ConnectionError)
+    or an exception named ClientDisconnect (Starlette's), also inside an
+    exception group (task groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_stops_for_disconnect(e) for e in exc.exceptions)
+    return isinstance(exc, OSError) or \
+        type(exc).__name__ == "ClientDisconnect"
 
 
 def _release_frames(exc):

@@ -223,6 +223,12 @@ async def app(scope, receive, send):
         except ValueError as e:
             text = b"refused: %s\n" % str(e).encode()
         await respond(send, 200, text)
+    elif kind == "bugafter":
+        # a real bug that happens to run after the client left is still
+        # an application error
+        await body_of(receive)
+        m = await receive()
+        {}["missing " + m["type"]]
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
