@@ -38,7 +38,8 @@ fast=h11 fastkey=h11
 # uvicorn instances: NAME PORT HTTP APP
 uvicorns="h11-raw $((base + 1)) h11 hello_raw:app
 h11-star $((base + 2)) h11 hello_star:app
-lat $((base + 5)) $fast latency:app"
+lat $((base + 5)) $fast latency:app
+up $((base + 6)) $fast upload:app"
 [ $have_httptools = yes ] && uvicorns="$uvicorns
 ht-raw $((base + 3)) httptools hello_raw:app
 ht-star $((base + 4)) httptools hello_star:app"
@@ -73,6 +74,12 @@ http {
         location /raw/ { asgi_app hello_raw:app; }
         location /star/ { asgi_app hello_star:app; }
         location /lat/ { asgi_app latency:app; }
+        location /up/ { asgi_app upload:app; client_max_body_size 0; }
+        location /up128k/ {
+            asgi_app upload:app;
+            client_max_body_size 0;
+            client_body_buffer_size 128k;
+        }
         location /proxy-raw/ {
             proxy_pass http://uv_raw;
             proxy_http_version 1.1;
@@ -144,6 +151,25 @@ echo "latency module $($PY "$HERE/disconnect_latency.py" "$port" /lat "$SAMPLES"
 echo "latency uvicorn_$fast $($PY "$HERE/disconnect_latency.py" \
     "$(uport lat)" "" "$SAMPLES")" >> "$out"
 
+# uploads: 200 MB, the median of 5, for the module (nginx's default
+# client_body_buffer_size, and 128k) and uvicorn
+head -c 200000000 /dev/zero > "$dir/upload.bin"
+upload() {
+    i=0
+    while [ $i -lt 5 ]; do
+        body=$(curl -s -o "$dir/upload.out" -w '%{time_total}' \
+            --data-binary @"$dir/upload.bin" "$1")
+        grep -q '^200000000 bytes' "$dir/upload.out" \
+            || { echo "bad upload answer from $1"; exit 1; }
+        echo "$body"
+        i=$((i + 1))
+    done | median
+}
+echo "upload module_default $(upload "http://127.0.0.1:$port/up/x")" >> "$out"
+echo "upload module_128k $(upload "http://127.0.0.1:$port/up128k/x")" >> "$out"
+echo "upload uvicorn_$fast $(upload "http://127.0.0.1:$(uport up)/x")" >> "$out"
+rm -f "$dir/upload.bin"
+
 if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
     echo "the nginx error log has alerts"; exit 1
 fi
@@ -174,6 +200,9 @@ ratio module_starlette "nginx_proxy_uvicorn_${fast}_starlette" \
 ratio module_raw nginx_return_200 "module raw / nginx return 200"
 echo "client close -> receive() returns http.disconnect ($SAMPLES closes):"
 awk '$1 == "latency" { printf "  %-20s p50 %6d us   p99 %6d us\n", $2, $3, $4 }' \
+    "$out"
+echo "upload of 200 MB (median of 5 curl --data-binary runs):"
+awk '$1 == "upload" { printf "  %-20s %6.0f ms  %5.0f MB/s\n", $2, $3 * 1000, 200 / $3 }' \
     "$out"
 $PY "$HERE/plot.py" "$out" "$B/bench/python.svg"
 echo "plot: $B/bench/python.svg"

@@ -63,7 +63,13 @@ int Context::receive(Scope *s, asgicore_event &ev)
         ev = asgicore_event{ASGICORE_EVENT_HTTP_DISCONNECT, nullptr, 0, 0};
         return ASGICORE_OK;
     }
-    if (BodyChunk *chunk = s->body.pop()) {
+    // Chunks that queued up while the app was busy go as one message: an
+    // app's cost is per message (a Python round trip), a copy is cheap.
+    BodyChunk *chunk = BodyChunk::merge_front(s->body,
+                                              settings_.body_buffer_limit);
+    if (!chunk)
+        chunk = s->body.pop();
+    if (chunk) {
         s->body_buffered -= chunk->len;
         s->delivered = chunk;
         ev = asgicore_event{ASGICORE_EVENT_HTTP_REQUEST, chunk->data(),

@@ -20,7 +20,7 @@ BodyChunk *BodyChunk::make(const void *data, size_t len, bool last) noexcept
     if (!mem)
         return nullptr;
     auto *chunk = new (mem) BodyChunk{nullptr, len, last};
-    if (len)
+    if (len && data)  // without data: the caller fills it
         std::memcpy(chunk->data(), data, len);
     return chunk;
 }
