@@ -151,15 +151,4 @@ location /t/ { asgi_native_app $TEST_APP threaded; }
 GET /t/hello
 --- error_code: 200
 --- after
-# Signals meant for the worker must reach the nginx thread: every thread
-# an app starts has them blocked.
-my $pid = main::status_json()->{pid};
-my @tids = grep { $_ != $pid } map { m{/(\d+)$} } glob("/proc/$pid/task/*");
-ok(@tids >= 1, "the worker runs an app thread (@tids)");
-for my $tid (@tids) {
-    open(my $fh, '<', "/proc/$pid/task/$tid/status") or next;
-    my ($blk) = join('', <$fh>) =~ /SigBlk:\s+([0-9a-f]+)/;
-    my $mask = hex(substr($blk, -8));
-    my @open = grep { !($mask & (1 << ($_ - 1))) } (1, 2, 3, 10, 12, 14, 15, 28, 29);
-    is("@open", "", "thread $tid blocks HUP INT QUIT USR1 USR2 ALRM TERM WINCH IO");
-}
+app_threads_leave_signals();

@@ -36,6 +36,10 @@ package Test::Asgi;
 #   --- live_check_after  run --- after before the live-scope check, which
 #                       is skipped if nginx has exited
 #
+# Helpers for --- after: status_json, worker_rss_kb, recorded_at,
+# error_log_text, http_get, app_threads_leave_signals (asserts every app
+# thread blocks the worker's signals).
+#
 # ASGI_TEST_BLOCKS=regex runs only the blocks whose name matches it.
 #
 # Waiting is on events, with deadlines: the access-log line of the request,
@@ -58,7 +62,8 @@ use File::Basename qw(dirname basename);
 use base 'Exporter';
 our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop
                  nginx_signal http_get wait_for error_log_text
-                 recorded_at status_json worker_rss_kb);
+                 recorded_at status_json worker_rss_kb
+                 app_threads_leave_signals);
 
 my $root = abs_path(dirname(__FILE__) . '/../../..');
 my $build = $ENV{ASGI_BUILD} || "$root/build";
@@ -346,6 +351,21 @@ sub worker_rss_kb {
     my $pid = status_json()->{pid} or return undef;
     my ($hwm) = slurp("/proc/$pid/status") =~ /VmHWM:\s+(\d+)/;
     return $hwm;
+}
+
+# Signals meant for the worker must reach the nginx thread: every other
+# thread of the worker (the apps' threads) must have them blocked.
+sub app_threads_leave_signals {
+    my $pid = status_json()->{pid};
+    my @tids = grep { $_ != $pid } map { m{/(\d+)$} } glob("/proc/$pid/task/*");
+    ok(@tids >= 1, "the worker runs an app thread (@tids)");
+    for my $tid (@tids) {
+        my ($blk) = slurp("/proc/$pid/task/$tid/status") =~ /SigBlk:\s+([0-9a-f]+)/;
+        my $mask = hex(substr($blk // '0', -8));
+        my @open = grep { !($mask & (1 << ($_ - 1))) }
+                   (1, 2, 3, 10, 12, 14, 15, 28, 29);
+        is("@open", "", "thread $tid blocks HUP INT QUIT USR1 USR2 ALRM TERM WINCH IO");
+    }
 }
 
 sub live_scopes {
