@@ -8,6 +8,7 @@ loop calls when the wake-up eventfd is readable.
 """
 
 import asyncio
+import builtins
 import contextvars
 import importlib
 import io
@@ -315,12 +316,16 @@ async def _run(st, app, scope):
         _asgicore.finish(st.h, failed, message)
 
 
+# Python 3.11+; an empty tuple matches nothing on older ones
+_ExceptionGroup = getattr(builtins, "BaseExceptionGroup", ())
+
+
 def _stops_for_disconnect(exc):
     """Whether an exception is how apps and frameworks stop once they learn
     that the client left: an OSError (ClientDisconnected, ConnectionError)
     or an exception named ClientDisconnect (Starlette's), also inside an
     exception group (task groups)."""
-    if isinstance(exc, BaseExceptionGroup):
+    if isinstance(exc, _ExceptionGroup):
         return all(_stops_for_disconnect(e) for e in exc.exceptions)
     return isinstance(exc, OSError) or \
         type(exc).__name__ == "ClientDisconnect"
