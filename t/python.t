@@ -248,6 +248,21 @@ app stopped after the client disconnected: OSError: client left mid-body
 --- no_error_log
 [error]
 
+=== TEST 5n: an exception group of disconnect reactions is the client's 499 too
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /groupafter
+--- abort
+--- timeout: 0.3
+--- access_log
+499 client_disconnected /groupafter
+--- error_log
+app stopped after the client disconnected: ExceptionGroup
+--- no_error_log
+[error]
+
 === TEST 5m: B2 a bug that runs after the client left is still logged as an app error
 --- config
 asgi_python_path $ROOT/t/apps/python;

@@ -223,6 +223,16 @@ async def app(scope, receive, send):
         except ValueError as e:
             text = b"refused: %s\n" % str(e).encode()
         await respond(send, 200, text)
+    elif kind == "groupafter":
+        # a task group's child stops with an OSError at the disconnect: the
+        # exception group that ends the app is the client's 499 too
+        await body_of(receive)
+
+        async def child():
+            m = await receive()
+            raise OSError("child saw " + m["type"])
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(child())
     elif kind == "bugafter":
         # a real bug that happens to run after the client left is still
         # an application error
