@@ -13,6 +13,8 @@
 #include "ngx_http_asgi_module.h"
 
 
+static void ngx_http_asgi_strip_root_path(asgicore_str *path,
+    ngx_str_t *prefix);
 static ngx_int_t ngx_http_asgi_open_scope(ngx_http_request_t *r,
     ngx_http_asgi_req_t *req);
 static void ngx_http_asgi_read_body_handler(ngx_http_request_t *r);
@@ -54,6 +56,33 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
     }
 
     ngx_http_asgi_req_unref(req);
+}
+
+
+/*
+ * asgi_root_path: the app is mounted at the prefix, as behind a proxy that
+ * strips it: "/api/items" becomes "/items" with root_path "/api", "/api"
+ * becomes "/". A path outside the prefix is left as it is.
+ */
+
+static void
+ngx_http_asgi_strip_root_path(asgicore_str *path, ngx_str_t *prefix)
+{
+    if (path->len < prefix->len
+        || ngx_strncmp(path->data, prefix->data, prefix->len) != 0
+        || (path->len > prefix->len && path->data[prefix->len] != '/'))
+    {
+        return;
+    }
+
+    if (path->len == prefix->len) {
+        path->data = "/";
+        path->len = 1;
+        return;
+    }
+
+    path->data += prefix->len;
+    path->len -= prefix->len;
 }
 
 
@@ -120,6 +149,13 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req)
                     r->unparsed_uri.data + r->unparsed_uri.len, '?');
     info.raw_path.len = p ? (size_t) (p - r->unparsed_uri.data)
                           : r->unparsed_uri.len;
+
+    if (alcf->root_path.len) {
+        info.root_path.data = (char *) alcf->root_path.data;
+        info.root_path.len = alcf->root_path.len;
+        ngx_http_asgi_strip_root_path(&info.path, &alcf->root_path);
+        ngx_http_asgi_strip_root_path(&info.raw_path, &alcf->root_path);
+    }
 
     info.query_string.data = (char *) r->args.data;
     info.query_string.len = r->args.len;

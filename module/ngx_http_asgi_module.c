@@ -26,6 +26,8 @@ static char *ngx_http_asgi_python_argument(ngx_conf_t *cf,
     ngx_http_asgi_loc_conf_t *alcf);
 static char *ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_asgi_set_root_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_asgi_serve_app(ngx_conf_t *cf,
     ngx_http_asgi_loc_conf_t *alcf, ngx_http_asgi_app_t *app);
 static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
@@ -60,6 +62,13 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       ngx_http_asgi_set_lifespan,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("asgi_root_path"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_asgi_set_root_path,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, root_path),
       NULL },
 
     { ngx_string("asgi_disconnect_grace_period"),
@@ -161,6 +170,7 @@ ngx_http_asgi_create_loc_conf(ngx_conf_t *cf)
      *
      *     alcf->app = NULL;
      *     alcf->status = 0;
+     *     alcf->root_path = { 0, NULL };
      */
 
     alcf->grace_period = NGX_CONF_UNSET_MSEC;
@@ -182,6 +192,7 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->ignore_client_abort,
                          prev->ignore_client_abort, 0);
     ngx_conf_merge_ptr_value(conf->python_path, prev->python_path, NULL);
+    ngx_conf_merge_str_value(conf->root_path, prev->root_path, "");
     ngx_conf_merge_uint_value(conf->lifespan, prev->lifespan,
                               NGX_HTTP_ASGI_LIFESPAN_AUTO);
 
@@ -429,6 +440,36 @@ ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* "/prefix": starts with a slash, does not end with one */
+
+static char *
+ngx_http_asgi_set_root_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '/'
+        || value[1].data[value[1].len - 1] == '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a path such as \"/api\": starting "
+                           "with \"/\", not ending with one",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -128,4 +128,22 @@ location /t/ { asgi_native_app $TEST_APP inline; }
 --- request
 GET /t/caf%C3%A9/info?a=1&b=2
 --- error_code: 200
---- response_body_like: method=GET scheme=http http_version=1.1 path=/t/caf\x{c3}\x{a9}/info raw_path=/t/caf%C3%A9/info query=a=1&b=2 client=127.0.0.1 server_port=\d+ headers=\d+
+--- response_body_like: method=GET scheme=http http_version=1.1 root_path= path=/t/caf\x{c3}\x{a9}/info raw_path=/t/caf%C3%A9/info query=a=1&b=2 client=127.0.0.1 server_port=\d+ headers=\d+
+
+=== TEST 16: asgi_root_path must be a path without a trailing slash
+--- config
+location /api/ { asgi_root_path /api/; asgi_native_app $TEST_APP threaded; }
+--- must_die: invalid value "/api/" in "asgi_root_path" directive
+
+=== TEST 17: asgi_root_path must start with a slash
+--- config
+location /api/ { asgi_root_path api; asgi_native_app $TEST_APP threaded; }
+--- must_die: invalid value "api" in "asgi_root_path" directive
+
+=== TEST 18: a native app sees the root path too
+--- config
+location /api/ { asgi_root_path /api; asgi_native_app $TEST_APP threaded; }
+--- request
+GET /api/x/info
+--- error_code: 200
+--- response_body_like: root_path=/api path=/x/info raw_path=/x/info query=

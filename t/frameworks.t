@@ -120,3 +120,16 @@ location /s/ { asgi_app starapp:star; }
 --- no_error_log
 [error]
 Traceback
+
+=== TEST 10: Starlette mounted with asgi_root_path: its routes match below the prefix, /prefix alone is "/"
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /mount { asgi_root_path /mount; asgi_app starapp:star; }
+--- request
+GET /mount/s/hello
+--- error_code: 200
+--- response_body
+Hello from Starlette
+--- after
+my ($status) = main::http_get("/mount");
+is($status, 404, "/mount is the app's / (which it does not route)");

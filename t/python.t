@@ -276,6 +276,20 @@ GET /bugafter
 --- error_log eval
 qr/\[error\] .*asgi: app failed: Traceback.*KeyError: 'missing http\.disconnect'/s
 
+=== TEST 5o: asgi_root_path mounts the app at a prefix: it moves from path to root_path
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /api/ { asgi_root_path /api; asgi_app rawapp:app; }
+location /apiary/ { asgi_app rawapp:app; }
+--- request
+GET /api/sub/paths
+--- error_code: 200
+--- response_body
+/api /sub/paths b'/sub/paths'
+--- after
+my ($status, $body) = main::http_get("/apiary/paths");
+is($body, " /apiary/paths b'/apiary/paths'\n", "without asgi_root_path the path is whole");
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -256,12 +256,14 @@ static void step(req_t *rq)
 
     case K_INFO:
         snprintf(buf, sizeof buf,
-                 "method=%.*s scheme=%.*s http_version=%.*s path=%.*s "
-                 "raw_path=%.*s query=%.*s client=%.*s server_port=%d "
-                 "headers=%zu\n",
+                 "method=%.*s scheme=%.*s http_version=%.*s root_path=%.*s "
+                 "path=%.*s raw_path=%.*s query=%.*s client=%.*s "
+                 "server_port=%d headers=%zu\n",
                  (int) info->method.len, info->method.data,
                  (int) info->scheme.len, info->scheme.data,
                  (int) info->http_version.len, info->http_version.data,
+                 (int) info->root_path.len,
+                 info->root_path.data ? info->root_path.data : "",
                  (int) info->path.len, info->path.data,
                  (int) info->raw_path.len, info->raw_path.data,
                  (int) info->query_string.len, info->query_string.data,

@@ -48,6 +48,10 @@ async def app(scope, receive, send):
             scope["http_version"], scope["method"], scope["query_string"],
             scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
         await respond(send, 200, text.encode())
+    elif kind == "paths":
+        text = "%s %s %r\n" % (scope["root_path"], scope["path"],
+                                scope["raw_path"])
+        await respond(send, 200, text.encode())
     elif kind == "echo":
         await respond(send, 200, await body_of(receive))
     elif kind == "stream":
