@@ -153,8 +153,8 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req)
     if (alcf->root_path.len) {
         info.root_path.data = (char *) alcf->root_path.data;
         info.root_path.len = alcf->root_path.len;
+        /* raw_path stays the bytes the client sent, as ASGI defines it */
         ngx_http_asgi_strip_root_path(&info.path, &alcf->root_path);
-        ngx_http_asgi_strip_root_path(&info.raw_path, &alcf->root_path);
     }
 
     info.query_string.data = (char *) r->args.data;

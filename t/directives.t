@@ -146,4 +146,4 @@ location /api/ { asgi_root_path /api; asgi_native_app $TEST_APP threaded; }
 --- request
 GET /api/x/info
 --- error_code: 200
---- response_body_like: root_path=/api path=/x/info raw_path=/x/info query=
+--- response_body_like: root_path=/api path=/x/info raw_path=/api/x/info query=

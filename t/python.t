@@ -285,7 +285,7 @@ location /apiary/ { asgi_app rawapp:app; }
 GET /api/sub/paths
 --- error_code: 200
 --- response_body
-/api /sub/paths b'/sub/paths'
+/api /sub/paths b'/api/sub/paths'
 --- after
 my ($status, $body) = main::http_get("/apiary/paths");
 is($body, " /apiary/paths b'/apiary/paths'\n", "without asgi_root_path the path is whole");
