@@ -133,3 +133,13 @@ Hello from Starlette
 --- after
 my ($status) = main::http_get("/mount");
 is($status, 404, "/mount is the app's / (which it does not route)");
+
+=== TEST 11: Django mounted with asgi_root_path: request.path is the whole path, routes match below the prefix
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /site/ { asgi_root_path /site; asgi_app djangoapp.asgi:application; }
+--- request
+GET /site/d/info?q=y
+--- error_code: 200
+--- response_body chomp
+{"method": "GET", "path": "/site/d/info", "q": "y"}
