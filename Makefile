@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module python deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module python run-check deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -297,7 +297,14 @@ stress: deps-module deps-nginx-test
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_STORM_N=200000 prove -v -I t/lib \
 		t/storm.t
 
-test: unit-test valgrind-test abi-test nginx-test nginx-asan-test
+# The configuration `make run` serves passes `nginx -t` (t/demo.t tests
+# its apps).
+run-check: deps-module lib
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so $(B)/run/demo_app.so \
+		$(B)/run/nginx.conf python
+	nginx -t -q -p $(CURDIR)/$(B)/run/ -c nginx.conf
+
+test: unit-test valgrind-test abi-test nginx-test nginx-asan-test run-check
 
 # ------------------------------------------------------------------ bench
 
