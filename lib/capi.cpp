@@ -215,7 +215,8 @@ int asgicore_app_log(asgicore_app *app, asgicore_scope *scope, int level,
 {
     if (!app || !message)
         return ASGICORE_ERR_INVALID;
-    return guarded([&] { return app->ctx->app_log(app, scope, level, message); });
+    return guarded(
+        [&] { return app->ctx->app_log(app, scope, level, message); });
 }
 
 int asgicore_app_batch(asgicore_app *app, int on)
