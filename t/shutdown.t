@@ -118,3 +118,19 @@ my @statuses = load(8, 40, '/t/wait?ms=20', sub {
 my $ok = grep { $_ eq '200' } @statuses;
 is(scalar @statuses, 320, "L5 every request answered");
 is($ok, 320, "L5 all 200 across three reloads") or diag(join ',', @statuses);
+
+=== TEST 6: L5 nginx -s reload under load with a Python app loses no accepted request
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- warmup: /hello
+--- after
+my @statuses = load(8, 40, '/wait?ms=20', sub {
+    for (1 .. 3) {
+        sleep 0.5;
+        nginx_signal('HUP');
+    }
+});
+my $ok = grep { $_ eq '200' } @statuses;
+is(scalar @statuses, 320, "L5 every request answered");
+is($ok, 320, "L5 all 200 across three reloads, old workers' interpreters finishing theirs") or diag(join ',', @statuses);
