@@ -24,6 +24,16 @@ Hello from Python
 --- access_log
 200 complete /hello
 
+=== TEST 1b: the worker logs which Python and which event loop serve
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /hello
+--- error_code: 200
+--- error_log eval
+qr/\[info\] \d+#\d+: asgi: Python 3\.\d+\.\d+ runtime started, event loop: uvloop \d/
+
 === TEST 2: the ASGI scope
 --- config
 asgi_python_path $ROOT/t/apps/python;

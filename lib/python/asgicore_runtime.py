@@ -438,10 +438,14 @@ def serve():
     try:
         import uvloop
         _loop = uvloop.new_event_loop()
+        loop_name = "uvloop " + uvloop.__version__
     except ImportError:
         _loop = asyncio.new_event_loop()
+        loop_name = "asyncio"
     asyncio.set_event_loop(_loop)
     _install_logging()
+    _log(_asgicore.LOG_INFO, "Python %s runtime started, event loop: %s"
+         % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
     _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
