@@ -177,6 +177,18 @@ $(B)/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
 		$$($(PYTHON_CONFIG) --ldflags --embed) -lpthread \
 		-Wl,-rpath,'$$ORIGIN'
 
+# The runtime's C glue with ASan+UBSan, for nginx-asan-test.
+$(B)/asan/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
+		$(B)/asan/libasgicore.so.$(SOVERSION) $(B)/python/asgicore_runtime.py
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -g -std=gnu11 $(WARN) $(ASAN) \
+		-Wno-unused-parameter -Wno-missing-field-initializers \
+		-DPYTHON_SONAME='"$(PYTHON_SONAME)"' -Iinclude \
+		$$($(PYTHON_CONFIG) --includes) $< -o $@ \
+		$(B)/asan/libasgicore.so.$(SOVERSION) \
+		$$($(PYTHON_CONFIG) --ldflags --embed) -lpthread \
+		-Wl,-rpath,'$$ORIGIN'
+
 $(B)/python/asgicore_runtime.py: lib/python/asgicore_runtime.py
 	@mkdir -p $(@D)
 	cp $< $@
@@ -283,8 +295,7 @@ nginx-test: deps-module deps-nginx-test
 # The nginx suites again with the ASan+UBSan builds (the storm smaller).
 nginx-asan-test: deps-module deps-nginx-test
 	$(MAKE) -s $(B)/asan/ngx_http_asgi_module.so $(B)/asan/t/testapp.so \
-		$(B)/t/storm $(B)/asgi_python.so $(B)/run/demo_app.so
-	ln -sf ../asgi_python.so $(B)/asan/asgi_python.so
+		$(B)/t/storm $(B)/asan/asgi_python.so $(B)/run/demo_app.so
 	ln -sfn ../python $(B)/asan/python
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_SANITIZE=asan ASGI_STORM_N=2000 \
 		ASGI_MODULE=$(CURDIR)/$(B)/asan/ngx_http_asgi_module.so \
