@@ -47,6 +47,23 @@ stream stopped
 --- no_error_log
 [error]
 
+=== TEST 3b: a Starlette stream whose send() fails at the disconnect is still closed soon
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- request
+GET /s/flood
+--- abort
+--- timeout: 0.3
+--- record
+flood stopped
+--- access_log
+499 client_disconnected /s/flood
+--- no_error_log
+[error]
+
 === TEST 4: R6 request.is_disconnected() turns true when the client leaves
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -10,6 +10,7 @@ loop calls when the wake-up eventfd is readable.
 import asyncio
 import builtins
 import contextvars
+import gc
 import importlib
 import io
 import logging
@@ -18,6 +19,7 @@ import signal
 import site
 import sys
 import threading
+import time
 import traceback
 
 import _asgicore
@@ -311,6 +313,8 @@ async def _run(st, app, scope):
     finally:
         del _scopes[st.h]
         st.finished = True
+        if st.client_left or st.cancelled:
+            _collect_soon()
         if not _batching:
             _batch()
         _asgicore.finish(st.h, failed, message)
@@ -331,12 +335,39 @@ def _stops_for_disconnect(exc):
         type(exc).__name__ == "ClientDisconnect"
 
 
+# Frameworks leave objects of a request whose client left in reference
+# cycles (Starlette's StreamingResponse keeps its unfinished body generator
+# in one once send() raised), so their `finally` blocks and context
+# managers would run at some later garbage collection: whenever the worker
+# next allocates enough, or never in an idle one. A collection soon after
+# such a request, at most one a second, bounds that delay.
+_COLLECT_DELAY = 0.05
+_COLLECT_INTERVAL = 1.0
+_collect_handle = None
+_collected_at = 0.0
+
+
+def _collect_soon():
+    global _collect_handle
+    if _collect_handle is not None:
+        return
+    wait = max(_COLLECT_DELAY,
+               _collected_at + _COLLECT_INTERVAL - time.monotonic())
+    _collect_handle = _loop.call_later(wait, _collect)
+
+
+def _collect():
+    global _collect_handle, _collected_at
+    _collect_handle = None
+    _collected_at = time.monotonic()
+    gc.collect()
+
+
 def _release_frames(exc):
     """The request ended because the client left: clear the finished frames
     its exception passed through. Their locals (a StreamingResponse's
     generator, a database session) would otherwise live in a reference
-    cycle until the next garbage collection, and their `finally` blocks
-    and context managers would run whenever that happens."""
+    cycle until the next garbage collection (see _collect_soon)."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

@@ -35,6 +35,21 @@ async def ticks(request):
     return StreamingResponse(gen(), media_type="text/plain")
 
 
+async def flood(request):
+    # A stream faster than the client reads: when the client leaves, send()
+    # is waiting and raises, and Starlette leaves this generator suspended
+    # in a reference cycle; its finally must still run soon.
+    async def gen():
+        chunk = "x" * 65536
+        try:
+            while True:
+                yield chunk
+                await asyncio.sleep(0)
+        finally:
+            record("flood stopped")
+    return StreamingResponse(gen(), media_type="text/plain")
+
+
 async def watch(request):
     # polls request.is_disconnected() as Starlette apps do
     for _ in range(500):
@@ -49,6 +64,7 @@ star = Starlette(routes=[
     Route("/s/hello", hello),
     Route("/s/echo", echo, methods=["POST"]),
     Route("/s/ticks", ticks),
+    Route("/s/flood", flood),
     Route("/s/watch", watch),
 ])
 
