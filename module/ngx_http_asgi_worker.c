@@ -304,6 +304,9 @@ ngx_http_asgi_worker_exit(ngx_cycle_t *cycle)
         apps[i]->app = NULL;
     }
 
+    /* what the apps logged while stopping (lifespan shutdown) */
+    asgicore_ctx_process(w->ctx);
+
     if (w->timer.timer_set) {
         ngx_del_timer(&w->timer);
     }

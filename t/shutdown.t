@@ -134,3 +134,25 @@ my @statuses = load(8, 40, '/wait?ms=20', sub {
 my $ok = grep { $_ eq '200' } @statuses;
 is(scalar @statuses, 320, "L5 every request answered");
 is($ok, 320, "L5 all 200 across three reloads, old workers' interpreters finishing theirs") or diag(join ',', @statuses);
+
+=== TEST 7: B3 an app that blocks its event loop cannot keep a quitting worker forever
+--- main_config
+worker_shutdown_timeout 1s;
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /block?s=60
+--- abort
+--- timeout: 0.3
+--- record
+blocking
+--- live_check_after
+--- after
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(15, sub { !-e pid_file() }), "nginx exited");
+my $took = time - $t;
+ok($took < 8, sprintf "B3 the worker exited %.2f s after quit, its Python thread still blocked", $took);
+like(error_log_text(), qr/the Python thread did not stop/, "B3 and said why");

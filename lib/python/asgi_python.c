@@ -14,6 +14,7 @@
  * app-side calls; scope handles cross as integers.
  */
 #define PY_SSIZE_T_CLEAN
+#define _GNU_SOURCE  /* pthread_timedjoin_np */
 #include <Python.h>
 
 #include <asgicore.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_APPS 64
@@ -48,6 +50,7 @@ typedef struct {
     int started;
     int efd;
     volatile int stopping;
+    int abandoned;       /* the thread did not stop: no more library calls */
     double shutdown_timeout;  /* seconds, for lifespan shutdown */
     PyObject *on_start;  /* set by the runtime, called with the GIL */
     PyObject *on_notify;
@@ -68,6 +71,18 @@ static asgicore_app *app_of(int i)
 {
     return __atomic_load_n(&rt->apps[i]->app, __ATOMIC_ACQUIRE);
 }
+
+/* The worker gave up waiting for the runtime's thread (an app blocks its
+ * loop) and is exiting: the library may be gone, so Python must not call
+ * it any more. */
+static int abandoned(void)
+{
+    return __atomic_load_n(&rt->abandoned, __ATOMIC_ACQUIRE);
+}
+
+#define REFUSE_IF_ABANDONED()                                                 \
+    if (abandoned())                                                          \
+        return PyErr_Format(PyExc_RuntimeError, "the nginx worker is exiting")
 
 /* ------------------------------------------------------------ _asgicore */
 
@@ -160,7 +175,9 @@ static PyObject *py_receive(PyObject *self, PyObject *arg)
 {
     asgicore_event ev;
     PyObject *d, *body;
-    int rc = asgicore_receive(SCOPE(arg), &ev);
+    int rc;
+    REFUSE_IF_ABANDONED();
+    rc = asgicore_receive(SCOPE(arg), &ev);
     if (rc == ASGICORE_PENDING)
         Py_RETURN_NONE;
     if (rc != ASGICORE_OK)
@@ -275,6 +292,7 @@ static PyObject *py_send(PyObject *self, PyObject *const *args,
     PyObject *message, *type, *body;
     Py_buffer buf;
     int more, rc;
+    REFUSE_IF_ABANDONED();
     if (nargs != 2)
         return PyErr_Format(PyExc_TypeError, "send(h, message)");
     scope = SCOPE(args[0]);
@@ -318,6 +336,7 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     PyObject *h;
     int failed;
     const char *message = NULL;
+    REFUSE_IF_ABANDONED();
     if (!PyArg_ParseTuple(args, "Op|z", &h, &failed, &message))
         return NULL;
     return PyLong_FromLong(asgicore_finish(SCOPE(h), failed, message));
@@ -331,6 +350,7 @@ static PyObject *py_log(PyObject *self, PyObject *args)
     unsigned long long h;
     const char *message;
     asgicore_app *app;
+    REFUSE_IF_ABANDONED();
     if (!PyArg_ParseTuple(args, "iKis", &index, &h, &level, &message))
         return NULL;
     if (index < 0 || index >= napps() || !(app = app_of(index)))
@@ -347,6 +367,7 @@ static PyObject *py_batch(PyObject *self, PyObject *arg)
 {
     asgicore_app *app = napps() ? app_of(0) : NULL;
     int on = PyObject_IsTrue(arg);
+    REFUSE_IF_ABANDONED();
     if (on < 0)
         return NULL;
     if (!app)
@@ -366,6 +387,8 @@ static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
     int i, total = 0;
+    if (abandoned())
+        return PyLong_FromLong(0);
     while (read(rt->efd, &n, sizeof n) == sizeof n)
         ;
     /* the callbacks run here, on this thread, with the GIL held */
@@ -645,14 +668,29 @@ static int attach(void *user, asgicore_app *app, char *error,
 static void destroy(void *user)
 {
     pyapp_t *pa = user;
+    struct timespec deadline;
     int i, left = 0;
     if (rt->started && !rt->stopping) {
         rt->stopping = 1;
         on_wake(rt);
-        pthread_join(rt->thread, NULL);
-        close(rt->efd);
+        /* lifespan shutdown is bounded by shutdown_timeout; an app that
+         * blocks the loop is not, and must not keep the worker forever */
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t) rt->shutdown_timeout + 3;
+        if (pthread_timedjoin_np(rt->thread, NULL, &deadline) != 0) {
+            __atomic_store_n(&rt->abandoned, 1, __ATOMIC_RELEASE);
+            fprintf(stderr, "asgi python: the Python thread did not stop "
+                            "within %.0f s after the worker began exiting "
+                            "(an app blocks its event loop); the worker "
+                            "exits without it\n",
+                    rt->shutdown_timeout + 3);
+        } else {
+            close(rt->efd);
+        }
     }
     pa->app = NULL;
+    if (rt->abandoned)
+        return;  /* the thread may still read the runtime: keep it */
     for (i = 0; i < rt->napps; i++)
         left += rt->apps[i]->app != NULL;
     if (!left) {

@@ -1,4 +1,5 @@
 """Lifespan test apps for t/lifespan.t."""
+import logging
 import os
 
 
@@ -19,6 +20,7 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.startup.complete"})
             elif m["type"] == "lifespan.shutdown":
                 record("shutdown")
+                logging.getLogger("lifeapp").warning("closing the pool")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -243,6 +243,13 @@ async def app(scope, receive, send):
         await body_of(receive)
         m = await receive()
         {}["missing " + m["type"]]
+    elif kind == "block":
+        # a bug that blocks the worker's event loop (a synchronous sleep)
+        import time
+        await body_of(receive)
+        record("blocking")
+        time.sleep(float(_query(scope).get("s", "30")))
+        await respond(send, 200, b"unblocked\n")
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
