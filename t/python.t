@@ -300,6 +300,20 @@ GET /api/sub/paths
 my ($status, $body) = main::http_get("/apiary/paths");
 is($body, " /apiary/paths b'/apiary/paths'\n", "without asgi_root_path the path is whole");
 
+=== TEST 5p: B2 an app that stops the event loop: logged, and the worker's Python apps serve on
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /stoploop
+--- error_code: 200
+--- error_log
+an app stopped the event loop (loop.stop()); it runs again
+--- after
+my ($status, $body) = main::http_get("/hello");
+is($status, 200, "B2 the next request is served");
+is($body, "Hello from Python\n", "by the app");
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

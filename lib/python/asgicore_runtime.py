@@ -485,6 +485,12 @@ def serve():
     for index in range(_asgicore.app_count()):
         _app(index)
     _on_wake()  # anything queued before the loop ran
-    _loop.run_forever()
+    while True:
+        _loop.run_forever()
+        if _stopping:
+            break
+        # an app called loop.stop(): the worker serves on
+        _log(_asgicore.LOG_ERROR, "an app stopped the event loop "
+             "(loop.stop()); it runs again")
     if _batching:
         _end_batch()  # the loop stopped before the batch's end ran

@@ -250,6 +250,10 @@ async def app(scope, receive, send):
         record("blocking")
         time.sleep(float(_query(scope).get("s", "30")))
         await respond(send, 200, b"unblocked\n")
+    elif kind == "stoploop":
+        # a bug that stops the runtime's event loop
+        asyncio.get_running_loop().stop()
+        await respond(send, 200, b"stopping the loop\n")
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
