@@ -313,6 +313,11 @@ an app stopped the event loop (loop.stop()); it runs again
 my ($status, $body) = main::http_get("/hello");
 is($status, 200, "B2 the next request is served");
 is($body, "Hello from Python\n", "by the app");
+($status) = main::http_get("/exitloop");
+is($status, 200, "B2 a SystemExit from a loop callback");
+ok(main::wait_for(5, sub { main::error_log_text() =~ /the event loop stopped on an exception; it runs again:\n.*SystemExit: 3/s }), "B2 is logged");
+($status, $body) = main::http_get("/hello");
+is($body, "Hello from Python\n", "B2 and the apps serve on");
 
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config

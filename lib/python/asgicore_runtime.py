@@ -486,7 +486,16 @@ def serve():
         _app(index)
     _on_wake()  # anything queued before the loop ran
     while True:
-        _loop.run_forever()
+        try:
+            _loop.run_forever()
+        except BaseException:
+            # SystemExit or another escape from a callback outside any
+            # request's task: the worker serves on
+            if not _stopping:
+                _log(_asgicore.LOG_ERROR, "the event loop stopped on an "
+                     "exception; it runs again:\n%s"
+                     % traceback.format_exc().rstrip())
+                continue
         if _stopping:
             break
         # an app called loop.stop(): the worker serves on

@@ -250,6 +250,10 @@ async def app(scope, receive, send):
         record("blocking")
         time.sleep(float(_query(scope).get("s", "30")))
         await respond(send, 200, b"unblocked\n")
+    elif kind == "exitloop":
+        # a bug that raises SystemExit from a plain loop callback
+        asyncio.get_running_loop().call_soon(sys.exit, 3)
+        await respond(send, 200, b"exiting from a callback\n")
     elif kind == "stoploop":
         # a bug that stops the runtime's event loop
         asyncio.get_running_loop().stop()
