@@ -319,6 +319,30 @@ ok(main::wait_for(5, sub { main::error_log_text() =~ /the event loop stopped on 
 ($status, $body) = main::http_get("/hello");
 is($body, "Hello from Python\n", "B2 and the apps serve on");
 
+=== TEST 5q: B2 an app that returns without responding: 500 and an error line
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /noresponse
+--- error_code: 500
+--- error_log
+app returned without sending a response
+--- access_log
+500 app_error /noresponse
+
+=== TEST 5r: B2 an app that returns mid-response: the connection is closed, an error line
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- raw_request eval
+"GET /halfresponse HTTP/1.1\r\nHost: x\r\n\r\n"
+--- response_body_like: partial
+--- error_log
+app returned before completing its response
+--- access_log
+200 app_error /halfresponse
+
 === TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -258,6 +258,16 @@ async def app(scope, receive, send):
         # a bug that stops the runtime's event loop
         asyncio.get_running_loop().stop()
         await respond(send, 200, b"stopping the loop\n")
+    elif kind == "noresponse":
+        await body_of(receive)
+        return  # B2: returns without responding
+    elif kind == "halfresponse":
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b"partial\n",
+                    "more_body": True})
+        return  # B2: returns before the end of its response
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
