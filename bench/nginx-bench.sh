@@ -5,6 +5,7 @@
 # keep-alive HTTP/1.1, the same wrk settings.
 # Rounds are interleaved; the medians and their ratios are printed.
 set -eu
+. "$(dirname "$0")/common.sh"
 B=${1:-build}
 B=$(cd "$B" && pwd)
 ROUNDS=${ROUNDS:-5}
@@ -14,17 +15,8 @@ dir=$(mktemp -d)
 trap 'nginx -p "$dir/" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$dir"' EXIT
 mkdir -p "$dir/logs"
 port=$((21000 + $$ % 4000))
-user=$([ "$(id -u)" -eq 0 ] && echo "user root;" || true)
-cat > "$dir/nginx.conf" <<CONF
-load_module $B/ngx_http_asgi_module.so;
-$user
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
+conf_head "$B" > "$dir/nginx.conf"
+cat >> "$dir/nginx.conf" <<CONF
     server {
         listen 127.0.0.1:$port;
         location = /return200 {
@@ -43,18 +35,13 @@ for path in /return200 /inline/hello /threaded/hello; do
     [ "$body" = "Hello, world!" ] || { echo "bad response from $path: $body"; exit 1; }
 done
 
-rate() {
-    wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port$1" \
-        | awk '/Requests\/sec/ { print $2 }'
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 : > "$dir/r200"; : > "$dir/inline"; : > "$dir/threaded"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-    rate /return200 >> "$dir/r200"
-    rate /inline/hello >> "$dir/inline"
-    rate /threaded/hello >> "$dir/threaded"
+    rate "http://127.0.0.1:$port/return200" >> "$dir/r200"
+    rate "http://127.0.0.1:$port/inline/hello" >> "$dir/inline"
+    rate "http://127.0.0.1:$port/threaded/hello" >> "$dir/threaded"
     i=$((i + 1))
 done
 r200=$(median < "$dir/r200")

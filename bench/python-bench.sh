@@ -9,6 +9,7 @@
 # returning http.disconnect, p50/p99, for the module and for uvicorn.
 # Writes $B/bench/python.tsv and the plot $B/bench/python.svg.
 set -eu
+. "$(dirname "$0")/common.sh"
 B=${1:-build}
 B=$(cd "$B" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +29,6 @@ trap cleanup EXIT
 mkdir -p "$dir/logs" "$B/bench"
 base=$((20000 + $$ % 1000 * 10))  # below the ephemeral range
 port=$base
-user=$([ "$(id -u)" -eq 0 ] && echo "user root;" || true)
 
 have_httptools=no
 $PY -c 'import httptools' 2>/dev/null && have_httptools=yes
@@ -53,16 +53,8 @@ while read -r name p http app; do
     pids="$pids $!"
 done < "$dir/uvicorns"
 
-cat > "$dir/nginx.conf" <<CONF
-load_module $B/ngx_http_asgi_module.so;
-$user
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
+conf_head "$B" > "$dir/nginx.conf"
+cat >> "$dir/nginx.conf" <<CONF
     asgi_python_path $HERE/apps;
     upstream uv_raw { server 127.0.0.1:$(uport $fastkey-raw); keepalive 64; }
     server {
@@ -126,10 +118,6 @@ nginx_proxy_uvicorn_${fast}_starlette http://127.0.0.1:$port/proxy-star/x
 LIST
 while read -r label url; do wait_for "$url"; done < "$dir/servers"
 
-rate() {
-    wrk -t1 -c"$CONNS" -d"$DURATION" "$1" | awk '/Requests\/sec/ { print $2 }'
-}
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 i=0
 while [ $i -lt "$ROUNDS" ]; do
