@@ -233,6 +233,18 @@ GET /log
 --- after
 app_threads_leave_signals();
 
+=== TEST 5j2: processes an app starts do not inherit the runtime's blocked signals
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /children
+--- error_code: 200
+--- response_body
+popen=0000000000000000 asyncio=0000000000000000 fork=0000000000000000 posix_spawn=0000000000000000 system=0000000000000000
+
 === TEST 5k: an app cannot replace nginx's signal handlers
 --- config
 asgi_python_path $ROOT/t/apps/python;

@@ -124,6 +124,38 @@ def _refuse_signal_handler(signalnum, handler):
                      "(asgicore): not setting one for signal %s" % signalnum)
 
 
+def _let_children_have_signals():
+    """The runtime's threads block every signal, so that the worker's reach
+    the nginx thread; processes an app starts must not inherit that mask
+    (a subprocess could not be stopped with SIGTERM). Each way Python
+    starts one gets an empty mask in the child."""
+    import _posixsubprocess
+    import subprocess
+
+    def unblocked(start):
+        def call(*args, **kwargs):
+            old = signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            try:
+                return start(*args, **kwargs)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return call
+
+    _posixsubprocess.fork_exec = unblocked(_posixsubprocess.fork_exec)
+    if getattr(subprocess, "_fork_exec", None) is not None:
+        subprocess._fork_exec = unblocked(subprocess._fork_exec)
+    os.system = unblocked(os.system)
+    for name in ("posix_spawn", "posix_spawnp"):
+        spawn = getattr(os, name, None)
+        if spawn is not None:
+            def with_mask(*args, _spawn=spawn, **kwargs):
+                kwargs.setdefault("setsigmask", ())
+                return _spawn(*args, **kwargs)
+            setattr(os, name, with_mask)
+    os.register_at_fork(
+        after_in_child=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, ()))
+
+
 def _install_logging():
     global _loop_thread
     _loop_thread = threading.get_ident()
@@ -478,6 +510,7 @@ def serve():
     _log(_asgicore.LOG_INFO, "Python %s runtime started, event loop: %s"
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
+    _let_children_have_signals()
     _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)

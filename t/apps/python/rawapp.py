@@ -268,6 +268,45 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": b"partial\n",
                     "more_body": True})
         return  # B2: returns before the end of its response
+    elif kind == "children":
+        # processes the app starts have no signal blocked
+        import subprocess
+        import time
+
+        def blocked(pid):
+            # once the child runs `sleep` (exec'd, after any fork hooks)
+            for _ in range(500):
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if f.read().startswith(b"sleep"):
+                        break
+                time.sleep(0.002)
+            with open("/proc/%d/status" % pid) as f:
+                return [line.split()[1] for line in f
+                        if line.startswith("SigBlk")][0]
+        results = []
+        p = subprocess.Popen(["sleep", "30"])
+        results.append("popen=" + blocked(p.pid))
+        p.kill()
+        p.wait()
+        p = await asyncio.create_subprocess_exec("sleep", "30")
+        results.append("asyncio=" + blocked(p.pid))
+        p.kill()
+        await p.wait()
+        pid = os.fork()
+        if pid == 0:
+            os.execvp("sleep", ["sleep", "30"])
+        results.append("fork=" + blocked(pid))
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pid = os.posix_spawnp("sleep", ["sleep", "30"], os.environ)
+        results.append("posix_spawn=" + blocked(pid))
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        out = os.environ.get("ASGI_RECORD", "/tmp/x") + ".system"
+        os.system("grep SigBlk /proc/self/status > %s" % out)
+        with open(out) as f:
+            results.append("system=" + f.read().split()[1])
+        await respond(send, 200, (" ".join(results) + "\n").encode())
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
