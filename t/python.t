@@ -42,7 +42,7 @@ location / { asgi_app rawapp:app; }
 GET /a/scope?x=1
 --- error_code: 200
 --- response_body
-3.0 2.4 1.1 GET b'x=1' /a/scope localhost
+3.0 2.4 http.response.trailers 1.1 GET b'x=1' /a/scope localhost
 
 === TEST 3: R2 a body in, S1 a streamed response out
 --- config

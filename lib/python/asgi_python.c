@@ -126,10 +126,12 @@ static PyObject *scope_dict(asgicore_scope *scope)
         }
         PyList_SET_ITEM(headers, (Py_ssize_t) n, pair);
     }
+    /* extensions: http.response.trailers is supported */
     return Py_BuildValue(
-        "{s:s,s:{s:s,s:s},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+        "{s:s,s:{s:s,s:s},s:{s:{}},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
         "type", "http",
         "asgi", "version", "3.0", "spec_version", "2.4",
+        "extensions", "http.response.trailers",
         "method", str_or_none(i->method, 1),
         "scheme", str_or_none(i->scheme, 1),
         "http_version", str_or_none(i->http_version, 1),

@@ -43,8 +43,9 @@ async def app(scope, receive, send):
     if kind == "hello":
         await respond(send, 200, b"Hello from Python\n")
     elif kind == "scope":
-        text = "%s %s %s %s %r %s %s\n" % (
+        text = "%s %s %s %s %s %r %s %s\n" % (
             scope["asgi"]["version"], scope["asgi"]["spec_version"],
+            ",".join(sorted(scope.get("extensions", {}))),
             scope["http_version"], scope["method"], scope["query_string"],
             scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
         await respond(send, 200, text.encode())
