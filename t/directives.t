@@ -147,3 +147,12 @@ location /api/ { asgi_root_path /api; asgi_native_app $TEST_APP threaded; }
 GET /api/x/info
 --- error_code: 200
 --- response_body_like: root_path=/api path=/x/info raw_path=/api/x/info query=
+
+=== TEST 19: without the Python runtime, asgi_app fails nginx -t with the reason; native apps still load
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+--- exec
+sh $ROOT/t/tools/without-runtime.sh $ROOT/build
+--- response_body
+"asgi_app" needs the Python runtime "DIR/asgi_python.so"
+a native app: nginx -t ok
