@@ -216,6 +216,15 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
 
     (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
 
+    /*
+     * nginx's SIGCHLD handler reaps every child of the process and reports
+     * it as an "unknown process" alert; a worker has no children of its
+     * own, so the processes apps start are left to the apps to wait for.
+     */
+    if (amcf->apps.nelts) {
+        (void) signal(SIGCHLD, SIG_DFL);
+    }
+
     return NGX_OK;
 }
 

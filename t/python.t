@@ -233,7 +233,7 @@ GET /log
 --- after
 app_threads_leave_signals();
 
-=== TEST 5j2: processes an app starts do not inherit the runtime's blocked signals
+=== TEST 5j2: processes an app starts do not inherit the runtime's blocked signals, and the app reaps them, not nginx
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -243,7 +243,9 @@ location / { asgi_app rawapp:app; }
 GET /children
 --- error_code: 200
 --- response_body
-popen=0000000000000000 asyncio=0000000000000000 fork=0000000000000000 posix_spawn=0000000000000000 system=0000000000000000
+popen=0000000000000000 asyncio=0000000000000000 fork=0000000000000000 posix_spawn=0000000000000000 statuses=ok system=0000000000000000
+--- no_error_log
+unknown process
 
 === TEST 5k: an app cannot replace nginx's signal handlers
 --- config

@@ -303,6 +303,12 @@ async def app(scope, receive, send):
         results.append("posix_spawn=" + blocked(pid))
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+        # and the app, not nginx, reaps them: exit statuses arrive intact
+        codes = [subprocess.run(["sh", "-c", "exit %d" % (i % 7 + 1)]).returncode
+                 for i in range(20)]
+        results.append("statuses=" + ("ok" if codes == [i % 7 + 1 for i in
+                                                         range(20)]
+                                      else repr(codes)))
         out = os.environ.get("ASGI_RECORD", "/tmp/x") + ".system"
         os.system("grep SigBlk /proc/self/status > %s" % out)
         with open(out) as f:
