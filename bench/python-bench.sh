@@ -66,6 +66,10 @@ cat >> "$dir/nginx.conf" <<CONF
         location /raw/ { asgi_app hello_raw:app; }
         location /star/ { asgi_app hello_star:app; }
         location /lat/ { asgi_app latency:app; }
+        location /proxy-lat/ {
+            proxy_pass http://127.0.0.1:$(uport lat);
+            proxy_buffering off;
+        }
         location /up/ { asgi_app upload:app; client_max_body_size 0; }
         location /up128k/ {
             asgi_app upload:app;
@@ -138,6 +142,8 @@ echo "latency module $($PY "$HERE/disconnect_latency.py" "$port" /lat "$SAMPLES"
     >> "$out"
 echo "latency uvicorn_$fast $($PY "$HERE/disconnect_latency.py" \
     "$(uport lat)" "" "$SAMPLES")" >> "$out"
+echo "latency nginx_proxy_uvicorn $($PY "$HERE/disconnect_latency.py" \
+    "$port" /proxy-lat "$SAMPLES")" >> "$out"
 
 # uploads: 200 MB, the median of 5, for the module (nginx's default
 # client_body_buffer_size, and 128k) and uvicorn
@@ -187,7 +193,7 @@ ratio module_starlette "nginx_proxy_uvicorn_${fast}_starlette" \
     "module Starlette / nginx proxy_pass -> uvicorn $fast Starlette"
 ratio module_raw nginx_return_200 "module raw / nginx return 200"
 echo "client close -> receive() returns http.disconnect ($SAMPLES closes):"
-awk '$1 == "latency" { printf "  %-20s p50 %6d us   p99 %6d us\n", $2, $3, $4 }' \
+awk '$1 == "latency" { printf "  %-24s p50 %6d us   p99 %6d us\n", $2, $3, $4 }' \
     "$out"
 echo "upload of 200 MB (median of 5 curl --data-binary runs):"
 awk '$1 == "upload" { printf "  %-20s %6.0f ms  %5.0f MB/s\n", $2, $3 * 1000, 200 / $3 }' \
