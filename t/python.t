@@ -83,7 +83,7 @@ send raised ClientDisconnected cleanup
 --- no_error_log
 [error]
 
-=== TEST 5b: a generator-fed stream whose client left is closed at once
+=== TEST 5b: a generator-fed stream whose client left is closed soon, though in a reference cycle
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config

@@ -1,10 +1,10 @@
-"""The asyncio side of asgicore's Python runtime (first slice).
+"""The asyncio side of asgicore's Python runtime.
 
 Runs on the runtime's own thread inside the nginx worker: an event loop
-(uvloop when importable) that serves one ASGI 3 application. The library
-reaches it through `_asgicore` (built into the runtime's shared object):
-start and notify callbacks arrive from `_asgicore.dispatch()`, which the
-loop calls when the wake-up eventfd is readable.
+(uvloop when importable) that serves the worker's ASGI 3 applications. The
+library reaches it through `_asgicore` (built into the runtime's shared
+object): start and notify callbacks arrive from `_asgicore.dispatch()`,
+which the loop calls when the wake-up eventfd is readable.
 """
 
 import asyncio
@@ -98,8 +98,8 @@ class _LogStream(io.TextIOBase):
         return True
 
     def write(self, text):
-        text = self.pending + str(text)
-        head, sep, self.pending = text.rpartition("\n")
+        text = str(text)
+        head, sep, self.pending = (self.pending + text).rpartition("\n")
         if sep and head:
             _log(self.level, head)
         return len(text)
@@ -326,12 +326,11 @@ async def _run(st, app, scope):
             if ok:
                 scope["state"] = lifespan.state.copy()
         await app(scope, st.receive, st.send)
-    except asyncio.CancelledError as e:
+    except asyncio.CancelledError:
         if not st.cancelled:
             failed, message = True, "cancelled"
-        _release_frames(e)
-    except ClientDisconnected as e:
-        _release_frames(e)  # not an application error (S3)
+    except ClientDisconnected:
+        pass  # not an application error (S3)
     except BaseException as e:
         if st.client_left and _stops_for_disconnect(e):
             # The app's own way of stopping once told the client left (an
@@ -339,7 +338,6 @@ async def _run(st, app, scope):
             # the outcome is the client's 499, not an application error.
             _log(_asgicore.LOG_INFO, "app stopped after the client "
                  "disconnected: %s: %s" % (type(e).__name__, e), st)
-            _release_frames(e)
         else:
             failed, message = True, traceback.format_exc().rstrip()
     finally:
@@ -367,12 +365,13 @@ def _stops_for_disconnect(exc):
         type(exc).__name__ == "ClientDisconnect"
 
 
-# Frameworks leave objects of a request whose client left in reference
-# cycles (Starlette's StreamingResponse keeps its unfinished body generator
-# in one once send() raised), so their `finally` blocks and context
-# managers would run at some later garbage collection: whenever the worker
-# next allocates enough, or never in an idle one. A collection soon after
-# such a request, at most one a second, bounds that delay.
+# Objects of a request whose client left often end in reference cycles:
+# its exception's traceback holds the frames that raised it, and Starlette's
+# StreamingResponse keeps its unfinished body generator in one once send()
+# raised. Their `finally` blocks and context managers would run at some
+# later garbage collection: whenever the worker next allocates enough, or
+# never in an idle one. A collection soon after such a request, at most one
+# a second, bounds that delay.
 _COLLECT_DELAY = 0.05
 _COLLECT_INTERVAL = 1.0
 _collect_handle = None
@@ -393,18 +392,6 @@ def _collect():
     _collect_handle = None
     _collected_at = time.monotonic()
     gc.collect()
-
-
-def _release_frames(exc):
-    """The request ended because the client left: clear the finished frames
-    its exception passed through. Their locals (a StreamingResponse's
-    generator, a database session) would otherwise live in a reference
-    cycle until the next garbage collection (see _collect_soon)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        traceback.clear_frames(exc.__traceback__)
-        exc = exc.__cause__ or exc.__context__
 
 
 def _app(index):
