@@ -65,8 +65,7 @@ int Context::receive(Scope *s, asgicore_event &ev)
     }
     // Chunks that queued up while the app was busy go as one message: an
     // app's cost is per message (a Python round trip), a copy is cheap.
-    BodyChunk *chunk = BodyChunk::merge_front(s->body,
-                                              settings_.body_buffer_limit);
+    BodyChunk *chunk = merge_front(s->body, settings_.body_buffer_limit);
     if (!chunk)
         chunk = s->body.pop();
     if (chunk) {

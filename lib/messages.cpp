@@ -31,6 +31,34 @@ void BodyChunk::destroy(BodyChunk *chunk) noexcept
     ::operator delete(chunk);
 }
 
+BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit) noexcept
+{
+    size_t total = 0;
+    size_t count = 0;
+    for (BodyChunk *c = body.front(); c && total + c->len <= limit;
+         c = c->next) {
+        total += c->len;
+        count++;
+        if (c->last)
+            break;
+    }
+    if (count < 2)
+        return nullptr;
+    BodyChunk *merged = BodyChunk::make(nullptr, total, false);
+    if (!merged)
+        return nullptr;
+    char *to = merged->data();
+    while (count--) {
+        BodyChunk *c = body.pop();
+        if (c->len)
+            std::memcpy(to, c->data(), c->len);
+        to += c->len;
+        merged->last = c->last;
+        BodyChunk::destroy(c);
+    }
+    return merged;
+}
+
 size_t headers_storage_size(const asgicore_header *headers,
                             size_t count) noexcept
 {

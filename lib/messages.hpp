@@ -15,11 +15,6 @@ struct BodyChunk {
     char *data() noexcept { return reinterpret_cast<char *>(this + 1); }
 
     static BodyChunk *make(const void *data, size_t len, bool last) noexcept;
-    // The chunks at the front of `queue` merged into one, up to `limit`
-    // bytes (at least the first chunk); null when there is nothing to
-    // merge or no memory, and then the queue is unchanged.
-    template <class Queue>
-    static BodyChunk *merge_front(Queue &queue, size_t limit) noexcept;
     static void destroy(BodyChunk *chunk) noexcept;
 };
 
@@ -86,36 +81,10 @@ private:
     Node *tail_ = nullptr;
 };
 
-template <class Queue>
-BodyChunk *BodyChunk::merge_front(Queue &queue, size_t limit) noexcept
-{
-    BodyChunk *first = queue.front();
-    if (!first || first->last || !first->next)
-        return nullptr;
-    size_t total = 0;
-    size_t count = 0;
-    for (BodyChunk *c = first; c && total + c->len <= limit; c = c->next) {
-        total += c->len;
-        count++;
-        if (c->last)
-            break;
-    }
-    if (count < 2)
-        return nullptr;
-    BodyChunk *merged = make(nullptr, total, false);
-    if (!merged)
-        return nullptr;
-    char *to = merged->data();
-    while (count--) {
-        BodyChunk *c = queue.pop();
-        if (c->len)
-            __builtin_memcpy(to, c->data(), c->len);
-        to += c->len;
-        merged->last = c->last;
-        destroy(c);
-    }
-    return merged;
-}
+// The chunks at the front of `body` merged into one, up to `limit` bytes;
+// null when fewer than two fit or there is no memory, and then `body` is
+// unchanged.
+BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit) noexcept;
 
 // Bytes needed to copy a header array (the array, then the name and value
 // bytes), and the copy itself into `storage` sized that way.
