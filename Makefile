@@ -167,27 +167,24 @@ PYTHON_CONFIG ?= /usr/bin/python3-config
 PYTHON_SONAME = $(shell /usr/bin/python3 -c \
 	"import sysconfig; print(sysconfig.get_config_var('INSTSONAME'))")
 
+# compile_python_runtime FLAGS, LIBASGICORE: linked to the shared library
+# by path, so neither build can pick up a static copy of it.
+compile_python_runtime = $(CC) -shared -fPIC -g -std=gnu11 $(WARN) $(1) \
+	-Wno-unused-parameter -Wno-missing-field-initializers \
+	-DPYTHON_SONAME='"$(PYTHON_SONAME)"' -Iinclude \
+	$$($(PYTHON_CONFIG) --includes) $< -o $@ $(2) \
+	$$($(PYTHON_CONFIG) --ldflags --embed) -lpthread -Wl,-rpath,'$$ORIGIN'
+
 $(B)/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
 		$(B)/libasgicore.so.$(SOVERSION) $(B)/python/asgicore_runtime.py
 	@sh tools/ensure-packages python3-dev
-	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Wno-unused-parameter \
-		-Wno-missing-field-initializers \
-		-DPYTHON_SONAME='"$(PYTHON_SONAME)"' -Iinclude \
-		$$($(PYTHON_CONFIG) --includes) $< -o $@ -L$(B) -lasgicore \
-		$$($(PYTHON_CONFIG) --ldflags --embed) -lpthread \
-		-Wl,-rpath,'$$ORIGIN'
+	$(call compile_python_runtime,-O2,$(B)/libasgicore.so.$(SOVERSION))
 
 # The runtime's C glue with ASan+UBSan, for nginx-asan-test.
 $(B)/asan/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
 		$(B)/asan/libasgicore.so.$(SOVERSION) $(B)/python/asgicore_runtime.py
 	@mkdir -p $(@D)
-	$(CC) -shared -fPIC -g -std=gnu11 $(WARN) $(ASAN) \
-		-Wno-unused-parameter -Wno-missing-field-initializers \
-		-DPYTHON_SONAME='"$(PYTHON_SONAME)"' -Iinclude \
-		$$($(PYTHON_CONFIG) --includes) $< -o $@ \
-		$(B)/asan/libasgicore.so.$(SOVERSION) \
-		$$($(PYTHON_CONFIG) --ldflags --embed) -lpthread \
-		-Wl,-rpath,'$$ORIGIN'
+	$(call compile_python_runtime,$(ASAN),$(B)/asan/libasgicore.so.$(SOVERSION))
 
 $(B)/python/asgicore_runtime.py: lib/python/asgicore_runtime.py
 	@mkdir -p $(@D)
