@@ -21,9 +21,10 @@
  *     inside a host-side call. Any host-side call may invoke callbacks for
  *     any scope. `wake` may be invoked from any thread.
  *   - App-side calls (asgicore_receive, asgicore_send_*, asgicore_finish,
- *     asgicore_scope_get_info, asgicore_scope_*_app_data, asgicore_app_dispatch,
- *     asgicore_app_log, asgicore_app_batch) are safe from any one thread at a
- *     time per scope, concurrently with the host thread. They never invoke
+ *     asgicore_scope_hold, asgicore_scope_drop, asgicore_scope_get_info,
+ *     asgicore_scope_*_app_data, asgicore_app_dispatch, asgicore_app_log,
+ *     asgicore_app_batch) are safe from any one thread at a time per scope,
+ *     concurrently with the host thread. They never invoke
  *     a host callback other than `wake`; an app's log line reaches the
  *     host's `log` callback on the host thread.
  *   - Apps are inline (callbacks run on the host thread, inside host-side
@@ -56,9 +57,9 @@ extern "C" {
 #endif
 
 #define ASGICORE_VERSION_MAJOR 0
-#define ASGICORE_VERSION_MINOR 2
+#define ASGICORE_VERSION_MINOR 3
 #define ASGICORE_VERSION_PATCH 0
-#define ASGICORE_VERSION_STRING "0.2.0"
+#define ASGICORE_VERSION_STRING "0.3.0"
 #define ASGICORE_VERSION_NUM                                                  \
     ((ASGICORE_VERSION_MAJOR << 16) | (ASGICORE_VERSION_MINOR << 8)           \
      | ASGICORE_VERSION_PATCH)
@@ -199,12 +200,15 @@ typedef struct asgicore_callbacks {
     int (*send_trailers)(void *user, asgicore_scope *scope, void *host_data,
                          const asgicore_header *trailers, size_t count,
                          int last);
-    /* The app consumed buffered body: feed more. Comes only after the
-     * ASGICORE_PENDING it answers was returned; harmless when not paused. */
+    /* The app consumed buffered body, or first asked for it
+     * (ASGICORE_SCOPE_BODY_ON_DEMAND): feed more. Comes only after the
+     * pause it answers began; harmless when not paused. */
     void (*resume_body)(void *user, asgicore_scope *scope, void *host_data);
     /* The host can end the request: the last byte of the response was
-     * handed over, or the app finished, or it was cancelled, or it was never
-     * started. `outcome` is final (an app that runs on after its response
+     * handed over and the host is not backlogged (a send that returned
+     * ASGICORE_PENDING was followed by asgicore_scope_write_ready), or the
+     * app finished, or it was cancelled, or it was never started, or an
+     * app error ended the response. `outcome` is final (an app that runs on after its response
      * ended, e.g. background work, does not change it). response_complete
      * is 0 when the response could not be finished: close the connection
      * rather than end the response. At most once per scope; the host may
@@ -304,6 +308,16 @@ typedef struct asgicore_scope_info {
 /* A client abort after the whole body arrived is hidden from the app: it
  * runs to completion, its output is discarded. */
 #define ASGICORE_SCOPE_IGNORE_CLIENT_ABORT 0x1u
+/* Since 0.3.0. The host reads the body only when the app first asks for
+ * it (HTTP/1.1 "Expect: 100-continue": the host answers "100 Continue"
+ * then): the scope starts paused, asgicore_scope_feed_body returns
+ * ASGICORE_ERR_BUSY until the resume_body callback. For requests with a
+ * body. */
+#define ASGICORE_SCOPE_BODY_ON_DEMAND 0x2u
+/* Since 0.3.0. The client left before the scope was opened (its FIN came
+ * with the request): the app is never started; the scope counts as
+ * opened, disconnected and not dispatched, and `done` follows at once. */
+#define ASGICORE_SCOPE_CLIENT_GONE 0x4u
 
 /*
  * Opens a scope for one request and starts `app` for it: an inline app's
@@ -421,8 +435,10 @@ ASGICORE_API int asgicore_app_log(asgicore_app *app, asgicore_scope *scope,
  */
 ASGICORE_API int asgicore_app_batch(asgicore_app *app, int on);
 
-/* The scope data, valid until asgicore_finish. Strings are not
- * NUL-terminated; grace_period_ns holds the effective value. */
+/* The scope data, valid until asgicore_finish (or the last drop of a held
+ * scope). Strings are not NUL-terminated; grace_period_ns holds the
+ * effective value; path is valid UTF-8 (invalid sequences of the host's
+ * path are replaced by U+FFFD since 0.3.0). */
 ASGICORE_API const asgicore_scope_info *asgicore_scope_get_info(
     asgicore_scope *scope);
 
@@ -453,8 +469,15 @@ ASGICORE_API int asgicore_receive(asgicore_scope *scope,
                                   asgicore_event *event);
 
 /*
- * "http.response.start". status 100..999. trailers: the app will send
- * "http.response.trailers" after the body. Results of every send:
+ * "http.response.start". status 200..999 (a 1xx is not a final response:
+ * an app error). trailers: the app will send "http.response.trailers"
+ * after the body. Header values may hold no control character but HTAB.
+ * A content-length is a promise the library keeps for the app (since
+ * 0.3.0): an invalid value or conflicting values are an app error; a body
+ * beyond it, or ending short of it, is an app error that cuts the
+ * response, and no byte beyond it is written. 204, 205 and 304 responses,
+ * and responses to HEAD, carry no body: body bytes are dropped (a 205's
+ * content-length is sent as 0, a 204's not at all). Results of every send:
  * ASGICORE_OK: done, send again at will. ASGICORE_PENDING: taken; do not
  * send again before ASGICORE_NOTIFY_SEND_READY. ASGICORE_ERR_DISCONNECTED:
  * nothing written, not an app error. ASGICORE_ERR_PROTOCOL,
@@ -475,14 +498,36 @@ ASGICORE_API int asgicore_send_trailers(asgicore_scope *scope,
                                         size_t count, int more_trailers);
 
 /*
- * The app is done with the scope; the handle is invalid for the app
- * afterwards. failed != 0 reports an application error (message, may be
- * NULL, is logged once). An app that returns normally without completing
- * the response while the client is still there is an app error too: the
- * client gets a 500 if no response had started.
+ * The app is done with the scope. failed != 0 reports an application error
+ * (message, may be NULL, is logged once). An app that returns normally
+ * without completing the response while the client is still there is an
+ * app error too. An app error ends the response at once: the client gets a
+ * 500 while the host had no part of the response yet, else the response
+ * is cut (done with response_complete 0).
+ *
+ * After finish the handle is invalid for the app unless it holds it (see
+ * asgicore_scope_hold): the library may free the scope and reuse its
+ * memory for another request's scope, so an unheld handle must not be
+ * passed to any call, ever again.
  */
 ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
                                  const char *message);
+
+/*
+ * Since 0.3.0. Keeps the handle valid for the app beyond asgicore_finish,
+ * until the matching asgicore_scope_drop, for code that may still use it
+ * when the request is over (in Python, a task that outlives its request).
+ * Only the scope's owner may take a hold, before it finishes
+ * (ASGICORE_ERR_FINISHED after). On a finished scope every call but
+ * asgicore_scope_drop, asgicore_scope_get_info and the app data calls is
+ * refused, and logged once: asgicore_receive and asgicore_finish return
+ * ASGICORE_ERR_FINISHED; the sends return ASGICORE_ERR_DISCONNECTED if
+ * the client had left, else ASGICORE_ERR_FINISHED; nothing is written.
+ * Holds are counted; each needs its drop (ASGICORE_ERR_STATE when none is
+ * left). Drop every hold before asgicore_ctx_free.
+ */
+ASGICORE_API int asgicore_scope_hold(asgicore_scope *scope);
+ASGICORE_API int asgicore_scope_drop(asgicore_scope *scope);
 
 /* ---------------------------------------------------------------- native apps */
 

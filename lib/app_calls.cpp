@@ -2,6 +2,7 @@
 // notifications for threaded apps.
 #include "call_guards.hpp"
 #include "context.hpp"
+#include "framing.hpp"
 #include "header_check.hpp"
 
 #include <string>
@@ -53,7 +54,7 @@ int Context::receive(Scope *s, asgicore_event &ev)
 {
     AppCall call(*this);
     if (s->app_finished)
-        return ASGICORE_ERR_FINISHED;
+        return late_call(s, "receive", false);
     if (s->delivered) {
         BodyChunk::destroy(s->delivered);
         s->delivered = nullptr;
@@ -83,13 +84,40 @@ int Context::receive(Scope *s, asgicore_event &ev)
     // R6: body not yet here, or all delivered: wait for more or for the
     // client to leave.
     s->receive_armed = true;
+    if (s->body_paused) {
+        // Only a scope opened with ASGICORE_SCOPE_BODY_ON_DEMAND is paused
+        // with nothing buffered: the app asks for its body now.
+        s->body_paused = false;
+        queue_host(s, host_resume);
+    }
     return ASGICORE_PENDING;
 }
 
-int Context::send_precheck(Scope *s)
+// L6: a call with a scope the app has finished (in Python, a task that
+// outlived its request) is refused, and logged once. The handle is still
+// valid memory: the app holds it (asgicore_scope_hold).
+int Context::late_call(Scope *s, const char *what, bool is_send)
+{
+    bool left = s->client_gone;
+    if (!s->late_call_logged) {
+        s->late_call_logged = true;
+        std::string line = std::string("late call: ") + what +
+                           " after the app finished the request (a task "
+                           "that outlived it?): ";
+        line += !is_send ? "the request is over"
+                : left   ? "refused, the client had disconnected"
+                         : "refused";
+        log(is_send && !left ? ASGICORE_LOG_ERROR : ASGICORE_LOG_INFO, s,
+            std::move(line));
+    }
+    return is_send && left ? ASGICORE_ERR_DISCONNECTED
+                           : ASGICORE_ERR_FINISHED;
+}
+
+int Context::send_precheck(Scope *s, const char *message)
 {
     if (s->app_finished)
-        return ASGICORE_ERR_FINISHED;
+        return late_call(s, message, true);
     if (s->poisoned)
         return ASGICORE_ERR_PROTOCOL;
     if (s->app_sees_disconnect)
@@ -99,14 +127,54 @@ int Context::send_precheck(Scope *s)
     return ASGICORE_OK;
 }
 
-int Context::send_failed(Scope *s, int code, const char *what)
+int Context::send_failed(Scope *s, int code, const std::string &what)
 {
-    // S2: an app error; later sends fail too and the client gets a 500 or
-    // a closed connection when the app finishes.
+    // S2: an app error; later sends fail too and the response ends now.
     s->poisoned = true;
     s->app_error = true;
-    log(ASGICORE_LOG_ERROR, s, std::string("app error: ") + what);
+    log(ASGICORE_LOG_ERROR, s, "app error: " + what);
+    fail_response(s);
     return code;
+}
+
+namespace {
+
+constexpr char error_body[] = "Internal Server Error\n";
+
+} // namespace
+
+// B2, S6: an app error ends the response at once. While the host has no
+// part of it, the client gets a whole 500; otherwise the response is cut
+// (done with response_complete 0: the host closes the connection, or
+// resets the stream). A complete response is not undone.
+void Context::fail_response(Scope *s)
+{
+    if (s->response_failed || s->response == Response::complete ||
+        !s->host_open || s->client_gone)
+        return;
+    s->response_failed = true;
+    if (!s->head_handed) {
+        static const asgicore_header headers[] = {
+            {{"content-type", 12}, {"text/plain; charset=utf-8", 25}},
+            {{"content-length", 14}, {"22", 2}},
+        };
+        static_assert(sizeof error_body - 1 == 22);
+        discard_output(s);  // nothing of it reached the host
+        OutMessage *head = OutMessage::make_head(500, headers, 2, false);
+        OutMessage *body =
+            OutMessage::make_body(error_body, sizeof error_body - 1, true);
+        if (head && body) {
+            s->out.push(head);
+            s->out.push(body);
+        } else {
+            // Without memory for a 500 the host closes the connection.
+            if (head)
+                OutMessage::destroy(head);
+            if (body)
+                OutMessage::destroy(body);
+        }
+    }
+    want_done(s);
 }
 
 int Context::queue_output(Scope *s, OutMessage *msg, size_t bytes)
@@ -141,11 +209,33 @@ const char *late_message_error(Response r) noexcept
 
 } // namespace
 
+namespace {
+
+// S7: a 205 says "no content" with a zero length; a 204 has no length at
+// all. The head's copy is adjusted, the app's headers are not.
+void frame_bodyless_head(OutMessage *msg) noexcept
+{
+    static const char zero[] = "0";
+    size_t kept = 0;
+    for (size_t i = 0; i < msg->header_count; i++) {
+        asgicore_header &h = msg->headers[i];
+        if (is_content_length(h.name)) {
+            if (msg->status == 204)
+                continue;
+            h.value = asgicore_str{zero, 1};
+        }
+        msg->headers[kept++] = h;
+    }
+    msg->header_count = kept;
+}
+
+} // namespace
+
 int Context::send_start(Scope *s, int status, const asgicore_header *headers,
                         size_t count, bool trailers)
 {
     AppCall call(*this);
-    if (int rc = send_precheck(s))
+    if (int rc = send_precheck(s, "http.response.start"))
         return rc;
     if (s->response != Response::none)
         return send_failed(s, ASGICORE_ERR_PROTOCOL,
@@ -155,13 +245,27 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
                                : "http.response.start sent twice");
     if (status < 100 || status > 999)
         return send_failed(s, ASGICORE_ERR_INVALID,
-                           ("invalid status " + std::to_string(status) +
-                            " in http.response.start")
-                               .c_str());
+                           "invalid status " + std::to_string(status) +
+                               " in http.response.start");
+    if (status < 200)
+        return send_failed(s, ASGICORE_ERR_PROTOCOL,
+                           "status " + std::to_string(status) +
+                               " in http.response.start: a 1xx status is "
+                               "not a final response");
     if (!headers_valid(headers, count))
         return send_failed(s, ASGICORE_ERR_BAD_HEADER,
-                           "response header with an invalid name, or CR, LF "
-                           "or NUL in a value: not written");
+                           "response header with an invalid name, or a "
+                           "control character in a value: not written");
+    int64_t length = declared_length(headers, count);
+    if (length == kBadLength)
+        return send_failed(s, ASGICORE_ERR_BAD_HEADER,
+                           "invalid content-length in http.response.start");
+    if (length == kConflictingLength)
+        return send_failed(s, ASGICORE_ERR_BAD_HEADER,
+                           "conflicting content-length values in "
+                           "http.response.start");
+    s->has_body = response_has_body(status, s->info.method);
+    s->declared_length = length;
     if (s->client_gone) {
         s->response = Response::started;  // hidden abort: goes nowhere
         s->expects_trailers = trailers;
@@ -170,6 +274,8 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
     OutMessage *msg = OutMessage::make_head(status, headers, count, trailers);
     if (!msg)
         return ASGICORE_ERR_NOMEM;
+    if (status == 204 || status == 205)
+        frame_bodyless_head(msg);
     s->response = Response::started;
     s->expects_trailers = trailers;
     return queue_output(s, msg, 0);
@@ -178,7 +284,7 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
 int Context::send_body(Scope *s, const void *data, size_t len, bool more)
 {
     AppCall call(*this);
-    if (int rc = send_precheck(s))
+    if (int rc = send_precheck(s, "http.response.body"))
         return rc;
     if (len && !data)
         return send_failed(s, ASGICORE_ERR_INVALID,
@@ -190,6 +296,28 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
                 ? "http.response.body sent before http.response.start"
                 : late_message_error(s->response));
     bool ends_body = !more;
+    if (!s->has_body) {
+        len = 0;  // S7: a response without a body; nothing is written
+    } else if (s->declared_length >= 0) {
+        // S6: the content-length is a promise: never a byte beyond it,
+        // and a body that ends short is cut, not passed off as whole.
+        auto declared = static_cast<uint64_t>(s->declared_length);
+        uint64_t total = s->body_sent + len;
+        if (total > declared)
+            return send_failed(s, ASGICORE_ERR_PROTOCOL,
+                               "http.response.body beyond the " +
+                                   std::to_string(declared) +
+                                   " bytes of the response's "
+                                   "content-length: the response is cut");
+        if (ends_body && total < declared)
+            return send_failed(s, ASGICORE_ERR_PROTOCOL,
+                               "the response body ended after " +
+                                   std::to_string(total) + " of the " +
+                                   std::to_string(declared) +
+                                   " bytes of its content-length: the "
+                                   "response is cut");
+    }
+    s->body_sent += len;
     bool ends_response = ends_body && !s->expects_trailers;
     OutMessage *msg = nullptr;
     if (!s->client_gone && (len || ends_response)) {
@@ -208,7 +336,7 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
                            size_t count, bool more)
 {
     AppCall call(*this);
-    if (int rc = send_precheck(s))
+    if (int rc = send_precheck(s, "http.response.trailers"))
         return rc;
     if (s->response != Response::body_done)
         return send_failed(
@@ -219,8 +347,8 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
                 : late_message_error(s->response));
     if (!headers_valid(trailers, count))
         return send_failed(s, ASGICORE_ERR_BAD_HEADER,
-                           "response trailer with an invalid name, or CR, "
-                           "LF or NUL in a value: not written");
+                           "response trailer with an invalid name, or a "
+                           "control character in a value: not written");
     OutMessage *msg = nullptr;
     if (!s->client_gone) {
         msg = OutMessage::make_trailers(trailers, count, !more);
@@ -233,12 +361,6 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
     }
     return msg ? queue_output(s, msg, 0) : ASGICORE_OK;
 }
-
-namespace {
-
-constexpr char error_body[] = "Internal Server Error\n";
-
-} // namespace
 
 int Context::finish(Scope *s, bool failed, const char *message)
 {
@@ -274,31 +396,31 @@ int Context::finish(Scope *s, bool failed, const char *message)
                 ? "app returned without sending a response"
                 : "app returned before completing its response");
     }
-    // B2: nothing was sent yet, so the client can still get a clean 500.
-    if (s->app_error && s->response == Response::none && s->host_open &&
-        !s->client_gone) {
-        static const asgicore_header headers[] = {
-            {{"content-type", 12}, {"text/plain; charset=utf-8", 25}},
-            {{"content-length", 14}, {"22", 2}},
-        };
-        static_assert(sizeof error_body - 1 == 22);
-        OutMessage *head = OutMessage::make_head(500, headers, 2, false);
-        OutMessage *body =
-            OutMessage::make_body(error_body, sizeof error_body - 1, true);
-        if (head && body) {
-            s->out.push(head);
-            s->out.push(body);
-            queue_host(s, host_flush);
-        } else {
-            // Without memory for a 500 the host closes the connection.
-            if (head)
-                OutMessage::destroy(head);
-            if (body)
-                OutMessage::destroy(body);
-        }
-    }
+    // B2: a 500 while the host has nothing of the response, else a cut.
+    if (s->app_error)
+        fail_response(s);
     want_done(s);
     unref(s);  // the app's reference
+    return ASGICORE_OK;
+}
+
+int Context::hold(Scope *s)
+{
+    AppCall call(*this);
+    if (s->app_finished || s->not_dispatched)
+        return ASGICORE_ERR_FINISHED;  // only its owner may hold it
+    s->app_holds++;
+    s->refs++;
+    return ASGICORE_OK;
+}
+
+int Context::drop(Scope *s)
+{
+    AppCall call(*this);
+    if (s->app_holds == 0)
+        return ASGICORE_ERR_STATE;
+    s->app_holds--;
+    unref(s);
     return ASGICORE_OK;
 }
 

@@ -226,6 +226,20 @@ int asgicore_app_batch(asgicore_app *app, int on)
     return guarded([&] { return app->ctx->app_batch(app, on != 0); });
 }
 
+int asgicore_scope_hold(asgicore_scope *scope)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).hold(scope); });
+}
+
+int asgicore_scope_drop(asgicore_scope *scope)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).drop(scope); });
+}
+
 const asgicore_scope_info *asgicore_scope_get_info(asgicore_scope *scope)
 {
     return scope ? &scope->info : nullptr;

@@ -211,6 +211,8 @@ void Context::flush_output(Scope *s, Lock &lk)
             break;
         }
         bool last = msg->last;
+        if (msg->kind == OutKind::head)
+            s->head_handed = true;
         OutMessage::destroy(msg);
         lk.lock();
         if (rc < 0) {
@@ -219,12 +221,16 @@ void Context::flush_output(Scope *s, Lock &lk)
         }
         if (rc == ASGICORE_PENDING)
             s->host_blocked = true;
-        if (last && !s->client_gone) {
-            // The host has the whole response: the request can end even if
-            // the app runs on (background work after the response).
-            s->response_delivered = true;
-            s->done_wanted = true;
-        }
+        if (last)
+            s->last_handed = true;
+    }
+    if (s->last_handed && !s->host_blocked && !s->client_gone &&
+        !s->response_delivered) {
+        // S8: the whole response left the host's buffers: the request can
+        // end even if the app runs on (background work after the
+        // response). Until then a client that leaves is a disconnect.
+        s->response_delivered = true;
+        s->done_wanted = true;
     }
     if (s->send_waiting && !s->host_blocked && !s->client_gone &&
         s->out_buffered <= settings_.send_buffer_limit) {
@@ -239,6 +245,8 @@ void Context::report_done(Scope *s, Lock &lk)
         return;
     if (!s->out.empty() && !s->client_gone)
         return;  // the host has not taken everything yet
+    if (s->last_handed && !s->response_delivered && !s->client_gone)
+        return;  // S8: the end of the response is still in its buffers
     s->done_reported = true;
     decide_outcome(s);
     if (!cb_.done)
@@ -365,8 +373,12 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         s->send_waiting = false;
         queue_app(s, app_send_ready, ASGICORE_ERR_DISCONNECTED);
     }
-    if (s->response == Response::complete)
-        return;  // the response was sent: nothing left to cancel
+    if (s->response == Response::complete) {
+        // The app sent its whole response; nothing left to cancel, and
+        // nothing for the host to wait for (S8).
+        want_done(s);
+        return;
+    }
     if (s->grace_ns == 0) {
         cancel(s);
         return;

@@ -54,6 +54,8 @@ public:
     int send_trailers(Scope *s, const asgicore_header *trailers, size_t count,
                       bool more);
     int finish(Scope *s, bool failed, const char *message);
+    int hold(Scope *s);
+    int drop(Scope *s);
 
 private:
     using Lock = std::unique_lock<std::mutex>;
@@ -81,11 +83,13 @@ private:
     void cancel(Scope *s);
     void want_done(Scope *s);
     void decide_outcome(Scope *s);
-    int send_failed(Scope *s, int code, const char *what);
+    int send_failed(Scope *s, int code, const std::string &what);
+    void fail_response(Scope *s);
+    int late_call(Scope *s, const char *what, bool is_send);
     int queue_output(Scope *s, OutMessage *msg, size_t bytes);
     void discard_output(Scope *s) noexcept;
     void drop_body(Scope *s) noexcept;
-    int send_precheck(Scope *s);
+    int send_precheck(Scope *s, const char *message);
     int feed_body_locked(Scope *s, const void *data, size_t len, bool more);
 
     // The host loop and its steps (lock held; they unlock around callbacks).

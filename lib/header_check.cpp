@@ -31,9 +31,12 @@ bool header_value_valid(const asgicore_str &value) noexcept
 {
     if (value.len && value.data == nullptr)
         return false;
+    // RFC 9110 field-value: visible bytes, SP, HTAB and obs-text; CR, LF
+    // and NUL would split or cut the response, other controls are refused
+    // as peers refuse them.
     for (size_t i = 0; i < value.len; i++) {
-        char c = value.data[i];
-        if (c == '\r' || c == '\n' || c == '\0')
+        auto c = static_cast<unsigned char>(value.data[i]);
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
             return false;
     }
     return true;

@@ -2,6 +2,7 @@
 // time passed in; apps registered.
 #include "call_guards.hpp"
 #include "context.hpp"
+#include "utf8.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -89,6 +90,10 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
             return ASGICORE_ERR_INVALID;
         extra += str->len;
     }
+    // R12: the decoded path is handed to apps as UTF-8; invalid sequences
+    // become U+FFFD (raw_path keeps the bytes).
+    size_t path_len = utf8_repaired_length(info.path.data, info.path.len);
+    extra += path_len - info.path.len;
     if (info.header_count && !info.headers)
         return ASGICORE_ERR_INVALID;
     for (size_t i = 0; i < info.header_count; i++)
@@ -120,7 +125,9 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     s->info.method = copy_str(info.method, &cursor);
     s->info.scheme = copy_str(info.scheme, &cursor);
     s->info.http_version = copy_str(info.http_version, &cursor);
-    s->info.path = copy_str(info.path, &cursor);
+    utf8_repair(info.path.data, info.path.len, cursor);
+    s->info.path = asgicore_str{cursor, path_len};
+    cursor += path_len;
     s->info.raw_path = copy_str(info.raw_path, &cursor);
     s->info.query_string = copy_str(info.query_string, &cursor);
     s->info.root_path = copy_str(info.root_path, &cursor);
@@ -138,6 +145,13 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     counters_.live++;
     counters_.running_apps++;
     *out = s;  // before any callback can run (in the guard's loop)
+    if (info.flags & ASGICORE_SCOPE_CLIENT_GONE) {
+        // L2: the host saw the client leave before the app could start.
+        mark_client_gone(s, ASGICORE_DISCONNECT_CLOSED, last_now_);
+        return ASGICORE_OK;
+    }
+    if (info.flags & ASGICORE_SCOPE_BODY_ON_DEMAND)
+        s->body_paused = true;  // until the app first asks for its body
     queue_app(s, app_start);
     return ASGICORE_OK;
 }
@@ -232,6 +246,12 @@ int Context::release(Scope *s, asgicore_time now)
         mark_client_gone(s, ASGICORE_DISCONNECT_SERVER, now);
         if (s->app_running())
             counters_.abandoned++;
+    }
+    if (s->send_waiting) {
+        // S8: the host let go of data it had not written (it ended the
+        // request): the app's send must not wait for it forever.
+        s->send_waiting = false;
+        queue_app(s, app_send_ready, ASGICORE_ERR_DISCONNECTED);
     }
     decide_outcome(s);
     s->host_open = false;

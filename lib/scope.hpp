@@ -42,9 +42,11 @@ struct Scope {
     App *app;
     void *host_data;
     void *app_data = nullptr;
-    // Holders: the host until release, the app until finish, and each
-    // queue, heap or in-progress callback that refers to the scope.
+    // Holders: the host until release, the app until finish (and until
+    // each of its holds is dropped), and each queue, heap or in-progress
+    // callback that refers to the scope.
     uint32_t refs = 0;
+    uint32_t app_holds = 0;  // asgicore_scope_hold, not yet dropped
 
     asgicore_scope_info info;
     uint64_t grace_ns;
@@ -54,6 +56,7 @@ struct Scope {
     bool app_started = false;   // start callback delivered
     bool app_finished = false;  // asgicore_finish called
     bool not_dispatched = false;
+    bool late_call_logged = false;  // a call after finish was logged (L6)
 
     // The client side.
     bool client_gone = false;          // a disconnect was reported
@@ -71,9 +74,15 @@ struct Scope {
     // The response.
     Response response = Response::none;
     bool expects_trailers = false;
+    bool has_body = true;        // false: 204, 205, 304 or HEAD (S7)
+    int64_t declared_length = -1;  // the app's content-length (S6)
+    uint64_t body_sent = 0;      // body bytes the app sent
     bool send_waiting = false;
     bool host_blocked = false;
-    bool response_delivered = false;  // its last message reached the host
+    bool head_handed = false;    // the host has the head: no 500 now
+    bool last_handed = false;    // the host has the last message
+    bool response_delivered = false;  // ...and is not backlogged (S8)
+    bool response_failed = false;  // ended by an app error (500 or cut)
     size_t out_buffered = 0;
     Fifo<OutMessage> out;
 

@@ -181,17 +181,24 @@ static asgicore_str str(const char *s)
 asgicore_scope *fake_open_with(fake_host *fh, fake_app *fa, fake_req *req,
                                int64_t grace_ns, uint32_t flags)
 {
+    return fake_open_as(fh, fa, req, "GET", "/", grace_ns, flags);
+}
+
+asgicore_scope *fake_open_as(fake_host *fh, fake_app *fa, fake_req *req,
+                             const char *method, const char *path,
+                             int64_t grace_ns, uint32_t flags)
+{
     static const asgicore_header headers[] = {
         {{"host", 4}, {"localhost", 9}},
         {{"user-agent", 10}, {"unit", 4}},
     };
     asgicore_scope_info info;
     memset(&info, 0, sizeof info);
-    info.method = str("GET");
+    info.method = str(method);
     info.scheme = str("http");
     info.http_version = str("1.1");
-    info.path = str("/");
-    info.raw_path = str("/");
+    info.path = str(path);
+    info.raw_path = str(path);
     info.headers = headers;
     info.header_count = 2;
     info.client.host = str("127.0.0.1");

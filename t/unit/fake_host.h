@@ -83,6 +83,10 @@ void fake_app_init(fake_host *fh, fake_app *fa, int mode);
 asgicore_scope *fake_open(fake_host *fh, fake_app *fa, fake_req *req);
 asgicore_scope *fake_open_with(fake_host *fh, fake_app *fa, fake_req *req,
                                int64_t grace_ns, uint32_t flags);
+/* The same with another method and path (raw_path is the same bytes). */
+asgicore_scope *fake_open_as(fake_host *fh, fake_app *fa, fake_req *req,
+                             const char *method, const char *path,
+                             int64_t grace_ns, uint32_t flags);
 
 /* Runs the host side as its loop would: asgicore_ctx_process when woken. */
 void fake_pump(fake_host *fh);

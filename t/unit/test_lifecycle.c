@@ -156,6 +156,29 @@ static void L2_client_gone_before_start_is_not_dispatched(void **st)
     assert_int_equal(asgicore_app_free(threaded.app), ASGICORE_OK);
 }
 
+/* L2: the host saw the client leave before it opened the scope (its FIN
+ * came with the request): counted, never started, done at once. */
+static void L2_scope_opened_for_a_gone_client_never_starts(void **st)
+{
+    state *s = *st;
+    fake_app threaded;
+    fake_app_init(&s->fh, &threaded, ASGICORE_APP_THREADED);
+    fake_open_with(&s->fh, &threaded, &s->req, -1,
+                   ASGICORE_SCOPE_CLIENT_GONE);
+    assert_int_equal(threaded.wakes, 0);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+    assert_int_equal(asgicore_app_dispatch(threaded.app), 0);
+    assert_int_equal(threaded.starts, 0);
+    fake_release(&s->fh, &s->req);
+    asgicore_counters c = fake_counters(&s->fh);
+    assert_int_equal(c.opened, 1);
+    assert_int_equal(c.not_dispatched, 1);
+    assert_int_equal(c.disconnected, 1);
+    assert_int_equal(c.running_apps, 0);
+    assert_int_equal(asgicore_app_free(threaded.app), ASGICORE_OK);
+}
+
 /* L3 */
 static void L3_ignore_client_abort_runs_app_to_completion(void **st)
 {
@@ -275,6 +298,7 @@ static void B2_app_raising_mid_response_closes_connection(void **st)
     asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
     asgicore_send_start(sc, 200, NULL, 0, 0);
     asgicore_send_body(sc, "half", 4, 1);
+    fake_pump(&s->fh); /* the host has the head: too late for a 500 */
     asgicore_finish(sc, 1, "Traceback: RuntimeError: boom");
     fake_pump(&s->fh);
     assert_int_equal(s->req.status, 200);
@@ -314,6 +338,7 @@ int main(void)
         T(L1_live_counter_balances_in_any_event_order),
         T(L1_counters_per_outcome),
         T(L2_client_gone_before_start_is_not_dispatched),
+        T(L2_scope_opened_for_a_gone_client_never_starts),
         T(L3_ignore_client_abort_runs_app_to_completion),
         T(L3_ignore_client_abort_with_body_incomplete),
         T(release_with_app_running_is_a_disconnect),

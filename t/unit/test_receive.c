@@ -345,6 +345,95 @@ static void body_limit_never_resumes_before_the_pause(void **st)
     finish_ok(s);
 }
 
+/* R11: a disconnect listener beside the app's own reader (Starlette's
+ * listen_for_disconnect): the library notifies once, and every receive
+ * made after it returns http.disconnect. */
+static void R11_disconnect_answers_every_pending_receive(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    expect_request(sc, "", 0);
+    expect_pending(sc); /* the app's reader */
+    expect_pending(sc); /* the disconnect listener */
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_disconnect(sc);
+    expect_disconnect(sc);
+    expect_disconnect(sc);
+    finish_ok(s);
+}
+
+/* R12: the path an app gets is UTF-8; invalid sequences are replaced as
+ * Python's decoder replaces them; raw_path keeps the bytes. */
+static void R12_invalid_utf8_in_path_becomes_U_FFFD(void **st)
+{
+    /* Expected values from bytes.decode("utf-8", "replace") */
+    static const char *const cases[][2] = {
+        {"/x/\xff", "/x/\xef\xbf\xbd"},
+        {"/x/\xe2\x82", "/x/\xef\xbf\xbd"},
+        {"/\xe2\x82" "a", "/\xef\xbf\xbd" "a"},
+        {"/\xf0\x80\x80", "/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"/\xed\xa0\x80", "/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"/\xc0\xaf", "/\xef\xbf\xbd\xef\xbf\xbd"},
+        {"/\xf4\x90\x80\x80",
+         "/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"/\xf0\x9f\x98", "/\xef\xbf\xbd"},
+        {"/caf\xc3\xa9/\xf0\x9f\x98\x80", "/caf\xc3\xa9/\xf0\x9f\x98\x80"},
+    };
+    state *s = *st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (i)
+            fake_state_reinit(s, NULL);
+        asgicore_scope *sc =
+            fake_open_as(&s->fh, &s->fa, &s->req, "GET", cases[i][0], -1, 0);
+        const asgicore_scope_info *info = asgicore_scope_get_info(sc);
+        assert_int_equal(info->path.len, strlen(cases[i][1]));
+        assert_memory_equal(info->path.data, cases[i][1], info->path.len);
+        assert_int_equal(info->raw_path.len, strlen(cases[i][0]));
+        assert_memory_equal(info->raw_path.data, cases[i][0],
+                            info->raw_path.len);
+        asgicore_scope_feed_body(sc, NULL, 0, 0);
+        respond(s);
+        finish_ok(s);
+        fake_release(&s->fh, &s->req);
+    }
+}
+
+/* ASGICORE_SCOPE_BODY_ON_DEMAND ("Expect: 100-continue"): the host reads
+ * the body only once the app asks for it. */
+static void body_on_demand_waits_for_the_first_receive(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open_with(&s->fh, &s->fa, &s->req, -1,
+                                        ASGICORE_SCOPE_BODY_ON_DEMAND);
+    assert_int_equal(asgicore_scope_feed_body(sc, "x", 1, 1),
+                     ASGICORE_ERR_BUSY);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.resumes, 0);
+    expect_pending(sc); /* the app asks */
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.resumes, 1);
+    assert_int_equal(asgicore_scope_feed_body(sc, "body", 4, 0), ASGICORE_OK);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    expect_request(sc, "body", 0);
+    respond(s);
+    finish_ok(s);
+}
+
+/* An app that answers without reading: the host never reads the body. */
+static void body_on_demand_unread_is_never_resumed(void **st)
+{
+    state *s = *st;
+    fake_open_with(&s->fh, &s->fa, &s->req, -1,
+                   ASGICORE_SCOPE_BODY_ON_DEMAND);
+    respond(s);
+    finish_ok(s);
+    assert_int_equal(s->req.resumes, 0);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_true(s->req.response_complete);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +457,10 @@ int main(void)
         T(R10_cancel_reaches_app_blocked_in_receive),
         T(body_limit_pauses_and_resumes_the_host),
         T(body_limit_never_resumes_before_the_pause),
+        T(R11_disconnect_answers_every_pending_receive),
+        T(R12_invalid_utf8_in_path_becomes_U_FFFD),
+        T(body_on_demand_waits_for_the_first_receive),
+        T(body_on_demand_unread_is_never_resumed),
 #undef T
     };
     return cmocka_run_group_tests_name("receive", tests, NULL, NULL);

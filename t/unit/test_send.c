@@ -123,6 +123,7 @@ static void S2_second_start_is_an_app_error(void **st)
     state *s = *st;
     asgicore_scope *sc = open_get(s);
     asgicore_send_start(sc, 200, NULL, 0, 0);
+    fake_pump(&s->fh); /* the host has the head */
     expect_app_error(s, asgicore_send_start(sc, 200, NULL, 0, 0),
                      ASGICORE_ERR_PROTOCOL);
     assert_true(fake_logged(&s->fh, "sent twice"));
@@ -298,6 +299,7 @@ static void S4_trailer_injection_is_rejected(void **st)
     static const asgicore_header bad = {{"x-t", 3}, {"a\r\nb", 4}};
     asgicore_send_start(sc, 200, NULL, 0, 1);
     asgicore_send_body(sc, "x", 1, 0);
+    fake_pump(&s->fh);
     assert_int_equal(asgicore_send_trailers(sc, &bad, 1, 0),
                      ASGICORE_ERR_BAD_HEADER);
     asgicore_finish(sc, 0, NULL);
@@ -387,6 +389,131 @@ static void write_error_is_a_disconnect(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* S8: a one-message response the host cannot write at once: the send
+ * completes when the host drained it, and only then may the request end. */
+static void S8_final_send_completes_when_the_host_drains(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    static char big[200 * 1024];
+    asgicore_send_start(sc, 200, NULL, 0, 0);
+    fake_pump(&s->fh);
+    s->req.write_result = ASGICORE_PENDING; /* the client reads slowly */
+    assert_int_equal(asgicore_send_body(sc, big, sizeof big, 0),
+                     ASGICORE_PENDING);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.body_len, sizeof big);
+    assert_true(s->req.last_written);
+    /* The host has it all but still holds it: nothing ends yet. */
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_SEND_READY], 0);
+    assert_int_equal(s->req.done_calls, 0);
+    s->req.write_result = ASGICORE_OK;
+    assert_int_equal(asgicore_scope_write_ready(sc), ASGICORE_OK);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_SEND_READY], 1);
+    assert_int_equal(s->fa.last_status, ASGICORE_OK);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_true(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(fake_counters(&s->fh).running_apps, 0);
+}
+
+/* S8: a small final message the app did not wait for: the request still
+ * ends only once the host drained it. */
+static void S8_request_ends_after_the_host_drained_the_end(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    s->req.write_result = ASGICORE_PENDING;
+    asgicore_send_start(sc, 200, NULL, 0, 0);
+    fake_pump(&s->fh);
+    s->req.write_result = ASGICORE_OK;
+    asgicore_scope_write_ready(sc);
+    s->req.write_result = ASGICORE_PENDING;
+    assert_int_equal(asgicore_send_body(sc, "end", 3, 0), ASGICORE_OK);
+    assert_int_equal(asgicore_finish(sc, 0, NULL), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_true(s->req.last_written);
+    assert_int_equal(s->req.done_calls, 0);
+    asgicore_scope_write_ready(sc);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_true(s->req.response_complete);
+}
+
+/* S8, item 9 of the safety issue: the client leaves while the end of a
+ * one-message response is still in the host's buffers: a disconnect (499),
+ * and the app's send completes with the disconnect error. */
+static void S8_client_leaving_before_the_drain_is_a_disconnect(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    static char big[100 * 1024];
+    asgicore_send_start(sc, 200, NULL, 0, 0);
+    fake_pump(&s->fh);
+    s->req.write_result = ASGICORE_PENDING;
+    assert_int_equal(asgicore_send_body(sc, big, sizeof big, 0),
+                     ASGICORE_PENDING);
+    fake_pump(&s->fh);
+    assert_true(s->req.last_written);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_RESET, s->fh.now);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_SEND_READY], 1);
+    assert_int_equal(s->fa.last_status, ASGICORE_ERR_DISCONNECTED);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+    assert_false(s->req.response_complete);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(fake_counters(&s->fh).disconnected, 1);
+}
+
+/* S8: a host that lets go of the request with the end unwritten (nginx
+ * terminating it) must not leave the app's send waiting forever. */
+static void S8_release_completes_a_waiting_final_send(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    static char big[100 * 1024];
+    asgicore_send_start(sc, 200, NULL, 0, 0);
+    s->req.write_result = ASGICORE_PENDING;
+    assert_int_equal(asgicore_send_body(sc, big, sizeof big, 0),
+                     ASGICORE_PENDING);
+    fake_pump(&s->fh);
+    fake_release(&s->fh, &s->req);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_SEND_READY], 1);
+    assert_int_equal(s->fa.last_status, ASGICORE_ERR_DISCONNECTED);
+    assert_int_equal(asgicore_finish(sc, 0, NULL), ASGICORE_OK);
+    assert_int_equal(fake_counters(&s->fh).running_apps, 0);
+}
+
+/* B2, item 10 of the safety issue: the app fails after
+ * http.response.start, before the host had any of the response: a 500. */
+static void B2_failure_before_the_head_reached_the_host_is_a_500(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    asgicore_send_start(sc, 201, text_plain, 1, 0);
+    asgicore_finish(sc, 1, "Traceback: ValueError");
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.head_writes, 1);
+    assert_int_equal(s->req.status, 500);
+    assert_true(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
+}
+
+/* B2: the same for an app returning without its body. */
+static void B2_return_after_start_alone_is_a_500(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    asgicore_send_start(sc, 200, text_plain, 1, 0);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.status, 500);
+    assert_true(s->req.response_complete);
+    assert_true(fake_logged(&s->fh, "before completing its response"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +535,12 @@ int main(void)
         T(S5_large_send_waits_until_taken),
         T(S5_disconnect_fails_the_waiting_send),
         T(write_error_is_a_disconnect),
+        T(S8_final_send_completes_when_the_host_drains),
+        T(S8_request_ends_after_the_host_drained_the_end),
+        T(S8_client_leaving_before_the_drain_is_a_disconnect),
+        T(S8_release_completes_a_waiting_final_send),
+        T(B2_failure_before_the_head_reached_the_host_is_a_500),
+        T(B2_return_after_start_alone_is_a_500),
 #undef T
     };
     return cmocka_run_group_tests_name("send", tests, NULL, NULL);

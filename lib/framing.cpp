@@ -1,0 +1,85 @@
+#include "framing.hpp"
+
+#include <cstring>
+
+namespace asgicore {
+
+namespace {
+
+bool equals_lowercase(const asgicore_str &s, const char *lower) noexcept
+{
+    size_t n = std::strlen(lower);
+    if (s.len != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s.data[i];
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// One field value: a comma-separated list of equal decimal numbers.
+int64_t parse_value(const asgicore_str &v) noexcept
+{
+    constexpr int64_t max = INT64_MAX / 10 - 9;
+    int64_t result = kNoLength;
+    size_t i = 0;
+    for (;;) {
+        while (i < v.len && is_ows(v.data[i]))
+            i++;
+        if (i == v.len || v.data[i] < '0' || v.data[i] > '9')
+            return kBadLength;
+        int64_t n = 0;
+        while (i < v.len && v.data[i] >= '0' && v.data[i] <= '9') {
+            if (n > max)
+                return kBadLength;
+            n = n * 10 + (v.data[i++] - '0');
+        }
+        while (i < v.len && is_ows(v.data[i]))
+            i++;
+        if (result != kNoLength && n != result)
+            return kConflictingLength;
+        result = n;
+        if (i == v.len)
+            return result;
+        if (v.data[i++] != ',')
+            return kBadLength;
+    }
+}
+
+} // namespace
+
+bool is_content_length(const asgicore_str &name) noexcept
+{
+    return equals_lowercase(name, "content-length");
+}
+
+int64_t declared_length(const asgicore_header *headers, size_t count) noexcept
+{
+    int64_t result = kNoLength;
+    for (size_t i = 0; i < count; i++) {
+        if (!is_content_length(headers[i].name))
+            continue;
+        int64_t n = parse_value(headers[i].value);
+        if (n < 0)
+            return n;
+        if (result != kNoLength && n != result)
+            return kConflictingLength;
+        result = n;
+    }
+    return result;
+}
+
+bool response_has_body(int status, const asgicore_str &method) noexcept
+{
+    if (status == 204 || status == 205 || status == 304)
+        return false;
+    return !(method.len == 4 && std::memcmp(method.data, "HEAD", 4) == 0);
+}
+
+} // namespace asgicore

@@ -1,0 +1,82 @@
+#include "utf8.hpp"
+
+#include <cstring>
+
+namespace asgicore {
+
+namespace {
+
+constexpr char replacement[] = "\xef\xbf\xbd";  // U+FFFD
+
+// The bytes at `s[i]` that form one character (`valid`), or the maximal
+// subpart of an invalid sequence (at least one byte).
+struct Step {
+    size_t len;
+    bool valid;
+};
+
+Step step(const unsigned char *s, size_t i, size_t n) noexcept
+{
+    unsigned char c = s[i];
+    if (c < 0x80)
+        return {1, true};
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+    if (c >= 0xc2 && c <= 0xdf) {
+        need = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+        if (c == 0xe0)
+            lo = 0xa0;  // no overlong forms
+        else if (c == 0xed)
+            hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;  // nothing above U+10FFFF
+    } else {
+        return {1, false};
+    }
+    size_t j = i + 1;
+    for (size_t k = 0; k < need; k++, j++) {
+        if (j == n || s[j] < lo || s[j] > hi)
+            return {j - i, false};
+        lo = 0x80;
+        hi = 0xbf;
+    }
+    return {j - i, true};
+}
+
+} // namespace
+
+size_t utf8_repaired_length(const char *s, size_t len) noexcept
+{
+    auto *u = reinterpret_cast<const unsigned char *>(s);
+    size_t out = 0;
+    for (size_t i = 0; i < len;) {
+        Step st = step(u, i, len);
+        out += st.valid ? st.len : sizeof replacement - 1;
+        i += st.len;
+    }
+    return out;
+}
+
+void utf8_repair(const char *s, size_t len, char *out) noexcept
+{
+    auto *u = reinterpret_cast<const unsigned char *>(s);
+    for (size_t i = 0; i < len;) {
+        Step st = step(u, i, len);
+        if (st.valid) {
+            std::memcpy(out, s + i, st.len);
+            out += st.len;
+        } else {
+            std::memcpy(out, replacement, sizeof replacement - 1);
+            out += sizeof replacement - 1;
+        }
+        i += st.len;
+    }
+}
+
+} // namespace asgicore

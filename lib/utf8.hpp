@@ -1,0 +1,16 @@
+// UTF-8 repair for scope strings apps decode (R12): each maximal invalid
+// subpart becomes U+FFFD, as Python's errors="replace" and uvicorn's
+// unquote() do, so an app never sees lone surrogates.
+#pragma once
+
+#include <cstddef>
+
+namespace asgicore {
+
+// The length of `s` once repaired (== len when it is valid UTF-8).
+size_t utf8_repaired_length(const char *s, size_t len) noexcept;
+
+// Writes the repaired copy to `out` (utf8_repaired_length bytes).
+void utf8_repair(const char *s, size_t len, char *out) noexcept;
+
+} // namespace asgicore

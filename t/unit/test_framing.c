@@ -1,0 +1,271 @@
+/* How a response is framed: S6 (the app's content-length is enforced), S7
+ * (no final 1xx; 204, 205, 304 and HEAD without a body) and the control
+ * bytes of S4, with B2's 500 while the host had nothing yet. */
+#include "fake_host.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef fake_state state;
+
+static asgicore_header cl(const char *value)
+{
+    asgicore_header h = {{"content-length", 14}, {value, strlen(value)}};
+    return h;
+}
+
+static asgicore_scope *open_method(state *s, const char *method)
+{
+    asgicore_scope *sc =
+        fake_open_as(&s->fh, &s->fa, &s->req, method, "/", -1, 0);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    return sc;
+}
+
+/* The head reached the host; then the response went wrong: cut. */
+static void expect_cut(state *s, size_t body_written)
+{
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.status, 200);
+    assert_int_equal(s->req.body_len, body_written);
+    assert_false(s->req.last_written);
+    assert_int_equal(s->req.done_calls, 1); /* at once, not at finish */
+    assert_false(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 1);
+}
+
+/* Nothing reached the host: a whole 500 instead. */
+static void expect_500(state *s)
+{
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.head_writes, 1);
+    assert_int_equal(s->req.status, 500);
+    assert_memory_equal(s->req.body, "Internal Server Error\n", 22);
+    assert_true(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 1);
+}
+
+/* S6 */
+static void S6_body_beyond_content_length_is_never_written(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "GET");
+    asgicore_header h = cl("5");
+    assert_int_equal(asgicore_send_start(sc, 200, &h, 1, 0), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(asgicore_send_body(sc, "hello world", 11, 0),
+                     ASGICORE_ERR_PROTOCOL);
+    expect_cut(s, 0);
+    assert_true(fake_logged(&s->fh, "beyond the 5 bytes of the response's "
+                                    "content-length"));
+    /* later sends fail too */
+    assert_int_equal(asgicore_send_body(sc, "x", 1, 0),
+                     ASGICORE_ERR_PROTOCOL);
+    asgicore_finish(sc, 1, "RuntimeError");
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.body_len, 0);
+    assert_int_equal(fake_counters(&s->fh).app_errors, 1);
+}
+
+/* S6 */
+static void S6_overflow_in_a_later_chunk_keeps_what_fitted(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "GET");
+    asgicore_header h = cl("5");
+    asgicore_send_start(sc, 200, &h, 1, 0);
+    assert_int_equal(asgicore_send_body(sc, "hel", 3, 1), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(asgicore_send_body(sc, "lo!", 3, 1),
+                     ASGICORE_ERR_PROTOCOL);
+    expect_cut(s, 3);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* S6 */
+static void S6_body_ending_short_is_cut(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "GET");
+    asgicore_header h = cl("10");
+    asgicore_send_start(sc, 200, &h, 1, 0);
+    fake_pump(&s->fh);
+    assert_int_equal(asgicore_send_body(sc, "hello", 5, 0),
+                     ASGICORE_ERR_PROTOCOL);
+    expect_cut(s, 0);
+    assert_true(fake_logged(&s->fh, "ended after 5 of the 10 bytes"));
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* S6, B2: the same mistake before the host had the head: a 500. */
+static void S6_short_body_before_the_head_went_out_is_a_500(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "GET");
+    asgicore_header h = cl("10");
+    asgicore_send_start(sc, 200, &h, 1, 0);
+    assert_int_equal(asgicore_send_body(sc, "hello", 5, 0),
+                     ASGICORE_ERR_PROTOCOL);
+    expect_500(s);
+    asgicore_finish(sc, 1, "RuntimeError");
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.head_writes, 1);
+}
+
+/* S6 */
+static void S6_exact_length_in_chunks_is_complete(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "GET");
+    asgicore_header h[2] = {cl("5"), cl(" 5 ,5")};
+    assert_int_equal(asgicore_send_start(sc, 200, h, 2, 0), ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(sc, "hel", 3, 1), ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(sc, "lo", 2, 1), ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(sc, NULL, 0, 0), ASGICORE_OK);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_true(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
+}
+
+/* S6: conflicting or malformed values are refused before anything is
+ * written: the client gets a 500. */
+static void S6_bad_or_conflicting_lengths_are_a_500(void **st)
+{
+    static const char *const bad[][2] = {
+        {"5", "6"}, {"5, 6", NULL}, {"abc", NULL}, {"-1", NULL},
+        {"", NULL}, {"5x", NULL}, {"99999999999999999999", NULL},
+        {"5,", NULL}, {"+5", NULL},
+    };
+    state *s = *st;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        asgicore_header h[2] = {cl(bad[i][0]), cl(bad[i][1] ? bad[i][1] : "")};
+        size_t n = bad[i][1] ? 2 : 1;
+        if (i)
+            fake_state_reinit(s, NULL);
+        asgicore_scope *sc = open_method(s, "GET");
+        assert_int_equal(asgicore_send_start(sc, 200, h, n, 0),
+                         ASGICORE_ERR_BAD_HEADER);
+        expect_500(s);
+        assert_true(fake_logged(&s->fh, "content-length"));
+        asgicore_finish(sc, 1, "ValueError");
+        fake_pump(&s->fh);
+        fake_release(&s->fh, &s->req);
+    }
+}
+
+/* S7: HEAD keeps the declared length and never carries body bytes. */
+static void S7_head_response_keeps_its_length_and_drops_the_body(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "HEAD");
+    asgicore_header h = cl("5");
+    assert_int_equal(asgicore_send_start(sc, 200, &h, 1, 0), ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(sc, "hello", 5, 0), ASGICORE_OK);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_string_equal(s->req.headers, "content-length: 5\n");
+    assert_int_equal(s->req.body_len, 0);
+    assert_true(s->req.last_written);
+    assert_true(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+}
+
+/* S7 */
+static void S7_204_205_304_carry_no_body(void **st)
+{
+    static const struct {
+        int status;
+        const char *headers;
+    } cases[] = {
+        {204, "x-a: 1\n"},
+        {205, "content-length: 0\nx-a: 1\n"},
+        {304, "content-length: 5\nx-a: 1\n"},
+    };
+    state *s = *st;
+    for (size_t i = 0; i < 3; i++) {
+        asgicore_header h[2] = {cl("5"), {{"x-a", 3}, {"1", 1}}};
+        if (i)
+            fake_state_reinit(s, NULL);
+        asgicore_scope *sc = open_method(s, "GET");
+        assert_int_equal(asgicore_send_start(sc, cases[i].status, h, 2, 0),
+                         ASGICORE_OK);
+        assert_int_equal(asgicore_send_body(sc, "hello", 5, 0), ASGICORE_OK);
+        asgicore_finish(sc, 0, NULL);
+        fake_pump(&s->fh);
+        assert_int_equal(s->req.status, cases[i].status);
+        assert_string_equal(s->req.headers, cases[i].headers);
+        assert_int_equal(s->req.body_len, 0);
+        assert_true(s->req.response_complete);
+        fake_release(&s->fh, &s->req);
+    }
+}
+
+/* S7 */
+static void S7_a_1xx_final_status_is_an_app_error(void **st)
+{
+    static const int statuses[] = {100, 101, 103, 199};
+    state *s = *st;
+    for (size_t i = 0; i < 4; i++) {
+        char text[32];
+        if (i)
+            fake_state_reinit(s, NULL);
+        asgicore_scope *sc = open_method(s, "GET");
+        assert_int_equal(asgicore_send_start(sc, statuses[i], NULL, 0, 0),
+                         ASGICORE_ERR_PROTOCOL);
+        expect_500(s);
+        snprintf(text, sizeof text, "status %d in", statuses[i]);
+        assert_true(fake_logged(&s->fh, text));
+        asgicore_finish(sc, 1, NULL);
+        fake_pump(&s->fh);
+        fake_release(&s->fh, &s->req);
+    }
+}
+
+/* S4, S7: control characters other than HTAB are refused in values. */
+static void S4_control_bytes_in_header_values_are_refused(void **st)
+{
+    static const char *const bad[] = {"a\x01z", "a\x7fz", "a\x1bz", "\x0b"};
+    state *s = *st;
+    for (size_t i = 0; i < 4; i++) {
+        asgicore_header h = {{"x-v", 3}, {bad[i], strlen(bad[i])}};
+        if (i)
+            fake_state_reinit(s, NULL);
+        asgicore_scope *sc = open_method(s, "GET");
+        assert_int_equal(asgicore_send_start(sc, 200, &h, 1, 0),
+                         ASGICORE_ERR_BAD_HEADER);
+        expect_500(s);
+        assert_null(strstr(s->req.headers, "x-v"));
+        asgicore_finish(sc, 1, NULL);
+        fake_pump(&s->fh);
+        fake_release(&s->fh, &s->req);
+    }
+    fake_state_reinit(s, NULL);
+    asgicore_header tab = {{"x-v", 3}, {"a\tb \x80", 5}};
+    asgicore_scope *sc = open_method(s, "GET");
+    assert_int_equal(asgicore_send_start(sc, 200, &tab, 1, 0), ASGICORE_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
+        T(S6_body_beyond_content_length_is_never_written),
+        T(S6_overflow_in_a_later_chunk_keeps_what_fitted),
+        T(S6_body_ending_short_is_cut),
+        T(S6_short_body_before_the_head_went_out_is_a_500),
+        T(S6_exact_length_in_chunks_is_complete),
+        T(S6_bad_or_conflicting_lengths_are_a_500),
+        T(S7_head_response_keeps_its_length_and_drops_the_body),
+        T(S7_204_205_304_carry_no_body),
+        T(S7_a_1xx_final_status_is_an_app_error),
+        T(S4_control_bytes_in_header_values_are_refused),
+#undef T
+    };
+    return cmocka_run_group_tests_name("framing", tests, NULL, NULL);
+}
