@@ -16,13 +16,15 @@
 static void ngx_http_asgi_strip_root_path(asgicore_str *path,
     ngx_str_t *prefix);
 static ngx_int_t ngx_http_asgi_open_scope(ngx_http_request_t *r,
-    ngx_http_asgi_req_t *req);
+    ngx_http_asgi_req_t *req, uint32_t flags);
 static void ngx_http_asgi_read_body_handler(ngx_http_request_t *r);
 static void ngx_http_asgi_read_body(ngx_http_asgi_req_t *req);
 static void ngx_http_asgi_feed_body(ngx_http_asgi_req_t *req);
 static void ngx_http_asgi_body_error(ngx_http_asgi_req_t *req,
     ngx_int_t rc);
 static void ngx_http_asgi_watch_connection(ngx_http_request_t *r);
+static void ngx_http_asgi_check_paused_connection(ngx_http_request_t *r);
+static ngx_int_t ngx_http_asgi_send_continue(ngx_http_asgi_req_t *req);
 
 
 /* The post handler of ngx_http_read_client_request_body: with unbuffered
@@ -31,11 +33,29 @@ static void ngx_http_asgi_watch_connection(ngx_http_request_t *r);
 void
 ngx_http_asgi_body_start(ngx_http_request_t *r)
 {
-    ngx_http_asgi_req_t  *req;
+    uint32_t                   flags;
+    ngx_http_asgi_req_t       *req;
+    ngx_http_asgi_loc_conf_t  *alcf;
 
     req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_asgi_module);
 
-    if (ngx_http_asgi_open_scope(r, req) != NGX_OK) {
+    flags = alcf->ignore_client_abort ? ASGICORE_SCOPE_IGNORE_CLIENT_ABORT
+                                      : 0;
+
+    /* L2: a client whose FIN came with its request is gone before the app
+     * could start: the library counts the request and never starts it. */
+    if (!r->reading_body && !alcf->ignore_client_abort
+        && ngx_http_asgi_client_left(r))
+    {
+        flags |= ASGICORE_SCOPE_CLIENT_GONE;
+
+    } else if (req->expect_continue && r->reading_body) {
+        flags |= ASGICORE_SCOPE_BODY_ON_DEMAND;
+        req->body_paused = 1;
+    }
+
+    if (ngx_http_asgi_open_scope(r, req, flags) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -87,7 +107,8 @@ ngx_http_asgi_strip_root_path(asgicore_str *path, ngx_str_t *prefix)
 
 
 static ngx_int_t
-ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req)
+ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
+    uint32_t flags)
 {
     u_char                    *p, *addr;
     size_t                     n;
@@ -229,8 +250,7 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req)
     }
 
     info.grace_period_ns = (int64_t) alcf->grace_period * 1000000;
-    info.flags = alcf->ignore_client_abort
-                 ? ASGICORE_SCOPE_IGNORE_CLIENT_ABORT : 0;
+    info.flags = flags;
 
     ngx_http_asgi_keepalive_arm();
 
@@ -267,6 +287,7 @@ ngx_http_asgi_read_body_handler(ngx_http_request_t *r)
         /* The app is behind: the bytes stay in the socket, and a
          * client_body_timeout meanwhile is not the client's fault. */
         r->connection->read->timedout = 0;
+        ngx_http_asgi_check_paused_connection(r);
 
     } else {
         ngx_http_asgi_read_body(req);
@@ -299,7 +320,13 @@ ngx_http_asgi_read_body(ngx_http_asgi_req_t *req)
 
         ngx_http_asgi_feed_body(req);
 
-        if (req->body_paused || !req->reading_body || req->client_gone) {
+        if (req->body_paused) {
+            /* the client may have left already, behind the body */
+            ngx_http_asgi_check_paused_connection(r);
+            return;
+        }
+
+        if (!req->reading_body || req->client_gone) {
             return;
         }
 
@@ -460,6 +487,10 @@ ngx_http_asgi_resume_handler(ngx_event_t *ev)
 
     ngx_http_asgi_req_ref(req);
 
+    if (req->expect_continue && ngx_http_asgi_send_continue(req) != NGX_OK) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+    }
+
     ngx_http_asgi_read_body(req);
 
     if (req->r && !req->reading_body && !req->client_gone
@@ -471,6 +502,132 @@ ngx_http_asgi_resume_handler(ngx_event_t *ev)
     ngx_http_asgi_req_unref(req);
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/* The app asked for the body of an "Expect: 100-continue" request: the
+ * client may send it now, unless a final response was sent already. */
+
+static ngx_int_t
+ngx_http_asgi_send_continue(ngx_http_asgi_req_t *req)
+{
+    ssize_t              n;
+    ngx_http_request_t  *r;
+
+    static u_char  continue_line[] = "HTTP/1.1 100 Continue" CRLF CRLF;
+
+    r = req->r;
+    req->expect_continue = 0;
+
+    if (r->header_sent || req->client_gone) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "asgi send 100 Continue");
+
+    n = r->connection->send(r->connection, continue_line,
+                            sizeof(continue_line) - 1);
+
+    /* as nginx does: so small a write goes out whole, or the connection
+     * is broken */
+    if (n != (ssize_t) sizeof(continue_line) - 1) {
+        r->connection->error = 1;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether the client already left: an HTTP/2 stream reset, or a FIN that
+ * nginx saw (EPOLLRDHUP, kqueue's EV_EOF) or a recv() shows. Only for a
+ * request whose body was read whole: a FIN cannot be told from more body.
+ */
+
+ngx_int_t
+ngx_http_asgi_client_left(ngx_http_request_t *r)
+{
+    int                n;
+    char               buf[1];
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (c->error) {
+        return 1;
+    }
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return 0;
+    }
+#endif
+
+#if (NGX_HAVE_EPOLLRDHUP)
+    if ((ngx_event_flags & NGX_USE_EPOLL_EVENT) && ngx_use_epoll_rdhup) {
+        return c->read->pending_eof;
+    }
+#endif
+
+#if (NGX_HAVE_KQUEUE)
+    if (ngx_event_flags & NGX_USE_KQUEUE_EVENT) {
+        return c->read->pending_eof;
+    }
+#endif
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    return n == 0 || (n == -1 && ngx_socket_errno != NGX_EAGAIN);
+}
+
+
+/* L7: while reading is paused the body stays in the socket, so a FIN or an
+ * RST behind it shows only as nginx's pending EOF: a client that leaves
+ * during the pause is a disconnect now, not when the app reads again. */
+
+static void
+ngx_http_asgi_check_paused_connection(ngx_http_request_t *r)
+{
+    ngx_err_t                  err;
+    socklen_t                  len;
+    ngx_connection_t          *c;
+    ngx_http_asgi_req_t       *req;
+    ngx_http_asgi_loc_conf_t  *alcf;
+
+    c = r->connection;
+    req = ngx_http_get_module_ctx(r, ngx_http_asgi_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_asgi_module);
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return;  /* nginx reports stream resets and connection loss */
+    }
+#endif
+
+    if (!c->read->pending_eof || req->client_gone
+        || alcf->ignore_client_abort)
+    {
+        return;
+    }
+
+    err = 0;
+    len = sizeof(ngx_err_t);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, err,
+                  "asgi: client closed the connection while its request "
+                  "body was paused");
+
+    req->reading_body = 0;
+    r->read_event_handler = ngx_http_block_reading;
+
+    ngx_http_asgi_client_gone(req, err ? ASGICORE_DISCONNECT_RESET
+                                       : ASGICORE_DISCONNECT_CLOSED);
 }
 
 

@@ -78,6 +78,13 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       offsetof(ngx_http_asgi_loc_conf_t, grace_period),
       NULL },
 
+    { ngx_string("asgi_body_buffer_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, body_buffer_size),
+      NULL },
+
     { ngx_string("asgi_ignore_client_abort"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -177,6 +184,7 @@ ngx_http_asgi_create_loc_conf(ngx_conf_t *cf)
     alcf->ignore_client_abort = NGX_CONF_UNSET;
     alcf->python_path = NGX_CONF_UNSET_PTR;
     alcf->lifespan = NGX_CONF_UNSET_UINT;
+    alcf->body_buffer_size = NGX_CONF_UNSET_SIZE;
 
     return alcf;
 }
@@ -188,7 +196,27 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_asgi_loc_conf_t *prev = parent;
     ngx_http_asgi_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     ngx_conf_merge_msec_value(conf->grace_period, prev->grace_period, 3000);
+    ngx_conf_merge_size_value(conf->body_buffer_size,
+                              prev->body_buffer_size, 128 * 1024);
+
+    /*
+     * nginx reads a streamed request body into one buffer of
+     * client_body_buffer_size; at its default (8k or 16k) an upload costs
+     * a read, a copy and a wake-up of the app per few kilobytes. The
+     * buffer exists only while a body is read, so an ASGI location reads
+     * with at least asgi_body_buffer_size.
+     */
+    if (conf->app) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (clcf->client_body_buffer_size < conf->body_buffer_size) {
+            clcf->client_body_buffer_size = conf->body_buffer_size;
+        }
+    }
+
     ngx_conf_merge_value(conf->ignore_client_abort,
                          prev->ignore_client_abort, 0);
     ngx_conf_merge_ptr_value(conf->python_path, prev->python_path, NULL);

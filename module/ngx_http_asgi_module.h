@@ -47,6 +47,7 @@ typedef struct {
     ngx_msec_t                     grace_period;
     ngx_flag_t                     ignore_client_abort;
     ngx_flag_t                     status;
+    size_t                         body_buffer_size;
 } ngx_http_asgi_loc_conf_t;
 
 
@@ -80,6 +81,7 @@ typedef struct {
     asgicore_scope                *scope;
     ngx_event_t                    finalize;   /* posted by "done" */
     ngx_event_t                    resume;     /* posted by resume_body */
+    ngx_event_t                    flush_head; /* posted by send_head */
 
     ngx_chain_t                   *free;       /* output buffers */
     ngx_chain_t                   *busy;
@@ -96,6 +98,8 @@ typedef struct {
     unsigned                       client_gone:1;
     unsigned                       done:1;
     unsigned                       response_complete:1;
+    unsigned                       head_pending:1;   /* not written yet */
+    unsigned                       expect_continue:1;
 } ngx_http_asgi_req_t;
 
 
@@ -127,6 +131,7 @@ void ngx_http_asgi_resume_handler(ngx_event_t *ev);
 void ngx_http_asgi_resume_body(void *user, asgicore_scope *scope,
     void *host_data);
 void ngx_http_asgi_check_broken_connection(ngx_http_request_t *r);
+ngx_int_t ngx_http_asgi_client_left(ngx_http_request_t *r);
 
 /* ngx_http_asgi_output.c */
 int ngx_http_asgi_send_head(void *user, asgicore_scope *scope,
@@ -137,6 +142,7 @@ int ngx_http_asgi_send_body(void *user, asgicore_scope *scope,
 int ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     void *host_data, const asgicore_header *trailers, size_t count,
     int last);
+void ngx_http_asgi_flush_head_handler(ngx_event_t *ev);
 
 /* ngx_http_asgi_status.c */
 ngx_int_t ngx_http_asgi_status_handler(ngx_http_request_t *r);

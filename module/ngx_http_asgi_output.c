@@ -22,6 +22,7 @@ static ngx_int_t ngx_http_asgi_copy_header(ngx_http_request_t *r,
     ngx_list_t *list, const asgicore_header *header, ngx_table_elt_t **out);
 static ngx_int_t ngx_http_asgi_is_name(const asgicore_str *name,
     const char *lowcase);
+static off_t ngx_http_asgi_length(const asgicore_str *value);
 
 
 int
@@ -48,14 +49,10 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
     for (i = 0; i < count; i++) {
 
         if (ngx_http_asgi_is_name(&headers[i].name, "content-length")) {
-            length = ngx_atoof((u_char *) headers[i].value.data,
-                               headers[i].value.len);
+            /* the library checked it: digits, or a list of equal ones */
+            length = ngx_http_asgi_length(&headers[i].value);
             if (length == NGX_ERROR) {
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "asgi: app sent an invalid Content-Length "
-                              "\"%*s\", ignored", headers[i].value.len,
-                              headers[i].value.data);
-                continue;
+                return ASGICORE_ERR_BAD_HEADER;
             }
 
             r->headers_out.content_length_n = length;
@@ -107,6 +104,15 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
         r->expect_trailers = 1;
     }
 
+    /*
+     * An answer before the whole request body was read (a refused upload):
+     * nginx cannot reuse the connection, so the response must not promise
+     * it.
+     */
+    if (r->reading_body) {
+        r->keepalive = 0;
+    }
+
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR) {
@@ -114,7 +120,58 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
         return ASGICORE_OK;
     }
 
+    /*
+     * nginx holds a head back until body follows. A body the app sent with
+     * it comes in this same turn and carries the head in the same write;
+     * if none came by then, the head goes alone (event streams, long
+     * polls).
+     */
+    req->head_pending = 1;
+    ngx_post_event(&req->flush_head, &ngx_posted_events);
+
     return ASGICORE_OK;
+}
+
+
+void
+ngx_http_asgi_flush_head_handler(ngx_event_t *ev)
+{
+    ngx_http_asgi_req_t  *req = ev->data;
+
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+
+    if (r == NULL || !req->head_pending || req->client_gone
+        || req->scope == NULL)
+    {
+        return;
+    }
+
+    req->head_pending = 0;
+    c = r->connection;
+
+    cl = ngx_chain_get_free_buf(r->pool, &req->free);
+    if (cl == NULL) {
+        return;  /* the head goes with the first body */
+    }
+
+    b = cl->buf;
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
+    b->flush = 1;
+
+    ngx_http_asgi_req_ref(req);
+
+    /* a backlog here is waited out by the write handler, as for a body */
+    (void) ngx_http_asgi_output(req, cl);
+
+    ngx_http_asgi_req_unref(req);
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -130,7 +187,13 @@ ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
     ngx_http_request_t  *r;
 
     r = req->r;
-    if (r == NULL || (r->header_only && !last)) {
+    if (r == NULL) {
+        return ASGICORE_OK;
+    }
+
+    req->head_pending = 0;  /* this write carries it */
+
+    if (r->header_only && !last) {
         return ASGICORE_OK;
     }
 
@@ -208,6 +271,8 @@ ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     if (!last) {
         return ASGICORE_OK;
     }
+
+    req->head_pending = 0;
 
     /* nginx writes the trailers with the last buffer */
     cl = ngx_chain_get_free_buf(r->pool, &req->free);
@@ -386,6 +451,31 @@ ngx_http_asgi_copy_header(ngx_http_request_t *r, ngx_list_t *list,
     *out = h;
 
     return NGX_OK;
+}
+
+
+/* A content-length value as the library lets it through: a number, or a
+ * list of equal numbers ("5, 5"). */
+
+static off_t
+ngx_http_asgi_length(const asgicore_str *value)
+{
+    u_char  *p, *last, *start;
+
+    p = (u_char *) value->data;
+    last = p + value->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    start = p;
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    return ngx_atoof(start, p - start);
 }
 
 

@@ -15,6 +15,7 @@ static void ngx_http_asgi_cleanup(void *data);
 static void ngx_http_asgi_pool_cleanup(void *data);
 static void ngx_http_asgi_finalize_handler(ngx_event_t *ev);
 static void ngx_http_asgi_detach(ngx_http_asgi_req_t *req);
+static ngx_int_t ngx_http_asgi_expects_continue(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -63,6 +64,9 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
     req->resume.handler = ngx_http_asgi_resume_handler;
     req->resume.data = req;
     req->resume.log = r->connection->log;
+    req->flush_head.handler = ngx_http_asgi_flush_head_handler;
+    req->flush_head.data = req;
+    req->flush_head.log = r->connection->log;
 
     cln->handler = ngx_http_asgi_cleanup;
     cln->data = req;
@@ -74,6 +78,16 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
     /* The body streams to the app as it arrives, with backpressure. */
     r->request_body_no_buffering = 1;
 
+    /*
+     * "Expect: 100-continue": nginx would answer it as reading starts;
+     * the app decides instead. "100 Continue" goes out when it first asks
+     * for the body, so an upload it refuses is never transferred.
+     */
+    if (ngx_http_asgi_expects_continue(r)) {
+        r->expect_tested = 1;
+        req->expect_continue = 1;
+    }
+
     rc = ngx_http_read_client_request_body(r, ngx_http_asgi_body_start);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -81,6 +95,27 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_asgi_expects_continue(ngx_http_request_t *r)
+{
+    ngx_str_t  *expect;
+
+    if (r->headers_in.expect == NULL
+        || r->http_version != NGX_HTTP_VERSION_11
+        || (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked))
+    {
+        return 0;
+    }
+
+    expect = &r->headers_in.expect->value;
+
+    return expect->len == sizeof("100-continue") - 1
+           && ngx_strncasecmp(expect->data, (u_char *) "100-continue",
+                              sizeof("100-continue") - 1)
+              == 0;
 }
 
 
@@ -236,6 +271,10 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
 
     if (req->resume.posted) {
         ngx_delete_posted_event(&req->resume);
+    }
+
+    if (req->flush_head.posted) {
+        ngx_delete_posted_event(&req->flush_head);
     }
 
     if (req->scope) {

@@ -59,7 +59,30 @@ typedef struct {
 /* One runtime per process: the interpreter is process-wide anyway. */
 static runtime_t *rt;
 
-#define SCOPE(o) ((asgicore_scope *) (uintptr_t) PyLong_AsUnsignedLongLong(o))
+/*
+ * A request's handle on the Python side (L6). It holds the library's scope
+ * (asgicore_scope_hold) for as long as Python references it, so a task
+ * that outlives its request still calls with valid memory and the library
+ * refuses the call; a handle is never made from an integer. The GIL
+ * guards it.
+ */
+typedef struct {
+    PyObject_HEAD
+    asgicore_scope *scope;
+    int finished;        /* asgicore_finish was called through it */
+} handle_t;
+
+static PyTypeObject handle_type;
+
+static asgicore_scope *scope_of(PyObject *o)
+{
+    if (!Py_IS_TYPE(o, &handle_type)) {
+        PyErr_Format(PyExc_TypeError, "not a request handle: %.100s",
+                     Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return ((handle_t *) o)->scope;
+}
 
 /* Apps are added by the host thread while the runtime thread runs. */
 static int napps(void)
@@ -90,9 +113,9 @@ static PyObject *str_or_none(asgicore_str s, int decode)
 {
     if (s.data == NULL)
         Py_RETURN_NONE;
+    /* R12: never lone surrogates, which apps cannot encode or log */
     if (decode)
-        return PyUnicode_DecodeUTF8(s.data, (Py_ssize_t) s.len,
-                                    "surrogateescape");
+        return PyUnicode_DecodeUTF8(s.data, (Py_ssize_t) s.len, "replace");
     return PyBytes_FromStringAndSize(s.data, (Py_ssize_t) s.len);
 }
 
@@ -178,17 +201,23 @@ static PyObject *py_receive(PyObject *self, PyObject *arg)
     asgicore_event ev;
     PyObject *d, *body;
     int rc;
+    asgicore_scope *scope;
     REFUSE_IF_ABANDONED();
-    rc = asgicore_receive(SCOPE(arg), &ev);
+    if (!(scope = scope_of(arg)))
+        return NULL;
+    rc = asgicore_receive(scope, &ev);
     if (rc == ASGICORE_PENDING)
         Py_RETURN_NONE;
-    if (rc != ASGICORE_OK)
+    /* L6: after the app finished (a task that outlived its request), the
+     * request is over: http.disconnect, as after a complete response */
+    if (rc != ASGICORE_OK && rc != ASGICORE_ERR_FINISHED)
         return PyErr_Format(PyExc_RuntimeError, "receive: %s",
                             asgicore_strerror(rc));
     d = PyDict_New();
     if (!d)
         return NULL;
-    if (ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
+    if (rc == ASGICORE_ERR_FINISHED
+        || ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
         if (PyDict_SetItem(d, k.type, k.http_disconnect) < 0)
             goto fail;
         return d;
@@ -297,7 +326,8 @@ static PyObject *py_send(PyObject *self, PyObject *const *args,
     REFUSE_IF_ABANDONED();
     if (nargs != 2)
         return PyErr_Format(PyExc_TypeError, "send(h, message)");
-    scope = SCOPE(args[0]);
+    if (!(scope = scope_of(args[0])))
+        return NULL;
     message = args[1];
     if (!PyDict_Check(message))
         return PyErr_Format(PyExc_TypeError,
@@ -333,34 +363,55 @@ static PyObject *py_send(PyObject *self, PyObject *const *args,
                         type);
 }
 
+/* The app is done with the request: the library may end it. The handle
+ * stays valid (held) until Python lets go of it. */
+static int handle_finish(handle_t *h, int failed, const char *message)
+{
+    if (h->finished)
+        return ASGICORE_ERR_FINISHED;
+    h->finished = 1;
+    /* no notification follows: on_notify must not find this object */
+    asgicore_scope_set_app_data(h->scope, NULL);
+    return asgicore_finish(h->scope, failed, message);
+}
+
 static PyObject *py_finish(PyObject *self, PyObject *args)
 {
     PyObject *h;
     int failed;
     const char *message = NULL;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "Op|z", &h, &failed, &message))
+    if (!PyArg_ParseTuple(args, "O!p|z", &handle_type, &h, &failed,
+                          &message))
         return NULL;
-    return PyLong_FromLong(asgicore_finish(SCOPE(h), failed, message));
+    return PyLong_FromLong(handle_finish((handle_t *) h, failed, message));
 }
 
-/* log(app_index, h or 0, level, message): a line for nginx's error log,
- * with the request when h is a scope the app still owns. Any thread. */
+/* log(app_index, h or None, level, text): a line for nginx's error log,
+ * with the request when h's app still owns it. Any thread; any text (what
+ * UTF-8 cannot carry is escaped, never an exception). */
 static PyObject *py_log(PyObject *self, PyObject *args)
 {
     int index, level, rc;
-    unsigned long long h;
-    const char *message;
+    PyObject *h, *text, *bytes;
+    asgicore_scope *scope = NULL;
     asgicore_app *app;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "iKis", &index, &h, &level, &message))
+    if (!PyArg_ParseTuple(args, "iOiU", &index, &h, &level, &text))
         return NULL;
     if (index < 0 || index >= napps() || !(app = app_of(index)))
         return PyErr_Format(PyExc_IndexError, "no app %d", index);
+    if (h != Py_None && !(scope = scope_of(h)))
+        return NULL;
+    bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+    if (!bytes)
+        return NULL;
     Py_BEGIN_ALLOW_THREADS
-    rc = asgicore_app_log(app, (asgicore_scope *) (uintptr_t) h, level,
-                          message);
+    rc = asgicore_app_log(app, scope, level, PyBytes_AS_STRING(bytes));
+    if (rc == ASGICORE_ERR_FINISHED)  /* the app is done with it */
+        rc = asgicore_app_log(app, NULL, level, PyBytes_AS_STRING(bytes));
     Py_END_ALLOW_THREADS
+    Py_DECREF(bytes);
     return PyLong_FromLong(rc);
 }
 
@@ -460,6 +511,47 @@ static PyMethodDef asgicore_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static void handle_dealloc(PyObject *o)
+{
+    handle_t *h = (handle_t *) o;
+    if (h->scope && !abandoned()) {
+        /* Python lost the request without finishing it (the interpreter
+         * is finalizing): end it, then let it go */
+        handle_finish(h, 1, "the Python runtime let go of the request");
+        asgicore_scope_drop(h->scope);
+    }
+    Py_TYPE(o)->tp_free(o);
+}
+
+static PyTypeObject handle_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_asgicore.Handle",
+    .tp_basicsize = sizeof(handle_t),
+    .tp_dealloc = handle_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A request's scope, held while Python refers to it.",
+};
+
+/* A new handle holding `scope`, which the app owns; NULL with an
+ * exception if it cannot be held. */
+static PyObject *handle_new(asgicore_scope *scope)
+{
+    handle_t *h;
+    int rc = asgicore_scope_hold(scope);
+    if (rc != ASGICORE_OK)
+        return PyErr_Format(PyExc_RuntimeError, "cannot hold the scope: %s",
+                            asgicore_strerror(rc));
+    h = PyObject_New(handle_t, &handle_type);
+    if (!h) {
+        asgicore_scope_drop(scope);
+        return NULL;
+    }
+    h->scope = scope;
+    h->finished = 0;
+    asgicore_scope_set_app_data(scope, h);  /* borrowed, for on_notify */
+    return (PyObject *) h;
+}
+
 static struct PyModuleDef asgicore_module = {
     PyModuleDef_HEAD_INIT, "_asgicore", NULL, -1, asgicore_methods,
     NULL, NULL, NULL, NULL,
@@ -470,12 +562,15 @@ static PyObject *init_asgicore(void)
     PyObject *m;
     if (intern_keys() < 0)
         return NULL;
+    if (PyType_Ready(&handle_type) < 0)
+        return NULL;
     m = PyModule_Create(&asgicore_module);
     if (!m)
         return NULL;
     PyModule_AddIntConstant(m, "OK", ASGICORE_OK);
     PyModule_AddIntConstant(m, "PENDING", ASGICORE_PENDING);
     PyModule_AddIntConstant(m, "ERR_DISCONNECTED", ASGICORE_ERR_DISCONNECTED);
+    PyModule_AddIntConstant(m, "ERR_FINISHED", ASGICORE_ERR_FINISHED);
     PyModule_AddIntConstant(m, "EVENT_REQUEST", ASGICORE_EVENT_HTTP_REQUEST);
     PyModule_AddIntConstant(m, "EVENT_DISCONNECT",
                             ASGICORE_EVENT_HTTP_DISCONNECT);
@@ -501,31 +596,38 @@ static void on_start(void *user, asgicore_scope *scope)
         asgicore_finish(scope, 1, "the Python runtime is not running");
         return;
     }
-    args[0] = PyLong_FromUnsignedLongLong((uintptr_t) scope);
-    args[1] = PyLong_FromLong(pa->index);
-    args[2] = scope_dict(scope);
-    r = args[0] && args[1] && args[2]
-            ? PyObject_Vectorcall(rt->on_start, args, 3, NULL) : NULL;
-    Py_XDECREF(args[0]);
-    Py_XDECREF(args[1]);
-    Py_XDECREF(args[2]);
-    if (!r) {
+    args[0] = handle_new(scope);
+    if (!args[0]) {
         PyErr_Print();
         asgicore_finish(scope, 1, "the Python runtime failed to start it");
         return;
     }
-    Py_DECREF(r);
+    args[1] = PyLong_FromLong(pa->index);
+    args[2] = scope_dict(scope);
+    r = args[1] && args[2]
+            ? PyObject_Vectorcall(rt->on_start, args, 3, NULL) : NULL;
+    if (!r) {
+        PyErr_Print();
+        handle_finish((handle_t *) args[0], 1,
+                      "the Python runtime failed to start it");
+    }
+    Py_DECREF(args[0]);
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
+    Py_XDECREF(r);
 }
 
 static void on_notify(void *user, asgicore_scope *scope, int event,
                       int status)
 {
-    PyObject *r;
+    PyObject *r, *h;
     if (!rt->on_notify)
         return;
-    r = PyObject_CallFunction(
-        rt->on_notify, "Kii", (unsigned long long) (uintptr_t) scope, event,
-        status);
+    /* set while the app owns the scope, which notifications require */
+    h = asgicore_scope_get_app_data(scope);
+    if (!h)
+        return;
+    r = PyObject_CallFunction(rt->on_notify, "Oii", h, event, status);
     if (!r)
         PyErr_Print();
     Py_XDECREF(r);

@@ -56,8 +56,8 @@ def _log(level, text, st=None):
     if (st is not None and st.finished) or \
             threading.get_ident() != _loop_thread:
         st = None
-    text = text.replace("\0", "\\0")
-    _asgicore.log(st.index if st else 0, st.h if st else 0, level, text)
+    text = str(text).replace("\0", "\\0")
+    _asgicore.log(st.index if st else 0, st.h if st else None, level, text)
 
 
 def _level_of(levelno):
@@ -167,14 +167,18 @@ def _install_logging():
 
 
 class _Scope:
-    __slots__ = ("h", "index", "task", "receive_waiter", "send_waiter",
+    """One request as the app sees it. `h` holds the library's scope for
+    as long as anything refers to it (a task may outlive its request: its
+    calls are then refused, never sent to another request, L6)."""
+
+    __slots__ = ("h", "index", "task", "receive_waiters", "send_waiter",
                  "cancelled", "finished", "client_left")
 
     def __init__(self, h, index):
         self.h = h
         self.index = index
         self.task = None
-        self.receive_waiter = None
+        self.receive_waiters = []
         self.send_waiter = None
         self.cancelled = False
         self.finished = False
@@ -187,13 +191,30 @@ class _Scope:
                 if message["type"] == "http.disconnect":
                     self.client_left = True
                 return message
-            # Nothing yet: RECEIVE_READY wakes this waiter. A cancelled
-            # receive just stops waiting; no event is lost (R10).
-            self.receive_waiter = _loop.create_future()
+            # Nothing yet: RECEIVE_READY wakes every waiter (R11: a
+            # disconnect listener beside the app's own reader); each asks
+            # again. A cancelled receive just stops waiting; no event is
+            # lost (R10).
+            waiter = _loop.create_future()
+            self.receive_waiters.append(waiter)
             try:
-                await self.receive_waiter
+                await waiter
             finally:
-                self.receive_waiter = None
+                self.receive_waiters.remove(waiter)
+
+    def wake_receivers(self):
+        for w in self.receive_waiters:
+            if not w.done():
+                w.set_result(None)
+
+    def wake_all(self):
+        """The app finished the request: no notification follows, so
+        calls still waiting (from tasks that outlive it) ask again, and are
+        answered as calls after the end are."""
+        self.wake_receivers()
+        w = self.send_waiter
+        if w is not None and not w.done():
+            w.set_result(_asgicore.OK)  # the library has taken its data
 
     async def send(self, message):
         if not _batching:
@@ -212,6 +233,10 @@ class _Scope:
         if rc == _ERR_DISCONNECTED:
             self.client_left = True
             raise ClientDisconnected("the client disconnected")
+        if rc == _ERR_FINISHED:
+            raise RuntimeError("ASGI send of %r after the app finished the "
+                               "request (from a task that outlived it?)"
+                               % (message.get("type"),))
         if rc < 0:
             raise RuntimeError("ASGI send of %r failed: %s (the error log "
                                "says why)" % (message.get("type"),
@@ -240,6 +265,7 @@ _receive = _asgicore.receive
 _send = _asgicore.send
 _PENDING = _asgicore.PENDING
 _ERR_DISCONNECTED = _asgicore.ERR_DISCONNECTED
+_ERR_FINISHED = _asgicore.ERR_FINISHED
 
 
 class _Lifespan:
@@ -348,6 +374,7 @@ async def _run(st, app, scope):
         if not _batching:
             _batch()
         _asgicore.finish(st.h, failed, message)
+        st.wake_all()
 
 
 # Python 3.11+; an empty tuple matches nothing on older ones
@@ -435,9 +462,7 @@ def _on_notify(h, event, status):
     if st is None:
         return
     if event == _asgicore.RECEIVE_READY:
-        w = st.receive_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        st.wake_receivers()
     elif event == _asgicore.SEND_READY:
         w = st.send_waiter
         if w is not None and not w.done():

@@ -266,8 +266,9 @@ async def app(scope, receive, send):
         await body_of(receive)
         await send({"type": "http.response.start", "status": 200,
                     "headers": []})
-        await send({"type": "http.response.body", "body": b"partial\n",
-                    "more_body": True})
+        # more than the library buffers: send() returns once nginx has it
+        await send({"type": "http.response.body",
+                    "body": b"partial\n" + b"p" * 70000, "more_body": True})
         return  # B2: returns before the end of its response
     elif kind == "children":
         # processes the app starts have no signal blocked
@@ -314,6 +315,121 @@ async def app(scope, receive, send):
         with open(out) as f:
             results.append("system=" + f.read().split()[1])
         await respond(send, 200, (" ".join(results) + "\n").encode())
+    elif kind == "late":
+        # L6: a task that outlives its request calls receive() or send()
+        # after the app returned (and after nginx released the scope)
+        op = _query(scope).get("op", "receive")
+        wait = float(_query(scope).get("wait", "0.5"))
+
+        async def later():
+            await asyncio.sleep(wait)
+            try:
+                if op == "receive":
+                    m = await receive()
+                    record("late receive %s %s" % (
+                        m["type"], m.get("body", b"")[:40]))
+                else:
+                    await send({"type": "http.response.body",
+                                "body": b"late bytes"})
+                    record("late send returned")
+            except Exception as e:
+                record("late %s raised %s %s" % (op, type(e).__name__, e))
+        asyncio.ensure_future(later())
+        if op == "send-after-leave":
+            await receive()
+            await receive()  # the client leaves
+            return
+        await body_of(receive)
+        await respond(send, 200, b"answered\n")
+    elif kind == "listeners":
+        # R11: two receive() calls wait at once (a disconnect listener
+        # beside the app's own reader); the client leaves
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting\n",
+                    "more_body": True})
+        a, b = await asyncio.gather(receive(), receive())
+        record("listeners %s %s" % (a["type"], b["type"]))
+    elif scope["path"].startswith("/utf8/"):
+        # R12: the decoded path is printable, loggable and encodable
+        path = scope["path"]
+        print("path is", path)
+        logging.getLogger("rawapp").warning("path %s", path)
+        await respond(send, 200, path.encode("utf-8") + b" " +
+                      scope["raw_path"])
+    elif kind == "onemsg":
+        # S8: a one-message response larger than nginx can write at once;
+        # send() must return once it has been written
+        size = int(_query(scope).get("size", "5000000"))
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"%d" % size)]})
+        try:
+            await send({"type": "http.response.body", "body": b"y" * size})
+            record("onemsg sent %d" % size)
+        except OSError as e:
+            record("onemsg raised %s" % type(e).__name__)
+            raise
+    elif kind == "length":
+        # S6: a body that breaks the content-length the app declared
+        q = _query(scope)
+        declared, parts = q["cl"], q.get("parts", "").split(",")
+        await body_of(receive)
+        headers = [(b"content-length", v.encode())
+                   for v in declared.split("+")]
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": headers})
+        try:
+            for i, part in enumerate(parts):
+                if i:
+                    await asyncio.sleep(0.05)  # the head is on its way
+                await send({"type": "http.response.body",
+                            "body": part.encode(),
+                            "more_body": i + 1 < len(parts)})
+            record("length sent all")
+        except RuntimeError as e:
+            record("length raised RuntimeError")
+            raise
+    elif kind == "status":
+        # S7: any status, a body with it
+        code = int(_query(scope).get("code", "200"))
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": code,
+                    "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"hello"})
+    elif kind == "header":
+        # S4: a header value with a control byte
+        value = bytes([int(_query(scope).get("byte", "1"))])
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-v", b"a" + value + b"z")]})
+        await send({"type": "http.response.body", "body": b"sent"})
+    elif kind == "startfail":
+        # item 10: http.response.start, then a failure before any body
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        if _query(scope).get("how") == "return":
+            return
+        raise ValueError("failed after http.response.start")
+    elif kind == "sse":
+        # item 11: the head goes out before the first event
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        await asyncio.sleep(float(_query(scope).get("s", "1")))
+        await send({"type": "http.response.body", "body": b"data: 1\n\n"})
+    elif kind == "early":
+        # item 8: an answer without reading the upload
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-length", b"7")]})
+        await send({"type": "http.response.body", "body": b"denied\n"})
+    elif kind == "upload":
+        # reads the body, answers its length (item 12: after a pause)
+        await asyncio.sleep(float(_query(scope).get("s", "0")))
+        body = await body_of(receive)
+        await respond(send, 200, b"%d\n" % len(body))
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:
