@@ -160,3 +160,21 @@ GET /site/d/info?q=y
 --- error_code: 200
 --- response_body chomp
 {"method": "GET", "path": "/site/d/info", "q": "y"}
+
+=== TEST 12: S8 a Starlette Response of 400 kB through a 32k send buffer: its background task runs
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /s/ { asgi_app starapp:star; }
+--- port: small
+--- request
+GET /s/background?size=400000
+--- error_code: 200
+--- response_body_like: ^(?:b{40000}){10}$
+--- record
+background ran
+--- access_log
+200 complete /s/background?size=400000
+--- after
+is(status_json()->{running_apps}, 0, "S8 no app task left suspended");

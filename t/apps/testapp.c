@@ -33,6 +33,9 @@
  *                     requests queue behind it)
  *   /after-response   answers, then receives: records "r7-ok" when that
  *                     returns http.disconnect at once
+ *   /late?ms=D        (threaded) holds its scope, answers and finishes;
+ *                     D ms later receives and sends with it and records
+ *                     the results ("late-calls receive=RC send=RC")
  *
  * Every http.disconnect the app sees is checked: only its type set (R4),
  * and three more receives answering http.disconnect at once (R5); it
@@ -57,7 +60,7 @@
 enum kind {
     K_HELLO, K_ECHO, K_STREAM, K_WAIT, K_SLOWREAD, K_CLEANUP, K_IGNORE,
     K_BIG, K_RAISE, K_RAISE_LATE, K_NORESPONSE, K_BADHEADER, K_TWICE,
-    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_AFTER, K_NOTFOUND
+    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_AFTER, K_LATE, K_NOTFOUND
 };
 
 typedef struct app app_t;
@@ -89,6 +92,9 @@ struct app {
     int efd;
     volatile int stop;
     req_t *reqs;
+    /* /late: a scope held after finish, called again at late_at (ms) */
+    asgicore_scope *late_scope;
+    uint64_t late_at;
 };
 
 static uint64_t now_ms(void)
@@ -441,6 +447,20 @@ static void step(req_t *rq)
         return;
     }
 
+    case K_LATE:
+        if (!rq->app->threaded || rq->app->late_scope
+            || asgicore_scope_hold(rq->scope) != ASGICORE_OK)
+        {
+            respond_text(rq, 500, "cannot hold\n");
+            finish(rq, 0, NULL);
+            return;
+        }
+        respond_text(rq, 200, "answered\n");
+        rq->app->late_scope = rq->scope;
+        rq->app->late_at = now_ms() + (uint64_t) rq->ms;
+        finish(rq, 0, NULL);
+        return;
+
     case K_BACKGROUND:
         if (!rq->started) {
             rq->started = 1;
@@ -491,6 +511,7 @@ static const struct {
     {"/twice", K_TWICE},         {"/background", K_BACKGROUND},
     {"/info", K_INFO},           {"/stubborn", K_STUBBORN},
     {"/block", K_BLOCK},         {"/after-response", K_AFTER},
+    {"/late", K_LATE},
 };
 
 static void app_start(void *user, asgicore_scope *scope)
@@ -560,6 +581,21 @@ static void app_wake(void *user)
     }
 }
 
+/* L6: the calls of a task that outlived its request, with a held scope the
+ * app finished and the host released: refused, never another request's. */
+static void late_calls(app_t *app)
+{
+    char what[64];
+    asgicore_event ev;
+    int rc_receive = asgicore_receive(app->late_scope, &ev);
+    int rc_send = asgicore_send_body(app->late_scope, "late", 4, 0);
+    snprintf(what, sizeof what, "late-calls receive=%d send=%d", rc_receive,
+             rc_send);
+    record(app, what, "/late");
+    asgicore_scope_drop(app->late_scope);
+    app->late_scope = NULL;
+}
+
 static void *app_thread(void *arg)
 {
     app_t *app = arg;
@@ -571,6 +607,8 @@ static void *app_thread(void *arg)
         for (rq = app->reqs; rq; rq = rq->next)
             if (rq->timer && (!next || rq->timer < next))
                 next = rq->timer;
+        if (app->late_scope && (!next || app->late_at < next))
+            next = app->late_at;
         now = now_ms();
         timeout = !next ? 1000 : next <= now ? 0 : (int) (next - now);
         struct pollfd p = {app->efd, POLLIN, 0};
@@ -589,6 +627,8 @@ static void *app_thread(void *arg)
             due->timer = 0;
             step(due);
         }
+        if (app->late_scope && app->late_at <= now)
+            late_calls(app);
     }
     return NULL;
 }
@@ -645,6 +685,8 @@ static void app_destroy(void *user)
         pthread_join(app->thread, NULL);
         close(app->efd);
     }
+    if (app->late_scope)
+        asgicore_scope_drop(app->late_scope);
     /* requests still held are freed with the library context */
     while (app->reqs) {
         req_t *rq = app->reqs;

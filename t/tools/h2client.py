@@ -8,6 +8,9 @@ several streams.
         RST_STREAM(CANCEL); prints "<path> <status> <body>" for the others
     h2client.py PORT drop PATH...
         opens one stream per path; after 0.2 s closes the connection
+    h2client.py PORT get PATH...
+        one stream per path, with the protocol's default 65,535-byte
+        window; prints "<path> <status> <body length> ended|reset"
 """
 import socket
 import sys
@@ -36,7 +39,7 @@ def main():
                         "ended": False}
     sock.sendall(conn.data_to_send())
 
-    reset_at = time.monotonic() + 0.2
+    reset_at = time.monotonic() + 0.2 if mode != "get" else None
     first = min(streams)
     if mode == "rst-one":
         streams[first]["ended"] = True
@@ -69,6 +72,7 @@ def main():
                 streams[sid]["ended"] = True
             elif isinstance(ev, h2.events.StreamReset):
                 streams[sid]["ended"] = True
+                streams[sid]["reset"] = True
         out = conn.data_to_send()
         if out:
             sock.sendall(out)
@@ -76,6 +80,11 @@ def main():
         if mode == "rst-one" and sid == first:
             continue
         s = streams[sid]
+        if mode == "get":
+            print(s["path"], s["status"], len(s["body"]),
+                  "reset" if s.get("reset") else
+                  "ended" if s["ended"] else "unfinished")
+            continue
         print(s["path"], s["status"], s["body"].decode().strip())
     return 0
 

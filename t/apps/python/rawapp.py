@@ -426,10 +426,18 @@ async def app(scope, receive, send):
                     "headers": [(b"content-length", b"7")]})
         await send({"type": "http.response.body", "body": b"denied\n"})
     elif kind == "upload":
-        # reads the body, answers its length (item 12: after a pause)
-        await asyncio.sleep(float(_query(scope).get("s", "0")))
+        # reads the body after a pause, answers its length (item 12; L7
+        # when the client leaves during the pause)
+        try:
+            await asyncio.sleep(float(_query(scope).get("s", "0")))
+        except asyncio.CancelledError:
+            record("upload cancelled while paused")
+            raise
         body = await body_of(receive)
         await respond(send, 200, b"%d\n" % len(body))
+    elif kind == "dispatched":
+        record("dispatched")
+        await respond(send, 200, b"dispatched\n")
     elif kind == "raise":
         raise ValueError("the Python test app raised")
     else:

@@ -4,6 +4,7 @@ import os
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
@@ -60,12 +61,22 @@ async def watch(request):
     return PlainTextResponse("timeout\n")
 
 
+async def background(request):
+    # S8: a one-message response larger than nginx writes at once, with a
+    # background task that runs once it was sent
+    async def after():
+        record("background ran")
+    size = int(request.query_params.get("size", "400000"))
+    return PlainTextResponse("b" * size, background=BackgroundTask(after))
+
+
 star = Starlette(routes=[
     Route("/s/hello", hello),
     Route("/s/echo", echo, methods=["POST"]),
     Route("/s/ticks", ticks),
     Route("/s/flood", flood),
     Route("/s/watch", watch),
+    Route("/s/background", background),
 ])
 
 api = FastAPI()

@@ -15,8 +15,10 @@ package Test::Asgi;
 #   --- more_headers    extra request header lines
 #   --- http2           curl with HTTP/2 prior knowledge instead of a socket
 #   --- exec            a client command instead ($PORT, $H2PORT (cleartext
-#                       HTTP/2), $TLSPORT (HTTP/2 over TLS), $ROOT
-#                       replaced); its output is checked as the body
+#                       HTTP/2), $TLSPORT (HTTP/2 over TLS), $SMALLPORT
+#                       (HTTP/1.1 with sndbuf=32k), $ROOT replaced); its
+#                       output is checked as the body
+#   --- port: small     the request goes to the sndbuf=32k listener
 #   --- abort           close the connection after --- timeout seconds
 #                       without reading the response; --- abort: rst sends
 #                       a TCP reset, --- abort: half shuts down writing
@@ -78,19 +80,19 @@ my $port = $ENV{ASGI_TEST_PORT} || free_port_pair();
 my $nginx = $ENV{ASGI_NGINX} || 'nginx';
 $ENV{ASGI_LOG_LEVEL} ||= 'debug';
 
-# Three consecutive free ports (HTTP/1.1, cleartext HTTP/2, HTTP/2 over
-# TLS), below Linux's ephemeral range so outgoing connections never hold
-# them.
+# Four consecutive free ports (HTTP/1.1, cleartext HTTP/2, HTTP/2 over
+# TLS, HTTP/1.1 with a small send buffer), below Linux's ephemeral range so
+# outgoing connections never hold them.
 sub free_port_pair {
     for my $try (0 .. 200) {
-        my $p = 20000 + int(rand(4000)) * 3;
+        my $p = 20000 + int(rand(3000)) * 4;
         my @s = map { IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                             LocalPort => $p + $_,
                                             Proto => 'tcp', Listen => 1) }
-                (0 .. 2);
-        return $p if 3 == grep { $_ } @s;
+                (0 .. 3);
+        return $p if 4 == grep { $_ } @s;
     }
-    die "no free port triple";
+    die "no free port quadruple";
 }
 
 # A self-signed certificate for the TLS listener, made once per build.
@@ -131,6 +133,7 @@ $http
         listen 127.0.0.1:$port;
         listen 127.0.0.1:@{[$port + 1]} http2;
         listen 127.0.0.1:@{[$port + 2]} ssl http2;
+        listen 127.0.0.1:@{[$port + 3]} sndbuf=32k;
         ssl_certificate $build/t/cert.pem;
         ssl_certificate_key $build/t/key.pem;
         location = /_asgi_status { asgi_status; access_log off; }
@@ -420,6 +423,7 @@ sub run_block {
     if (defined $block->exec) {
         my $cmd = $block->exec;
         $cmd =~ s/\$TLSPORT/@{[$port + 2]}/g;
+        $cmd =~ s/\$SMALLPORT/@{[$port + 3]}/g;
         $cmd =~ s/\$H2PORT/@{[$port + 1]}/g;
         $cmd =~ s/\$PORT/$port/g;
         $cmd =~ s/\$ROOT/$root/g;
@@ -435,6 +439,7 @@ sub run_block {
             abort => defined $block->abort
                      ? ($block->abort =~ /^(rst|half)/ ? $1 : 'fin') : undef,
             timeout => $timeout,
+            port => ($block->port // '') =~ /small/ ? $port + 3 : $port,
         );
     }
 
