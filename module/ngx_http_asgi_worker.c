@@ -25,6 +25,10 @@ static void ngx_http_asgi_wake(void *user);
 static void ngx_http_asgi_wake_handler(ngx_event_t *ev);
 static void ngx_http_asgi_log(void *user, int level, void *host_data,
     const char *message);
+static void ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
+    ngx_http_request_t *r, const char *message);
+static const char *ngx_http_asgi_log_cut(const char *p, const char *end,
+    size_t room);
 static void ngx_http_asgi_unload_app(void *data);
 static void ngx_http_asgi_start_app(ngx_http_asgi_worker_t *w,
     ngx_http_asgi_app_t *app);
@@ -475,5 +479,100 @@ ngx_http_asgi_log(void *user, int level, void *host_data,
 
     log = (req && req->r) ? req->r->connection->log : w->log;
 
-    ngx_log_error(lvl, log, 0, "asgi: %s", message);
+    if (log->log_level < lvl) {
+        return;
+    }
+
+    ngx_http_asgi_log_parts(lvl, log, req ? req->r : NULL, message);
+}
+
+
+/*
+ * nginx cuts an error-log entry at NGX_MAX_ERROR_STR bytes, the request's
+ * context (client, request line) included: a long message (a Python
+ * traceback) would lose its end and the context. It goes out as several
+ * entries instead, each with the context, split at line ends where it can.
+ */
+
+static void
+ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
+    ngx_http_request_t *r, const char *message)
+{
+    size_t       len, room, context;
+    ngx_uint_t   part, parts;
+    const char  *p, *end, *cut;
+
+    context = 0;
+
+    if (r) {
+        context = r->connection->addr_text.len + r->request_line.len
+                  + (r->headers_in.server.len ? r->headers_in.server.len
+                                              : 64)
+                  + (r->headers_in.host ? r->headers_in.host->value.len : 0)
+                  + (r->headers_in.referer
+                     ? r->headers_in.referer->value.len : 0)
+                  + 80;
+    }
+
+    /* the time, level, pid, connection and "asgi: (part N/M) " */
+    room = NGX_MAX_ERROR_STR - 128;
+    room = context + 256 < room ? room - context : 256;
+
+    len = ngx_strlen(message);
+
+    if (len <= room) {
+        ngx_log_error(level, log, 0, "asgi: %s", message);
+        return;
+    }
+
+    end = message + len;
+    parts = 0;
+
+    for (p = message; p < end; p = cut) {
+        cut = ngx_http_asgi_log_cut(p, end, room);
+        parts++;
+    }
+
+    part = 0;
+
+    for (p = message; p < end; p = cut) {
+        cut = ngx_http_asgi_log_cut(p, end, room);
+        part++;
+
+        if (part == 1) {
+            ngx_log_error(level, log, 0, "asgi: %*s", cut - p, p);
+
+        } else {
+            ngx_log_error(level, log, 0, "asgi: (part %ui/%ui) %*s",
+                          part, parts, cut - p, p);
+        }
+    }
+}
+
+
+/* The end of the next part: after the last line end that fits, else at
+ * most `room` bytes, not inside a UTF-8 sequence. */
+
+static const char *
+ngx_http_asgi_log_cut(const char *p, const char *end, size_t room)
+{
+    const char  *cut;
+
+    if ((size_t) (end - p) <= room) {
+        return end;
+    }
+
+    for (cut = p + room; cut > p + room / 2; cut--) {
+        if (cut[-1] == '\n') {
+            return cut;
+        }
+    }
+
+    cut = p + room;
+
+    while (cut > p + 1 && (*(u_char *) cut & 0xc0) == 0x80) {
+        cut--;
+    }
+
+    return cut;
 }

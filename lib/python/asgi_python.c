@@ -657,6 +657,27 @@ static void serve_failed(void)
     }
 }
 
+/*
+ * P1: nginx clears the environment of its workers, so the interpreter
+ * would start in the C locale with ASCII file names, open() and subprocess
+ * text. UTF-8 mode (PEP 540) makes it behave as python3 in a UTF-8 locale,
+ * whatever the environment; PYTHONUTF8=0 (through nginx's "env") turns it
+ * off, and LANG or LC_ALL passed with "env" still set the locale.
+ */
+static void preinitialize(void)
+{
+    PyPreConfig pre;
+    PyStatus status;
+    const char *utf8 = getenv("PYTHONUTF8");
+
+    PyPreConfig_InitPythonConfig(&pre);
+    pre.utf8_mode = !(utf8 && strcmp(utf8, "0") == 0);
+    status = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(status))
+        fprintf(stderr, "asgi python: pre-initialization failed: %s\n",
+                status.err_msg ? status.err_msg : "unknown error");
+}
+
 static void *runtime_main(void *arg)
 {
     PyObject *sys_path, *dir, *mod, *r;
@@ -667,6 +688,7 @@ static void *runtime_main(void *arg)
         fprintf(stderr, "asgi python: cannot promote %s: %s\n", PYTHON_SONAME,
                 dlerror());
     PyImport_AppendInittab("_asgicore", init_asgicore);
+    preinitialize();
     Py_InitializeEx(0);  /* no signal handlers: nginx owns the signals */
     sys_path = PySys_GetObject("path");
     dir = PyUnicode_FromString(rt->runtime_dir);

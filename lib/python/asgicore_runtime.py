@@ -365,7 +365,9 @@ async def _run(st, app, scope):
             _log(_asgicore.LOG_INFO, "app stopped after the client "
                  "disconnected: %s: %s" % (type(e).__name__, e), st)
         else:
-            failed, message = True, traceback.format_exc().rstrip()
+            # P2: the exception itself first, then how it came about
+            failed, message = True, "%s\n%s" % (
+                _summary(e), traceback.format_exc().rstrip())
     finally:
         del _scopes[st.h]
         st.finished = True
@@ -375,6 +377,11 @@ async def _run(st, app, scope):
             _batch()
         _asgicore.finish(st.h, failed, message)
         st.wake_all()
+
+
+def _summary(exc):
+    """The exception's last line as a traceback ends with it."""
+    return traceback.format_exception_only(type(exc), exc)[-1].rstrip()
 
 
 # Python 3.11+; an empty tuple matches nothing on older ones
@@ -427,10 +434,14 @@ def _app(index):
         ref, path, lifespan = _asgicore.app_config(index)
         try:
             app = _load_app(ref, path)
-        except BaseException:
-            app = ("cannot load the ASGI app %r:\n%s"
-                   % (ref, traceback.format_exc().rstrip()))
-            _log(_asgicore.LOG_ERROR, app)
+        except BaseException as e:
+            # P6: the whole story once, at start-up; each request then gets
+            # a 500 and a short line pointing at it
+            _log(_asgicore.LOG_ERROR, "cannot load the ASGI app %r: %s\n%s"
+                 % (ref, _summary(e), traceback.format_exc().rstrip()))
+            app = ("the ASGI app %r could not be imported when this worker "
+                   "started (%s; the traceback was logged then)"
+                   % (ref, _summary(e)))
         _apps[index] = app
         if not isinstance(app, str) and lifespan != "off":
             _lifespans[index] = _Lifespan(app, lifespan)

@@ -435,6 +435,37 @@ async def app(scope, receive, send):
             raise
         body = await body_of(receive)
         await respond(send, 200, b"%d\n" % len(body))
+    elif kind == "deep":
+        # P2: an exception under a deep stack (as frameworks make them)
+        # (two functions in turn: Python collapses a run of identical
+        # frames)
+        def deep_a(n):
+            if n == 0:
+                raise ValueError("deep failure at the bottom")
+            return deep_b(n - 1)
+
+        def deep_b(n):
+            return deep_a(n - 1)
+        deep_a(int(_query(scope).get("n", "80")))
+    elif kind == "utf8mode":
+        # P1: the interpreter behaves as python3 in a UTF-8 locale
+        import locale
+        import subprocess
+        import tempfile
+        d = tempfile.mkdtemp()
+        name = os.path.join(d, "caf\u00e9-\u65e5\u672c.txt")
+        with open(name, "w") as f:
+            f.write("\u00e9t\u00e9\n")
+        with open(name) as f:
+            text = f.read()
+        size = os.stat(name).st_size
+        out = subprocess.run(["echo", "\u00e9"], capture_output=True,
+                             text=True).stdout
+        result = "utf8_mode=%d fs=%s preferred=%s read=%s size=%d sub=%s" % (
+            sys.flags.utf8_mode, sys.getfilesystemencoding(),
+            locale.getpreferredencoding(False), text.strip(), size,
+            out.strip())
+        await respond(send, 200, result.encode())
     elif kind == "dispatched":
         record("dispatched")
         await respond(send, 200, b"dispatched\n")
