@@ -410,6 +410,25 @@ ASGICORE_API int asgicore_app_new_versioned(
  * a scope. */
 ASGICORE_API int asgicore_app_free(asgicore_app *app);
 
+/* An app's readiness (since 0.3.0), for the host to show (nginx:
+ * asgi_status) and to log. Requests reach an app in any state: one that is
+ * loading makes them wait, one that failed answers them with an error. */
+enum asgicore_app_state {
+    ASGICORE_APP_READY = 0,   /* serving: the state of a new app */
+    ASGICORE_APP_LOADING = 1, /* starting (importing, running its startup) */
+    ASGICORE_APP_FAILED = 2   /* it could not start */
+};
+
+/* Any thread. message (may be NULL): what failed, or what is loading;
+ * copied, at most 1023 bytes kept. */
+ASGICORE_API int asgicore_app_set_state(asgicore_app *app, int state,
+                                        const char *message);
+
+/* Any thread. Returns the state (or a negative code); copies its message,
+ * NUL-terminated and cut to fit, into buf when buf is not NULL. */
+ASGICORE_API int asgicore_app_get_state(asgicore_app *app, char *buf,
+                                        size_t size);
+
 /* Threaded apps: runs queued callbacks on the calling thread. Returns how
  * many scopes were notified, or a negative code. */
 ASGICORE_API int asgicore_app_dispatch(asgicore_app *app);

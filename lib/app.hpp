@@ -6,6 +6,8 @@
 #include "intrusive_list.hpp"
 #include "scope.hpp"
 
+#include <string>
+
 namespace asgicore {
 
 using ScopeQueue = IntrusiveList<Scope, &Scope::app_link>;
@@ -17,6 +19,8 @@ struct App {
     bool threaded;
     bool wake_armed = false;  // threaded: wake called, dispatch not yet run
     size_t owned_scopes = 0;  // started and not finished
+    int state = ASGICORE_APP_READY;  // asgicore_app_set_state
+    std::string state_message;
     ScopeQueue *pending;      // threaded: `queue`; inline: the context's
     ScopeQueue queue;
     ListLink<App> link;

@@ -5,6 +5,7 @@
 #include "framing.hpp"
 #include "header_check.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace asgicore {
@@ -48,6 +49,28 @@ int Context::app_batch(App *app, bool on)
         return ASGICORE_ERR_BUSY;  // one context's batch per thread
     batching_ = on ? this : nullptr;
     return ASGICORE_OK;  // ending it fires the deferred wake, if any
+}
+
+int Context::set_app_state(App *app, int state, const char *message)
+{
+    if (state < ASGICORE_APP_READY || state > ASGICORE_APP_FAILED)
+        return ASGICORE_ERR_INVALID;
+    std::string text = message ? std::string(message).substr(0, 1023) : "";
+    Lock lk(mu_);
+    app->state = state;
+    app->state_message.swap(text);
+    return ASGICORE_OK;
+}
+
+int Context::app_state(App *app, char *buf, size_t size)
+{
+    Lock lk(mu_);
+    if (buf && size) {
+        size_t n = std::min(size - 1, app->state_message.size());
+        app->state_message.copy(buf, n);
+        buf[n] = '\0';
+    }
+    return app->state;
 }
 
 int Context::receive(Scope *s, asgicore_event &ev)
@@ -94,13 +117,15 @@ int Context::receive(Scope *s, asgicore_event &ev)
 }
 
 // L6: a call with a scope the app has finished (in Python, a task that
-// outlived its request) is refused, and logged once. The handle is still
+// outlived its request) is refused, and logged once per kind (receive,
+// send). The handle is still
 // valid memory: the app holds it (asgicore_scope_hold).
 int Context::late_call(Scope *s, const char *what, bool is_send)
 {
     bool left = s->client_gone;
-    if (!s->late_call_logged) {
-        s->late_call_logged = true;
+    bool &logged = is_send ? s->late_send_logged : s->late_receive_logged;
+    if (!logged) {
+        logged = true;
         std::string line = std::string("late call: ") + what +
                            " after the app finished the request (a task "
                            "that outlived it?): ";

@@ -219,6 +219,21 @@ int asgicore_app_log(asgicore_app *app, asgicore_scope *scope, int level,
         [&] { return app->ctx->app_log(app, scope, level, message); });
 }
 
+int asgicore_app_set_state(asgicore_app *app, int state, const char *message)
+{
+    if (!app)
+        return ASGICORE_ERR_INVALID;
+    return guarded(
+        [&] { return app->ctx->set_app_state(app, state, message); });
+}
+
+int asgicore_app_get_state(asgicore_app *app, char *buf, size_t size)
+{
+    if (!app)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return app->ctx->app_state(app, buf, size); });
+}
+
 int asgicore_app_batch(asgicore_app *app, int on)
 {
     if (!app)

@@ -47,6 +47,8 @@ public:
     int dispatch(App *app);
     int app_log(App *app, Scope *s, int level, const char *message);
     int app_batch(App *app, bool on);
+    int set_app_state(App *app, int state, const char *message);
+    int app_state(App *app, char *buf, size_t size);
     int receive(Scope *s, asgicore_event &ev);
     int send_start(Scope *s, int status, const asgicore_header *headers,
                    size_t count, bool trailers);

@@ -56,7 +56,8 @@ struct Scope {
     bool app_started = false;   // start callback delivered
     bool app_finished = false;  // asgicore_finish called
     bool not_dispatched = false;
-    bool late_call_logged = false;  // a call after finish was logged (L6)
+    bool late_receive_logged = false;  // a call after finish was logged
+    bool late_send_logged = false;     // (L6), once per kind
 
     // The client side.
     bool client_gone = false;          // a disconnect was reported

@@ -48,7 +48,11 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
     if (!r->reading_body && !alcf->ignore_client_abort
         && ngx_http_asgi_client_left(r))
     {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "asgi: client closed the connection before the app "
+                      "started");
         flags |= ASGICORE_SCOPE_CLIENT_GONE;
+        req->client_gone = 1;  /* nothing to watch */
 
     } else if (req->expect_continue && r->reading_body) {
         flags |= ASGICORE_SCOPE_BODY_ON_DEMAND;
@@ -165,11 +169,19 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
     info.path.data = (char *) r->uri.data;
     info.path.len = r->uri.len;
 
+    /* without the query, and without a fragment a client sent */
     info.raw_path.data = (char *) r->unparsed_uri.data;
-    p = ngx_strlchr(r->unparsed_uri.data,
-                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
-    info.raw_path.len = p ? (size_t) (p - r->unparsed_uri.data)
-                          : r->unparsed_uri.len;
+
+    for (p = r->unparsed_uri.data;
+         p < r->unparsed_uri.data + r->unparsed_uri.len;
+         p++)
+    {
+        if (*p == '?' || *p == '#') {
+            break;
+        }
+    }
+
+    info.raw_path.len = p - r->unparsed_uri.data;
 
     if (alcf->root_path.len) {
         info.root_path.data = (char *) alcf->root_path.data;

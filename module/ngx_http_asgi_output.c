@@ -18,6 +18,7 @@
 
 static void ngx_http_asgi_write_handler(ngx_http_request_t *r);
 static int ngx_http_asgi_output(ngx_http_asgi_req_t *req, ngx_chain_t *in);
+static void ngx_http_asgi_reset_buf(ngx_buf_t *b);
 static ngx_int_t ngx_http_asgi_copy_header(ngx_http_request_t *r,
     ngx_list_t *list, const asgicore_header *header, ngx_table_elt_t **out);
 static ngx_int_t ngx_http_asgi_is_name(const asgicore_str *name,
@@ -160,8 +161,7 @@ ngx_http_asgi_flush_head_handler(ngx_event_t *ev)
     }
 
     b = cl->buf;
-    ngx_memzero(b, sizeof(ngx_buf_t));
-    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
+    ngx_http_asgi_reset_buf(b);
     b->flush = 1;
 
     ngx_http_asgi_req_ref(req);
@@ -181,7 +181,6 @@ ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
 {
     ngx_http_asgi_req_t  *req = host_data;
 
-    u_char              *start, *end;
     ngx_buf_t           *b;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
@@ -207,27 +206,27 @@ ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
     }
 
     b = cl->buf;
-    start = b->start;
-    end = b->end;
 
-    if ((size_t) (end - start) < len) {
-        start = ngx_palloc(r->pool, ngx_max(len, NGX_HTTP_ASGI_MIN_BUF));
-        if (start == NULL) {
+    if ((size_t) (b->end - b->start) < len) {
+        /* S5: a larger chunk replaces the buffer's memory, so a stream
+         * whose chunks grow holds one chunk, not the sum of them */
+        if (b->start) {
+            (void) ngx_pfree(r->pool, b->start);
+        }
+
+        b->start = ngx_palloc(r->pool, ngx_max(len, NGX_HTTP_ASGI_MIN_BUF));
+        if (b->start == NULL) {
+            b->end = NULL;
             return ASGICORE_ERR_NOMEM;
         }
 
-        end = start + ngx_max(len, NGX_HTTP_ASGI_MIN_BUF);
+        b->end = b->start + ngx_max(len, NGX_HTTP_ASGI_MIN_BUF);
     }
 
-    /* a recycled buffer keeps its old flags: start afresh */
-    ngx_memzero(b, sizeof(ngx_buf_t));
+    ngx_http_asgi_reset_buf(b);
 
-    b->start = start;
-    b->end = end;
-    b->pos = start;
-    b->last = len ? ngx_cpymem(start, data, len) : start;
+    b->last = len ? ngx_cpymem(b->start, data, len) : b->start;
     b->temporary = len ? 1 : 0;
-    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
 
     if (last) {
         b->last_buf = (r == r->main) ? 1 : 0;
@@ -281,12 +280,32 @@ ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     }
 
     b = cl->buf;
-    ngx_memzero(b, sizeof(ngx_buf_t));
-    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
+    ngx_http_asgi_reset_buf(b);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
     return ngx_http_asgi_output(req, cl);
+}
+
+
+/* A recycled buffer keeps its old flags: start afresh, keeping its
+ * memory for the next chunk. */
+
+static void
+ngx_http_asgi_reset_buf(ngx_buf_t *b)
+{
+    u_char  *start, *end;
+
+    start = b->start;
+    end = b->end;
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = start;
+    b->end = end;
+    b->pos = start;
+    b->last = start;
+    b->tag = (ngx_buf_tag_t) &ngx_http_asgi_module;
 }
 
 
@@ -405,7 +424,8 @@ ngx_http_asgi_write_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (wev->timer_set) {
+    /* a limit_rate delay stays armed: its expiry clears wev->delayed */
+    if (wev->timer_set && !wev->delayed) {
         ngx_del_timer(wev);
     }
 

@@ -407,3 +407,71 @@ is($c->{not_dispatched}, 20, "L2 all 20 counted as not dispatched");
 is($c->{disconnected}, 20, "L2 all 20 ended as client_disconnected");
 my $n = () = `cat @{[servroot()]}/logs/access.log` =~ m{^499 client_disconnected /dispatched$}mg;
 is($n, 20, "L2 logged 20 times 499");
+
+=== TEST 27: limit_rate paces a streamed response to its end (the rate's delay is not mistaken for a drain)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; limit_rate 1m; send_timeout 5s; }
+--- request
+GET /big?size=600000
+--- timeout: 10
+--- error_code: 200
+--- response_body_like: ^(?:x{60000}){10}$
+--- access_log
+200 complete /big?size=600000
+
+=== TEST 28: limit_rate over HTTP/2 too
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; limit_rate 1m; send_timeout 5s; }
+--- exec
+curl -s --http2-prior-knowledge -m 10 -o /dev/null -w '%{http_code} %{size_download}\n' http://127.0.0.1:$H2PORT/big?size=600000
+--- response_body
+200 600000
+--- access_log
+200 complete /big?size=600000
+
+=== TEST 29: S5 a stream whose chunks grow (42 MB, up to 205 kB each) holds one chunk, not their sum
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /hello
+--- error_code: 200
+--- after
+my $pid = status_json()->{pid};
+my ($before) = `cat /proc/$pid/status` =~ /VmHWM:\s+(\d+)/;
+my $got = `curl -s -o /dev/null -w '%{http_code} %{size_download}' 'http://127.0.0.1:@{[server_port()]}/grow?n=400&step=500'`;
+is($got, "200 41900000", "S5 the whole stream arrived");
+my ($after) = `cat /proc/$pid/status` =~ /VmHWM:\s+(\d+)/;
+ok($after - $before < 10000, "S5 the 42 MB growing stream raised the worker's peak memory by " . ($after - $before) . " kB (< 10 MB)");
+
+=== TEST 30: a send() after a cancelled one follows it instead of failing
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+curl -s -o /dev/null -w '%{http_code} %{size_download}\n' http://127.0.0.1:$PORT/cancelsend
+--- response_body
+200 4000004
+--- record
+cancelsend: the send was cancelled
+--- access_log
+200 complete /cancelsend
+--- no_error_log
+[error]
+
+=== TEST 31: two tasks sending at once each wait their turn
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/concsend | /usr/bin/python3 -c 'import sys; d = sys.stdin.buffer.read(); print(len(d), d.count(b"a"), d.count(b"b"), d.endswith(b"END\n"))'
+--- response_body
+4000004 2000000 2000000 True
+--- access_log
+200 complete /concsend
+--- no_error_log
+[error]

@@ -428,6 +428,20 @@ static PyObject *py_batch(PyObject *self, PyObject *arg)
     return PyLong_FromLong(asgicore_app_batch(app, on));
 }
 
+/* set_state(app_index, state, message): the app's readiness (P8) */
+static PyObject *py_set_state(PyObject *self, PyObject *args)
+{
+    int index, state;
+    const char *message;
+    asgicore_app *app;
+    REFUSE_IF_ABANDONED();
+    if (!PyArg_ParseTuple(args, "iis", &index, &state, &message))
+        return NULL;
+    if (index < 0 || index >= napps() || !(app = app_of(index)))
+        return PyErr_Format(PyExc_IndexError, "no app %d", index);
+    return PyLong_FromLong(asgicore_app_set_state(app, state, message));
+}
+
 static PyObject *py_strerror(PyObject *self, PyObject *arg)
 {
     long rc = PyLong_AsLong(arg);
@@ -501,6 +515,7 @@ static PyMethodDef asgicore_methods[] = {
     {"dispatch", py_dispatch, METH_NOARGS, NULL},
     {"log", py_log, METH_VARARGS, NULL},
     {"batch", py_batch, METH_O, NULL},
+    {"set_state", py_set_state, METH_VARARGS, NULL},
     {"strerror", py_strerror, METH_O, NULL},
     {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
     {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
@@ -581,6 +596,9 @@ static PyObject *init_asgicore(void)
     PyModule_AddIntConstant(m, "LOG_WARN", ASGICORE_LOG_WARN);
     PyModule_AddIntConstant(m, "LOG_INFO", ASGICORE_LOG_INFO);
     PyModule_AddIntConstant(m, "LOG_DEBUG", ASGICORE_LOG_DEBUG);
+    PyModule_AddIntConstant(m, "APP_READY", ASGICORE_APP_READY);
+    PyModule_AddIntConstant(m, "APP_LOADING", ASGICORE_APP_LOADING);
+    PyModule_AddIntConstant(m, "APP_FAILED", ASGICORE_APP_FAILED);
     return m;
 }
 
@@ -646,10 +664,15 @@ static void on_wake(void *user)
 /* Without Python: answer every request with the app error, until stop. */
 static void serve_failed(void)
 {
+    int i;
+    for (i = 0; i < napps(); i++)
+        if (app_of(i))
+            asgicore_app_set_state(app_of(i), ASGICORE_APP_FAILED,
+                                   "the Python runtime stopped (see the "
+                                   "error log)");
     while (!rt->stopping) {
         uint64_t n;
         struct pollfd p = {rt->efd, POLLIN, 0};
-        int i;
         if (poll(&p, 1, 1000) > 0 && read(rt->efd, &n, sizeof n) > 0)
             for (i = 0; i < napps(); i++)  /* on_start finishes them */
                 if (app_of(i))
@@ -775,6 +798,8 @@ static int attach(void *user, asgicore_app *app, char *error,
                   size_t error_size)
 {
     pyapp_t *pa = user;
+    /* P8: loading until the runtime imported it and ran its startup */
+    asgicore_app_set_state(app, ASGICORE_APP_LOADING, "importing");
     __atomic_store_n(&pa->app, app, __ATOMIC_RELEASE);
     if (rt->started)
         return 0;

@@ -171,15 +171,16 @@ class _Scope:
     as long as anything refers to it (a task may outlive its request: its
     calls are then refused, never sent to another request, L6)."""
 
-    __slots__ = ("h", "index", "task", "receive_waiters", "send_waiter",
-                 "cancelled", "finished", "client_left")
+    __slots__ = ("h", "index", "task", "receive_waiters", "send_waiters",
+                 "send_pending", "cancelled", "finished", "client_left")
 
     def __init__(self, h, index):
         self.h = h
         self.index = index
         self.task = None
         self.receive_waiters = []
-        self.send_waiter = None
+        self.send_waiters = []
+        self.send_pending = False  # a PENDING send awaits SEND_READY
         self.cancelled = False
         self.finished = False
         self.client_left = False  # the app was told: disconnect or send error
@@ -207,27 +208,43 @@ class _Scope:
             if not w.done():
                 w.set_result(None)
 
+    def send_ready(self, status):
+        self.send_pending = False
+        for w in self.send_waiters:
+            if not w.done():
+                w.set_result(status)
+
     def wake_all(self):
         """The app finished the request: no notification follows, so
         calls still waiting (from tasks that outlive it) ask again, and are
         answered as calls after the end are."""
         self.wake_receivers()
-        w = self.send_waiter
-        if w is not None and not w.done():
-            w.set_result(_asgicore.OK)  # the library has taken its data
+        self.send_ready(_asgicore.OK)  # the library has taken its data
+
+    async def _drained(self):
+        """Waits for SEND_READY: the library took the pending send's data
+        (or the client left). Cancelling the wait cancels only the wait."""
+        waiter = _loop.create_future()
+        self.send_waiters.append(waiter)
+        try:
+            return await waiter
+        finally:
+            self.send_waiters.remove(waiter)
 
     async def send(self, message):
         if not _batching:
             _batch()
+        # A send whose caller stopped waiting (cancelled: its data stays
+        # queued), or another task's, is still pending in the library:
+        # this one follows it instead of failing as "busy".
+        while self.send_pending:
+            await self._drained()
         rc = _send(self.h, message)
         if rc == 0:
             return
         if rc == _PENDING:
-            self.send_waiter = _loop.create_future()
-            try:
-                rc = await self.send_waiter
-            finally:
-                self.send_waiter = None
+            self.send_pending = True
+            rc = await self._drained()
             if rc == 0:
                 return
         if rc == _ERR_DISCONNECTED:
@@ -428,10 +445,14 @@ def _collect():
     gc.collect()
 
 
+_lifespan_of = {}  # id(app object) -> _Lifespan: one per distinct app (P7)
+
+
 def _app(index):
     app = _apps.get(index)
     if app is None:
         ref, path, lifespan = _asgicore.app_config(index)
+        began = time.monotonic()
         try:
             app = _load_app(ref, path)
         except BaseException as e:
@@ -442,19 +463,38 @@ def _app(index):
             app = ("the ASGI app %r could not be imported when this worker "
                    "started (%s; the traceback was logged then)"
                    % (ref, _summary(e)))
+            _asgicore.set_state(index, _asgicore.APP_FAILED,
+                                "import failed: %s" % _summary(e))
         _apps[index] = app
-        if not isinstance(app, str) and lifespan != "off":
-            _lifespans[index] = _Lifespan(app, lifespan)
-            _lifespans[index].started.add_done_callback(
-                lambda f, ref=ref, index=index: _report_startup(ref, index))
+        if isinstance(app, str):
+            return app
+        if lifespan == "off":
+            _report_ready(ref, index, began, None)
+            return app
+        shared = _lifespan_of.get(id(app))
+        if shared is None:
+            shared = _lifespan_of[id(app)] = _Lifespan(app, lifespan)
+        _lifespans[index] = shared
+        shared.started.add_done_callback(
+            lambda f, ref=ref, index=index: _report_ready(ref, index, began,
+                                                          f.result()))
     return app
 
 
-def _report_startup(ref, index):
-    lifespan = _lifespans[index]
-    if lifespan.started.result() is False:
+def _report_ready(ref, index, began, started):
+    """P8: one line when an app can serve, or why it cannot; asgi_status
+    shows the same."""
+    if started is False:
+        error = _lifespans[index].error
         _log(_asgicore.LOG_ERROR, "ASGI lifespan startup of %r failed; it "
-             "answers 503 in this worker: %s" % (ref, lifespan.error))
+             "answers 503 in this worker: %s" % (ref, error))
+        _asgicore.set_state(index, _asgicore.APP_FAILED,
+                            "lifespan startup failed: %s" % error)
+        return
+    ms = (time.monotonic() - began) * 1000
+    _log(_asgicore.LOG_INFO, "ASGI app %r ready in %.0f ms%s" % (
+        ref, ms, " (with its lifespan startup)" if started else ""))
+    _asgicore.set_state(index, _asgicore.APP_READY, "")
 
 
 def _on_start(h, index, scope):
@@ -475,9 +515,7 @@ def _on_notify(h, event, status):
     if event == _asgicore.RECEIVE_READY:
         st.wake_receivers()
     elif event == _asgicore.SEND_READY:
-        w = st.send_waiter
-        if w is not None and not w.done():
-            w.set_result(status)
+        st.send_ready(status)
     elif event == _asgicore.CANCEL:
         st.cancelled = True
         st.task.cancel()

@@ -460,6 +460,38 @@ static void app_batch_wake_is_dropped_when_the_host_ran_anyway(void **st)
     assert_int_equal(asgicore_app_free(ta.app), ASGICORE_OK);
 }
 
+/* P8: an app's readiness, for the host's status page */
+static void app_state_is_kept_for_the_host(void **st)
+{
+    state *s = *st;
+    char buf[16], big[2000];
+    assert_int_equal(asgicore_app_get_state(s->fa.app, NULL, 0),
+                     ASGICORE_APP_READY);
+    assert_int_equal(asgicore_app_set_state(s->fa.app, ASGICORE_APP_LOADING,
+                                            "importing"),
+                     ASGICORE_OK);
+    assert_int_equal(asgicore_app_get_state(s->fa.app, buf, sizeof buf),
+                     ASGICORE_APP_LOADING);
+    assert_string_equal(buf, "importing");
+    memset(big, 'e', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    asgicore_app_set_state(s->fa.app, ASGICORE_APP_FAILED, big);
+    assert_int_equal(asgicore_app_get_state(s->fa.app, buf, sizeof buf),
+                     ASGICORE_APP_FAILED);
+    assert_int_equal(strlen(buf), sizeof buf - 1); /* cut to fit */
+    char all[2000];
+    asgicore_app_get_state(s->fa.app, all, sizeof all);
+    assert_int_equal(strlen(all), 1023); /* at most 1023 kept */
+    asgicore_app_set_state(s->fa.app, ASGICORE_APP_READY, NULL);
+    assert_int_equal(asgicore_app_get_state(s->fa.app, buf, sizeof buf),
+                     ASGICORE_APP_READY);
+    assert_string_equal(buf, "");
+    assert_int_equal(asgicore_app_set_state(s->fa.app, 7, NULL),
+                     ASGICORE_ERR_INVALID);
+    assert_int_equal(asgicore_app_set_state(NULL, 0, NULL),
+                     ASGICORE_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +511,7 @@ int main(void)
         T(app_log_reaches_the_host_on_its_thread),
         T(app_batch_wakes_the_host_once_per_batch),
         T(app_batch_wake_is_dropped_when_the_host_ran_anyway),
+        T(app_state_is_kept_for_the_host),
 #undef T
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);

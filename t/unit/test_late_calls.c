@@ -47,11 +47,13 @@ static void L6_calls_after_finish_and_release_are_refused(void **st)
     assert_non_null(asgicore_scope_get_info(sc));
     fake_pump(&s->fh);
     assert_int_equal(s->req.body_len, 2);
-    /* One line for all of them, at info: a receive came first. */
+    /* One line for the receives (info), one for the sends (error). */
     assert_true(fake_logged(&s->fh, "late call: receive after the app "
                                     "finished the request"));
+    assert_true(fake_logged(&s->fh, "late call: http.response.start after "
+                                    "the app finished the request"));
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_INFO], 1);
-    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 1);
 
     assert_int_equal(asgicore_scope_drop(sc), ASGICORE_OK);
     asgicore_counters c = fake_counters(&s->fh);

@@ -466,6 +466,41 @@ async def app(scope, receive, send):
             locale.getpreferredencoding(False), text.strip(), size,
             out.strip())
         await respond(send, 200, result.encode())
+    elif kind == "grow":
+        # S5: a stream whose chunks keep growing holds one chunk, not the
+        # sum of them
+        q = _query(scope)
+        n, step = int(q.get("n", "400")), int(q.get("step", "500"))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        for i in range(n):
+            await send({"type": "http.response.body",
+                        "body": b"g" * (5000 + step * i), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    elif kind == "cancelsend":
+        # a send() whose caller stops waiting: its data stays queued and
+        # the next send() follows it
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        try:
+            await asyncio.wait_for(send({"type": "http.response.body",
+                                         "body": b"y" * 4000000,
+                                         "more_body": True}), 0.001)
+            record("cancelsend: the send did not wait")
+        except asyncio.TimeoutError:
+            record("cancelsend: the send was cancelled")
+        await send({"type": "http.response.body", "body": b"END\n"})
+    elif kind == "concsend":
+        # two tasks send body parts at once: each waits its turn
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+
+        async def part(c):
+            for _ in range(20):
+                await send({"type": "http.response.body",
+                            "body": c * 100000, "more_body": True})
+        await asyncio.gather(part(b"a"), part(b"b"))
+        await send({"type": "http.response.body", "body": b"END\n"})
     elif kind == "dispatched":
         record("dispatched")
         await respond(send, 200, b"dispatched\n")
