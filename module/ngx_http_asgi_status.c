@@ -2,14 +2,22 @@
 /*
  * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
  *
- * asgi_status: this worker's library counters, as text or JSON; and the
- * $asgi_outcome and $asgi_app_time variables for the access log.
+ * asgi_status: this worker's library counters and its apps' states, as
+ * text or JSON; and the $asgi_outcome and $asgi_app_time variables for
+ * the access log.
  */
 
 
 #include "ngx_http_asgi_module.h"
 
 
+/* an app's state message, as the library keeps it */
+#define NGX_HTTP_ASGI_STATE_MAX  1024
+
+
+static ngx_str_t *ngx_http_asgi_app_name(ngx_http_asgi_app_t *app);
+static const char *ngx_http_asgi_app_state(ngx_http_asgi_app_t *app,
+    u_char *message, size_t size);
 static ngx_int_t ngx_http_asgi_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_asgi_app_time_variable(ngx_http_request_t *r,
@@ -34,10 +42,15 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
     size_t              len;
     ngx_int_t           rc;
     ngx_str_t           format;
-    ngx_buf_t          *b;
-    ngx_uint_t          json;
-    ngx_chain_t         out;
-    asgicore_counters   c;
+    u_char                      message[NGX_HTTP_ASGI_STATE_MAX];
+    ngx_buf_t                  *b;
+    ngx_str_t                  *name;
+    ngx_uint_t                  i, json;
+    const char                 *state;
+    ngx_chain_t                 out;
+    asgicore_counters           c;
+    ngx_http_asgi_app_t       **apps;
+    ngx_http_asgi_main_conf_t  *amcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -59,7 +72,16 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
            && format.len == 4
            && ngx_strncmp(format.data, "json", 4) == 0;
 
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_asgi_module);
+    apps = amcf->apps.elts;
+
+    /* each app: its name and message, escaped for JSON at worst 6x */
     len = 512;
+
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        len += 64 + 6 * (ngx_http_asgi_app_name(apps[i])->len
+                         + NGX_HTTP_ASGI_STATE_MAX);
+    }
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -73,10 +95,29 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
                     "\"completed\":%uL,\"disconnected\":%uL,"
                     "\"cancelled\":%uL,\"app_errors\":%uL,"
                     "\"not_dispatched\":%uL,\"running_apps\":%uL,"
-                    "\"abandoned\":%uL}\n",
+                    "\"abandoned\":%uL,\"apps\":[",
                     ngx_pid, c.live, c.opened, c.completed,
                     c.disconnected, c.cancelled, c.app_errors,
                     c.not_dispatched, c.running_apps, c.abandoned);
+
+        for (i = 0; i < amcf->apps.nelts; i++) {
+            state = ngx_http_asgi_app_state(apps[i], message,
+                                            sizeof(message));
+            name = ngx_http_asgi_app_name(apps[i]);
+
+            b->last = ngx_slprintf(b->last, b->end, "%s{\"app\":\"",
+                                   i ? "," : "");
+            b->last = (u_char *) ngx_escape_json(b->last, name->data,
+                                                 name->len);
+            b->last = ngx_slprintf(b->last, b->end,
+                                   "\",\"state\":\"%s\",\"message\":\"",
+                                   state);
+            b->last = (u_char *) ngx_escape_json(b->last, message,
+                                                 ngx_strlen(message));
+            b->last = ngx_slprintf(b->last, b->end, "\"}");
+        }
+
+        b->last = ngx_slprintf(b->last, b->end, "]}\n");
 
     } else {
         ngx_str_set(&r->headers_out.content_type, "text/plain");
@@ -94,6 +135,14 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
                     ngx_pid, c.live, c.opened, c.completed,
                     c.disconnected, c.cancelled, c.app_errors,
                     c.not_dispatched, c.running_apps, c.abandoned);
+
+        for (i = 0; i < amcf->apps.nelts; i++) {
+            state = ngx_http_asgi_app_state(apps[i], message,
+                                            sizeof(message));
+            b->last = ngx_slprintf(b->last, b->end, "app %V: %s%s%s\n",
+                                   ngx_http_asgi_app_name(apps[i]), state,
+                                   message[0] ? ": " : "", message);
+        }
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -112,6 +161,41 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* P8: how the app is known in the configuration */
+
+static ngx_str_t *
+ngx_http_asgi_app_name(ngx_http_asgi_app_t *app)
+{
+    return app->python_app.len ? &app->python_app : &app->path;
+}
+
+
+/* "loading", "ready" or "failed", with the app's message; "not running"
+ * when it failed to start in this worker. */
+
+static const char *
+ngx_http_asgi_app_state(ngx_http_asgi_app_t *app, u_char *message,
+    size_t size)
+{
+    message[0] = '\0';
+
+    if (app->app == NULL) {
+        ngx_cpystrn(message, (u_char *) "it failed to start in this worker "
+                    "(see the error log)", size);
+        return "failed";
+    }
+
+    switch (asgicore_app_get_state(app->app, (char *) message, size)) {
+    case ASGICORE_APP_READY:
+        return "ready";
+    case ASGICORE_APP_LOADING:
+        return "loading";
+    default:
+        return "failed";
+    }
 }
 
 

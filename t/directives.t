@@ -108,7 +108,7 @@ GET /status?format=json
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
---- response_body_like: ^\{"pid":\d+,"live":0,"opened":0,"completed":0,"disconnected":0,"cancelled":0,"app_errors":0,"not_dispatched":0,"running_apps":0,"abandoned":0\}$
+--- response_body_like: ^\{"pid":\d+,"live":0,"opened":0,"completed":0,"disconnected":0,"cancelled":0,"app_errors":0,"not_dispatched":0,"running_apps":0,"abandoned":0,"apps":\[\]\}$
 
 === TEST 14: $asgi_outcome and $asgi_app_time in the access log
 --- http_config

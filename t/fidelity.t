@@ -54,3 +54,51 @@ my $tracebacks = () = $log =~ /Traceback \(most recent call last\)/g;
 is($tracebacks, 1, "P6 the traceback is logged once");
 my $short = () = $log =~ /app failed: the ASGI app 'broken:app' could not be imported when this worker started \(\w+Error: [^\n]*; the traceback was logged then\), client/g;
 is($short, 3, "P6 one short line per request, with the request");
+
+=== TEST 4: P8 each app's state in asgi_status (JSON and text), and one line when an app is ready
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /ok/ { asgi_app rawapp:app; }
+location /broken/ { asgi_app broken:app; }
+location /lifefail/ { asgi_app lifeapp:failing; }
+location /native/ { asgi_native_app $TEST_APP; }
+--- request
+GET /_asgi_status?format=json
+--- error_code: 200
+--- response_body_like eval
+qr/"apps":\[\{"app":"rawapp:app","state":"ready","message":""\},\{"app":"broken:app","state":"failed","message":"import failed: ImportError: this test app cannot be imported"\},\{"app":"lifeapp:failing","state":"failed","message":"lifespan startup failed: the database is unreachable"\},\{"app":"[^"]+testapp.so","state":"ready","message":""\}\]\}$/
+--- error_log eval
+qr/\[info\] \d+#\d+: asgi: ASGI app 'rawapp:app' ready in \d+ ms\n/
+--- after
+like(`curl -s http://127.0.0.1:@{[server_port()]}/_asgi_status`,
+     qr/^app rawapp:app: ready\napp broken:app: failed: import failed: ImportError: this test app cannot be imported\napp lifeapp:failing: failed: lifespan startup failed: the database is unreachable\napp \S+testapp.so: ready$/m,
+     "P8 the text status lists the apps");
+
+=== TEST 5: P8 an app still importing shows "loading"; a request waits for it, then it is "ready"
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app slowimport:app; }
+--- no_wait_ready
+--- request
+GET /_asgi_status?format=json
+--- response_body_like: "apps":\[\{"app":"slowimport:app","state":"loading","message":"importing"\}\]
+--- after
+like(`curl -s -m 10 http://127.0.0.1:@{[server_port()]}/x`, qr/^imported$/, "P8 a request made while it loads is served once it is ready");
+like(`curl -s http://127.0.0.1:@{[server_port()]}/_asgi_status`, qr/^app slowimport:app: ready$/m, "P8 then it is ready");
+like(error_log_text(), qr/ASGI app 'slowimport:app' ready in (1[5-9]\d\d|[2-9]\d\d\d) ms/, "P8 the log says how long it took");
+
+=== TEST 6: P7 the same app object in two locations runs its lifespan startup once per worker
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /a/ { asgi_app lifeapp:app; }
+location /b/ { asgi_app lifeapp:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/a/x; curl -s http://127.0.0.1:$PORT/b/x
+--- response_body
+pool=ready
+pool=ready
+--- after
+my $n = () = `cat @{[servroot()]}/record` =~ /^startup$/mg;
+is($n, 1, "P7 one startup for one app object");

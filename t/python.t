@@ -298,7 +298,7 @@ GET /bugafter
 --- access_log
 499 client_disconnected /bugafter
 --- error_log eval
-qr/\[error\] .*asgi: app failed: Traceback.*KeyError: 'missing http\.disconnect'/s
+qr/\[error\] .*asgi: app failed: KeyError: 'missing http\.disconnect'\nTraceback.*KeyError: 'missing http\.disconnect'/s
 
 === TEST 5o: asgi_root_path mounts the app at a prefix: it moves from path to root_path
 --- config

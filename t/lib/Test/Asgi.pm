@@ -35,6 +35,8 @@ package Test::Asgi;
 #   --- no_record       lines it must not have recorded
 #   --- warmup          a URI fetched (and checked for 200) before the test
 #   --- after           Perl code run last (package main)
+#   --- no_wait_ready   send the request at once, not after the worker's
+#                       apps are ready (asgi_status shows none "loading")
 #   --- live_check_after  run --- after before the live-scope check, which
 #                       is skipped if nginx has exited
 #
@@ -371,6 +373,19 @@ sub app_threads_leave_signals {
     }
 }
 
+# Whether no app of the worker is still loading (P8).
+sub apps_settled {
+    my ($status, $h, $body) =
+        http_exchange(request => "GET /_asgi_status?format=json");
+    return 0 unless defined $status && $status eq '200';
+    return $body !~ /"state":"loading"/;
+}
+
+sub status_text {
+    my ($status, $h, $body) = http_exchange(request => "GET /_asgi_status");
+    return $body;
+}
+
 sub live_scopes {
     my ($status, $h, $body) =
         http_exchange(request => "GET /_asgi_status?format=json");
@@ -410,6 +425,15 @@ sub run_block {
         fail("$label - nginx should have refused the configuration");
         nginx_stop();
         return;
+    }
+
+    # P8: the apps import (and run their lifespan startup) after the
+    # worker started; a test that raced them would time out on a slow
+    # machine. Wait for them, as an operator's check would.
+    unless (defined $block->no_wait_ready) {
+        my $ready = wait_for(60, sub { apps_settled() });
+        ok($ready, "$label - the worker's apps are ready or failed")
+            or diag("status: " . (status_text() // 'none'));
     }
 
     # --- warmup: a request that must succeed first (e.g. slow imports)
