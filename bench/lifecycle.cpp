@@ -113,7 +113,7 @@ struct Fixture {
     {
         static const asgicore_callbacks cb = {head, body, nullptr, nullptr,
                                               done, set_timer, nullptr,
-                                              nullptr};
+                                              nullptr, nullptr};
         static const asgicore_app_callbacks acb = {app_start, app_notify,
                                                    nullptr};
         asgicore_ctx_new(nullptr, &cb, &host, &host.ctx);

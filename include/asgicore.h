@@ -226,10 +226,20 @@ typedef struct asgicore_callbacks {
     void (*wake)(void *user);
     /* A log line; host_data is NULL when no scope applies. May be NULL. */
     void (*log)(void *user, int level, void *host_data, const char *message);
+    /* Since 0.3.0 (ASGICORE_CALLBACKS_V2). With it, a scope's log lines
+     * keep its host_data after asgicore_scope_release, for as long as the
+     * app works on it, so that a host which keeps its request's context
+     * until then logs an app's late lines (its cleanup after a cancel)
+     * with their request. Called once per scope, on the host thread, when
+     * the host has released it and the app has finished: host_data is
+     * never passed again. Not called for scopes asgicore_ctx_free frees.
+     * May be NULL: host_data is then passed only until the release. */
+    void (*scope_gone)(void *user, void *host_data);
 } asgicore_callbacks;
 
 #define ASGICORE_CALLBACKS_V1 1
-#define ASGICORE_CALLBACKS_VERSION ASGICORE_CALLBACKS_V1
+#define ASGICORE_CALLBACKS_V2 2
+#define ASGICORE_CALLBACKS_VERSION ASGICORE_CALLBACKS_V2
 
 /* Creates a context: one per host event loop (e.g. per nginx worker). The
  * settings and callbacks are copied. NULL settings means defaults. */

@@ -425,6 +425,7 @@ int Context::finish(Scope *s, bool failed, const char *message)
     if (s->app_error)
         fail_response(s);
     want_done(s);
+    maybe_gone(s);
     unref(s);  // the app's reference
     return ASGICORE_OK;
 }

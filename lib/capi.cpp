@@ -4,6 +4,8 @@
 #include "context.hpp"
 #include "names.hpp"
 
+#include <cstddef>
+#include <cstring>
 #include <new>
 
 using asgicore::Context;
@@ -69,8 +71,15 @@ int asgicore_ctx_new_versioned(int settings_version,
     if (!callbacks || !out)
         return ASGICORE_ERR_INVALID;
     if (settings_version != ASGICORE_SETTINGS_V1 ||
-        callbacks_version != ASGICORE_CALLBACKS_V1)
+        (callbacks_version != ASGICORE_CALLBACKS_V1 &&
+         callbacks_version != ASGICORE_CALLBACKS_V2))
         return ASGICORE_ERR_VERSION;
+    // A V1 caller's struct ends before scope_gone: read only its layout.
+    asgicore_callbacks cb{};
+    std::memcpy(&cb, callbacks,
+                callbacks_version == ASGICORE_CALLBACKS_V1
+                    ? offsetof(asgicore_callbacks, scope_gone)
+                    : sizeof cb);
     asgicore_settings s;
     if (settings)
         s = *settings;
@@ -78,7 +87,7 @@ int asgicore_ctx_new_versioned(int settings_version,
         asgicore_settings_default(&s);
     if (s.body_buffer_limit == 0)
         return ASGICORE_ERR_INVALID;
-    auto *ctx = new (std::nothrow) asgicore_ctx(s, *callbacks, user);
+    auto *ctx = new (std::nothrow) asgicore_ctx(s, cb, user);
     if (!ctx)
         return ASGICORE_ERR_NOMEM;
     *out = ctx;

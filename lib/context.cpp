@@ -78,12 +78,33 @@ void Context::log(int level, Scope *s, std::string message)
     if (!cb_.log)
         return;
     try {
-        logs_.push_back(LogRecord{level, s, nullptr, std::move(message)});
+        logs_.push_back(LogRecord{level, s, std::move(message)});
     } catch (const std::bad_alloc &) {
         return;  // a log line is not worth failing the call
     }
     if (s)
         s->refs++;
+    want_host_loop();
+}
+
+// P9: once the host released the scope and the app finished, the host
+// hears that host_data will not come again (after the scope's log lines
+// queued before, in order).
+void Context::maybe_gone(Scope *s)
+{
+    if (s->host_open || s->app_running() || !s->host_data_live)
+        return;
+    if (!cb_.scope_gone) {
+        s->host_data_live = false;
+        return;
+    }
+    try {
+        logs_.push_back(LogRecord{kScopeGone, s, std::string()});
+    } catch (const std::bad_alloc &) {
+        s->host_data_live = false;  // the host keeps its handle: a leak
+        return;
+    }
+    s->refs++;
     want_host_loop();
 }
 
@@ -137,17 +158,25 @@ void Context::run_host_loop(Lock &lk)
         if (!logs_.empty()) {
             std::vector<LogRecord> batch;
             batch.swap(logs_);
+            // One at a time, in order: a scope's host_data goes with its
+            // lines until its scope_gone, never after.
             for (LogRecord &r : batch) {
-                if (!r.scope)
-                    continue;
-                if (r.scope->host_open)
-                    r.host_data = r.scope->host_data;
-                unref(r.scope);
+                Scope *s = r.scope;
+                void *host_data = nullptr;
+                if (s && (s->host_open || s->host_data_live))
+                    host_data = s->host_data;
+                bool gone = r.level == kScopeGone;
+                if (gone)
+                    s->host_data_live = false;
+                lk.unlock();
+                if (gone)
+                    cb_.scope_gone(user_, host_data);
+                else
+                    cb_.log(user_, r.level, host_data, r.message.c_str());
+                lk.lock();
+                if (s)
+                    unref(s);
             }
-            lk.unlock();
-            for (const LogRecord &r : batch)
-                cb_.log(user_, r.level, r.host_data, r.message.c_str());
-            lk.lock();
             continue;
         }
         asgicore_time next = timers_.earliest();
@@ -353,6 +382,7 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         counters_.not_dispatched++;
         drop_body(s);
         want_done(s);
+        maybe_gone(s);
         unref(s);  // the app's reference; the caller holds another
         return;
     }

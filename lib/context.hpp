@@ -64,17 +64,19 @@ private:
     class HostCall;
     class AppCall;
 
+    // A log line for the host, or (level kScopeGone) its scope_gone call.
     struct LogRecord {
         int level;
         Scope *scope;  // holds a ref until emitted; may be null
-        void *host_data;
         std::string message;
     };
+    static constexpr int kScopeGone = 0;
 
     // Queueing (lock held).
     void queue_host(Scope *s, unsigned char work);
     void queue_app(Scope *s, unsigned char work, int status = 0);
     void log(int level, Scope *s, std::string message);
+    void maybe_gone(Scope *s);
     void want_host_loop();
     void unref(Scope *s) noexcept;
     void destroy(Scope *s) noexcept;

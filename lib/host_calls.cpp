@@ -139,6 +139,7 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     s->info.grace_period_ns = static_cast<int64_t>(s->grace_ns);
 
     s->refs = 2;  // the host's and the app's
+    s->host_data_live = cb_.scope_gone != nullptr;
     all_scopes_.push_back(s);
     app->owned_scopes++;
     counters_.opened++;
@@ -255,6 +256,7 @@ int Context::release(Scope *s, asgicore_time now)
     }
     decide_outcome(s);
     s->host_open = false;
+    maybe_gone(s);
     counters_.live--;
     drop_body(s);
     discard_output(s);

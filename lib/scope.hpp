@@ -53,6 +53,9 @@ struct Scope {
 
     // Who still holds the scope.
     bool host_open = true;
+    // host_data may still be passed (to log lines): until the release, or
+    // with a scope_gone callback until that is delivered (P9).
+    bool host_data_live = true;
     bool app_started = false;   // start callback delivered
     bool app_finished = false;  // asgicore_finish called
     bool not_dispatched = false;

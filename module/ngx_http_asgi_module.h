@@ -86,6 +86,13 @@ typedef struct {
     ngx_chain_t                   *free;       /* output buffers */
     ngx_chain_t                   *busy;
 
+    /* P9: the request's log context, for an app's lines after nginx
+     * finalized the request (copied at the end of this allocation) */
+    ngx_atomic_uint_t              log_connection;
+    ngx_str_t                      log_client;
+    ngx_str_t                      log_server;
+    ngx_str_t                      log_request;
+
     ngx_msec_t                     start;
     ngx_msec_t                     app_time;
     int                            outcome;
@@ -124,6 +131,7 @@ int ngx_http_asgi_error_reason(ngx_http_request_t *r, ngx_event_t *ev,
     int fallback);
 void ngx_http_asgi_done(void *user, asgicore_scope *scope, void *host_data,
     int outcome, int response_complete);
+void ngx_http_asgi_scope_gone(void *user, void *host_data);
 
 /* ngx_http_asgi_body.c */
 void ngx_http_asgi_body_start(ngx_http_request_t *r);

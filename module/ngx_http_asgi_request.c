@@ -16,6 +16,7 @@ static void ngx_http_asgi_pool_cleanup(void *data);
 static void ngx_http_asgi_finalize_handler(ngx_event_t *ev);
 static void ngx_http_asgi_detach(ngx_http_asgi_req_t *req);
 static ngx_int_t ngx_http_asgi_expects_continue(ngx_http_request_t *r);
+static ngx_http_asgi_req_t *ngx_http_asgi_req_new(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -37,7 +38,7 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    req = ngx_calloc(sizeof(ngx_http_asgi_req_t), r->connection->log);
+    req = ngx_http_asgi_req_new(r);
     if (req == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -95,6 +96,46 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/* The handle, with a copy of what nginx logs about the request (P9): the
+ * app may log after nginx freed it. One allocation. */
+
+static ngx_http_asgi_req_t *
+ngx_http_asgi_req_new(ngx_http_request_t *r)
+{
+    u_char               *p;
+    ngx_str_t            *server;
+    ngx_connection_t     *c;
+    ngx_http_asgi_req_t  *req;
+
+    c = r->connection;
+    server = &r->headers_in.server;
+
+    req = ngx_calloc(sizeof(ngx_http_asgi_req_t) + c->addr_text.len
+                     + server->len + r->request_line.len, c->log);
+    if (req == NULL) {
+        return NULL;
+    }
+
+    p = (u_char *) (req + 1);
+
+    req->log_connection = c->number;
+
+    req->log_client.data = p;
+    req->log_client.len = c->addr_text.len;
+    p = ngx_cpymem(p, c->addr_text.data, c->addr_text.len);
+
+    req->log_server.data = p;
+    req->log_server.len = server->len;
+    p = ngx_cpymem(p, server->data, server->len);
+
+    req->log_request.data = p;
+    req->log_request.len = r->request_line.len;
+    ngx_memcpy(p, r->request_line.data, r->request_line.len);
+
+    return req;
 }
 
 
@@ -283,6 +324,15 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
         asgicore_scope_release(scope, ngx_http_asgi_now());
         ngx_http_asgi_keepalive_check();
     }
+}
+
+
+/* The library passes this handle no more (P9): its reference goes. */
+
+void
+ngx_http_asgi_scope_gone(void *user, void *host_data)
+{
+    ngx_http_asgi_req_unref(host_data);
 }
 
 

@@ -26,7 +26,9 @@ static void ngx_http_asgi_wake_handler(ngx_event_t *ev);
 static void ngx_http_asgi_log(void *user, int level, void *host_data,
     const char *message);
 static void ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
-    ngx_http_request_t *r, const char *message);
+    ngx_http_asgi_req_t *req, const char *message);
+static u_char *ngx_http_asgi_late_log_handler(ngx_log_t *log, u_char *buf,
+    size_t len);
 static const char *ngx_http_asgi_log_cut(const char *p, const char *end,
     size_t room);
 static void ngx_http_asgi_unload_app(void *data);
@@ -135,7 +137,8 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
         ngx_http_asgi_done,
         ngx_http_asgi_set_timer,
         ngx_http_asgi_wake,
-        ngx_http_asgi_log
+        ngx_http_asgi_log,
+        ngx_http_asgi_scope_gone
     };
 
     ngx_http_asgi_worker = NULL;
@@ -459,7 +462,7 @@ ngx_http_asgi_log(void *user, int level, void *host_data,
     ngx_http_asgi_worker_t  *w = user;
     ngx_http_asgi_req_t     *req = host_data;
 
-    ngx_log_t   *log;
+    ngx_log_t   *log, late;
     ngx_uint_t   lvl;
 
     switch (level) {
@@ -477,13 +480,40 @@ ngx_http_asgi_log(void *user, int level, void *host_data,
         break;
     }
 
-    log = (req && req->r) ? req->r->connection->log : w->log;
+    if (req && req->r) {
+        log = req->r->connection->log;
+
+    } else if (req) {
+        /* P9: nginx finalized the request; the app still works on it */
+        late = *w->log;
+        late.connection = req->log_connection;
+        late.handler = ngx_http_asgi_late_log_handler;
+        late.data = req;
+        late.action = NULL;
+        log = &late;
+
+    } else {
+        log = w->log;
+    }
 
     if (log->log_level < lvl) {
         return;
     }
 
-    ngx_http_asgi_log_parts(lvl, log, req ? req->r : NULL, message);
+    ngx_http_asgi_log_parts(lvl, log, req, message);
+}
+
+
+/* What nginx appends to a request's log lines, from the handle's copy. */
+
+static u_char *
+ngx_http_asgi_late_log_handler(ngx_log_t *log, u_char *buf, size_t len)
+{
+    ngx_http_asgi_req_t  *req = log->data;
+
+    return ngx_snprintf(buf, len, ", client: %V, server: %V, request: \"%V\"",
+                        &req->log_client, &req->log_server,
+                        &req->log_request);
 }
 
 
@@ -496,15 +526,21 @@ ngx_http_asgi_log(void *user, int level, void *host_data,
 
 static void
 ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
-    ngx_http_request_t *r, const char *message)
+    ngx_http_asgi_req_t *req, const char *message)
 {
-    size_t       len, room, context;
-    ngx_uint_t   part, parts;
-    const char  *p, *end, *cut;
+    size_t               len, room, context;
+    ngx_uint_t           part, parts;
+    const char          *p, *end, *cut;
+    ngx_http_request_t  *r;
 
     context = 0;
+    r = req ? req->r : NULL;
 
-    if (r) {
+    if (req && r == NULL) {
+        context = req->log_client.len + req->log_server.len
+                  + req->log_request.len + 80;
+
+    } else if (r) {
         context = r->connection->addr_text.len + r->request_line.len
                   + (r->headers_in.server.len ? r->headers_in.server.len
                                               : 64)

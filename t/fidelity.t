@@ -102,3 +102,21 @@ pool=ready
 --- after
 my $n = () = `cat @{[servroot()]}/record` =~ /^startup$/mg;
 is($n, 1, "P7 one startup for one app object");
+
+=== TEST 7: P9 a line the app logs while it is cancelled, after nginx finalized the request, keeps the request
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_disconnect_grace_period 200ms;
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /ignore
+--- abort
+--- timeout: 0.2
+--- record
+cancelled ignore
+--- access_log
+499 cancelled_after_grace /ignore
+--- error_log eval
+qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: cleaning up after the cancel, client: 127\.0\.0\.1, server: \S*, request: "GET \/ignore HTTP\/1\.1"/

@@ -25,6 +25,7 @@ int main(void)
     F(asgicore_callbacks, send_trailers); F(asgicore_callbacks, resume_body);
     F(asgicore_callbacks, done); F(asgicore_callbacks, set_timer);
     F(asgicore_callbacks, wake); F(asgicore_callbacks, log);
+    F(asgicore_callbacks, scope_gone);
     S(asgicore_counters);
     F(asgicore_counters, opened); F(asgicore_counters, live);
     F(asgicore_counters, completed); F(asgicore_counters, disconnected);
@@ -75,6 +76,7 @@ int main(void)
     C(ASGICORE_SCOPE_CLIENT_GONE);
     C(ASGICORE_EVENT_HTTP_REQUEST); C(ASGICORE_EVENT_HTTP_DISCONNECT);
     C(ASGICORE_SETTINGS_V1); C(ASGICORE_CALLBACKS_V1);
+    C(ASGICORE_CALLBACKS_V2);
     C(ASGICORE_COUNTERS_V1); C(ASGICORE_SCOPE_INFO_V1);
     C(ASGICORE_APP_CALLBACKS_V1);
     return 0;

@@ -113,16 +113,55 @@ static void cb_log(void *user, int level, void *host_data, const char *msg)
     append(fh->log, sizeof fh->log, line, strlen(line));
 }
 
+static void cb_scope_gone(void *user, void *host_data)
+{
+    fake_req *req = host_data;
+    assert_true(req->released);
+    assert_int_equal(req->gone, 0);
+    req->gone++;
+}
+
 void fake_host_init(fake_host *fh, const asgicore_settings *settings)
 {
     static const asgicore_callbacks cb = {
         cb_send_head, cb_send_body, cb_send_trailers, cb_resume_body,
         cb_done,      cb_set_timer, cb_wake,          cb_log,
+        cb_scope_gone,
     };
     memset(fh, 0, sizeof *fh);
     fh->now = 1000 * SEC; /* any epoch */
     fh->timer = ASGICORE_TIME_NEVER;
     assert_int_equal(asgicore_ctx_new(settings, &cb, fh, &fh->ctx),
+                     ASGICORE_OK);
+}
+
+void fake_host_init_v1(fake_host *fh, const asgicore_settings *settings)
+{
+    /* exactly the 0.2 struct: a V1 host's memory ends after `log` */
+    static const struct {
+        int (*send_head)(void *, asgicore_scope *, void *, int,
+                         const asgicore_header *, size_t, int);
+        int (*send_body)(void *, asgicore_scope *, void *, const void *,
+                         size_t, int);
+        int (*send_trailers)(void *, asgicore_scope *, void *,
+                             const asgicore_header *, size_t, int);
+        void (*resume_body)(void *, asgicore_scope *, void *);
+        void (*done)(void *, asgicore_scope *, void *, int, int);
+        void (*set_timer)(void *, asgicore_time);
+        void (*wake)(void *);
+        void (*log)(void *, int, void *, const char *);
+    } cb = {
+        cb_send_head, cb_send_body, cb_send_trailers, cb_resume_body,
+        cb_done,      cb_set_timer, cb_wake,          cb_log,
+    };
+    memset(fh, 0, sizeof *fh);
+    fh->now = 1000 * SEC;
+    fh->timer = ASGICORE_TIME_NEVER;
+    assert_int_equal(asgicore_ctx_new_versioned(
+                         ASGICORE_SETTINGS_VERSION, settings,
+                         ASGICORE_CALLBACKS_V1,
+                         (const asgicore_callbacks *) (const void *) &cb, fh,
+                         &fh->ctx),
                      ASGICORE_OK);
 }
 

@@ -21,6 +21,7 @@
 typedef struct fake_req {
     asgicore_scope *scope;
     int released;
+    int gone;             /* scope_gone calls: host_data not passed again */
     /* What the host was asked to write. */
     int head_writes;
     int status;
@@ -74,6 +75,8 @@ struct fake_app {
 
 /* A context with `settings` (NULL: defaults). */
 void fake_host_init(fake_host *fh, const asgicore_settings *settings);
+/* The same as a host compiled against 0.2 (callbacks V1: no scope_gone). */
+void fake_host_init_v1(fake_host *fh, const asgicore_settings *settings);
 /* Frees the context; the test's scopes must be released first. */
 void fake_host_fini(fake_host *fh);
 

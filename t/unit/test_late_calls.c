@@ -173,6 +173,67 @@ static void L6_context_free_with_a_held_scope_leaks_nothing(void **st)
     fake_release(&s->fh, &s->req);
 }
 
+/* P9: an app's lines keep their request after the host released it, for
+ * as long as the app works on it; scope_gone says when that ends. */
+static void P9_lines_keep_the_request_until_the_app_finished(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    assert_int_equal(asgicore_scope_hold(sc), ASGICORE_OK);
+    fake_release(&s->fh, &s->req); /* the app runs on, after its grace */
+    asgicore_app_log(s->fa.app, sc, ASGICORE_LOG_INFO, "cleaning up");
+    fake_pump(&s->fh);
+    assert_true(fake_logged(&s->fh, "cleaning up"));
+    assert_ptr_equal(s->fh.last_log_host_data, &s->req);
+    assert_int_equal(s->req.gone, 0);
+    assert_int_equal(asgicore_finish(sc, 0, NULL), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.gone, 1);
+    /* a late call after that: logged without the request */
+    asgicore_event ev;
+    assert_int_equal(asgicore_receive(sc, &ev), ASGICORE_ERR_FINISHED);
+    fake_pump(&s->fh);
+    assert_true(fake_logged(&s->fh, "late call: receive"));
+    assert_null(s->fh.last_log_host_data);
+    assert_int_equal(asgicore_scope_drop(sc), ASGICORE_OK);
+}
+
+/* P9: a host built for 0.2 (callbacks V1) gets host_data until the
+ * release only, as before. */
+static void P9_a_v1_host_gets_no_host_data_after_release(void **st)
+{
+    state *s = *st;
+    fake_host_fini(&s->fh);
+    fake_host_init_v1(&s->fh, NULL);
+    fake_app_init(&s->fh, &s->fa, ASGICORE_APP_INLINE);
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    fake_release(&s->fh, &s->req);
+    asgicore_app_log(s->fa.app, sc, ASGICORE_LOG_INFO, "after release");
+    fake_pump(&s->fh);
+    assert_true(fake_logged(&s->fh, "after release"));
+    assert_null(s->fh.last_log_host_data);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.gone, 0);
+}
+
+/* P9: released first, finished next, or the other way round: one
+ * scope_gone, after the last line that carries the request. */
+static void P9_scope_gone_comes_once_in_either_order(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    asgicore_send_start(sc, 204, NULL, 0, 0);
+    asgicore_send_body(sc, NULL, 0, 0);
+    asgicore_app_log(s->fa.app, sc, ASGICORE_LOG_INFO, "before finish");
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.gone, 0); /* the host still holds it */
+    fake_release(&s->fh, &s->req);
+    assert_int_equal(s->req.gone, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +245,9 @@ int main(void)
         T(L6_each_hold_needs_its_drop),
         T(L6_abandoned_then_finished_then_called),
         T(L6_context_free_with_a_held_scope_leaks_nothing),
+        T(P9_lines_keep_the_request_until_the_app_finished),
+        T(P9_a_v1_host_gets_no_host_data_after_release),
+        T(P9_scope_gone_comes_once_in_either_order),
 #undef T
     };
     return cmocka_run_group_tests_name("late calls", tests, NULL, NULL);

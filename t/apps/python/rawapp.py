@@ -72,6 +72,9 @@ async def app(scope, receive, send):
                 await asyncio.sleep(60)
             except asyncio.CancelledError:
                 record("cancelled " + kind)
+                # P9: nginx finalized the request (499) by now
+                logging.getLogger("rawapp").warning(
+                    "cleaning up after the cancel")
                 raise
         try:
             await send({"type": "http.response.start", "status": 200,
