@@ -12,6 +12,10 @@
 
 
 static ngx_int_t ngx_http_asgi_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_asgi_check_python_apps(ngx_conf_t *cf);
+static void ngx_http_asgi_top_module(ngx_str_t *ref, ngx_str_t *top);
+static ngx_int_t ngx_http_asgi_find_module(ngx_conf_t *cf,
+    ngx_http_asgi_app_t *app, ngx_str_t *top, ngx_str_t *where);
 static void *ngx_http_asgi_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_asgi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -137,7 +141,149 @@ ngx_module_t  ngx_http_asgi_module = {
 static ngx_int_t
 ngx_http_asgi_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_asgi_check_python_apps(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_asgi_add_variables(cf);
+}
+
+
+/*
+ * P3: the Python apps of a worker share one interpreter, so one sys.modules.
+ * Two apps whose module comes from two directories would both run the one
+ * imported first: refused here when the files show it (the runtime refuses
+ * what only an import shows).
+ */
+
+static ngx_int_t
+ngx_http_asgi_check_python_apps(ngx_conf_t *cf)
+{
+    ngx_str_t                   top_i, top_j, where_i, where_j;
+    ngx_uint_t                  i, j;
+    ngx_http_asgi_app_t       **apps;
+    ngx_http_asgi_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
+    apps = amcf->apps.elts;
+
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        if (apps[i]->python_app.len == 0) {
+            continue;
+        }
+
+        ngx_http_asgi_top_module(&apps[i]->python_app, &top_i);
+
+        for (j = i + 1; j < amcf->apps.nelts; j++) {
+            if (apps[j]->python_app.len == 0) {
+                continue;
+            }
+
+            ngx_http_asgi_top_module(&apps[j]->python_app, &top_j);
+
+            if (top_i.len != top_j.len
+                || ngx_strncmp(top_i.data, top_j.data, top_i.len) != 0)
+            {
+                continue;
+            }
+
+            if (ngx_http_asgi_find_module(cf, apps[i], &top_i, &where_i)
+                != NGX_OK
+                || ngx_http_asgi_find_module(cf, apps[j], &top_j, &where_j)
+                   != NGX_OK)
+            {
+                continue;
+            }
+
+            if (where_i.len == where_j.len
+                && ngx_strncmp(where_i.data, where_j.data, where_i.len) == 0)
+            {
+                continue;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the ASGI app \"%V\" would import the module "
+                               "\"%V\" from \"%V\", but the ASGI app \"%V\" "
+                               "imports it from \"%V\": the Python apps of "
+                               "one nginx worker share sys.modules, so one "
+                               "would run the other's code",
+                               &apps[j]->python_app, &top_j, &where_j,
+                               &apps[i]->python_app, &where_i);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "pkg" of "pkg.sub:attr" */
+
+static void
+ngx_http_asgi_top_module(ngx_str_t *ref, ngx_str_t *top)
+{
+    top->data = ref->data;
+
+    for (top->len = 0; top->len < ref->len; top->len++) {
+        if (ref->data[top->len] == '.' || ref->data[top->len] == ':') {
+            break;
+        }
+    }
+}
+
+
+/* The real path of the first of the app's directories that holds the
+ * module (as a package directory or a .py file); NGX_DECLINED if none. */
+
+static ngx_int_t
+ngx_http_asgi_find_module(ngx_conf_t *cf, ngx_http_asgi_app_t *app,
+    ngx_str_t *top, ngx_str_t *where)
+{
+    u_char           *path, *real;
+    ngx_str_t        *dirs, found;
+    ngx_uint_t        i, k;
+    ngx_file_info_t   fi;
+
+    static const char  *suffixes[] = { "", ".py" };
+
+    if (app->python_path == NULL) {
+        return NGX_DECLINED;
+    }
+
+    dirs = app->python_path->elts;
+
+    for (i = 0; i < app->python_path->nelts; i++) {
+        for (k = 0; k < 2; k++) {
+            path = ngx_pnalloc(cf->temp_pool, dirs[i].len + top->len + 5);
+            if (path == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_sprintf(path, "%V/%V%s%Z", &dirs[i], top, suffixes[k]);
+
+            if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+                || (k == 0 && !ngx_is_dir(&fi)))
+            {
+                continue;
+            }
+
+            real = (u_char *) realpath((char *) path, NULL);
+            if (real == NULL) {
+                continue;
+            }
+
+            found.len = ngx_strlen(real);
+            found.data = real;
+
+            *where = found;
+            where->data = ngx_pstrdup(cf->pool, &found);
+            free(real);
+
+            return where->data ? NGX_OK : NGX_ERROR;
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -253,6 +399,7 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
 
     dirs = alcf->python_path ? alcf->python_path->elts : NULL;
     n = alcf->python_path ? alcf->python_path->nelts : 0;
+    alcf->app->python_path = alcf->python_path;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                            ngx_core_module);

@@ -31,6 +31,7 @@ typedef struct {
     asgicore_app                  *app;
     ngx_log_t                     *log;
     ngx_str_t                      python_app;  /* asgi_app's module:attr */
+    ngx_array_t                   *python_path; /* its directories */
 } ngx_http_asgi_app_t;
 
 

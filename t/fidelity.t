@@ -120,3 +120,75 @@ cancelled ignore
 499 cancelled_after_grace /ignore
 --- error_log eval
 qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: cleaning up after the cancel, client: 127\.0\.0\.1, server: \S*, request: "GET \/ignore HTTP\/1\.1"/
+
+=== TEST 8: P3 two apps that would import the same package from two directories: the second is refused, naming both
+--- config
+location /a/ { asgi_python_path $ROOT/t/apps/python/siteA; asgi_app other:app; }
+location /b/ { asgi_python_path $ROOT/t/apps/python/siteB; asgi_app mysite.asgi:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/a/x; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/b/x
+--- response_body
+site A
+500
+--- error_log eval
+qr/the ASGI app 'mysite\.asgi:app' would import the module 'mysite' from \S+\/siteB\/mysite\/__init__\.py, but the ASGI app 'other:app' imported it from \S+\/siteA\/mysite\/__init__\.py first/
+--- after
+like(`curl -s http://127.0.0.1:@{[server_port()]}/_asgi_status`, qr/^app mysite\.asgi:app: failed: import failed: ImportError: the ASGI app 'mysite\.asgi:app' would import/m, "P3 the status says why");
+
+=== TEST 9: P3 nginx -t refuses two apps whose directories hold the same top-level module
+--- config
+location /a/ { asgi_python_path $ROOT/t/apps/python/siteA; asgi_app mysite.asgi:app; }
+location /b/ { asgi_python_path $ROOT/t/apps/python/siteB; asgi_app mysite.asgi:app; }
+--- must_die: would import the module "mysite" from
+
+=== TEST 10: P3 a second Django project in the same worker is refused: Django's settings are process-wide
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /d/ { asgi_app djangoapp.asgi:application; }
+location /d2/ { asgi_app djangoapp2.asgi:application; }
+--- exec
+curl -s http://127.0.0.1:$PORT/d/hello; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/d2/hello
+--- response_body
+Hello from Django
+500
+--- error_log
+the ASGI app 'djangoapp2.asgi:application' sets DJANGO_SETTINGS_MODULE to 'djangoapp2.settings', but the ASGI app 'djangoapp.asgi:application' set it to 'djangoapp.settings' first
+
+=== TEST 11: P4 a virtual environment: its editable install wins over Debian's copy, sys.executable and sys.prefix are the venv's
+--- config
+location / { asgi_python_path $ROOT/t/apps/venv/lib/python3/site-packages; asgi_app venvapp:app; }
+--- request
+GET /x
+--- error_code: 200
+--- response_body_like eval
+qr{^h2 editable=True\nexecutable=\S+/t/apps/venv/bin/python\nprefix=\S+/t/apps/venv\nchild prefix=\S+/t/apps/venv\n$}
+
+=== TEST 12: P4 without a venv, sys.executable is a real python3 (subprocess and multiprocessing work)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /executable
+--- error_code: 200
+--- response_body
+/usr/bin/python3 ok
+
+=== TEST 13: P5 an app that sets TZ and calls tzset() does not move nginx's clock
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /settz
+--- error_code: 200
+--- response_body
+TZ=Etc/GMT-14
+--- error_log
+logged after the app's tzset
+an app set TZ=Etc/GMT-14
+--- after
+my ($stamp) = error_log_text() =~ /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[warn\] .*logged after the app's tzset/m;
+my @t = localtime();
+my $now = sprintf("%04d/%02d/%02d %02d:%02d", $t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1]);
+my ($h) = $stamp =~ / (\d\d):/;
+is($h, sprintf("%02d", $t[2]), "P5 nginx's timestamp $stamp stays in nginx's zone (now $now)")
+    or diag("the hour moved: the app's zone reached nginx");

@@ -541,24 +541,186 @@ async def _shutdown():
     _loop.stop()
 
 
+# ------------------------------------------------------------ importing apps
+#
+# One interpreter serves every app of a worker: they share sys.path,
+# sys.modules and the process's environment. What would make one app run
+# another's code is refused at start-up (P3); a virtual environment named
+# by asgi_python_path orders sys.path as its own python does (P4).
+
+_imported_by = {}        # top-level module name -> the app that imported it
+_django = None           # (app, DJANGO_SETTINGS_MODULE) once an app set it
+_environ_django = None   # DJANGO_SETTINGS_MODULE as nginx's env passed it
+
+
+def _venv_root(d):
+    """The virtual environment whose site-packages `d` is, or None."""
+    d = os.path.normpath(os.path.abspath(d))
+    lib = os.path.dirname(d)
+    if os.path.basename(d) != "site-packages" or \
+            not os.path.basename(lib).startswith("python"):
+        return None
+    root = os.path.dirname(os.path.dirname(lib))
+    return root if os.path.isfile(os.path.join(root, "pyvenv.cfg")) else None
+
+
+def _add_venv(d, root):
+    """A venv's python puts its site-packages, and what its .pth files add
+    (editable installs), before the base installation's site directories
+    (Debian's dist-packages), and runs as the venv's interpreter."""
+    before = set(sys.path)
+    site.addsitedir(d)
+    added = [p for p in sys.path if p not in before]
+    for p in added:
+        sys.path.remove(p)
+    system = set(site.getsitepackages())
+    at = next((i for i, p in enumerate(sys.path) if p in system),
+              len(sys.path))
+    sys.path[at:at] = added
+    sys.prefix = sys.exec_prefix = root
+    python = os.path.join(root, "bin", "python")
+    if os.path.exists(python):
+        sys.executable = python
+        spawn = sys.modules.get("multiprocessing.spawn")
+        if spawn is not None:
+            spawn.set_executable(python)
+
+
+def _origin(module):
+    where = getattr(module, "__file__", None)
+    if where is None:
+        paths = list(getattr(module, "__path__", None) or ())
+        where = paths[0] if paths else None
+    return where
+
+
+def _check_not_shadowed(ref, dirs, module_name):
+    """P3: an app whose directories hold a module of the name another app
+    already imported from elsewhere would silently run the other's code."""
+    import importlib.machinery
+    top = module_name.partition(".")[0]
+    loaded = sys.modules.get(top)
+    if loaded is None or not dirs:
+        return
+    spec = importlib.machinery.PathFinder.find_spec(top, dirs)
+    if spec is None:
+        return  # not in this app's directories: the shared copy it is
+    wanted = spec.origin if spec.has_location else \
+        next(iter(spec.submodule_search_locations or ()), None)
+    had = _origin(loaded)
+    if wanted is None or had is None or \
+            os.path.realpath(os.path.dirname(wanted)) == \
+            os.path.realpath(os.path.dirname(had)):
+        return
+    owner = _imported_by.get(top)
+    raise ImportError(
+        "the ASGI app %r would import the module %r from %s, but %s "
+        "imported it from %s first: the Python apps of one nginx worker "
+        "share sys.modules, so %r would run the other's code. Rename one "
+        "of the packages, or serve the apps from two nginx instances"
+        % (ref, top, wanted, "the ASGI app %r" % owner if owner
+           else "the worker", had, ref))
+
+
+def _import_django_aware(ref, module_name):
+    """Django's settings are process-wide: a second project that sets
+    another DJANGO_SETTINGS_MODULE would run with the first one's."""
+    global _django
+    key = "DJANGO_SETTINGS_MODULE"
+    previous = os.environ.get(key)
+    set_by_app = _django is not None and previous != _environ_django
+    if set_by_app:
+        del os.environ[key]  # let this app say what it wants
+    try:
+        module = importlib.import_module(module_name)
+    finally:
+        wanted = os.environ.get(key)
+        if set_by_app:
+            os.environ[key] = previous
+    if set_by_app and wanted is not None and wanted != previous:
+        raise ImportError(
+            "the ASGI app %r sets DJANGO_SETTINGS_MODULE to %r, but the "
+            "ASGI app %r set it to %r first: Django's settings are "
+            "process-wide, so %r would run with the other's. Serve the two "
+            "projects from two nginx instances"
+            % (ref, wanted, _django[0], _django[1], ref))
+    if _django is None and wanted is not None and wanted != _environ_django:
+        _django = (ref, wanted)
+    return module
+
+
 def _load_app(ref, path):
     dirs = [p for p in path.split(":") if p]
-    for d in reversed(dirs):
+    plain = [d for d in dirs if _venv_root(d) is None]
+    for d in reversed(plain):
         if d not in sys.path:
             sys.path.insert(0, d)
-    # .pth files too, as in a virtual environment's site-packages (editable
-    # installs use them); the directories stay at the front.
-    for d in dirs:
+    # .pth files too (editable installs use them); the directories stay at
+    # the front.
+    for d in plain:
         site.addsitedir(d)
+    for d in dirs:
+        root = _venv_root(d)
+        if root is not None:
+            _add_venv(d, root)
     module_name, _, attr = ref.partition(":")
-    obj = importlib.import_module(module_name)
+    _check_not_shadowed(ref, dirs, module_name)
+    before = set(sys.modules)
+    obj = _import_django_aware(ref, module_name)
+    # which app brought in each top-level module (for P3's error)
+    for name in set(sys.modules) - before:
+        if "." not in name:
+            _imported_by.setdefault(name, ref)
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
 
 
+# ------------------------------------------------------------ process state
+
+_tz_noted = set()
+
+
+def _keep_nginx_clock():
+    """P5: the C library's time zone is process-wide, and nginx's own log
+    and $time_local timestamps use it. A TZ an app sets (Django sets its
+    TIME_ZONE so) stays in Python's os.environ and never reaches the C
+    library, so time.tzset() changes nothing for nginx."""
+    real_putenv, real_unsetenv = os.putenv, os.unsetenv
+
+    def is_tz(key):
+        return key in ("TZ", b"TZ")
+
+    def putenv(key, value):
+        if not is_tz(key):
+            return real_putenv(key, value)
+        text = value.decode() if isinstance(value, bytes) else value
+        if text not in _tz_noted:
+            _tz_noted.add(text)
+            _log(_asgicore.LOG_INFO, "an app set TZ=%s: nginx's clock and "
+                 "the C library's local time stay in nginx's zone (zoneinfo "
+                 "and zone-aware datetimes follow the app's)" % text)
+
+    def unsetenv(key):
+        if not is_tz(key):
+            return real_unsetenv(key)
+
+    os.putenv = putenv
+    os.unsetenv = unsetenv
+
+
+def _executable():
+    """A real interpreter for subprocess and multiprocessing (embedded,
+    sys.executable would be nginx or nothing); a venv's replaces it."""
+    python = os.path.join(sys.base_exec_prefix, "bin", "python3")
+    if os.path.exists(python):
+        sys.executable = python
+
+
 def serve():
-    global _loop, _create_task
+    global _loop, _create_task, _environ_django
+    _executable()
+    _environ_django = os.environ.get("DJANGO_SETTINGS_MODULE")
     try:
         import uvloop
         _loop = uvloop.new_event_loop()
@@ -572,6 +734,7 @@ def serve():
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
     _let_children_have_signals()
+    _keep_nginx_clock()
     _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)

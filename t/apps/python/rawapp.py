@@ -504,6 +504,18 @@ async def app(scope, receive, send):
                             "body": c * 100000, "more_body": True})
         await asyncio.gather(part(b"a"), part(b"b"))
         await send({"type": "http.response.body", "body": b"END\n"})
+    elif kind == "executable":
+        import subprocess
+        out = subprocess.run([sys.executable, "-c", "print('ok')"],
+                             capture_output=True, text=True).stdout.strip()
+        await respond(send, 200, ("%s %s\n" % (sys.executable, out)).encode())
+    elif kind == "settz":
+        # P5: what Django does with its TIME_ZONE
+        import time
+        os.environ["TZ"] = "Etc/GMT-14"
+        time.tzset()
+        logging.getLogger("rawapp").warning("logged after the app's tzset")
+        await respond(send, 200, ("TZ=%s\n" % os.environ["TZ"]).encode())
     elif kind == "dispatched":
         record("dispatched")
         await respond(send, 200, b"dispatched\n")
