@@ -117,7 +117,7 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
     u_char                    *p, *addr;
     size_t                     n;
     ngx_int_t                  rc;
-    ngx_str_t                  server;
+    ngx_str_t                  server, scheme;
     ngx_uint_t                 i, count;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h;
@@ -143,6 +143,28 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
     {
         info.scheme.data = "http";
         info.scheme.len = 4;
+    }
+
+    /* asgi_scheme: behind a TLS load balancer, what the client used */
+    if (alcf->scheme) {
+        if (ngx_http_complex_value(r, alcf->scheme, &scheme) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (scheme.len == 5
+            && ngx_strncasecmp(scheme.data, (u_char *) "https", 5) == 0)
+        {
+            info.scheme.data = "https";
+            info.scheme.len = 5;
+
+        } else if (scheme.len == 4
+                   && ngx_strncasecmp(scheme.data, (u_char *) "http", 4) == 0)
+        {
+            info.scheme.data = "http";
+            info.scheme.len = 4;
+        }
+
+        /* anything else (empty, a forged value) keeps the connection's */
     }
 
     switch (r->http_version) {

@@ -82,6 +82,13 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       offsetof(ngx_http_asgi_loc_conf_t, grace_period),
       NULL },
 
+    { ngx_string("asgi_scheme"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, scheme),
+      NULL },
+
     { ngx_string("asgi_body_buffer_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -331,6 +338,7 @@ ngx_http_asgi_create_loc_conf(ngx_conf_t *cf)
     alcf->python_path = NGX_CONF_UNSET_PTR;
     alcf->lifespan = NGX_CONF_UNSET_UINT;
     alcf->body_buffer_size = NGX_CONF_UNSET_SIZE;
+    alcf->scheme = NGX_CONF_UNSET_PTR;
 
     return alcf;
 }
@@ -367,6 +375,7 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          prev->ignore_client_abort, 0);
     ngx_conf_merge_ptr_value(conf->python_path, prev->python_path, NULL);
     ngx_conf_merge_str_value(conf->root_path, prev->root_path, "");
+    ngx_conf_merge_ptr_value(conf->scheme, prev->scheme, NULL);
     ngx_conf_merge_uint_value(conf->lifespan, prev->lifespan,
                               NGX_HTTP_ASGI_LIFESPAN_AUTO);
 

@@ -44,6 +44,7 @@ typedef struct {
     ngx_http_asgi_app_t           *app;
     ngx_array_t                   *python_path;  /* of ngx_str_t */
     ngx_str_t                      root_path;    /* asgi_root_path */
+    ngx_http_complex_value_t      *scheme;       /* asgi_scheme */
     ngx_uint_t                     lifespan;     /* NGX_HTTP_ASGI_LIFESPAN_ */
     ngx_msec_t                     grace_period;
     ngx_flag_t                     ignore_client_abort;

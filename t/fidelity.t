@@ -192,3 +192,29 @@ my $now = sprintf("%04d/%02d/%02d %02d:%02d", $t[5] + 1900, $t[4] + 1, $t[3], $t
 my ($h) = $stamp =~ / (\d\d):/;
 is($h, sprintf("%02d", $t[2]), "P5 nginx's timestamp $stamp stays in nginx's zone (now $now)")
     or diag("the hour moved: the app's zone reached nginx");
+
+=== TEST 14: asgi_scheme behind a TLS load balancer; the realip module gives the app the client's address
+--- config
+set_real_ip_from 127.0.0.1;
+real_ip_header X-Forwarded-For;
+asgi_scheme $http_x_forwarded_proto;
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+curl -s -H 'X-Forwarded-Proto: https' -H 'X-Forwarded-For: 203.0.113.7' http://127.0.0.1:$PORT/origin; curl -s -H 'X-Forwarded-Proto: gopher' http://127.0.0.1:$PORT/origin; curl -s http://127.0.0.1:$PORT/origin
+--- response_body
+https 203.0.113.7
+http 127.0.0.1
+http 127.0.0.1
+
+=== TEST 15: P1 env LANG still sets the locale for apps that ask for it
+--- main_config
+env LANG=C.UTF-8;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /locale
+--- error_code: 200
+--- response_body
+C.UTF-8

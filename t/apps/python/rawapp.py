@@ -504,6 +504,14 @@ async def app(scope, receive, send):
                             "body": c * 100000, "more_body": True})
         await asyncio.gather(part(b"a"), part(b"b"))
         await send({"type": "http.response.body", "body": b"END\n"})
+    elif kind == "origin":
+        # asgi_scheme and the realip module: what a proxied app sees
+        await respond(send, 200, ("%s %s\n" % (scope["scheme"],
+                                               scope["client"][0])).encode())
+    elif kind == "locale":
+        import locale
+        await respond(send, 200,
+                      (locale.setlocale(locale.LC_ALL, "") + "\n").encode())
     elif kind == "executable":
         import subprocess
         out = subprocess.run([sys.executable, "-c", "print('ok')"],
