@@ -444,7 +444,11 @@ my ($before) = `cat /proc/$pid/status` =~ /VmHWM:\s+(\d+)/;
 my $got = `curl -s -o /dev/null -w '%{http_code} %{size_download}' 'http://127.0.0.1:@{[server_port()]}/grow?n=400&step=500'`;
 is($got, "200 41900000", "S5 the whole stream arrived");
 my ($after) = `cat /proc/$pid/status` =~ /VmHWM:\s+(\d+)/;
-ok($after - $before < 10000, "S5 the 42 MB growing stream raised the worker's peak memory by " . ($after - $before) . " kB (< 10 MB)");
+SKIP: {
+    # ASan's quarantine keeps freed memory: this is measured plain only
+    skip "peak memory is ASan's quarantine here", 1 if $ENV{ASGI_SANITIZE};
+    ok($after - $before < 10000, "S5 the 42 MB growing stream raised the worker's peak memory by " . ($after - $before) . " kB (< 10 MB)");
+}
 
 === TEST 30: a send() after a cancelled one follows it instead of failing
 --- main_config
