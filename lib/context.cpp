@@ -156,7 +156,9 @@ void Context::run_host_loop(Lock &lk)
             continue;
         }
         if (!logs_.empty()) {
-            std::vector<LogRecord> batch;
+            // Both vectors keep their capacity: a scope_gone per request
+            // costs no allocation.
+            std::vector<LogRecord> &batch = log_batch_;
             batch.swap(logs_);
             // One at a time, in order: a scope's host_data goes with its
             // lines until its scope_gone, never after.
@@ -177,6 +179,7 @@ void Context::run_host_loop(Lock &lk)
                 if (s)
                     unref(s);
             }
+            batch.clear();
             continue;
         }
         asgicore_time next = timers_.earliest();

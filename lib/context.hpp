@@ -115,6 +115,7 @@ private:
     IntrusiveList<App, &App::link> apps_;
     TimerHeap timers_;
     std::vector<LogRecord> logs_;
+    std::vector<LogRecord> log_batch_;  // logs_ being delivered
     std::vector<App *> app_wakes_;  // app wakes to fire once unlocked
 
     asgicore_counters counters_{};

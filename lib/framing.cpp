@@ -6,18 +6,17 @@ namespace asgicore {
 
 namespace {
 
-bool equals_lowercase(const asgicore_str &s, const char *lower) noexcept
+template <size_t N>
+bool equals_lowercase(const asgicore_str &s, const char (&lower)[N]) noexcept
 {
-    size_t n = std::strlen(lower);
+    constexpr size_t n = N - 1;
     if (s.len != n)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s.data[i];
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-        if (c != lower[i])
+    // (c | 0x20) lower-cases letters; `lower` holds letters and '-', which
+    // only CR also maps to, and the names were checked as tokens before
+    for (size_t i = 0; i < n; i++)
+        if ((s.data[i] | 0x20) != lower[i])
             return false;
-    }
     return true;
 }
 

@@ -92,7 +92,9 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     }
     // R12: the decoded path is handed to apps as UTF-8; invalid sequences
     // become U+FFFD (raw_path keeps the bytes).
-    size_t path_len = utf8_repaired_length(info.path.data, info.path.len);
+    bool path_valid;
+    size_t path_len =
+        utf8_repaired_length(info.path.data, info.path.len, &path_valid);
     extra += path_len - info.path.len;
     if (info.header_count && !info.headers)
         return ASGICORE_ERR_INVALID;
@@ -125,9 +127,13 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     s->info.method = copy_str(info.method, &cursor);
     s->info.scheme = copy_str(info.scheme, &cursor);
     s->info.http_version = copy_str(info.http_version, &cursor);
-    utf8_repair(info.path.data, info.path.len, cursor);
-    s->info.path = asgicore_str{cursor, path_len};
-    cursor += path_len;
+    if (path_valid) {
+        s->info.path = copy_str(info.path, &cursor);
+    } else {
+        utf8_repair(info.path.data, info.path.len, cursor);
+        s->info.path = asgicore_str{cursor, path_len};
+        cursor += path_len;
+    }
     s->info.raw_path = copy_str(info.raw_path, &cursor);
     s->info.query_string = copy_str(info.query_string, &cursor);
     s->info.root_path = copy_str(info.root_path, &cursor);

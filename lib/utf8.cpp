@@ -49,15 +49,31 @@ Step step(const unsigned char *s, size_t i, size_t n) noexcept
     return {j - i, true};
 }
 
+// The length of the ASCII prefix: most paths are ASCII whole.
+size_t ascii_prefix(const unsigned char *u, size_t len) noexcept
+{
+    size_t i = 0;
+    while (i < len && u[i] < 0x80)
+        i++;
+    return i;
+}
+
 } // namespace
 
-size_t utf8_repaired_length(const char *s, size_t len) noexcept
+size_t utf8_repaired_length(const char *s, size_t len, bool *valid) noexcept
 {
     auto *u = reinterpret_cast<const unsigned char *>(s);
-    size_t out = 0;
-    for (size_t i = 0; i < len;) {
+    size_t i = ascii_prefix(u, len);
+    size_t out = i;
+    *valid = true;
+    while (i < len) {
         Step st = step(u, i, len);
-        out += st.valid ? st.len : sizeof replacement - 1;
+        if (st.valid) {
+            out += st.len;
+        } else {
+            out += sizeof replacement - 1;
+            *valid = false;
+        }
         i += st.len;
     }
     return out;
@@ -66,11 +82,14 @@ size_t utf8_repaired_length(const char *s, size_t len) noexcept
 void utf8_repair(const char *s, size_t len, char *out) noexcept
 {
     auto *u = reinterpret_cast<const unsigned char *>(s);
-    for (size_t i = 0; i < len;) {
+    size_t i = ascii_prefix(u, len);
+    std::memcpy(out, s, i);
+    out += i;
+    while (i < len) {
         Step st = step(u, i, len);
         if (st.valid) {
-            std::memcpy(out, s + i, st.len);
-            out += st.len;
+            for (size_t k = 0; k < st.len; k++)
+                *out++ = s[i + k];
         } else {
             std::memcpy(out, replacement, sizeof replacement - 1);
             out += sizeof replacement - 1;

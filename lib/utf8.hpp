@@ -7,8 +7,9 @@
 
 namespace asgicore {
 
-// The length of `s` once repaired (== len when it is valid UTF-8).
-size_t utf8_repaired_length(const char *s, size_t len) noexcept;
+// The length of `s` once repaired; *valid: it is valid UTF-8 already (a
+// plain copy will do).
+size_t utf8_repaired_length(const char *s, size_t len, bool *valid) noexcept;
 
 // Writes the repaired copy to `out` (utf8_repaired_length bytes).
 void utf8_repair(const char *s, size_t len, char *out) noexcept;
