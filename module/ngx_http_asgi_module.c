@@ -240,7 +240,8 @@ ngx_http_asgi_top_module(ngx_str_t *ref, ngx_str_t *top)
 
 
 /* The real path of the first of the app's directories that holds the
- * module (as a package directory or a .py file); NGX_DECLINED if none. */
+ * module (a regular package, or a .py file; a namespace package spans
+ * directories); NGX_DECLINED if none. */
 
 static ngx_int_t
 ngx_http_asgi_find_module(ngx_conf_t *cf, ngx_http_asgi_app_t *app,
@@ -251,7 +252,7 @@ ngx_http_asgi_find_module(ngx_conf_t *cf, ngx_http_asgi_app_t *app,
     ngx_uint_t        i, k;
     ngx_file_info_t   fi;
 
-    static const char  *suffixes[] = { "", ".py" };
+    static const char  *suffixes[] = { "/__init__.py", ".py" };
 
     if (app->python_path == NULL) {
         return NGX_DECLINED;
@@ -261,7 +262,9 @@ ngx_http_asgi_find_module(ngx_conf_t *cf, ngx_http_asgi_app_t *app,
 
     for (i = 0; i < app->python_path->nelts; i++) {
         for (k = 0; k < 2; k++) {
-            path = ngx_pnalloc(cf->temp_pool, dirs[i].len + top->len + 5);
+            path = ngx_pnalloc(cf->temp_pool,
+                               dirs[i].len + top->len + sizeof("/__init__.py")
+                               + 1);
             if (path == NULL) {
                 return NGX_ERROR;
             }
@@ -269,7 +272,7 @@ ngx_http_asgi_find_module(ngx_conf_t *cf, ngx_http_asgi_app_t *app,
             ngx_sprintf(path, "%V/%V%s%Z", &dirs[i], top, suffixes[k]);
 
             if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
-                || (k == 0 && !ngx_is_dir(&fi)))
+                || !ngx_is_file(&fi))
             {
                 continue;
             }
@@ -390,8 +393,9 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 /*
  * The runtime's argument: "module:attribute lifespan=MODE
- * shutdown_timeout=SECONDS [path=DIR:DIR...]". Lifespan shutdown is bounded
- * by worker_shutdown_timeout, or 10 s when it is not set.
+ * shutdown_timeout=SECONDS", then "\npath=DIR" for each directory (a line
+ * each: a directory may hold spaces or colons). Lifespan shutdown is
+ * bounded by worker_shutdown_timeout, or 10 s when it is not set.
  */
 
 static char *
@@ -416,10 +420,17 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
                && ccf->shutdown_timeout)
               ? ccf->shutdown_timeout : 10000;
 
-    len = alcf->app->python_app.len + sizeof(" path=")
+    len = alcf->app->python_app.len
           + sizeof(" lifespan=auto shutdown_timeout=") + NGX_INT_T_LEN + 4;
     for (i = 0; i < n; i++) {
-        len += dirs[i].len + 1;
+        if (ngx_strlchr(dirs[i].data, dirs[i].data + dirs[i].len, '\n')) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"asgi_python_path\" \"%V\" holds a line "
+                               "break", &dirs[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        len += sizeof("\npath=") - 1 + dirs[i].len;
     }
 
     p = ngx_pnalloc(cf->pool, len);
@@ -432,15 +443,9 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
     p = ngx_sprintf(p, " lifespan=%s shutdown_timeout=%M.%03M",
                     modes[alcf->lifespan], timeout / 1000, timeout % 1000);
 
-    if (n) {
-        p = ngx_cpymem(p, " path=", sizeof(" path=") - 1);
-
-        for (i = 0; i < n; i++) {
-            if (i) {
-                *p++ = ':';
-            }
-            p = ngx_cpymem(p, dirs[i].data, dirs[i].len);
-        }
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, "\npath=", sizeof("\npath=") - 1);
+        p = ngx_cpymem(p, dirs[i].data, dirs[i].len);
     }
 
     *p = '\0';

@@ -94,6 +94,7 @@ typedef struct {
     ngx_str_t                      log_client;
     ngx_str_t                      log_server;
     ngx_str_t                      log_request;
+    ngx_str_t                      log_host;
 
     ngx_msec_t                     start;
     ngx_msec_t                     app_time;

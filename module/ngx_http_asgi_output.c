@@ -127,8 +127,12 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
      * if none came by then, the head goes alone (event streams, long
      * polls).
      */
-    req->head_pending = 1;
-    ngx_post_event(&req->flush_head, &ngx_posted_events);
+    /* (a subrequest's head is not written: nothing to flush; and an empty
+     * buffer the postpone filter keeps must not be recycled) */
+    if (r == r->main) {
+        req->head_pending = 1;
+        ngx_post_event(&req->flush_head, &ngx_posted_events);
+    }
 
     return ASGICORE_OK;
 }
@@ -231,6 +235,7 @@ ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
     if (last) {
         b->last_buf = (r == r->main) ? 1 : 0;
         b->last_in_chain = 1;
+        b->sync = len == 0 && !b->last_buf;  /* a subrequest's empty end */
 
     } else {
         b->flush = 1;  /* stream it as sent */
@@ -283,6 +288,7 @@ ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     ngx_http_asgi_reset_buf(b);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
+    b->sync = !b->last_buf;
 
     return ngx_http_asgi_output(req, cl);
 }
@@ -330,7 +336,12 @@ ngx_http_asgi_output(ngx_http_asgi_req_t *req, ngx_chain_t *in)
         return ASGICORE_OK;
     }
 
-    if (req->busy == NULL && !c->buffered) {
+    /*
+     * A subrequest's output (SSI include, auth_request) is its parent's to
+     * write, when the parent goes on: waiting for it here would wait for
+     * the parent, which waits for the subrequest to end.
+     */
+    if ((req->busy == NULL && !c->buffered) || r != r->main) {
         return ASGICORE_OK;
     }
 

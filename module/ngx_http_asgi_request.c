@@ -105,16 +105,25 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
 static ngx_http_asgi_req_t *
 ngx_http_asgi_req_new(ngx_http_request_t *r)
 {
-    u_char               *p;
-    ngx_str_t            *server;
-    ngx_connection_t     *c;
-    ngx_http_asgi_req_t  *req;
+    u_char                    *p;
+    ngx_str_t                 *server, host;
+    ngx_connection_t          *c;
+    ngx_http_asgi_req_t       *req;
+    ngx_http_core_srv_conf_t  *cscf;
 
     c = r->connection;
-    server = &r->headers_in.server;
+    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+    server = &cscf->server_name;
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+    } else {
+        ngx_str_null(&host);
+    }
 
     req = ngx_calloc(sizeof(ngx_http_asgi_req_t) + c->addr_text.len
-                     + server->len + r->request_line.len, c->log);
+                     + server->len + r->request_line.len + host.len, c->log);
     if (req == NULL) {
         return NULL;
     }
@@ -133,7 +142,11 @@ ngx_http_asgi_req_new(ngx_http_request_t *r)
 
     req->log_request.data = p;
     req->log_request.len = r->request_line.len;
-    ngx_memcpy(p, r->request_line.data, r->request_line.len);
+    p = ngx_cpymem(p, r->request_line.data, r->request_line.len);
+
+    req->log_host.data = p;
+    req->log_host.len = host.len;
+    ngx_memcpy(p, host.data, host.len);
 
     return req;
 }

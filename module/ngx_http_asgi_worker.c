@@ -511,9 +511,17 @@ ngx_http_asgi_late_log_handler(ngx_log_t *log, u_char *buf, size_t len)
 {
     ngx_http_asgi_req_t  *req = log->data;
 
-    return ngx_snprintf(buf, len, ", client: %V, server: %V, request: \"%V\"",
-                        &req->log_client, &req->log_server,
-                        &req->log_request);
+    u_char  *p;
+
+    p = ngx_snprintf(buf, len, ", client: %V, server: %V, request: \"%V\"",
+                     &req->log_client, &req->log_server, &req->log_request);
+
+    if (req->log_host.len) {
+        p = ngx_snprintf(p, buf + len - p, ", host: \"%V\"",
+                         &req->log_host);
+    }
+
+    return p;
 }
 
 
@@ -538,7 +546,7 @@ ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
 
     if (req && r == NULL) {
         context = req->log_client.len + req->log_server.len
-                  + req->log_request.len + 80;
+                  + req->log_request.len + req->log_host.len + 96;
 
     } else if (r) {
         context = r->connection->addr_text.len + r->request_line.len

@@ -218,3 +218,92 @@ GET /locale
 --- error_code: 200
 --- response_body
 C.UTF-8
+
+=== TEST 16: P3 two apps whose own helper modules share a name: the second is refused, not served the first's helpers
+--- config
+location /a/ { asgi_python_path $ROOT/t/apps/python/p3a; asgi_app app1:app; }
+location /b/ { asgi_python_path $ROOT/t/apps/python/p3b; asgi_app app2:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/a/x; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/b/x
+--- response_body
+app1 uses helpers of a
+500
+--- error_log eval
+qr/the ASGI app 'app2:app' would import the module 'helpers' from \S+\/p3b\/helpers\.py, but the ASGI app 'app1:app' imported it from \S+\/p3a\/helpers\.py first/
+
+=== TEST 17: P3 a namespace package spread over two apps' directories is not refused
+--- config
+location /n1/ { asgi_python_path $ROOT/t/apps/python/ns1; asgi_app corp.site1.main:app; }
+location /n2/ { asgi_python_path $ROOT/t/apps/python/ns2; asgi_app corp.site2.main:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/n1/x; curl -s http://127.0.0.1:$PORT/n2/x
+--- response_body
+site1
+site2
+
+=== TEST 18: P2 an exception whose text holds NUL or undecodable bytes: a 500 and its line, escaped
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /raiseodd
+--- error_code: 500
+--- error_log
+app failed: ValueError: before\0after name-\udcff
+--- access_log
+500 app_error /raiseodd
+
+=== TEST 19: P6 an import error UTF-8 cannot carry fails that app alone; a lifespan failure's odd text shows as failed
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /bad/ { asgi_app badsur:app; }
+location /odd/ { asgi_app lifeapp:failing_odd; }
+location /ok/ { asgi_app rawapp:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/ok/hello; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/bad/x; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/odd/x
+--- response_body
+Hello from Python
+500
+503
+--- after
+my $status = `curl -s http://127.0.0.1:@{[server_port()]}/_asgi_status`;
+like($status, qr/^app badsur:app: failed: import failed: RuntimeError: cannot read conf-\\udcff\.ini \\0 here$/m, "P6 the import failure, escaped");
+like($status, qr/^app lifeapp:failing_odd: failed: lifespan startup failed: no db at \/srv\/\\udcff$/m, "P8 the lifespan failure, escaped");
+like($status, qr/^app rawapp:app: ready$/m, "the other app serves");
+
+=== TEST 20: a process the app forks is stopped by SIGTERM, as under python3
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /forkterm
+--- error_code: 200
+--- response_body
+signaled=True sig=15 fast=True
+--- no_error_log
+signal 15 (SIGTERM) received
+
+=== TEST 21: a partial line is logged with its own request when that ends; progress-bar output stays cheap
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/partial; curl -s http://127.0.0.1:$PORT/progress
+--- response_body
+printed
+fast=True
+--- error_log eval
+qr/asgi: partial line of its own, client: 127\.0\.0\.1, server: \S*, request: "GET \/partial HTTP\/1\.1"/
+
+=== TEST 22: sys.stdout.buffer and reconfigure() work; asgi_python_path with a space in it
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+location /spaced/ { asgi_python_path "$ROOT/t/apps/python/dir with space"; asgi_app spaced:app; }
+--- exec
+curl -s http://127.0.0.1:$PORT/stdoutbuf; curl -s http://127.0.0.1:$PORT/spaced/x
+--- response_body
+utf-8 False <stderr>
+spaced
+--- error_log
+written as bytes

@@ -113,7 +113,7 @@ logged
  qr/\[info\] \d+#\d+: \*\d+ asgi: printed to stdout, client: /,
  qr/\[error\] \d+#\d+: \*\d+ asgi: written to stderr, client: /,
  qr/\[error\] \d+#\d+: \*\d+ asgi: rawapp: it failed\nTraceback \(most recent call last\):\n.*\nZeroDivisionError: division by zero, client: /s,
- qr/\[warn\] \d+#\d+: asgi: rawapp: from a thread$/m,
+ qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: from a thread, client: 127\.0\.0\.1, server: \S*, request: "GET \/log HTTP\/1\.1"/,
  qr/\[info\] \d+#\d+: \*\d+ asgi: configured: kept its level, client: /]
 
 === TEST 5d: R10 cancelling a pending receive() propagates, and loses nothing

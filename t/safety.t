@@ -479,3 +479,22 @@ curl -s http://127.0.0.1:$PORT/concsend | /usr/bin/python3 -c 'import sys; d = s
 200 complete /concsend
 --- no_error_log
 [error]
+
+=== TEST 32: subrequests: an SSI include of an ASGI location (Python and native), and auth_request allowing and denying
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /p/ { asgi_app rawapp:app; }
+location /t/ { asgi_native_app $TEST_APP threaded; }
+location /ssi/ { ssi on; default_type text/html; return 200 'py <!--# include virtual="/p/hello" --> native <!--# include virtual="/t/hello" --> end'; }
+location /allowed/ { auth_request /p/hello; asgi_native_app $TEST_APP threaded; }
+location /denied/ { auth_request /p/early; asgi_native_app $TEST_APP threaded; }
+--- exec
+curl -s -m 5 http://127.0.0.1:$PORT/ssi/; echo; curl -s -m 5 http://127.0.0.1:$PORT/allowed/hello; curl -s -m 5 -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/denied/hello
+--- response_body
+py Hello from Python
+ native Hello, world!
+ end
+Hello, world!
+401
+--- no_error_log
+[error]

@@ -4,14 +4,16 @@
  * thread, which runs an asyncio loop (asgicore_runtime.py). The host's
  * thread never takes the GIL: it only writes the eventfd behind `wake`.
  *
- * Argument: "module:attribute [path=DIR[:DIR...]] [lifespan=on|off|auto]
- * [shutdown_timeout=SECONDS]". Each create() adds
- * one ASGI app (one asgicore_app, one queue); all share the process's one
- * interpreter and its thread, started by the first attach() and stopped by
- * the first destroy() (the host destroys every app at worker exit).
+ * Argument: "module:attribute [lifespan=on|off|auto]
+ * [shutdown_timeout=SECONDS]", then a "\npath=DIR" line per directory.
+ * Each create() adds one ASGI app (one asgicore_app, one queue); all share
+ * the process's one interpreter and its thread, started by the first
+ * attach() and stopped by the first destroy() (the host destroys every app
+ * at worker exit).
  *
  * The built-in module `_asgicore` gives the Python side the library's
- * app-side calls; scope handles cross as integers.
+ * app-side calls; a request crosses as a handle object that holds its
+ * scope, never as an integer.
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE  /* pthread_timedjoin_np */
@@ -37,7 +39,7 @@
 typedef struct {
     int index;
     char app_ref[512];   /* module:attribute */
-    char path[2048];     /* extra sys.path entries, ':'-separated */
+    char *path;          /* extra sys.path entries, one per line */
     char lifespan[8];    /* on, off or auto */
     asgicore_app *app;
 } pyapp_t;
@@ -108,6 +110,29 @@ static int abandoned(void)
         return PyErr_Format(PyExc_RuntimeError, "the nginx worker is exiting")
 
 /* ------------------------------------------------------------ _asgicore */
+
+/*
+ * Text from Python for the library (log lines, messages): UTF-8, whatever
+ * it holds. Lone surrogates (os.fsdecode of a non-UTF-8 name) are escaped,
+ * NUL becomes "\\0": never an exception, never a cut C string. A new
+ * bytes object; NULL with an exception only when out of memory or not a
+ * str.
+ */
+static PyObject *c_text(PyObject *text)
+{
+    PyObject *bytes, *clean;
+    if (!PyUnicode_Check(text))
+        return PyErr_Format(PyExc_TypeError, "text expected, not %.100s",
+                            Py_TYPE(text)->tp_name);
+    bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+    if (!bytes || !memchr(PyBytes_AS_STRING(bytes), '\0',
+                          (size_t) PyBytes_GET_SIZE(bytes)))
+        return bytes;
+    clean = PyObject_CallMethod(bytes, "replace", "y#y#", "\0",
+                                (Py_ssize_t) 1, "\\0", (Py_ssize_t) 2);
+    Py_DECREF(bytes);
+    return clean;
+}
 
 static PyObject *str_or_none(asgicore_str s, int decode)
 {
@@ -377,14 +402,19 @@ static int handle_finish(handle_t *h, int failed, const char *message)
 
 static PyObject *py_finish(PyObject *self, PyObject *args)
 {
-    PyObject *h;
-    int failed;
-    const char *message = NULL;
+    PyObject *h, *message = Py_None, *bytes = NULL;
+    int failed, rc;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "O!p|z", &handle_type, &h, &failed,
+    if (!PyArg_ParseTuple(args, "O!p|O", &handle_type, &h, &failed,
                           &message))
         return NULL;
-    return PyLong_FromLong(handle_finish((handle_t *) h, failed, message));
+    /* any text: a finish that raised would leave the request hanging */
+    if (message != Py_None && !(bytes = c_text(message)))
+        PyErr_Clear();
+    rc = handle_finish((handle_t *) h, failed,
+                       bytes ? PyBytes_AS_STRING(bytes) : NULL);
+    Py_XDECREF(bytes);
+    return PyLong_FromLong(rc);
 }
 
 /* log(app_index, h or None, level, text): a line for nginx's error log,
@@ -403,8 +433,7 @@ static PyObject *py_log(PyObject *self, PyObject *args)
         return PyErr_Format(PyExc_IndexError, "no app %d", index);
     if (h != Py_None && !(scope = scope_of(h)))
         return NULL;
-    bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
-    if (!bytes)
+    if (!(bytes = c_text(text)))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     rc = asgicore_app_log(app, scope, level, PyBytes_AS_STRING(bytes));
@@ -431,15 +460,19 @@ static PyObject *py_batch(PyObject *self, PyObject *arg)
 /* set_state(app_index, state, message): the app's readiness (P8) */
 static PyObject *py_set_state(PyObject *self, PyObject *args)
 {
-    int index, state;
-    const char *message;
+    int index, state, rc;
+    PyObject *message, *bytes;
     asgicore_app *app;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "iis", &index, &state, &message))
+    if (!PyArg_ParseTuple(args, "iiU", &index, &state, &message))
         return NULL;
     if (index < 0 || index >= napps() || !(app = app_of(index)))
         return PyErr_Format(PyExc_IndexError, "no app %d", index);
-    return PyLong_FromLong(asgicore_app_set_state(app, state, message));
+    if (!(bytes = c_text(message)))
+        return NULL;
+    rc = asgicore_app_set_state(app, state, PyBytes_AS_STRING(bytes));
+    Py_DECREF(bytes);
+    return PyLong_FromLong(rc);
 }
 
 static PyObject *py_strerror(PyObject *self, PyObject *arg)
@@ -777,9 +810,27 @@ static void *create(const char *argument, int *mode, char *error,
         free(pa);
         return NULL;
     }
-    path = strstr(argument, "path=");
-    if (path)
-        sscanf(path + 5, "%2047s", pa->path);
+    /* after the first line: "path=DIR" lines, kept one per line */
+    pa->path = strdup("");
+    for (path = strstr(argument, "\npath="); path && pa->path;
+         path = strstr(path + 1, "\npath=")) {
+        size_t len = strcspn(path + 6, "\n"), had = strlen(pa->path);
+        char *more = realloc(pa->path, had + len + 2);
+        if (!more) {
+            free(pa->path);
+            pa->path = NULL;
+            break;
+        }
+        memcpy(more + had, path + 6, len);
+        more[had + len] = '\n';
+        more[had + len + 1] = '\0';
+        pa->path = more;
+    }
+    if (!pa->path) {
+        snprintf(error, error_size, "out of memory");
+        free(pa);
+        return NULL;
+    }
     snprintf(pa->lifespan, sizeof pa->lifespan, "auto");
     path = strstr(argument, "lifespan=");
     if (path)
@@ -845,8 +896,10 @@ static void destroy(void *user)
     for (i = 0; i < rt->napps; i++)
         left += rt->apps[i]->app != NULL;
     if (!left) {
-        for (i = 0; i < rt->napps; i++)
+        for (i = 0; i < rt->napps; i++) {
+            free(rt->apps[i]->path);
             free(rt->apps[i]);
+        }
         free(rt);
         rt = NULL;
     }

@@ -51,13 +51,11 @@ _loop_thread = None
 def _log(level, text, st=None):
     if st is None:
         st = _current.get()
-    # The scope goes along only from the loop's thread while the app still
-    # owns it: another thread could race with its end.
-    if (st is not None and st.finished) or \
-            threading.get_ident() != _loop_thread:
-        st = None
-    text = str(text).replace("\0", "\\0")
-    _asgicore.log(st.index if st else 0, st.h if st else None, level, text)
+    # The request goes along from any thread that runs in its context
+    # (asyncio.to_thread and asgiref's sync_to_async copy it): its handle
+    # is held, and once the app finished the line goes without it.
+    _asgicore.log(st.index if st else 0, st.h if st else None, level,
+                  str(text))
 
 
 def _level_of(levelno):
@@ -87,32 +85,101 @@ class NginxLogHandler(logging.Handler):
 
 class _LogStream(io.TextIOBase):
     """sys.stderr / sys.stdout: each complete line (or the lines of one
-    write) becomes one error-log entry."""
+    write) becomes one error-log entry, with the request that wrote it. A
+    partial line waits for its end, but not across requests, not past
+    flush() or the end of its request, and not beyond 8 KiB."""
 
-    def __init__(self, level, fd):
+    _LIMIT = 8192
+
+    def __init__(self, level, fd, name):
         self.level = level
         self.fd = fd
-        self.pending = ""
+        self._name = name
+        self.pending = []      # parts of a partial line
+        self.pending_len = 0
+        self.pending_st = None  # the request that wrote it
+        self.buffer = _LogBuffer(self)
 
     def writable(self):
         return True
 
+    def isatty(self):
+        return False
+
     def write(self, text):
         text = str(text)
-        head, sep, self.pending = (self.pending + text).rpartition("\n")
-        if sep and head:
-            _log(self.level, head)
+        st = _current.get()
+        if self.pending and st is not self.pending_st:
+            self.flush()
+        head, sep, tail = text.rpartition("\n")
+        if sep:
+            self.pending.append(head)
+            line = "".join(self.pending)
+            self.pending, self.pending_len = [], 0
+            if line:
+                _log(self.level, line, st)
+        if tail:
+            self.pending.append(tail)
+            self.pending_len += len(tail)
+            self.pending_st = st
+            if self.pending_len > self._LIMIT:
+                self.flush()
         return len(text)
 
     def flush(self):
-        pass  # a partial line waits for its end
+        if self.pending:
+            line = "".join(self.pending)
+            st = self.pending_st
+            self.pending, self.pending_len, self.pending_st = [], 0, None
+            _log(self.level, line, st)
 
     def fileno(self):
         return self.fd
 
+    def reconfigure(self, **kwargs):
+        pass  # always UTF-8, line by line
+
     @property
     def encoding(self):
         return "utf-8"
+
+    @property
+    def errors(self):
+        return "backslashreplace"
+
+    @property
+    def line_buffering(self):
+        return True
+
+    @property
+    def name(self):
+        return self._name
+
+
+class _LogBuffer(io.RawIOBase):
+    """sys.stdout.buffer: bytes written there are logged as text."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.stream.write(bytes(data).decode("utf-8", "backslashreplace"))
+        return len(data)
+
+    def flush(self):
+        self.stream.flush()
+
+
+_real_signal = signal.signal
+# the signals nginx handles in its workers (SIGPIPE stays ignored, as
+# python3 ignores it)
+_NGINX_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGALRM", "SIGUSR1",
+    "SIGUSR2", "SIGWINCH", "SIGIO", "SIGCHLD", "SIGSYS")
+    if hasattr(signal, name))
 
 
 def _refuse_signal_handler(signalnum, handler):
@@ -152,8 +219,22 @@ def _let_children_have_signals():
                 kwargs.setdefault("setsigmask", ())
                 return _spawn(*args, **kwargs)
             setattr(os, name, with_mask)
-    os.register_at_fork(
-        after_in_child=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, ()))
+    # A process forked by the app (os.fork, multiprocessing's fork) is a
+    # copy of the nginx worker: it keeps nginx's signal handlers, so
+    # SIGTERM would not stop it. It gets what a python3 child would have.
+    real_signal = _real_signal
+
+    def child():
+        # the runtime's threads block every signal: one sent at once stays
+        # pending until the dispositions are python3's
+        for sig in _NGINX_SIGNALS:
+            try:
+                real_signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        signal.signal = real_signal
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    os.register_at_fork(after_in_child=child)
 
 
 def _install_logging():
@@ -162,8 +243,8 @@ def _install_logging():
     # Loggers' levels decide (the root logger's default is WARNING); an app
     # that sets a logger to INFO sees those lines without more set-up.
     logging.lastResort = NginxLogHandler()
-    sys.stderr = _LogStream(_asgicore.LOG_ERROR, 2)
-    sys.stdout = _LogStream(_asgicore.LOG_INFO, 1)
+    sys.stderr = _LogStream(_asgicore.LOG_ERROR, 2, "<stderr>")
+    sys.stdout = _LogStream(_asgicore.LOG_INFO, 1, "<stdout>")
 
 
 class _Scope:
@@ -326,7 +407,9 @@ class _Lifespan:
                 if self.mode == "auto":
                     _settle(self.started, None)  # no lifespan support
                     return
-                self.error = traceback.format_exc().rstrip()
+                e = sys.exc_info()[1]
+                self.error = "%s\n%s" % (_summary(e),
+                                         traceback.format_exc().rstrip())
                 _settle(self.started, False)
             else:
                 _log(_asgicore.LOG_ERROR, "ASGI lifespan task failed:\n%s"
@@ -386,6 +469,9 @@ async def _run(st, app, scope):
             failed, message = True, "%s\n%s" % (
                 _summary(e), traceback.format_exc().rstrip())
     finally:
+        for stream in (sys.stdout, sys.stderr):
+            if getattr(stream, "pending_st", None) is st:
+                stream.flush()
         del _scopes[st.h]
         st.finished = True
         if st.client_left or st.cancelled:
@@ -485,11 +571,12 @@ def _report_ready(ref, index, began, started):
     """P8: one line when an app can serve, or why it cannot; asgi_status
     shows the same."""
     if started is False:
-        error = _lifespans[index].error
+        error = str(_lifespans[index].error)
         _log(_asgicore.LOG_ERROR, "ASGI lifespan startup of %r failed; it "
              "answers 503 in this worker: %s" % (ref, error))
         _asgicore.set_state(index, _asgicore.APP_FAILED,
-                            "lifespan startup failed: %s" % error)
+                            "lifespan startup failed: %s"
+                            % (error.splitlines() or [""])[0])
         return
     ms = (time.monotonic() - began) * 1000
     _log(_asgicore.LOG_INFO, "ASGI app %r ready in %.0f ms%s" % (
@@ -594,32 +681,74 @@ def _origin(module):
     return where
 
 
-def _check_not_shadowed(ref, dirs, module_name):
-    """P3: an app whose directories hold a module of the name another app
-    already imported from elsewhere would silently run the other's code."""
-    import importlib.machinery
-    top = module_name.partition(".")[0]
-    loaded = sys.modules.get(top)
-    if loaded is None or not dirs:
-        return
-    spec = importlib.machinery.PathFinder.find_spec(top, dirs)
-    if spec is None:
-        return  # not in this app's directories: the shared copy it is
-    wanted = spec.origin if spec.has_location else \
-        next(iter(spec.submodule_search_locations or ()), None)
-    had = _origin(loaded)
-    if wanted is None or had is None or \
-            os.path.realpath(os.path.dirname(wanted)) == \
-            os.path.realpath(os.path.dirname(had)):
-        return
-    owner = _imported_by.get(top)
-    raise ImportError(
-        "the ASGI app %r would import the module %r from %s, but %s "
-        "imported it from %s first: the Python apps of one nginx worker "
-        "share sys.modules, so %r would run the other's code. Rename one "
-        "of the packages, or serve the apps from two nginx instances"
-        % (ref, top, wanted, "the ASGI app %r" % owner if owner
-           else "the worker", had, ref))
+def _own_modules(dirs):
+    """The top-level modules `dirs` hold: name -> file (a .py module, or
+    a regular package's __init__.py; namespace packages span directories
+    and are left out)."""
+    found = {}
+    for d in dirs:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(d, entry)
+            if entry.endswith(".py"):
+                name = entry[:-3]
+            elif os.path.isfile(os.path.join(path, "__init__.py")):
+                name, path = entry, os.path.join(path, "__init__.py")
+            else:
+                continue
+            if name.isidentifier():
+                found.setdefault(name, path)
+    return found
+
+
+def _shadowed(dirs):
+    """P3: modules another app already imported from elsewhere that this
+    app's directories hold too: under python3 alone, it would import its
+    own copy."""
+    shadowed = {}
+    for name, path in _own_modules(dirs).items():
+        loaded = sys.modules.get(name)
+        had = _origin(loaded) if loaded is not None else None
+        if had is not None and \
+                os.path.realpath(had) != os.path.realpath(path):
+            shadowed[name] = (loaded, had, path)
+    return shadowed
+
+
+def _refuse_shadowing(ref, dirs, module_name):
+    """Imports the app with the modules it would shadow set aside: if it
+    imports one of them, it would silently run the other app's copy in
+    this worker, so it is refused, naming both apps."""
+    shadowed = _shadowed(dirs)
+    saved = {}
+    for name in shadowed:
+        for key in [k for k in sys.modules
+                    if k == name or k.startswith(name + ".")]:
+            saved[key] = sys.modules.pop(key)
+    try:
+        module = _import_django_aware(ref, module_name)
+        wanted = [name for name in shadowed if name in sys.modules]
+    finally:
+        for name in shadowed:
+            for key in [k for k in sys.modules
+                        if k == name or k.startswith(name + ".")]:
+                del sys.modules[key]
+        sys.modules.update(saved)
+    if wanted:
+        name = wanted[0]
+        owner = _imported_by.get(name)
+        raise ImportError(
+            "the ASGI app %r would import the module %r from %s, but %s "
+            "imported it from %s first: the Python apps of one nginx "
+            "worker share sys.modules, so %r would run the other's code. "
+            "Rename one of the modules, or serve the apps from two nginx "
+            "instances"
+            % (ref, name, shadowed[name][2], "the ASGI app %r" % owner
+               if owner else "the worker", shadowed[name][1], ref))
+    return module
 
 
 def _import_django_aware(ref, module_name):
@@ -650,7 +779,7 @@ def _import_django_aware(ref, module_name):
 
 
 def _load_app(ref, path):
-    dirs = [p for p in path.split(":") if p]
+    dirs = [p for p in path.split("\n") if p]
     plain = [d for d in dirs if _venv_root(d) is None]
     for d in reversed(plain):
         if d not in sys.path:
@@ -664,9 +793,8 @@ def _load_app(ref, path):
         if root is not None:
             _add_venv(d, root)
     module_name, _, attr = ref.partition(":")
-    _check_not_shadowed(ref, dirs, module_name)
     before = set(sys.modules)
-    obj = _import_django_aware(ref, module_name)
+    obj = _refuse_shadowing(ref, dirs, module_name)
     # which app brought in each top-level module (for P3's error)
     for name in set(sys.modules) - before:
         if "." not in name:
@@ -738,9 +866,14 @@ def serve():
     _create_task = _loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _loop.add_reader(_asgicore.wake_fd(), _on_wake)
-    # lifespan startup of every app, before its first request
+    # lifespan startup of every app, before its first request; nothing
+    # one app does stops the others
     for index in range(_asgicore.app_count()):
-        _app(index)
+        try:
+            _app(index)
+        except BaseException:
+            _log(_asgicore.LOG_ERROR, "loading app %d failed:\n%s"
+                 % (index, traceback.format_exc().rstrip()))
     _on_wake()  # anything queued before the loop ran
     while True:
         try:

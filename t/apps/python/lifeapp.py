@@ -37,3 +37,12 @@ async def failing(scope, receive, send):
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"should not run\n"})
+
+
+async def failing_odd(scope, receive, send):
+    """A lifespan failure whose message holds a lone surrogate."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed",
+                    "message": "no db at " + os.fsdecode(b"/srv/\xff")})
+        return

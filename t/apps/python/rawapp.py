@@ -512,6 +512,44 @@ async def app(scope, receive, send):
         import locale
         await respond(send, 200,
                       (locale.setlocale(locale.LC_ALL, "") + "\n").encode())
+    elif kind == "raiseodd":
+        # an exception whose text UTF-8 cannot carry as is
+        raise ValueError("before\0after " + os.fsdecode(b"name-\xff"))
+    elif kind == "forkterm":
+        # a forked child is stopped by SIGTERM, as under python3
+        import signal
+        import time
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(3)
+            os._exit(0)
+        start = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+        text = "signaled=%s sig=%s fast=%s\n" % (
+            os.WIFSIGNALED(status),
+            os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            time.monotonic() - start < 1)
+        await respond(send, 200, text.encode())
+    elif kind == "partial":
+        # a partial line ends with its request, not in another's entry
+        print("partial line of its own", end="")
+        await respond(send, 200, b"printed\n")
+    elif kind == "progress":
+        # progress-bar output: bounded, not quadratic
+        import time
+        start = time.monotonic()
+        for i in range(4000):
+            sys.stderr.write("\rprogress %d " % i + "#" * 1000)
+        await respond(send, 200, ("fast=%s\n" % (time.monotonic() - start
+                                                < 2)).encode())
+    elif kind == "stdoutbuf":
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stdout.buffer.write(b"written as bytes\n")
+        sys.stdout.flush()
+        await respond(send, 200, ("%s %s %s\n" % (
+            sys.stdout.encoding, sys.stdout.isatty(),
+            sys.stderr.name)).encode())
     elif kind == "executable":
         import subprocess
         out = subprocess.run([sys.executable, "-c", "print('ok')"],
