@@ -65,7 +65,8 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
     }
 
     req->reading_body = r->reading_body;
-    r->write_event_handler = ngx_http_request_empty_handler;
+    r->write_event_handler = (r == r->main) ? ngx_http_request_empty_handler
+                                            : ngx_http_asgi_subrequest_writer;
 
     ngx_http_asgi_req_ref(req);
 

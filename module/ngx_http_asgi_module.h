@@ -154,6 +154,7 @@ int ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     void *host_data, const asgicore_header *trailers, size_t count,
     int last);
 void ngx_http_asgi_flush_head_handler(ngx_event_t *ev);
+void ngx_http_asgi_subrequest_writer(ngx_http_request_t *r);
 
 /* ngx_http_asgi_status.c */
 ngx_int_t ngx_http_asgi_status_handler(ngx_http_request_t *r);

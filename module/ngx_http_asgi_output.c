@@ -449,6 +449,22 @@ ngx_http_asgi_write_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A subrequest's output waits in the postpone filter until the parent's
+ * output reaches it; nginx then wakes the subrequest. If it is still
+ * running, this writes what waited, as nginx's writer would after the
+ * end.
+ */
+
+void
+ngx_http_asgi_subrequest_writer(ngx_http_request_t *r)
+{
+    if (r->postponed || r->buffered) {
+        (void) ngx_http_output_filter(r, NULL);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_asgi_copy_header(ngx_http_request_t *r, ngx_list_t *list,
     const asgicore_header *header, ngx_table_elt_t **out)
