@@ -227,8 +227,12 @@ def expect(port, path, n):
 def fin(port, path, k):
     for _ in range(k):
         s = connect(port)
+        # the request and the FIN in one segment: "a FIN that came with
+        # the request" (corked, the kernel sends them together)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
         s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
         s.shutdown(socket.SHUT_WR)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
         read_all(s, 5.0)
         s.close()
     print("sent", k)

@@ -1,0 +1,621 @@
+// The program interpreter of t/fuzz (see program.hpp). One byte picks an
+// operation, the next ones its arguments; the host and the app keep to
+// the ABI's contract (no host call after release, no app call with a
+// finished handle it does not hold), and every callback checks what the
+// library promises.
+#include "program.hpp"
+
+#include "asgicore.h"
+
+#include <cstring>
+#include <memory>
+
+namespace fuzz {
+
+thread_local int in_library = 0;
+NomemHook on_nomem = nullptr;
+
+namespace {
+
+constexpr int kSlots = 4;
+constexpr uint64_t kMs = 1000000ull;
+
+// Library calls are counted; the program's own code (callbacks included)
+// is not.
+struct InLibrary {
+    InLibrary() { in_library++; }
+    ~InLibrary() { in_library--; }
+};
+struct OutOfLibrary {
+    int saved;
+    OutOfLibrary() : saved(in_library) { in_library = 0; }
+    ~OutOfLibrary() { in_library = saved; }
+};
+
+struct Req {
+    asgicore_scope *scope = nullptr;
+    bool open = false;  // the host holds it
+    bool released = false;
+    bool gone = false;
+    int write_result = ASGICORE_OK;
+    bool head = false;
+    bool last = false;
+    int done = 0;
+};
+
+struct Owned {
+    asgicore_scope *scope;
+    bool finished = false;
+    int holds = 0;
+    bool cancelled = false;
+};
+
+const asgicore_header kHeaders[] = {
+    {{"content-type", 12}, {"text/plain", 10}},
+    {{"content-length", 14}, {"5", 1}},
+    {{"content-length", 14}, {"0", 1}},
+    {{"Content-Length", 14}, {"5, 5", 4}},
+    {{"content-length", 14}, {"6", 1}},
+    {{"content-length", 14}, {"x", 1}},
+    {{"x-a", 3}, {"a\tb", 3}},
+    {{"x-bad", 5}, {"a\r\nb", 4}},
+    {{"x-ctl", 5}, {"a\x01", 2}},
+    {{"bad name", 8}, {"v", 1}},
+    {{"", 0}, {"v", 1}},
+    {{"server", 6}, {"app", 3}},
+};
+constexpr size_t kHeaderKinds = sizeof kHeaders / sizeof kHeaders[0];
+
+const int kStatuses[] = {200, 204, 205, 304, 100, 101, 103, 404,
+                         500, 999, 1000, 0, 199, 201};
+
+const char kPaths[][8] = {"/", "/x/\xff", "/caf\xc3\xa9", "/\xed\xa0\x80",
+                          "/a?b", "/\xf0\x9f"};
+
+class Runner {
+public:
+    Runner(const uint8_t *data, size_t size) : p_(data), end_(data + size)
+    {
+    }
+    ~Runner();
+    Outcome go();
+
+private:
+    // program bytes
+    uint8_t next()
+    {
+        if (p_ == end_) {
+            exhausted_ = true;
+            return 0;
+        }
+        return *p_++;
+    }
+    void check(bool ok, const char *what)
+    {
+        if (!ok && out_.violation.empty())
+            out_.violation = what;
+    }
+    template <class F>
+    int call(F f)
+    {
+        int rc;
+        {
+            InLibrary in;
+            rc = f();
+        }
+        if (rc == ASGICORE_ERR_NOMEM && on_nomem && on_nomem()) {
+            InLibrary in;
+            rc = f();
+        }
+        out_.results.push_back(rc);
+        return rc;
+    }
+
+    void step(uint8_t op);
+    void open_scope();
+    Req *slot_req();
+    Owned *pick_owned();
+    void forget_if_done(Owned *o);
+    void settle();
+    void finish_up();
+
+    // callbacks
+    static int cb_head(void *u, asgicore_scope *s, void *hd, int status,
+                       const asgicore_header *h, size_t n, int tr);
+    static int cb_body(void *u, asgicore_scope *s, void *hd, const void *d,
+                       size_t len, int last);
+    static int cb_trailers(void *u, asgicore_scope *s, void *hd,
+                           const asgicore_header *h, size_t n, int last);
+    static void cb_resume(void *u, asgicore_scope *s, void *hd);
+    static void cb_done(void *u, asgicore_scope *s, void *hd, int outcome,
+                        int complete);
+    static void cb_set_timer(void *u, asgicore_time deadline);
+    static void cb_wake(void *u);
+    static void cb_log(void *u, int level, void *hd, const char *msg);
+    static void cb_gone(void *u, void *hd);
+    static void app_start(void *u, asgicore_scope *s);
+    static void app_notify(void *u, asgicore_scope *s, int event, int st);
+    static void app_wake(void *u);
+    int write(Req *r, const char *what);
+
+    const uint8_t *p_, *end_;
+    bool exhausted_ = false;
+    Outcome out_;
+    asgicore_ctx *ctx_ = nullptr;
+    asgicore_app *apps_[2] = {};  // inline, threaded
+    uint64_t now_ = 1000 * 1000 * kMs;
+    uint64_t timer_ = ASGICORE_TIME_NEVER;
+    bool host_woken_ = false;
+    bool app_woken_ = false;
+    bool batching_ = false;
+    // every request ever opened: host_data stays valid until the end
+    std::vector<std::unique_ptr<Req>> reqs_;
+    Req *slots_[kSlots] = {};
+    std::vector<Owned> owned_;
+    uint8_t body_[256];
+};
+
+Runner *runner_of(void *u) { return static_cast<Runner *>(u); }
+
+Runner::~Runner()
+{
+    if (ctx_) {
+        InLibrary in;
+        asgicore_ctx_free(ctx_);
+    }
+}
+
+int Runner::write(Req *r, const char *what)
+{
+    check(r->open && !r->released, what);
+    check(!r->last, "a write after the response's last message");
+    check(r->done == 0, "a write after done");
+    return r->write_result;
+}
+
+int Runner::cb_head(void *u, asgicore_scope *, void *hd, int status,
+                    const asgicore_header *, size_t, int)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    Req *r = static_cast<Req *>(hd);
+    self->check(!r->head, "two heads for one response");
+    self->check(status >= 200 && status <= 999, "a head with a bad status");
+    r->head = true;
+    return self->write(r, "send_head for a released scope");
+}
+
+int Runner::cb_body(void *u, asgicore_scope *, void *hd, const void *,
+                    size_t, int last)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    Req *r = static_cast<Req *>(hd);
+    self->check(r->head, "body before the head");
+    int rc = self->write(r, "send_body for a released scope");
+    r->last = r->last || last;
+    return rc;
+}
+
+int Runner::cb_trailers(void *u, asgicore_scope *, void *hd,
+                        const asgicore_header *, size_t, int last)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    Req *r = static_cast<Req *>(hd);
+    self->check(r->head, "trailers before the head");
+    int rc = self->write(r, "send_trailers for a released scope");
+    r->last = r->last || last;
+    return rc;
+}
+
+void Runner::cb_resume(void *u, asgicore_scope *, void *hd)
+{
+    OutOfLibrary out;
+    Req *r = static_cast<Req *>(hd);
+    runner_of(u)->check(r->open && !r->released,
+                        "resume_body for a released scope");
+}
+
+void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome,
+                     int)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    Req *r = static_cast<Req *>(hd);
+    self->check(r->open && !r->released, "done for a released scope");
+    self->check(r->done == 0, "done twice");
+    self->check(outcome >= ASGICORE_OUTCOME_COMPLETE &&
+                    outcome <= ASGICORE_OUTCOME_APP_ERROR,
+                "done without an outcome");
+    r->done++;
+}
+
+void Runner::cb_set_timer(void *u, asgicore_time deadline)
+{
+    runner_of(u)->timer_ = deadline;
+}
+
+void Runner::cb_wake(void *u) { runner_of(u)->host_woken_ = true; }
+
+void Runner::cb_log(void *u, int level, void *hd, const char *msg)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    self->check(level >= ASGICORE_LOG_ERROR && level <= ASGICORE_LOG_DEBUG,
+                "a log line with a bad level");
+    self->check(msg != nullptr, "a log line without text");
+    if (hd)
+        self->check(!static_cast<Req *>(hd)->gone,
+                    "host_data passed after scope_gone");
+}
+
+void Runner::cb_gone(void *u, void *hd)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    Req *r = static_cast<Req *>(hd);
+    self->check(r->released, "scope_gone before the release");
+    self->check(!r->gone, "scope_gone twice");
+    r->gone = true;
+}
+
+void Runner::app_start(void *u, asgicore_scope *s)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    for (Owned &o : self->owned_)
+        self->check(o.scope != s || o.finished,
+                    "a scope started twice");
+    self->owned_.push_back(Owned{s});
+}
+
+void Runner::app_notify(void *u, asgicore_scope *s, int event, int st)
+{
+    OutOfLibrary out;
+    Runner *self = runner_of(u);
+    Owned *o = nullptr;
+    for (Owned &e : self->owned_)
+        if (e.scope == s && !e.finished)
+            o = &e;
+    self->check(o != nullptr, "a notification for a scope the app does "
+                              "not own");
+    if (!o)
+        return;
+    if (event == ASGICORE_NOTIFY_CANCEL) {
+        self->check(!o->cancelled, "cancelled twice");
+        o->cancelled = true;
+    } else if (event == ASGICORE_NOTIFY_SEND_READY) {
+        self->check(st == ASGICORE_OK || st == ASGICORE_ERR_DISCONNECTED,
+                    "SEND_READY with a bad status");
+    } else {
+        self->check(event == ASGICORE_NOTIFY_RECEIVE_READY,
+                    "an unknown notification");
+    }
+}
+
+void Runner::app_wake(void *u) { runner_of(u)->app_woken_ = true; }
+
+Req *Runner::slot_req()
+{
+    Req *r = slots_[next() % kSlots];
+    return r && r->open ? r : nullptr;
+}
+
+// A scope the app may still call with: owned, or finished but held.
+Owned *Runner::pick_owned()
+{
+    if (owned_.empty())
+        return nullptr;
+    Owned *o = &owned_[next() % owned_.size()];
+    return !o->finished || o->holds ? o : nullptr;
+}
+
+void Runner::forget_if_done(Owned *o)
+{
+    if (o->finished && o->holds == 0) {
+        // the handle is invalid for the app from here on
+        *o = owned_.back();
+        owned_.pop_back();
+    }
+}
+
+void Runner::open_scope()
+{
+    int slot = next() % kSlots;
+    uint8_t flags = next();
+    if (slots_[slot] && slots_[slot]->open)
+        return;
+    static const asgicore_header req_headers[] = {
+        {{"host", 4}, {"x", 1}}, {{"expect", 6}, {"100-continue", 12}}};
+    const char *path = kPaths[next() % (sizeof kPaths / sizeof kPaths[0])];
+    asgicore_scope_info info;
+    std::memset(&info, 0, sizeof info);
+    info.method = (flags & 0x10) ? asgicore_str{"HEAD", 4}
+                                 : asgicore_str{"GET", 3};
+    info.scheme = {"http", 4};
+    info.http_version = {"1.1", 3};
+    info.path = {path, std::strlen(path)};
+    info.raw_path = info.path;
+    info.headers = req_headers;
+    info.header_count = 2;
+    info.client = {{"127.0.0.1", 9}, 5000};
+    static const int64_t graces[] = {-1, 0, 100 * (int64_t) kMs,
+                                     1000 * (int64_t) kMs};
+    info.grace_period_ns = graces[flags >> 6];
+    info.flags = flags & 0x7;
+    auto req = std::make_unique<Req>();
+    Req *r = req.get();
+    reqs_.push_back(std::move(req));
+    r->open = true;  // callbacks may come from inside the open
+    asgicore_app *app = apps_[(flags >> 3) & 1];
+    int rc = call([&] {
+        return asgicore_scope_open(ctx_, app, &info, r, &r->scope);
+    });
+    if (rc != ASGICORE_OK) {
+        r->open = false;
+        r->released = true;
+        r->gone = true;  // never a scope: nothing more comes for it
+        return;
+    }
+    slots_[slot] = r;
+}
+
+void Runner::step(uint8_t op)
+{
+    Req *r;
+    Owned *o;
+    switch (op % 20) {
+    case 0:
+        open_scope();
+        break;
+    case 1: {
+        size_t len = next() % sizeof body_;
+        int more = next() & 1;
+        if ((r = slot_req()))
+            call([&] {
+                return asgicore_scope_feed_body(r->scope, body_, len, more);
+            });
+        break;
+    }
+    case 2: {
+        int reason = next() % 10;
+        if ((r = slot_req()))
+            call([&] {
+                return asgicore_scope_disconnect(r->scope, reason, now_);
+            });
+        break;
+    }
+    case 3:
+        if ((r = slot_req())) {
+            r->write_result = ASGICORE_OK;
+            call([&] { return asgicore_scope_write_ready(r->scope); });
+        }
+        break;
+    case 4: {
+        static const int modes[] = {ASGICORE_OK, ASGICORE_PENDING, -1};
+        int mode = modes[next() % 3];
+        if ((r = slot_req()))
+            r->write_result = mode;
+        break;
+    }
+    case 5:
+        now_ += (next() % 64) * 50 * kMs;
+        if (timer_ != ASGICORE_TIME_NEVER && timer_ <= now_) {
+            timer_ = ASGICORE_TIME_NEVER;
+            call([&] { return asgicore_ctx_handle_expiry(ctx_, now_); });
+        }
+        break;
+    case 6:
+        if (host_woken_) {
+            host_woken_ = false;
+            call([&] { return asgicore_ctx_process(ctx_); });
+        }
+        break;
+    case 7:
+        if ((r = slot_req())) {
+            r->open = false;
+            r->released = true;
+            call([&] { return asgicore_scope_release(r->scope, now_); });
+        }
+        break;
+    case 8:
+        if (app_woken_) {
+            app_woken_ = false;
+            call([&] { return asgicore_app_dispatch(apps_[1]); });
+        }
+        break;
+    case 9:
+        if ((o = pick_owned())) {
+            asgicore_event ev;
+            call([&] { return asgicore_receive(o->scope, &ev); });
+        }
+        break;
+    case 10: {
+        int status = kStatuses[next() % (sizeof kStatuses / sizeof(int))];
+        uint8_t pick = next();
+        size_t first = pick % kHeaderKinds, count = (pick >> 4) % 3;
+        if (first + count > kHeaderKinds)
+            count = kHeaderKinds - first;
+        int trailers = next() & 1;
+        if ((o = pick_owned()))
+            call([&] {
+                return asgicore_send_start(o->scope, status,
+                                           &kHeaders[first], count,
+                                           trailers);
+            });
+        break;
+    }
+    case 11: {
+        size_t len = next() % 8;
+        int more = next() & 1;
+        if ((o = pick_owned()))
+            call([&] {
+                return asgicore_send_body(o->scope, body_, len, more);
+            });
+        break;
+    }
+    case 12: {
+        int more = next() & 1;
+        size_t h = next() % kHeaderKinds;
+        if ((o = pick_owned()))
+            call([&] {
+                return asgicore_send_trailers(o->scope, &kHeaders[h], 1,
+                                              more);
+            });
+        break;
+    }
+    case 13: {
+        int failed = next() & 1;
+        if ((o = pick_owned()) && !o->finished) {
+            int rc = call([&] {
+                return asgicore_finish(o->scope, failed,
+                                       failed ? "Traceback: boom" : nullptr);
+            });
+            if (rc == ASGICORE_OK) {
+                o->finished = true;
+                forget_if_done(o);
+            }
+        }
+        break;
+    }
+    case 14:
+        if ((o = pick_owned()) &&
+            call([&] { return asgicore_scope_hold(o->scope); }) ==
+                ASGICORE_OK)
+            o->holds++;
+        break;
+    case 15:
+        if ((o = pick_owned()) && o->holds &&
+            call([&] { return asgicore_scope_drop(o->scope); }) ==
+                ASGICORE_OK) {
+            o->holds--;
+            forget_if_done(o);
+        }
+        break;
+    case 16: {
+        int level = next() % 6;
+        bool with_scope = next() & 1;
+        asgicore_app *app = apps_[next() & 1];
+        o = pick_owned();
+        asgicore_scope *s = with_scope && o ? o->scope : nullptr;
+        call([&] { return asgicore_app_log(app, s, level, "a line"); });
+        break;
+    }
+    case 17: {
+        int state = next() % 4;
+        call([&] {
+            return asgicore_app_set_state(apps_[0], state, "why");
+        });
+        break;
+    }
+    case 18:
+        batching_ = !batching_;
+        call([&] { return asgicore_app_batch(apps_[1], batching_); });
+        break;
+    default:
+        break;  // a no-op: time passes in the program
+    }
+}
+
+// Runs what the host and the app were woken for, until nothing is left.
+void Runner::settle()
+{
+    for (int i = 0; i < 1000 && (host_woken_ || app_woken_); i++) {
+        if (host_woken_) {
+            host_woken_ = false;
+            call([&] { return asgicore_ctx_process(ctx_); });
+        }
+        if (app_woken_) {
+            app_woken_ = false;
+            call([&] { return asgicore_app_dispatch(apps_[1]); });
+        }
+    }
+}
+
+// The end of every program: the host releases what it holds, the app
+// finishes and drops everything; then the books must balance.
+void Runner::finish_up()
+{
+    if (batching_) {
+        batching_ = false;
+        call([&] { return asgicore_app_batch(apps_[1], 0); });
+    }
+    for (Req *r : slots_)
+        if (r && r->open) {
+            r->open = false;
+            r->released = true;
+            call([&] { return asgicore_scope_release(r->scope, now_); });
+        }
+    settle();
+    // grace periods end: every cancel is delivered
+    now_ += 10000 * kMs;
+    call([&] { return asgicore_ctx_handle_expiry(ctx_, now_); });
+    settle();
+    while (!owned_.empty()) {
+        Owned o = owned_.back();
+        owned_.pop_back();
+        if (!o.finished) {
+            int rc = call([&] { return asgicore_finish(o.scope, 0, nullptr); });
+            check(rc == ASGICORE_OK, "the app could not finish a scope it "
+                                     "owned");
+        }
+        for (; o.holds > 0; o.holds--)
+            call([&] { return asgicore_scope_drop(o.scope); });
+    }
+    settle();
+    asgicore_counters c;
+    call([&] { return asgicore_ctx_counters(ctx_, &c); });
+    check(c.live == 0, "live scopes left");
+    check(c.running_apps == 0, "running apps left");
+    check(c.opened == c.completed + c.disconnected + c.cancelled +
+                          c.app_errors,
+          "the outcome counters do not add up to opened");
+    for (auto &r : reqs_)
+        check(r->gone, "a released scope without scope_gone");
+}
+
+Outcome Runner::go()
+{
+    static const asgicore_callbacks cb = {
+        cb_head,  cb_body,      cb_trailers, cb_resume, cb_done,
+        cb_set_timer, cb_wake, cb_log,      cb_gone,
+    };
+    static const asgicore_app_callbacks acb = {app_start, app_notify,
+                                               app_wake};
+    asgicore_settings settings;
+    asgicore_settings_default(&settings);
+    settings.body_buffer_limit = 64 + next() % 200;
+    settings.send_buffer_limit = next() % 16;
+    // set-up: allocation failures here end the program quietly
+    int rc = call([&] {
+        return asgicore_ctx_new(&settings, &cb, this, &ctx_);
+    });
+    if (rc != ASGICORE_OK)
+        return out_;
+    if (call([&] {
+            return asgicore_app_new(ctx_, &acb, this, ASGICORE_APP_INLINE,
+                                    &apps_[0]);
+        }) != ASGICORE_OK ||
+        call([&] {
+            return asgicore_app_new(ctx_, &acb, this, ASGICORE_APP_THREADED,
+                                    &apps_[1]);
+        }) != ASGICORE_OK)
+        return out_;
+    while (!exhausted_ && out_.steps < 4096) {
+        step(next());
+        out_.steps++;
+    }
+    finish_up();
+    return out_;
+}
+
+} // namespace
+
+Outcome run(const uint8_t *data, size_t size)
+{
+    Runner runner(data, size);
+    return runner.go();
+}
+
+} // namespace fuzz
