@@ -125,13 +125,13 @@ int Context::late_call(Scope *s, const char *what, bool is_send)
     bool left = s->client_gone;
     bool &logged = is_send ? s->late_send_logged : s->late_receive_logged;
     if (!logged) {
-        logged = true;
         std::string line = std::string("late call: ") + what +
                            " after the app finished the request (a task "
                            "that outlived it?): ";
         line += !is_send ? "the request is over"
                 : left   ? "refused, the client had disconnected"
                          : "refused";
+        logged = true;
         log(is_send && !left ? ASGICORE_LOG_ERROR : ASGICORE_LOG_INFO, s,
             std::move(line));
     }
@@ -155,9 +155,10 @@ int Context::send_precheck(Scope *s, const char *message)
 int Context::send_failed(Scope *s, int code, const std::string &what)
 {
     // S2: an app error; later sends fail too and the response ends now.
+    std::string line = "app error: " + what;  // may throw: nothing changed
     s->poisoned = true;
     s->app_error = true;
-    log(ASGICORE_LOG_ERROR, s, "app error: " + what);
+    log(ASGICORE_LOG_ERROR, s, std::move(line));
     fail_response(s);
     return code;
 }
@@ -342,14 +343,14 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
                                    " bytes of its content-length: the "
                                    "response is cut");
     }
-    s->body_sent += len;
     bool ends_response = ends_body && !s->expects_trailers;
     OutMessage *msg = nullptr;
     if (!s->client_gone && (len || ends_response)) {
         msg = OutMessage::make_body(data, len, ends_response);
         if (!msg)
-            return ASGICORE_ERR_NOMEM;
+            return ASGICORE_ERR_NOMEM;  // nothing changed
     }
+    s->body_sent += len;
     if (ends_body)
         s->response = ends_response ? Response::complete : Response::body_done;
     if (ends_response)
@@ -392,6 +393,25 @@ int Context::finish(Scope *s, bool failed, const char *message)
     AppCall call(*this);
     if (s->app_finished || s->not_dispatched)
         return ASGICORE_ERR_FINISHED;
+    // What allocates comes first: if it fails, nothing has changed and the
+    // app may finish again.
+    std::string detail = message ? std::string(": ") + message : "";
+    bool response_incomplete = s->response != Response::complete;
+    int level = 0;
+    std::string line;
+    if (failed && s->cancel_delivered) {
+        level = ASGICORE_LOG_INFO;
+        line = "app ended after cancellation" + detail;
+    } else if (failed) {
+        level = ASGICORE_LOG_ERROR;
+        line = "app failed" + detail;
+    } else if (response_incomplete && !s->client_gone && !s->poisoned) {
+        level = ASGICORE_LOG_ERROR;
+        line = s->response == Response::none
+                   ? "app returned without sending a response"
+                   : "app returned before completing its response";
+    }
+
     s->app_finished = true;
     s->app->owned_scopes--;
     counters_.running_apps--;
@@ -407,20 +427,10 @@ int Context::finish(Scope *s, bool failed, const char *message)
     }
     drop_body(s);
 
-    std::string detail = message ? std::string(": ") + message : "";
-    bool response_incomplete = s->response != Response::complete;
-    if (failed && s->cancel_delivered) {
-        log(ASGICORE_LOG_INFO, s, "app ended after cancellation" + detail);
-    } else if (failed) {
+    if (level == ASGICORE_LOG_ERROR)
         s->app_error = true;
-        log(ASGICORE_LOG_ERROR, s, "app failed" + detail);
-    } else if (response_incomplete && !s->client_gone && !s->poisoned) {
-        s->app_error = true;
-        log(ASGICORE_LOG_ERROR, s,
-            s->response == Response::none
-                ? "app returned without sending a response"
-                : "app returned before completing its response");
-    }
+    if (level)
+        log(level, s, std::move(line));
     // B2: a 500 while the host has nothing of the response, else a cut.
     if (s->app_error)
         fail_response(s);

@@ -43,7 +43,7 @@ void Context::want_host_loop()
 void Context::queue_host(Scope *s, unsigned char work)
 {
     if (!s->host_open)
-        return;
+        return;  // (scope_gone is queued by maybe_gone)
     s->host_work |= work;
     if (!s->host_link.linked()) {
         host_queue_.push_back(s);
@@ -78,7 +78,7 @@ void Context::log(int level, Scope *s, std::string message)
     if (!cb_.log)
         return;
     try {
-        logs_.push_back(LogRecord{level, s, std::move(message)});
+        logs_.push_back(LogRecord{level, s, nullptr, std::move(message)});
     } catch (const std::bad_alloc &) {
         return;  // a log line is not worth failing the call
     }
@@ -88,8 +88,9 @@ void Context::log(int level, Scope *s, std::string message)
 }
 
 // P9: once the host released the scope and the app finished, the host
-// hears that host_data will not come again (after the scope's log lines
-// queued before, in order).
+// hears that host_data will not come again, after the scope's log lines
+// queued before (the host loop delivers log lines first). Through the
+// host queue: nothing to allocate, so it cannot be lost.
 void Context::maybe_gone(Scope *s)
 {
     if (s->host_open || s->app_running() || !s->host_data_live)
@@ -98,13 +99,11 @@ void Context::maybe_gone(Scope *s)
         s->host_data_live = false;
         return;
     }
-    try {
-        logs_.push_back(LogRecord{kScopeGone, s, std::string()});
-    } catch (const std::bad_alloc &) {
-        s->host_data_live = false;  // the host keeps its handle: a leak
-        return;
+    s->host_work |= host_gone;
+    if (!s->host_link.linked()) {
+        host_queue_.push_back(s);
+        s->refs++;
     }
-    s->refs++;
     want_host_loop();
 }
 
@@ -145,6 +144,28 @@ void Context::drop_body(Scope *s) noexcept
 void Context::run_host_loop(Lock &lk)
 {
     for (;;) {
+        // Log lines first: a scope's lines reach the host before its
+        // scope_gone.
+        if (!logs_.empty()) {
+            // Both vectors keep their capacity: a scope_gone per request
+            // costs no allocation.
+            std::vector<LogRecord> &batch = log_batch_;
+            batch.swap(logs_);
+            for (LogRecord &r : batch) {
+                Scope *s = r.scope;
+                if (s && (s->host_open || s->host_data_live))
+                    r.host_data = s->host_data;
+            }
+            lk.unlock();
+            for (const LogRecord &r : batch)
+                cb_.log(user_, r.level, r.host_data, r.message.c_str());
+            lk.lock();
+            for (LogRecord &r : batch)
+                if (r.scope)
+                    unref(r.scope);
+            batch.clear();
+            continue;
+        }
         if (Scope *s = host_queue_.pop_front()) {
             serve_host(s, lk);
             unref(s);
@@ -153,33 +174,6 @@ void Context::run_host_loop(Lock &lk)
         if (Scope *s = inline_queue_.pop_front()) {
             deliver_app_work(s, lk);
             unref(s);
-            continue;
-        }
-        if (!logs_.empty()) {
-            // Both vectors keep their capacity: a scope_gone per request
-            // costs no allocation.
-            std::vector<LogRecord> &batch = log_batch_;
-            batch.swap(logs_);
-            // One at a time, in order: a scope's host_data goes with its
-            // lines until its scope_gone, never after.
-            for (LogRecord &r : batch) {
-                Scope *s = r.scope;
-                void *host_data = nullptr;
-                if (s && (s->host_open || s->host_data_live))
-                    host_data = s->host_data;
-                bool gone = r.level == kScopeGone;
-                if (gone)
-                    s->host_data_live = false;
-                lk.unlock();
-                if (gone)
-                    cb_.scope_gone(user_, host_data);
-                else
-                    cb_.log(user_, r.level, host_data, r.message.c_str());
-                lk.lock();
-                if (s)
-                    unref(s);
-            }
-            batch.clear();
             continue;
         }
         asgicore_time next = timers_.earliest();
@@ -200,8 +194,16 @@ void Context::serve_host(Scope *s, Lock &lk)
 {
     unsigned char work = s->host_work;
     s->host_work = 0;
-    if (!s->host_open)
+    if (!s->host_open) {
+        if ((work & host_gone) && s->host_data_live) {
+            s->host_data_live = false;
+            void *host_data = s->host_data;
+            lk.unlock();
+            cb_.scope_gone(user_, host_data);
+            lk.lock();
+        }
         return;
+    }
     if (work & host_flush)
         flush_output(s, lk);
     if ((work & host_resume) && s->host_open && !s->client_gone &&
@@ -428,11 +430,16 @@ void Context::cancel(Scope *s)
     if (!s->app_running() || s->cancel_delivered)
         return;
     s->cancel_delivered = true;
-    if (cb_.log)  // building the message costs allocations
-        log(ASGICORE_LOG_INFO, s,
-            "the app did not finish within the grace period of " +
-                std::to_string(s->grace_ns / 1000000) +
-                " ms after the client disconnected; cancelling it");
+    if (cb_.log) {  // building the message costs allocations
+        try {
+            log(ASGICORE_LOG_INFO, s,
+                "the app did not finish within the grace period of " +
+                    std::to_string(s->grace_ns / 1000000) +
+                    " ms after the client disconnected; cancelling it");
+        } catch (const std::bad_alloc &) {
+            // the cancel matters, its log line does not
+        }
+    }
     queue_app(s, app_cancel);
     want_done(s);
 }

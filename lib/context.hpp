@@ -64,13 +64,12 @@ private:
     class HostCall;
     class AppCall;
 
-    // A log line for the host, or (level kScopeGone) its scope_gone call.
     struct LogRecord {
         int level;
         Scope *scope;  // holds a ref until emitted; may be null
+        void *host_data;
         std::string message;
     };
-    static constexpr int kScopeGone = 0;
 
     // Queueing (lock held).
     void queue_host(Scope *s, unsigned char work);

@@ -262,7 +262,6 @@ int Context::release(Scope *s, asgicore_time now)
     }
     decide_outcome(s);
     s->host_open = false;
-    maybe_gone(s);
     counters_.live--;
     drop_body(s);
     discard_output(s);
@@ -271,6 +270,7 @@ int Context::release(Scope *s, asgicore_time now)
         host_queue_.remove(s);
         unref(s);
     }
+    maybe_gone(s);
     unref(s);  // the host's reference
     return ASGICORE_OK;
 }

@@ -26,6 +26,7 @@ enum class Response : unsigned char {
 enum HostWork : unsigned char {
     host_flush = 1,  // hand queued output to the host
     host_resume = 2, // tell the host to feed more body
+    host_gone = 4,   // scope_gone, after the release (P9)
 };
 
 // Notifications for the app (bits of Scope::app_work), delivered in this

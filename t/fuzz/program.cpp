@@ -434,7 +434,7 @@ void Runner::step(uint8_t op)
     case 10: {
         int status = kStatuses[next() % (sizeof kStatuses / sizeof(int))];
         uint8_t pick = next();
-        size_t first = pick % kHeaderKinds, count = (pick >> 4) % 3;
+        size_t first = (pick & 0x0f) % kHeaderKinds, count = (pick >> 4) % 3;
         if (first + count > kHeaderKinds)
             count = kHeaderKinds - first;
         int trailers = next() & 1;
