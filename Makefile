@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module python run-check deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module python run-check deps-fuzz fuzz fuzz-test deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -312,7 +312,56 @@ run-check: deps-module lib
 		$(B)/run/nginx.conf python
 	nginx -t -q -p $(CURDIR)/$(B)/run/ -c nginx.conf
 
-test: unit-test valgrind-test abi-test nginx-test nginx-asan-test run-check
+# ------------------------------------------------------------------ fuzz
+
+# libFuzzer targets built with clang and ASan+UBSan (t/fuzz): programs of
+# host and app events over several scopes, and the fields that cross the
+# library; and the failed-allocation sweep over the seed corpus.
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
+FUZZ_CXX ?= clang++-14
+FUZZ_SECONDS ?= 300
+FUZZ_RUNS ?= 100000
+FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -Iinclude -Ilib \
+	-fno-sanitize-recover=all
+FUZZ_PROGRAM := t/fuzz/program.cpp t/fuzz/program.hpp
+
+deps-fuzz:
+	@sh tools/ensure-packages $(FUZZ_PACKAGES)
+
+$(B)/fuzz/fuzz_scopes: t/fuzz/fuzz_scopes.cpp $(FUZZ_PROGRAM) $(LIB_SRC) \
+		$(LIB_HDR) | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer,address,undefined \
+		t/fuzz/fuzz_scopes.cpp t/fuzz/program.cpp $(LIB_SRC) -o $@
+
+$(B)/fuzz/fuzz_fields: t/fuzz/fuzz_fields.cpp $(LIB_SRC) $(LIB_HDR) \
+		| deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer,address,undefined \
+		t/fuzz/fuzz_fields.cpp $(LIB_SRC) -o $@
+
+$(B)/fuzz/alloc_sweep: t/fuzz/alloc_sweep.cpp $(FUZZ_PROGRAM) $(LIB_SRC) \
+		$(LIB_HDR) | deps-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=address,undefined \
+		t/fuzz/alloc_sweep.cpp t/fuzz/program.cpp $(LIB_SRC) -o $@
+
+FUZZ_BUILD := $(B)/fuzz/fuzz_scopes $(B)/fuzz/fuzz_fields \
+	$(B)/fuzz/alloc_sweep
+
+# make test: a fixed budget from the seed corpus, and the sweep.
+fuzz-test: deps-fuzz
+	$(MAKE) -s $(FUZZ_BUILD)
+	sh tools/run-fuzz $(B) runs $(FUZZ_RUNS)
+	ASAN_OPTIONS=detect_leaks=1 $(B)/fuzz/alloc_sweep t/fuzz/corpus/*.bin
+
+# make fuzz: FUZZ_SECONDS per target; the corpus grows in build/fuzz.
+fuzz: deps-fuzz
+	$(MAKE) -s $(FUZZ_BUILD)
+	sh tools/run-fuzz $(B) seconds $(FUZZ_SECONDS)
+
+test: unit-test valgrind-test abi-test fuzz-test nginx-test nginx-asan-test \
+	run-check
 
 # ------------------------------------------------------------------ bench
 
