@@ -268,7 +268,7 @@ abi-update: lib
 NGINX_TEST_PACKAGES := nginx nginx-dev libtest-base-perl curl python3 \
 	python3-h2 libcurl4-openssl-dev openssl python3-dev python3-starlette \
 	python3-fastapi python3-django python3-uvloop python3-sqlalchemy \
-	python3-aiosqlite
+	python3-aiosqlite python3-uvicorn
 
 $(B)/t/storm: t/tools/storm.c
 	@mkdir -p $(@D)
