@@ -5,7 +5,8 @@ h11); what each app observed (t/apps/python/observe.py answers it as JSON)
 and what each client got are compared. Every difference must be on the
 allow-list below, with its reason (docs/python.md explains them).
 
-    differential.py MODULE_PORT APPS_DIR
+    differential.py MODULE_PORT APPS_DIR MODULE_RECORD
+(MODULE_RECORD: the file the module's app records early closes in.)
 Prints one line per unexplained difference, then a summary.
 """
 import json
@@ -187,13 +188,47 @@ def compare(a, b):
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-def start_uvicorn(apps_dir, app, port):
+# Clients that leave mid-body: what the app saw (observe.py records it)
+EARLY = [
+    ("early close mid-body",
+     b"POST /e HTTP/1.1\r\nHost: x\r\nX-Case: length\r\n"
+     b"Content-Length: 100\r\n\r\n0123456789"),
+    ("early close mid-chunks",
+     b"POST /e HTTP/1.1\r\nHost: x\r\nX-Case: chunks\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n"),
+]
+
+
+def early(port, data):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(data)
+    time.sleep(0.3)
+    s.close()
+
+
+def recorded(path, case):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                for line in f:
+                    entry = json.loads(line)
+                    if entry["case"] == case:
+                        return entry
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return None
+
+
+def start_uvicorn(apps_dir, app, port, record):
     p = subprocess.Popen(
         ["/usr/bin/python3", "-m", "uvicorn", "observe:" + app,
          "--app-dir", apps_dir, "--host", "127.0.0.1", "--port", str(port),
          "--http", "h11", "--loop", "asyncio", "--log-level", "error",
          "--no-access-log"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, OBSERVE_RECORD=record))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -214,9 +249,11 @@ def free_port():
 
 
 def main():
-    module_port, apps_dir = int(sys.argv[1]), sys.argv[2]
+    module_port, apps_dir, module_record = \
+        int(sys.argv[1]), sys.argv[2], sys.argv[3]
     port = free_port()
-    uvicorn = start_uvicorn(apps_dir, "app", port)
+    uvicorn_record = module_record + ".uvicorn"
+    uvicorn = start_uvicorn(apps_dir, "app", port, uvicorn_record)
     try:
         unexplained = allowed = same = 0
         cases = list(CORPUS) + [("pipelined", "raw", PIPELINED, {})]
@@ -247,8 +284,21 @@ def main():
                 allowed += 1
                 print("allowed %s: %s" % (name, "; ".join(
                     "%s (%s)" % (d, allow[d]) for d in diffs)))
+        for name, data in EARLY:
+            case = data.split(b"X-Case: ")[1].split(b"\r\n")[0].decode()
+            early(module_port, data)
+            early(port, data)
+            m = recorded(module_record, case)
+            u = recorded(uvicorn_record, case)
+            if m is not None and m == u:
+                same += 1
+            else:
+                unexplained += 1
+                print("UNEXPLAINED %s:\n  module:  %r\n  uvicorn: %r"
+                      % (name, m, u))
         print("%d exchanges: %d the same, %d allowed differences, %d "
-              "unexplained" % (len(cases), same, allowed, unexplained))
+              "unexplained" % (len(cases) + len(EARLY), same, allowed,
+                               unexplained))
     finally:
         uvicorn.terminate()
         uvicorn.wait()

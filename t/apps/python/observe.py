@@ -8,6 +8,7 @@ observe:app serves, by the request's X-Observe header:
     fast               FastAPI: the same through FastAPI's routing
 """
 import json
+import os
 
 from fastapi import FastAPI, Request
 from starlette.applications import Starlette
@@ -34,6 +35,15 @@ async def raw(scope, receive, send):
             break
     # consecutive body chunks are a server's choice: their total is not
     total = sum(e.get("body", 0) for e in messages)
+    if messages[-1]["type"] == "http.disconnect":
+        # the client left early: what the app saw goes to a file
+        record = os.environ.get("OBSERVE_RECORD")
+        case = dict(scope["headers"]).get(b"x-case", b"").decode()
+        if record:
+            with open(record, "a") as f:
+                f.write(json.dumps({"case": case, "body_total": total,
+                                    "last": messages[-1]["type"]}) + "\n")
+        return
     observed = {
         "type": scope["type"],
         "asgi": scope["asgi"].get("version"),

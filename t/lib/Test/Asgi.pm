@@ -16,7 +16,8 @@ package Test::Asgi;
 #   --- http2           curl with HTTP/2 prior knowledge instead of a socket
 #   --- exec            a client command instead ($PORT, $H2PORT (cleartext
 #                       HTTP/2), $TLSPORT (HTTP/2 over TLS), $SMALLPORT
-#                       (HTTP/1.1 with sndbuf=32k), $ROOT replaced); its
+#                       (HTTP/1.1 with sndbuf=32k), $ROOT, $SERVROOT
+#                       replaced); its
 #                       output is checked as the body
 #   --- port: small     the request goes to the sndbuf=32k listener
 #   --- abort           close the connection after --- timeout seconds
@@ -451,6 +452,7 @@ sub run_block {
         $cmd =~ s/\$H2PORT/@{[$port + 1]}/g;
         $cmd =~ s/\$PORT/$port/g;
         $cmd =~ s/\$ROOT/$root/g;
+        $cmd =~ s/\$SERVROOT/$servroot/g;
         $body = `$cmd`;
         $status = $? == 0 ? 'exit 0' : "exit $?";
     } elsif ($block->http2) {
