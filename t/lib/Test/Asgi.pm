@@ -17,8 +17,7 @@ package Test::Asgi;
 #   --- exec            a client command instead ($PORT, $H2PORT (cleartext
 #                       HTTP/2), $TLSPORT (HTTP/2 over TLS), $SMALLPORT
 #                       (HTTP/1.1 with sndbuf=32k), $ROOT, $SERVROOT
-#                       replaced); its
-#                       output is checked as the body
+#                       replaced); its output is checked as the body
 #   --- port: small     the request goes to the sndbuf=32k listener
 #   --- abort           close the connection after --- timeout seconds
 #                       without reading the response; --- abort: rst sends
