@@ -38,7 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module python run-check deps-fuzz fuzz fuzz-test deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module python run-check deps-fuzz fuzz fuzz-test soak deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -298,6 +298,18 @@ nginx-asan-test: deps-module deps-nginx-test
 		ASGI_MODULE=$(CURDIR)/$(B)/asan/ngx_http_asgi_module.so \
 		ASGI_TEST_APP=$(CURDIR)/$(B)/asan/t/testapp.so \
 		prove -I t/lib $(if $(T),$(T),t/*.t)
+
+# The soak: 10^6 requests (ASGI_SOAK_N) against ASan+UBSan builds, a small
+# quarantine so that memory can be seen flat.
+soak: deps-module deps-nginx-test
+	$(MAKE) -s $(B)/asan/ngx_http_asgi_module.so $(B)/asan/t/testapp.so \
+		$(B)/t/storm $(B)/asan/asgi_python.so
+	ln -sfn ../python $(B)/asan/python
+	ASGI_BUILD_DIR=$(CURDIR)/$(B) ASGI_SANITIZE=asan \
+		ASGI_ASAN_OPTIONS=quarantine_size_mb=16 \
+		ASGI_MODULE=$(CURDIR)/$(B)/asan/ngx_http_asgi_module.so \
+		ASGI_TEST_APP=$(CURDIR)/$(B)/asan/t/testapp.so \
+		prove -v -I t/lib t/soak/soak.t
 
 # The abort storm with 200,000 requests.
 stress: deps-module deps-nginx-test

@@ -211,8 +211,10 @@ sub nginx_start {
     my $env = '';
     if ($sanitize eq 'asan') {
         chomp(my $rt = `gcc -print-file-name=libasan.so`);
+        # ASGI_ASAN_OPTIONS adds options (make soak: a small quarantine)
+        my $extra = $ENV{ASGI_ASAN_OPTIONS} ? ":$ENV{ASGI_ASAN_OPTIONS}" : '';
         $env = "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
-             . "log_path=$servroot/logs/asan "
+             . "log_path=$servroot/logs/asan$extra "
              . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
     }
     my $out = `$env$nginx -p $servroot/ -c conf/nginx.conf 2>&1`;
