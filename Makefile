@@ -38,7 +38,8 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # One object directory per build flavour: plain, asan (ASan+UBSan), tsan.
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
-.PHONY: all lib module python run-check deps-fuzz fuzz fuzz-test soak deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+.PHONY: all lib module python run-check deps-fuzz fuzz fuzz-test soak \
+	python-tsan-test deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -179,6 +180,33 @@ $(B)/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
 		$(B)/libasgicore.so.$(SOVERSION) $(B)/python/asgicore_runtime.py
 	@sh tools/ensure-packages python3-dev
 	$(call compile_python_runtime,-O2,$(B)/libasgicore.so.$(SOVERSION))
+
+# The library and the runtime's C glue with ThreadSanitizer, driven by a
+# host thread without nginx (t/tsan/pyhost.c): races across the boundary
+# between the host, the library and the Python thread.
+$(B)/tsan/libasgicore.so.$(SOVERSION): $(call objs,tsan) lib/libasgicore.map
+	$(CXX) -shared -fsanitize=thread \
+		-Wl,-soname,libasgicore.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libasgicore.map \
+		-o $@ $(call objs,tsan) -lpthread
+
+$(B)/tsan/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
+		$(B)/tsan/libasgicore.so.$(SOVERSION) $(B)/python/asgicore_runtime.py
+	@mkdir -p $(@D)
+	$(call compile_python_runtime,$(TSAN),$(B)/tsan/libasgicore.so.$(SOVERSION))
+
+$(B)/tsan/pyhost: t/tsan/pyhost.c include/asgicore.h \
+		$(B)/tsan/libasgicore.so.$(SOVERSION)
+	$(CC) -std=gnu11 $(WARN) -Wno-unused-parameter $(TSAN) -g -Iinclude \
+		$< -o $@ $(B)/tsan/libasgicore.so.$(SOVERSION) -ldl \
+		-Wl,-rpath,'$$ORIGIN'
+
+python-tsan-test: deps-test
+	$(MAKE) -s $(B)/tsan/pyhost $(B)/tsan/asgi_python.so
+	ln -sfn ../python $(B)/tsan/python
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		$(B)/tsan/pyhost $(CURDIR)/$(B)/tsan/asgi_python.so \
+		$(CURDIR)/t/apps/python 240
 
 # The runtime's C glue with ASan+UBSan, for nginx-asan-test.
 $(B)/asan/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
@@ -372,8 +400,8 @@ fuzz: deps-fuzz
 	$(MAKE) -s $(FUZZ_BUILD)
 	sh tools/run-fuzz $(B) seconds $(FUZZ_SECONDS)
 
-test: unit-test valgrind-test abi-test fuzz-test nginx-test nginx-asan-test \
-	run-check
+test: unit-test valgrind-test abi-test fuzz-test python-tsan-test \
+	nginx-test nginx-asan-test run-check
 
 # ------------------------------------------------------------------ bench
 

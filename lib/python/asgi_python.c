@@ -51,7 +51,7 @@ typedef struct {
     pthread_t thread;
     int started;
     int efd;
-    volatile int stopping;
+    int stopping;        /* atomic: set by the host thread at exit */
     int abandoned;       /* the thread did not stop: no more library calls */
     double shutdown_timeout;  /* seconds, for lifespan shutdown */
     PyObject *on_start;  /* set by the runtime, called with the GIL */
@@ -103,6 +103,12 @@ static asgicore_app *app_of(int i)
 static int abandoned(void)
 {
     return __atomic_load_n(&rt->abandoned, __ATOMIC_ACQUIRE);
+}
+
+/* The worker is exiting: the runtime's loop ends. */
+static int stopping(void)
+{
+    return __atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE);
 }
 
 #define REFUSE_IF_ABANDONED()                                                 \
@@ -519,7 +525,7 @@ static PyObject *py_wake_fd(PyObject *self, PyObject *noargs)
 
 static PyObject *py_stopping(PyObject *self, PyObject *noargs)
 {
-    return PyBool_FromLong(rt->stopping);
+    return PyBool_FromLong(stopping());
 }
 
 static PyObject *py_app_config(PyObject *self, PyObject *arg)
@@ -703,7 +709,7 @@ static void serve_failed(void)
             asgicore_app_set_state(app_of(i), ASGICORE_APP_FAILED,
                                    "the Python runtime stopped (see the "
                                    "error log)");
-    while (!rt->stopping) {
+    while (!stopping()) {
         uint64_t n;
         struct pollfd p = {rt->efd, POLLIN, 0};
         if (poll(&p, 1, 1000) > 0 && read(rt->efd, &n, sizeof n) > 0)
@@ -764,7 +770,7 @@ static void *runtime_main(void *arg)
     Py_XDECREF(rt->on_notify);
     rt->on_start = rt->on_notify = NULL;
     Py_FinalizeEx();
-    if (!rt->stopping) {
+    if (!stopping()) {
         fprintf(stderr, "asgi python: the runtime stopped; requests get "
                         "500 until the worker exits\n");
         serve_failed();
@@ -872,8 +878,8 @@ static void destroy(void *user)
     pyapp_t *pa = user;
     struct timespec deadline;
     int i, left = 0;
-    if (rt->started && !rt->stopping) {
-        rt->stopping = 1;
+    if (rt->started && !stopping()) {
+        __atomic_store_n(&rt->stopping, 1, __ATOMIC_RELEASE);
         on_wake(rt);
         /* lifespan shutdown is bounded by shutdown_timeout; an app that
          * blocks the loop is not, and must not keep the worker forever */
