@@ -39,7 +39,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 
 .PHONY: all lib module python run-check deps-fuzz fuzz fuzz-test soak \
-	python-tsan-test deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
+	python-tsan-test behaviours-test deps-module deps-nginx-test nginx-test nginx-asan-test stress test unit-test abi-test abi-update valgrind-test bench install run \
 	deps deps-test clean
 .DEFAULT_GOAL := all
 
@@ -283,6 +283,10 @@ valgrind-test: deps-test $(call unit,shared)
 abi-test: deps-test lib
 	sh tools/check-abi $(B)
 
+# docs/behaviours.md names, for every rule, the tests that prove it.
+behaviours-test:
+	/usr/bin/python3 tools/behaviours check
+
 # After a deliberate ABI change: rewrite the committed baselines.
 abi-update: lib
 	nm -D --defined-only $(B)/libasgicore.so.0 | \
@@ -400,8 +404,8 @@ fuzz: deps-fuzz
 	$(MAKE) -s $(FUZZ_BUILD)
 	sh tools/run-fuzz $(B) seconds $(FUZZ_SECONDS)
 
-test: unit-test valgrind-test abi-test fuzz-test python-tsan-test \
-	nginx-test nginx-asan-test run-check
+test: behaviours-test unit-test valgrind-test abi-test fuzz-test \
+	python-tsan-test nginx-test nginx-asan-test run-check
 
 # ------------------------------------------------------------------ bench
 

@@ -3,7 +3,7 @@
 # a 32k send buffer, HTTP/2's default window), content-lengths apps break,
 # odd statuses and paths, uploads refused or abandoned, Expect, FINs that
 # come with the request. Each block names the behaviour it proves
-# (BEHAVIOURS.md); each failed on the code before its fix.
+# (docs/behaviours.md); each failed on the code before its fix.
 use lib 't/lib';
 use Test::Asgi;
 use Test::More;

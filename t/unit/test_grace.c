@@ -1,4 +1,4 @@
-/* Grace period and cancellation: G1-G7 of BEHAVIOURS.md. */
+/* Grace period and cancellation: G1-G7 of docs/behaviours.md. */
 #include "fake_host.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * Every case of gunicorn's tests/test_asgi_disconnect.py (the change this
- * project started from, ../shared/reference/), restated against our ABI.
+ * project started from: gunicorn's ASGI worker), restated against our ABI.
  * A comment above each test names the case it ports. Where gunicorn
  * inspects private fields (_closed, nr_conns, the queue, call_later), we
  * assert the behaviour those fields stand for through the public header.
@@ -119,7 +119,7 @@ static void cancel_if_pending_skips_finished_app(void **st)
 /* Ports test_receive_returns_disconnect_when_closed: the complete body is
  * received, the connection closes, the next receive is http.disconnect.
  * (gunicorn would also hand out a body still queued at the close; we drop
- * unread body at a disconnect, DESIGN.md decision 4, tested as R8.) */
+ * unread body at a disconnect, tested as R8.) */
 static void receive_returns_disconnect_when_closed(void **st)
 {
     state *s = *st;

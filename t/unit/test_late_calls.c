@@ -1,4 +1,4 @@
-/* L6 of BEHAVIOURS.md: calls with a scope the app has finished (a task
+/* L6 of docs/behaviours.md: calls with a scope the app has finished (a task
  * that outlived its request) never reach freed memory or another request:
  * the app holds the handle (asgicore_scope_hold) and the library refuses
  * the calls. Run under ASan, a call that touched a freed scope fails. */

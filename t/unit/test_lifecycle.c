@@ -1,4 +1,4 @@
-/* Lifecycle and accounting: L1-L3, B2, B3 of BEHAVIOURS.md. */
+/* Lifecycle and accounting: L1-L3, B2, B3 of docs/behaviours.md. */
 #include "fake_host.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Receiving: R1-R10 of BEHAVIOURS.md, through the public header. */
+/* Receiving: R1-R10 of docs/behaviours.md, through the public header. */
 #include "fake_host.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Sending: S1-S5 of BEHAVIOURS.md, and app errors of B2. */
+/* Sending: S1-S5 of docs/behaviours.md, and app errors of B2. */
 #include "fake_host.h"
 
 #include <stdlib.h>
