@@ -147,6 +147,7 @@ $(B)/asan/ngx_http_asgi_module.so: $(B)/nginx-sdk-asan/objs/Makefile \
 		objs/addon/module/ngx_http_asgi_worker.o \
 		objs/addon/module/ngx_http_asgi_request.o \
 		objs/addon/module/ngx_http_asgi_body.o \
+		objs/addon/module/ngx_http_asgi_scope.o \
 		objs/addon/module/ngx_http_asgi_output.o \
 		objs/addon/module/ngx_http_asgi_status.o \
 		objs/ngx_http_asgi_module_modules.o

@@ -480,6 +480,8 @@ enum asgicore_event_type {
     ASGICORE_EVENT_HTTP_DISCONNECT = 2 /* "http.disconnect" */
 };
 
+/* Filled by asgicore_receive. Its layout is frozen for this SONAME (it
+ * has no version field); CHANGES.md plans its successor. */
 typedef struct asgicore_event {
     int type;
     /* http.request only: body bytes, valid until the next asgicore_receive

@@ -13,8 +13,6 @@
 #include "ngx_http_asgi_module.h"
 
 
-static void ngx_http_asgi_strip_root_path(asgicore_str *path,
-    ngx_str_t *prefix);
 static ngx_int_t ngx_http_asgi_open_scope(ngx_http_request_t *r,
     ngx_http_asgi_req_t *req, uint32_t flags);
 static void ngx_http_asgi_read_body_handler(ngx_http_request_t *r);
@@ -22,6 +20,7 @@ static void ngx_http_asgi_read_body(ngx_http_asgi_req_t *req);
 static void ngx_http_asgi_feed_body(ngx_http_asgi_req_t *req);
 static void ngx_http_asgi_body_error(ngx_http_asgi_req_t *req,
     ngx_int_t rc);
+static void ngx_http_asgi_watch_when_read(ngx_http_asgi_req_t *req);
 static void ngx_http_asgi_watch_connection(ngx_http_request_t *r);
 static void ngx_http_asgi_check_paused_connection(ngx_http_request_t *r);
 static ngx_int_t ngx_http_asgi_send_continue(ngx_http_asgi_req_t *req);
@@ -75,39 +74,9 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
     }
 
     ngx_http_asgi_read_body(req);
-
-    if (req->r && !req->reading_body && !req->client_gone) {
-        ngx_http_asgi_watch_connection(r);
-    }
+    ngx_http_asgi_watch_when_read(req);
 
     ngx_http_asgi_req_unref(req);
-}
-
-
-/*
- * asgi_root_path: the app is mounted at the prefix, as behind a proxy that
- * strips it: "/api/items" becomes "/items" with root_path "/api", "/api"
- * becomes "/". A path outside the prefix is left as it is.
- */
-
-static void
-ngx_http_asgi_strip_root_path(asgicore_str *path, ngx_str_t *prefix)
-{
-    if (path->len < prefix->len
-        || ngx_strncmp(path->data, prefix->data, prefix->len) != 0
-        || (path->len > prefix->len && path->data[prefix->len] != '/'))
-    {
-        return;
-    }
-
-    if (path->len == prefix->len) {
-        path->data = "/";
-        path->len = 1;
-        return;
-    }
-
-    path->data += prefix->len;
-    path->len -= prefix->len;
 }
 
 
@@ -115,191 +84,32 @@ static ngx_int_t
 ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
     uint32_t flags)
 {
-    u_char                    *p, *addr;
-    size_t                     n;
     ngx_int_t                  rc;
-    ngx_str_t                  server, scheme;
-    ngx_uint_t                 i, count;
-    ngx_list_part_t           *part;
-    ngx_table_elt_t           *h;
-    ngx_connection_t          *c;
-    asgicore_header           *headers;
     asgicore_scope_info        info;
     ngx_http_asgi_loc_conf_t  *alcf;
 
-    c = r->connection;
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_asgi_module);
 
-    ngx_memzero(&info, sizeof(asgicore_scope_info));
-
-    info.method.data = (char *) r->method_name.data;
-    info.method.len = r->method_name.len;
-
-#if (NGX_HTTP_SSL)
-    if (c->ssl) {
-        info.scheme.data = "https";
-        info.scheme.len = 5;
-    } else
-#endif
-    {
-        info.scheme.data = "http";
-        info.scheme.len = 4;
-    }
-
-    /* asgi_scheme: behind a TLS load balancer, what the client used */
-    if (alcf->scheme) {
-        if (ngx_http_complex_value(r, alcf->scheme, &scheme) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (scheme.len == 5
-            && ngx_strncasecmp(scheme.data, (u_char *) "https", 5) == 0)
-        {
-            info.scheme.data = "https";
-            info.scheme.len = 5;
-
-        } else if (scheme.len == 4
-                   && ngx_strncasecmp(scheme.data, (u_char *) "http", 4) == 0)
-        {
-            info.scheme.data = "http";
-            info.scheme.len = 4;
-        }
-
-        /* anything else (empty, a forged value) keeps the connection's */
-    }
-
-    switch (r->http_version) {
-    case NGX_HTTP_VERSION_9:
-    case NGX_HTTP_VERSION_10:
-        info.http_version.data = "1.0";
-        break;
-    case NGX_HTTP_VERSION_20:
-        info.http_version.data = "2";
-        break;
-#ifdef NGX_HTTP_VERSION_30
-    case NGX_HTTP_VERSION_30:
-        info.http_version.data = "3";
-        break;
-#endif
-    default:
-        info.http_version.data = "1.1";
-        break;
-    }
-
-    info.http_version.len = ngx_strlen(info.http_version.data);
-
-    /* nginx's r->uri is already percent-decoded and normalized */
-    info.path.data = (char *) r->uri.data;
-    info.path.len = r->uri.len;
-
-    /* without the query, and without a fragment a client sent */
-    info.raw_path.data = (char *) r->unparsed_uri.data;
-
-    for (p = r->unparsed_uri.data;
-         p < r->unparsed_uri.data + r->unparsed_uri.len;
-         p++)
-    {
-        if (*p == '?' || *p == '#') {
-            break;
-        }
-    }
-
-    info.raw_path.len = p - r->unparsed_uri.data;
-
-    if (alcf->root_path.len) {
-        info.root_path.data = (char *) alcf->root_path.data;
-        info.root_path.len = alcf->root_path.len;
-        /* raw_path stays the bytes the client sent, as ASGI defines it */
-        ngx_http_asgi_strip_root_path(&info.path, &alcf->root_path);
-    }
-
-    info.query_string.data = (char *) r->args.data;
-    info.query_string.len = r->args.len;
-
-    count = 0;
-    part = &r->headers_in.headers.part;
-
-    for ( ;; ) {
-        count += part->nelts;
-        if (part->next == NULL) {
-            break;
-        }
-        part = part->next;
-    }
-
-    headers = ngx_palloc(r->pool, (count ? count : 1)
-                                  * sizeof(asgicore_header));
-    if (headers == NULL) {
+    if (ngx_http_asgi_scope_info(r, &info) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    /* ASGI wants the names lower-cased: nginx keeps that copy already */
-    n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-
-            if (part->nelts == 0) {
-                break;
-            }
-        }
-
-        headers[n].name.data = (char *) h[i].lowcase_key;
-        headers[n].name.len = h[i].key.len;
-        headers[n].value.data = (char *) h[i].value.data;
-        headers[n].value.len = h[i].value.len;
-        n++;
-    }
-
-    info.headers = headers;
-    info.header_count = n;
-
-    if (c->sockaddr->sa_family != AF_UNIX) {
-        info.client.host.data = (char *) c->addr_text.data;
-        info.client.host.len = c->addr_text.len;
-        info.client.port = ngx_inet_get_port(c->sockaddr);
-
-        addr = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
-        if (addr == NULL) {
-            return NGX_ERROR;
-        }
-
-        server.data = addr;
-        server.len = NGX_SOCKADDR_STRLEN;
-
-        if (ngx_connection_local_sockaddr(c, &server, 0) == NGX_OK) {
-            info.server.host.data = (char *) server.data;
-            info.server.host.len = server.len;
-            info.server.port = ngx_inet_get_port(c->local_sockaddr);
-        }
     }
 
     info.grace_period_ns = (int64_t) alcf->grace_period * 1000000;
     info.flags = flags;
 
-    ngx_http_asgi_keepalive_arm();
+    ngx_http_asgi_shutdown_hold_arm();
 
-    /* An inline app may answer before this returns: its output goes
-     * through the callbacks, "done" is posted. */
     /* the library's reference, until its scope_gone */
     ngx_http_asgi_req_ref(req);
 
+    /* An inline app may answer before this returns: its output goes
+     * through the callbacks, "done" is posted. */
     rc = asgicore_scope_open(ngx_http_asgi_worker->ctx, alcf->app->app,
                              &info, req, &req->scope);
     if (rc != ASGICORE_OK) {
         ngx_http_asgi_req_unref(req);
         req->scope = NULL;
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "asgi: cannot open a scope: %s",
                       asgicore_strerror(rc));
         return NGX_ERROR;
@@ -332,9 +142,7 @@ ngx_http_asgi_read_body_handler(ngx_http_request_t *r)
         ngx_http_asgi_read_body(req);
     }
 
-    if (req->r && !req->reading_body && !req->client_gone) {
-        ngx_http_asgi_watch_connection(r);
-    }
+    ngx_http_asgi_watch_when_read(req);
 
     ngx_http_asgi_req_unref(req);
 }
@@ -531,12 +339,7 @@ ngx_http_asgi_resume_handler(ngx_event_t *ev)
     }
 
     ngx_http_asgi_read_body(req);
-
-    if (req->r && !req->reading_body && !req->client_gone
-        && r->read_event_handler != ngx_http_asgi_check_broken_connection)
-    {
-        ngx_http_asgi_watch_connection(r);
-    }
+    ngx_http_asgi_watch_when_read(req);
 
     ngx_http_asgi_req_unref(req);
 
@@ -667,6 +470,26 @@ ngx_http_asgi_check_paused_connection(ngx_http_request_t *r)
 
     ngx_http_asgi_client_gone(req, err ? ASGICORE_DISCONNECT_RESET
                                        : ASGICORE_DISCONNECT_CLOSED);
+}
+
+
+/* Once the body was read whole, the connection is watched for the client
+ * leaving: the one place that decides it. */
+
+static void
+ngx_http_asgi_watch_when_read(ngx_http_asgi_req_t *req)
+{
+    ngx_http_request_t  *r;
+
+    r = req->r;
+
+    if (r == NULL || req->reading_body || req->client_gone
+        || r->read_event_handler == ngx_http_asgi_check_broken_connection)
+    {
+        return;
+    }
+
+    ngx_http_asgi_watch_connection(r);
 }
 
 

@@ -62,6 +62,7 @@ typedef struct {
 typedef struct {
     asgicore_ctx                  *ctx;
     ngx_event_t                    timer;
+    ngx_event_t                    shutdown_hold; /* while scopes live */
     ngx_connection_t              *wake;       /* the eventfd */
     ngx_log_t                     *log;
 } ngx_http_asgi_worker_t;
@@ -121,8 +122,8 @@ extern ngx_http_asgi_worker_t  *ngx_http_asgi_worker;
 ngx_int_t ngx_http_asgi_worker_init(ngx_cycle_t *cycle);
 void ngx_http_asgi_worker_exit(ngx_cycle_t *cycle);
 asgicore_time ngx_http_asgi_now(void);
-void ngx_http_asgi_keepalive_arm(void);
-void ngx_http_asgi_keepalive_check(void);
+void ngx_http_asgi_shutdown_hold_arm(void);
+void ngx_http_asgi_shutdown_hold_check(void);
 char *ngx_http_asgi_load_app(ngx_conf_t *cf, ngx_http_asgi_app_t *app);
 
 /* ngx_http_asgi_request.c */
@@ -143,6 +144,10 @@ void ngx_http_asgi_resume_body(void *user, asgicore_scope *scope,
     void *host_data);
 void ngx_http_asgi_check_broken_connection(ngx_http_request_t *r);
 ngx_int_t ngx_http_asgi_client_left(ngx_http_request_t *r);
+
+/* ngx_http_asgi_scope.c */
+ngx_int_t ngx_http_asgi_scope_info(ngx_http_request_t *r,
+    asgicore_scope_info *info);
 
 /* ngx_http_asgi_output.c */
 int ngx_http_asgi_send_head(void *user, asgicore_scope *scope,

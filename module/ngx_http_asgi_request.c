@@ -335,7 +335,7 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
         scope = req->scope;
         req->scope = NULL;
         asgicore_scope_release(scope, ngx_http_asgi_now());
-        ngx_http_asgi_keepalive_check();
+        ngx_http_asgi_shutdown_hold_check();
     }
 }
 

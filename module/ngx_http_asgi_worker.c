@@ -20,7 +20,7 @@ ngx_http_asgi_worker_t  *ngx_http_asgi_worker;
 
 static void ngx_http_asgi_set_timer(void *user, asgicore_time deadline);
 static void ngx_http_asgi_timer_handler(ngx_event_t *ev);
-static void ngx_http_asgi_keepalive_handler(ngx_event_t *ev);
+static void ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev);
 static void ngx_http_asgi_wake(void *user);
 static void ngx_http_asgi_wake_handler(ngx_event_t *ev);
 static void ngx_http_asgi_log(void *user, int level, void *host_data,
@@ -37,11 +37,8 @@ static void ngx_http_asgi_start_app(ngx_http_asgi_worker_t *w,
 
 
 /* How often a worker with requests in flight wakes during a graceful
- * shutdown; see ngx_http_asgi_keepalive_handler. */
-#define NGX_HTTP_ASGI_KEEPALIVE  1000
-
-
-static ngx_event_t  ngx_http_asgi_keepalive;
+ * shutdown; see ngx_http_asgi_shutdown_hold_handler. */
+#define NGX_HTTP_ASGI_HOLD_INTERVAL  1000
 
 
 asgicore_time
@@ -201,9 +198,9 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
     w->timer.log = cycle->log;
     w->timer.cancelable = 1;
 
-    ngx_http_asgi_keepalive.handler = ngx_http_asgi_keepalive_handler;
-    ngx_http_asgi_keepalive.data = w;
-    ngx_http_asgi_keepalive.log = cycle->log;
+    w->shutdown_hold.handler = ngx_http_asgi_shutdown_hold_handler;
+    w->shutdown_hold.data = w;
+    w->shutdown_hold.log = cycle->log;
 
     ngx_http_asgi_worker = w;
 
@@ -327,8 +324,8 @@ ngx_http_asgi_worker_exit(ngx_cycle_t *cycle)
         ngx_del_timer(&w->timer);
     }
 
-    if (ngx_http_asgi_keepalive.timer_set) {
-        ngx_del_timer(&ngx_http_asgi_keepalive);
+    if (w->shutdown_hold.timer_set) {
+        ngx_del_timer(&w->shutdown_hold);
     }
 
     asgicore_ctx_free(w->ctx);
@@ -342,17 +339,20 @@ ngx_http_asgi_worker_exit(ngx_cycle_t *cycle)
 
 
 /*
- * While requests are in flight a non-cancelable timer is kept: during a
- * graceful shutdown ("nginx -s quit") a worker exits once only cancelable
- * timers are left, and a request waiting for its app has no timer of its
- * own. Re-armed at most once a second, not per request.
+ * The shutdown hold: while requests are in flight a non-cancelable timer
+ * is kept, because during a graceful shutdown ("nginx -s quit") a worker
+ * exits once only cancelable timers are left, and a request waiting for
+ * its app has no timer of its own. Re-armed at most once a second, not per
+ * request.
  */
 
 void
-ngx_http_asgi_keepalive_arm(void)
+ngx_http_asgi_shutdown_hold_arm(void)
 {
-    if (!ngx_http_asgi_keepalive.timer_set) {
-        ngx_add_timer(&ngx_http_asgi_keepalive, NGX_HTTP_ASGI_KEEPALIVE);
+    ngx_event_t  *hold = &ngx_http_asgi_worker->shutdown_hold;
+
+    if (!hold->timer_set) {
+        ngx_add_timer(hold, NGX_HTTP_ASGI_HOLD_INTERVAL);
     }
 }
 
@@ -360,28 +360,29 @@ ngx_http_asgi_keepalive_arm(void)
 /* After the last live scope went: an idle worker must quit at once. */
 
 void
-ngx_http_asgi_keepalive_check(void)
+ngx_http_asgi_shutdown_hold_check(void)
 {
-    asgicore_counters  c;
+    asgicore_counters   c;
+    ngx_event_t        *hold = &ngx_http_asgi_worker->shutdown_hold;
 
-    if (ngx_http_asgi_keepalive.timer_set
+    if (hold->timer_set
         && asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &c)
            == ASGICORE_OK
         && c.live == 0)
     {
-        ngx_del_timer(&ngx_http_asgi_keepalive);
+        ngx_del_timer(hold);
     }
 }
 
 
 static void
-ngx_http_asgi_keepalive_handler(ngx_event_t *ev)
+ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev)
 {
     asgicore_counters        c;
     ngx_http_asgi_worker_t  *w = ev->data;
 
     if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK && c.live > 0) {
-        ngx_add_timer(ev, NGX_HTTP_ASGI_KEEPALIVE);
+        ngx_add_timer(ev, NGX_HTTP_ASGI_HOLD_INTERVAL);
     }
 }
 

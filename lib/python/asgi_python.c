@@ -511,10 +511,11 @@ static PyObject *py_set_handlers(PyObject *self, PyObject *args)
     PyObject *start, *notify;
     if (!PyArg_ParseTuple(args, "OO", &start, &notify))
         return NULL;
-    Py_XINCREF(start);
-    Py_XINCREF(notify);
-    rt->on_start = start;
-    rt->on_notify = notify;
+    /* a second call replaces the handlers: the first ones are let go */
+    Py_INCREF(start);
+    Py_INCREF(notify);
+    Py_XSETREF(rt->on_start, start);
+    Py_XSETREF(rt->on_notify, notify);
     Py_RETURN_NONE;
 }
 

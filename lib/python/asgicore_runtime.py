@@ -68,9 +68,10 @@ def _level_of(levelno):
     return _asgicore.LOG_DEBUG
 
 
-class NginxLogHandler(logging.Handler):
-    """A logging handler that writes to nginx's error log. Installed as
-    logging.lastResort; an app may also add it to its own loggers."""
+class HostLogHandler(logging.Handler):
+    """A logging handler that writes to the host's log (nginx's error
+    log), with the request. Installed as logging.lastResort; an app may
+    also add it to its own loggers."""
 
     def __init__(self, level=logging.NOTSET):
         super().__init__(level)
@@ -81,6 +82,10 @@ class NginxLogHandler(logging.Handler):
             _log(_level_of(record.levelno), self.format(record))
         except Exception:
             self.handleError(record)
+
+
+# the name it had before the runtime served hosts other than nginx
+NginxLogHandler = HostLogHandler
 
 
 class _LogStream(io.TextIOBase):
@@ -242,7 +247,7 @@ def _install_logging():
     _loop_thread = threading.get_ident()
     # Loggers' levels decide (the root logger's default is WARNING); an app
     # that sets a logger to INFO sees those lines without more set-up.
-    logging.lastResort = NginxLogHandler()
+    logging.lastResort = HostLogHandler()
     sys.stderr = _LogStream(_asgicore.LOG_ERROR, 2, "<stderr>")
     sys.stdout = _LogStream(_asgicore.LOG_INFO, 1, "<stdout>")
 
