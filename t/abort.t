@@ -235,7 +235,7 @@ is($c->{live}, 0, "B3 no live scope");
 is($c->{abandoned}, 1, "B3 counted as abandoned");
 is($c->{running_apps}, 1, "B3 the app still holds its scope until the worker exits");
 
-=== TEST 16: R7 after a complete response, receive returns http.disconnect at once
+=== TEST 15: R7 after a complete response, receive returns http.disconnect at once
 --- config
 location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
 location /i/ { asgi_native_app $TEST_APP "inline record=$RECORD"; }
@@ -251,7 +251,7 @@ my ($status) = http_get('/i/after-response');
 is($status, 200, "inline too");
 ok(wait_for(5, sub { `cat @{[servroot()]}/record` =~ /^r7-ok \/i\/after-response/m }), "R7 inline app");
 
-=== TEST 15: L2 a request whose client left before the app started is never dispatched
+=== TEST 16: L2 a request whose client left before the app started is never dispatched
 --- config
 location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
 --- request

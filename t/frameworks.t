@@ -47,7 +47,7 @@ stream stopped
 --- no_error_log
 [error]
 
-=== TEST 3b: a Starlette stream whose send() fails at the disconnect is still closed soon
+=== TEST 4: a Starlette stream whose send() fails at the disconnect is still closed soon
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -64,7 +64,7 @@ flood stopped
 --- no_error_log
 [error]
 
-=== TEST 4: R6 request.is_disconnected() turns true when the client leaves
+=== TEST 5: R6 request.is_disconnected() turns true when the client leaves
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -79,7 +79,7 @@ is_disconnected true
 --- access_log
 499 client_disconnected /s/watch
 
-=== TEST 5: a FastAPI app
+=== TEST 6: a FastAPI app
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /f/ { asgi_app starapp:api; }
@@ -90,7 +90,7 @@ GET /f/items/42?q=abc
 --- response_headers
 Content-Type: application/json
 
-=== TEST 6: FastAPI validation errors are answers, not app errors
+=== TEST 7: FastAPI validation errors are answers, not app errors
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /f/ { asgi_app starapp:api; }
@@ -100,7 +100,7 @@ GET /f/items/notanumber
 --- access_log
 422 complete /f/items/notanumber
 
-=== TEST 7: a Django 3.2 ASGI app (async and sync views)
+=== TEST 8: a Django 3.2 ASGI app (async and sync views)
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /d/ { asgi_app djangoapp.asgi:application; }
@@ -114,7 +114,7 @@ my ($status, $body) = http_get('/d/info?q=x');
 is($status, 200, "a sync view through Django's thread adapter");
 is($body, '{"method": "GET", "path": "/d/info", "q": "x"}', "its answer");
 
-=== TEST 8: R2 Django reads a request body
+=== TEST 9: R2 Django reads a request body
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /d/ { asgi_app djangoapp.asgi:application; }
@@ -124,7 +124,7 @@ location /d/ { asgi_app djangoapp.asgi:application; }
 --- response_body eval
 "django " x 3000
 
-=== TEST 9: R3 Starlette: an upload cut short ends as the client's 499, without an error traceback
+=== TEST 10: R3 Starlette: an upload cut short ends as the client's 499, without an error traceback
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /s/ { asgi_app starapp:star; }
@@ -138,7 +138,7 @@ location /s/ { asgi_app starapp:star; }
 [error]
 Traceback
 
-=== TEST 10: Starlette mounted with asgi_root_path: its routes match below the prefix, /prefix alone is "/"
+=== TEST 11: Starlette mounted with asgi_root_path: its routes match below the prefix, /prefix alone is "/"
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /mount { asgi_root_path /mount; asgi_app starapp:star; }
@@ -151,7 +151,7 @@ Hello from Starlette
 my ($status) = main::http_get("/mount");
 is($status, 404, "/mount is the app's / (which it does not route)");
 
-=== TEST 11: Django mounted with asgi_root_path: request.path is the whole path, routes match below the prefix
+=== TEST 12: Django mounted with asgi_root_path: request.path is the whole path, routes match below the prefix
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /site/ { asgi_root_path /site; asgi_app djangoapp.asgi:application; }
@@ -161,7 +161,7 @@ GET /site/d/info?q=y
 --- response_body chomp
 {"method": "GET", "path": "/site/d/info", "q": "y"}
 
-=== TEST 12: S8 a Starlette Response of 400 kB through a 32k send buffer: its background task runs
+=== TEST 13: S8 a Starlette Response of 400 kB through a 32k send buffer: its background task runs
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config

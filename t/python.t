@@ -24,7 +24,7 @@ Hello from Python
 --- access_log
 200 complete /hello
 
-=== TEST 1b: the worker logs which Python and which event loop serve
+=== TEST 2: the worker logs which Python and which event loop serve
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -34,7 +34,7 @@ GET /hello
 --- error_log eval
 qr/\[info\] \d+#\d+: asgi: Python 3\.\d+\.\d+ runtime started, event loop: uvloop \d/
 
-=== TEST 2: the ASGI scope
+=== TEST 3: the ASGI scope
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -44,7 +44,7 @@ GET /a/scope?x=1
 --- response_body
 3.0 2.4 http.response.trailers 1.1 GET b'x=1' /a/scope localhost
 
-=== TEST 3: R2 a body in, S1 a streamed response out
+=== TEST 4: R2 a body in, S1 a streamed response out
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -54,7 +54,7 @@ location / { asgi_app rawapp:app; }
 --- response_body eval
 "python " x 20000
 
-=== TEST 4: S1 streaming
+=== TEST 5: S1 streaming
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -65,7 +65,7 @@ part 0
 part 1
 part 2
 
-=== TEST 5: R6 S3 the client leaves: receive() returns http.disconnect, send() raises an OSError, no app error
+=== TEST 6: R6 S3 the client leaves: receive() returns http.disconnect, send() raises an OSError, no app error
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -83,7 +83,7 @@ send raised ClientDisconnected cleanup
 --- no_error_log
 [error]
 
-=== TEST 5b: a generator-fed stream whose client left is closed soon, though in a reference cycle
+=== TEST 7: a generator-fed stream whose client left is closed soon, though in a reference cycle
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -100,7 +100,7 @@ generator closed
 --- no_error_log
 [error]
 
-=== TEST 5c: logging, print() and sys.stderr go to nginx's error log, with the request
+=== TEST 8: logging, print() and sys.stderr go to nginx's error log, with the request
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -116,7 +116,7 @@ logged
  qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: from a thread, client: 127\.0\.0\.1, server: \S*, request: "GET \/log HTTP\/1\.1"/,
  qr/\[info\] \d+#\d+: \*\d+ asgi: configured: kept its level, client: /]
 
-=== TEST 5d: R10 cancelling a pending receive() propagates, and loses nothing
+=== TEST 9: R10 cancelling a pending receive() propagates, and loses nothing
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -137,7 +137,7 @@ receive returned
 --- no_error_log
 [error]
 
-=== TEST 5e: R10 cancelling a send() that waits for a slow client propagates
+=== TEST 10: R10 cancelling a send() that waits for a slow client propagates
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -157,7 +157,7 @@ send never waited
 --- no_error_log
 [error]
 
-=== TEST 5f: S2 sending bad messages from Python: 500, a clear error line each
+=== TEST 11: S2 sending bad messages from Python: 500, a clear error line each
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -180,7 +180,7 @@ like($log, qr/TypeError: .*integer/, "S2 a string status is refused");
 like($log, qr/app error: http.response.body sent before http.response.start/, "S2 body before start: the reason");
 like($log, qr/RuntimeError: ASGI send of 'http.response.body' failed: /, "S2 body before start: the exception");
 
-=== TEST 5g: http.response.trailers from Python
+=== TEST 12: http.response.trailers from Python
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -192,7 +192,7 @@ with trailers
 --- no_error_log
 [error]
 
-=== TEST 5h: asgi_python_path processes .pth files, as a virtual environment's site-packages needs
+=== TEST 13: asgi_python_path processes .pth files, as a virtual environment's site-packages needs
 --- config
 asgi_python_path $ROOT/t/apps/python/sitedir;
 location / { asgi_app pthapp:app; }
@@ -202,7 +202,7 @@ GET /
 --- response_body
 found through a .pth file
 
-=== TEST 5i: S5 a large Python response to a client that does not read: memory stays bounded
+=== TEST 14: S5 a large Python response to a client that does not read: memory stays bounded
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -223,7 +223,7 @@ SKIP: {
     ok($kb && $kb < 80000, "S5 worker peak RSS ${kb} kB while a Python app's 200 MB response met a client that never read");
 }
 
-=== TEST 5j: the Python thread (and the threads it starts) leave signals to nginx
+=== TEST 15: the Python thread (and the threads it starts) leave signals to nginx
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -233,7 +233,7 @@ GET /log
 --- after
 app_threads_leave_signals();
 
-=== TEST 5j2: processes an app starts do not inherit the runtime's blocked signals, and the app reaps them, not nginx
+=== TEST 16: processes an app starts do not inherit the runtime's blocked signals, and the app reaps them, not nginx
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -247,7 +247,7 @@ popen=0000000000000000 asyncio=0000000000000000 fork=0000000000000000 posix_spaw
 --- no_error_log
 unknown process
 
-=== TEST 5k: an app cannot replace nginx's signal handlers
+=== TEST 17: an app cannot replace nginx's signal handlers
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -257,7 +257,7 @@ GET /signal
 --- response_body
 refused: signal handlers belong to nginx in an nginx worker (asgicore): not setting one for signal 15
 
-=== TEST 5l: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
+=== TEST 18: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -272,7 +272,7 @@ app stopped after the client disconnected: OSError: client left mid-body
 --- no_error_log
 [error]
 
-=== TEST 5n: an exception group of disconnect reactions is the client's 499 too
+=== TEST 19: an exception group of disconnect reactions is the client's 499 too
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -287,7 +287,7 @@ app stopped after the client disconnected: ExceptionGroup
 --- no_error_log
 [error]
 
-=== TEST 5m: B2 a bug that runs after the client left is still logged as an app error
+=== TEST 20: B2 a bug that runs after the client left is still logged as an app error
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -300,7 +300,7 @@ GET /bugafter
 --- error_log eval
 qr/\[error\] .*asgi: app failed: KeyError: 'missing http\.disconnect'\nTraceback.*KeyError: 'missing http\.disconnect'/s
 
-=== TEST 5o: asgi_root_path mounts the app at a prefix: it moves from path to root_path
+=== TEST 21: asgi_root_path mounts the app at a prefix: it moves from path to root_path
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /api/ { asgi_root_path /api; asgi_app rawapp:app; }
@@ -314,7 +314,7 @@ GET /api/sub/paths
 my ($status, $body) = main::http_get("/apiary/paths");
 is($body, " /apiary/paths b'/apiary/paths'\n", "without asgi_root_path the path is whole");
 
-=== TEST 5p: B2 an app that stops the event loop: logged, and the worker's Python apps serve on
+=== TEST 22: B2 an app that stops the event loop: logged, and the worker's Python apps serve on
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -333,7 +333,7 @@ ok(main::wait_for(5, sub { main::error_log_text() =~ /the event loop stopped on 
 ($status, $body) = main::http_get("/hello");
 is($body, "Hello from Python\n", "B2 and the apps serve on");
 
-=== TEST 5q: B2 an app that returns without responding: 500 and an error line
+=== TEST 23: B2 an app that returns without responding: 500 and an error line
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -345,7 +345,7 @@ app returned without sending a response
 --- access_log
 500 app_error /noresponse
 
-=== TEST 5r: B2 an app that returns mid-response: the connection is closed, an error line
+=== TEST 24: B2 an app that returns mid-response: the connection is closed, an error line
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -357,7 +357,7 @@ app returned before completing its response
 --- access_log
 200 app_error /halfresponse
 
-=== TEST 6: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
+=== TEST 25: G2 G5 an app that ignores the disconnect gets CancelledError after the grace period
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -376,7 +376,7 @@ cancelled ignore
 --- no_error_log
 [error]
 
-=== TEST 7: B2 an exception: 500 and the traceback in one error line
+=== TEST 26: B2 an exception: 500 and the traceback in one error line
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -388,7 +388,7 @@ ValueError: the Python test app raised
 --- access_log
 500 app_error /raise
 
-=== TEST 8: an app that cannot be imported: 500 with the reason, the worker keeps serving
+=== TEST 27: an app that cannot be imported: 500 with the reason, the worker keeps serving
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app broken:app; }
@@ -399,7 +399,7 @@ GET /anything
 cannot load the ASGI app 'broken:app'
 this test app cannot be imported
 
-=== TEST 9: two Python apps in two locations share the worker's interpreter
+=== TEST 28: two Python apps in two locations share the worker's interpreter
 --- config
 location /one/ { asgi_app rawapp:app; asgi_python_path $ROOT/t/apps/python; }
 location /two/ { asgi_python_path $ROOT/t/apps/python; asgi_app rawapp:app; }
@@ -417,7 +417,7 @@ is($status, 500, "a broken app next to them answers 500");
 ($status) = http_get('/one/hello');
 is($status, 200, "and the first still serves");
 
-=== TEST 10: asgi_app wants module:attribute
+=== TEST 29: asgi_app wants module:attribute
 --- config
 location / { asgi_app rawapp; }
 --- must_die: invalid ASGI app "rawapp" in "asgi_app": expected module:attribute

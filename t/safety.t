@@ -257,7 +257,7 @@ upload cancelled while paused
 --- error_log
 client closed the connection while its request body was paused
 
-=== TEST 16b: L7 the client resets while a large upload is paused: noticed at once
+=== TEST 17: L7 the client resets while a large upload is paused: noticed at once
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -276,7 +276,7 @@ upload cancelled while paused
 --- error_log
 client closed the connection while its request body was paused
 
-=== TEST 17: R11 two pending receive() calls: the disconnect wakes both
+=== TEST 18: R11 two pending receive() calls: the disconnect wakes both
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -291,7 +291,7 @@ listeners http.disconnect http.disconnect
 --- access_log
 499 client_disconnected /listeners
 
-=== TEST 18: R12 a path with invalid UTF-8: U+FFFD, printable and loggable; raw_path keeps the bytes
+=== TEST 19: R12 a path with invalid UTF-8: U+FFFD, printable and loggable; raw_path keeps the bytes
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -307,7 +307,7 @@ location / { asgi_app rawapp:app; }
 Traceback
 [error]
 
-=== TEST 19: R12 the decoded path equals Python's own decoding, for 300 random byte strings
+=== TEST 20: R12 the decoded path equals Python's own decoding, for 300 random byte strings
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -316,7 +316,7 @@ location / { asgi_app rawapp:app; }
 --- response_body
 300 of 300 paths as Python decodes them
 
-=== TEST 20: item 8 an answer before the upload was read says Connection: close, so no next request is lost
+=== TEST 21: item 8 an answer before the upload was read says Connection: close, so no next request is lost
 --- config
 client_max_body_size 100m;
 asgi_python_path $ROOT/t/apps/python;
@@ -328,7 +328,7 @@ HTTP/1.1 401 Unauthorized
 connection: ['close']
 next request on it: not sent (close)
 
-=== TEST 21: item 8 an upload read whole keeps the connection alive
+=== TEST 22: item 8 an upload read whole keeps the connection alive
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -339,7 +339,7 @@ HTTP/1.1 200 OK
 connection: ['keep-alive']
 next request on it: answered
 
-=== TEST 22: B2 item 10 an app that fails after http.response.start, before any body: a real 500
+=== TEST 23: B2 item 10 an app that fails after http.response.start, before any body: a real 500
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -354,7 +354,7 @@ Internal Server Error
 500 app_error /startfail?how=raise
 500 app_error /startfail?how=return
 
-=== TEST 23: item 11 the response head goes out before the first event of a stream
+=== TEST 24: item 11 the response head goes out before the first event of a stream
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -364,7 +364,7 @@ location / { asgi_app rawapp:app; }
 HTTP/1.1 200 OK
 head before the event: True
 
-=== TEST 24: item 12 Expect: 100-continue is answered when the app first reads the body
+=== TEST 25: item 12 Expect: 100-continue is answered when the app first reads the body
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -376,7 +376,7 @@ HTTP/1.1 200 OK
 connection: ['close']
 body 1000
 
-=== TEST 25: item 12 an upload the app refuses is never asked for
+=== TEST 26: item 12 an upload the app refuses is never asked for
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -388,7 +388,7 @@ HTTP/1.1 401 Unauthorized
 connection: ['close']
 body denied
 
-=== TEST 26: L2 requests sent with their FIN are never dispatched, 20 of 20
+=== TEST 27: L2 requests sent with their FIN are never dispatched, 20 of 20
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -408,7 +408,7 @@ is($c->{disconnected}, 20, "L2 all 20 ended as client_disconnected");
 my $n = () = `cat @{[servroot()]}/logs/access.log` =~ m{^499 client_disconnected /dispatched$}mg;
 is($n, 20, "L2 logged 20 times 499");
 
-=== TEST 27: limit_rate paces a streamed response to its end (the rate's delay is not mistaken for a drain)
+=== TEST 28: limit_rate paces a streamed response to its end (the rate's delay is not mistaken for a drain)
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; limit_rate 1m; send_timeout 5s; }
@@ -420,7 +420,7 @@ GET /big?size=600000
 --- access_log
 200 complete /big?size=600000
 
-=== TEST 28: limit_rate over HTTP/2 too
+=== TEST 29: limit_rate over HTTP/2 too
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; limit_rate 1m; send_timeout 5s; }
@@ -431,7 +431,7 @@ curl -s --http2-prior-knowledge -m 10 -o /dev/null -w '%{http_code} %{size_downl
 --- access_log
 200 complete /big?size=600000
 
-=== TEST 29: S5 a stream whose chunks grow (42 MB, up to 205 kB each) holds one chunk, not their sum
+=== TEST 30: S5 a stream whose chunks grow (42 MB, up to 205 kB each) holds one chunk, not their sum
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -450,7 +450,7 @@ SKIP: {
     ok($after - $before < 10000, "S5 the 42 MB growing stream raised the worker's peak memory by " . ($after - $before) . " kB (< 10 MB)");
 }
 
-=== TEST 30: a send() after a cancelled one follows it instead of failing
+=== TEST 31: a send() after a cancelled one follows it instead of failing
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -467,7 +467,7 @@ cancelsend: the send was cancelled
 --- no_error_log
 [error]
 
-=== TEST 31: two tasks sending at once each wait their turn
+=== TEST 32: two tasks sending at once each wait their turn
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -480,7 +480,7 @@ curl -s http://127.0.0.1:$PORT/concsend | /usr/bin/python3 -c 'import sys; d = s
 --- no_error_log
 [error]
 
-=== TEST 32: subrequests: an SSI include of an ASGI location (Python and native), and auth_request allowing and denying
+=== TEST 33: subrequests: an SSI include of an ASGI location (Python and native), and auth_request allowing and denying
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /p/ { asgi_app rawapp:app; }

@@ -34,6 +34,8 @@ package Test::Asgi;
 #   --- record          lines the test app must have recorded
 #   --- no_record       lines it must not have recorded
 #   --- warmup          a URI fetched (and checked for 200) before the test
+#   --- must_die        nginx must refuse the configuration (nginx -t),
+#                       with this text in its message
 #   --- after           Perl code run last (package main)
 #   --- no_wait_ready   send the request at once, not after the worker's
 #                       apps are ready (asgi_status shows none "loading")
