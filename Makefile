@@ -366,6 +366,7 @@ FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
 FUZZ_CXX ?= clang++-14
 FUZZ_SECONDS ?= 300
 FUZZ_RUNS ?= 100000
+FUZZ_JOBS ?= 1
 FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -Iinclude -Ilib \
 	-fno-sanitize-recover=all
 FUZZ_PROGRAM := t/fuzz/program.cpp t/fuzz/program.hpp
@@ -400,10 +401,11 @@ fuzz-test: deps-fuzz
 	sh tools/run-fuzz $(B) runs $(FUZZ_RUNS)
 	ASAN_OPTIONS=detect_leaks=1 $(B)/fuzz/alloc_sweep t/fuzz/corpus/*.bin
 
-# make fuzz: FUZZ_SECONDS per target; the corpus grows in build/fuzz.
+# make fuzz: FUZZ_SECONDS per target in FUZZ_JOBS processes; the corpus
+# grows in build/fuzz.
 fuzz: deps-fuzz
 	$(MAKE) -s $(FUZZ_BUILD)
-	sh tools/run-fuzz $(B) seconds $(FUZZ_SECONDS)
+	sh tools/run-fuzz $(B) seconds $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 test: behaviours-test unit-test valgrind-test abi-test fuzz-test \
 	python-tsan-test nginx-test nginx-asan-test run-check
