@@ -208,11 +208,11 @@ typedef struct asgicore_callbacks {
      * handed over and the host is not backlogged (a send that returned
      * ASGICORE_PENDING was followed by asgicore_scope_write_ready), or the
      * app finished, or it was cancelled, or it was never started, or an
-     * app error ended the response. `outcome` is final (an app that runs on after its response
-     * ended, e.g. background work, does not change it). response_complete
-     * is 0 when the response could not be finished: close the connection
-     * rather than end the response. At most once per scope; the host may
-     * release the scope from it. */
+     * app error ended the response. `outcome` is final (an app that runs
+     * on after its response ended, e.g. background work, does not change
+     * it). response_complete is 0 when the response could not be
+     * finished: close the connection rather than end the response. At
+     * most once per scope; the host may release the scope from it. */
     void (*done)(void *user, asgicore_scope *scope, void *host_data,
                  int outcome, int response_complete);
     /* The earliest deadline changed: call asgicore_ctx_handle_expiry at
@@ -560,7 +560,7 @@ ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
 ASGICORE_API int asgicore_scope_hold(asgicore_scope *scope);
 ASGICORE_API int asgicore_scope_drop(asgicore_scope *scope);
 
-/* ---------------------------------------------------------------- native apps */
+/* ------------------------------------------------------------ native apps */
 
 /*
  * A native app is a shared object (any language with a C FFI) that exports

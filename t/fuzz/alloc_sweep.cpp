@@ -20,9 +20,9 @@
 
 namespace {
 
-long allocations = 0;   // the library's, in this run
-long fail_at = 0;       // 0: none
-bool failed = false;    // the injected failure happened
+long allocations = 0;  // the library's, in this run
+long fail_at = 0;      // 0: none
+bool failed = false;   // the injected failure happened
 
 bool fail_now()
 {
@@ -42,7 +42,7 @@ bool retry_after_nomem()
     return true;
 }
 
-} // namespace
+}  // namespace
 
 // The library allocates with new (std::nothrow for its own objects, the
 // throwing form inside std::string and std::vector).
@@ -56,7 +56,10 @@ void *operator new(size_t size)
     return p;
 }
 
-void *operator new[](size_t size) { return operator new(size); }
+void *operator new[](size_t size)
+{
+    return operator new(size);
+}
 
 void *operator new(size_t size, const std::nothrow_t &) noexcept
 {
@@ -70,10 +73,22 @@ void *operator new[](size_t size, const std::nothrow_t &t) noexcept
     return operator new(size, t);
 }
 
-void operator delete(void *p) noexcept { std::free(p); }
-void operator delete[](void *p) noexcept { std::free(p); }
-void operator delete(void *p, size_t) noexcept { std::free(p); }
-void operator delete[](void *p, size_t) noexcept { std::free(p); }
+void operator delete(void *p) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void *p) noexcept
+{
+    std::free(p);
+}
+void operator delete(void *p, size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void *p, size_t) noexcept
+{
+    std::free(p);
+}
 void operator delete(void *p, const std::nothrow_t &) noexcept
 {
     std::free(p);
@@ -91,8 +106,8 @@ int main(int argc, char **argv)
         fuzz::Outcome reference = fuzz::run(program.data(), program.size());
         long total = allocations;
         if (!reference.violation.empty()) {
-            std::printf("%s: broken promise without failures: %s\n",
-                        argv[i], reference.violation.c_str());
+            std::printf("%s: broken promise without failures: %s\n", argv[i],
+                        reference.violation.c_str());
             bad++;
             continue;
         }
@@ -120,23 +135,21 @@ int main(int argc, char **argv)
             }
             if (why) {
                 size_t k = 0;
-                while (k < out.results.size() &&
-                       k < reference.results.size() &&
+                while (k < out.results.size() && k < reference.results.size() &&
                        out.results[k] == reference.results[k])
                     k++;
                 std::printf("%s: allocation %ld of %ld failing: %s (call "
                             "%zu: %d instead of %d)\n",
                             argv[i], n, total, why, k,
                             k < out.results.size() ? out.results[k] : 0,
-                            k < reference.results.size()
-                                ? reference.results[k]
-                                : 0);
+                            k < reference.results.size() ? reference.results[k]
+                                                         : 0);
                 bad++;
             }
         }
     }
     std::printf("failed-allocation sweep: %ld programs, %ld allocation "
                 "points failed one at a time, %ld problems\n",
-                (long) argc - 1, points, bad);
+                (long)argc - 1, points, bad);
     return bad ? 1 : 0;
 }

@@ -66,8 +66,7 @@ bool valid_utf8(const std::string &s)
             cp = cp << 6 | (d & 0x3f);
         }
         static const unsigned long least[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < least[len] || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += len;
     }
@@ -81,7 +80,7 @@ bool is_tchar(unsigned char c)
 }
 
 struct Host {
-    long declared = -1;   // content-length the host was handed
+    long declared = -1;  // content-length the host was handed
     size_t body = 0;
     bool head = false;
 };
@@ -133,7 +132,7 @@ int body(void *u, asgicore_scope *, void *, const void *, size_t len, int)
     if (!host->head)
         broken("body before the head");
     host->body += len;
-    if (host->declared >= 0 && host->body > (size_t) host->declared)
+    if (host->declared >= 0 && host->body > (size_t)host->declared)
         broken("a body byte beyond the content-length");
     return ASGICORE_OK;
 }
@@ -175,7 +174,7 @@ void start(void *u, asgicore_scope *scope)
 
 void notify(void *, asgicore_scope *, int, int) {}
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -194,12 +193,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i + 1 < storage.size(); i += 2)
         app.headers.push_back({{storage[i].data(), storage[i].size()},
-                               {storage[i + 1].data(),
-                                storage[i + 1].size()}});
+                               {storage[i + 1].data(), storage[i + 1].size()}});
 
-    static const asgicore_callbacks cb = {head, body, nullptr, nullptr,
+    static const asgicore_callbacks cb = {head,    body,    nullptr,
                                           nullptr, nullptr, nullptr,
-                                          nullptr, nullptr};
+                                          nullptr, nullptr, nullptr};
     static const asgicore_app_callbacks acb = {start, notify, nullptr};
     Host host;
     asgicore_ctx *ctx;

@@ -28,7 +28,11 @@ struct InLibrary {
 };
 struct OutOfLibrary {
     int saved;
-    OutOfLibrary() : saved(in_library) { in_library = 0; }
+    OutOfLibrary()
+        : saved(in_library)
+    {
+        in_library = 0;
+    }
     ~OutOfLibrary() { in_library = saved; }
 };
 
@@ -66,15 +70,17 @@ const asgicore_header kHeaders[] = {
 };
 constexpr size_t kHeaderKinds = sizeof kHeaders / sizeof kHeaders[0];
 
-const int kStatuses[] = {200, 204, 205, 304, 100, 101, 103, 404,
-                         500, 999, 1000, 0, 199, 201};
+const int kStatuses[] = {200, 204, 205, 304,  100, 101, 103,
+                         404, 500, 999, 1000, 0,   199, 201};
 
-const char kPaths[][8] = {"/", "/x/\xff", "/caf\xc3\xa9", "/\xed\xa0\x80",
+const char kPaths[][8] = {"/",    "/x/\xff",  "/caf\xc3\xa9", "/\xed\xa0\x80",
                           "/a?b", "/\xf0\x9f"};
 
 class Runner {
 public:
-    Runner(const uint8_t *data, size_t size) : p_(data), end_(data + size)
+    Runner(const uint8_t *data, size_t size)
+        : p_(data)
+        , end_(data + size)
     {
     }
     ~Runner();
@@ -155,7 +161,10 @@ private:
     uint8_t body_[256];
 };
 
-Runner *runner_of(void *u) { return static_cast<Runner *>(u); }
+Runner *runner_of(void *u)
+{
+    return static_cast<Runner *>(u);
+}
 
 Runner::~Runner()
 {
@@ -185,8 +194,8 @@ int Runner::cb_head(void *u, asgicore_scope *, void *hd, int status,
     return self->write(r, "send_head for a released scope");
 }
 
-int Runner::cb_body(void *u, asgicore_scope *, void *hd, const void *,
-                    size_t, int last)
+int Runner::cb_body(void *u, asgicore_scope *, void *hd, const void *, size_t,
+                    int last)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
@@ -217,8 +226,7 @@ void Runner::cb_resume(void *u, asgicore_scope *, void *hd)
                         "resume_body for a released scope");
 }
 
-void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome,
-                     int)
+void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome, int)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
@@ -236,7 +244,10 @@ void Runner::cb_set_timer(void *u, asgicore_time deadline)
     runner_of(u)->timer_ = deadline;
 }
 
-void Runner::cb_wake(void *u) { runner_of(u)->host_woken_ = true; }
+void Runner::cb_wake(void *u)
+{
+    runner_of(u)->host_woken_ = true;
+}
 
 void Runner::cb_log(void *u, int level, void *hd, const char *msg)
 {
@@ -265,8 +276,7 @@ void Runner::app_start(void *u, asgicore_scope *s)
     OutOfLibrary out;
     Runner *self = runner_of(u);
     for (Owned &o : self->owned_)
-        self->check(o.scope != s || o.finished,
-                    "a scope started twice");
+        self->check(o.scope != s || o.finished, "a scope started twice");
     self->owned_.push_back(Owned{s});
 }
 
@@ -294,7 +304,10 @@ void Runner::app_notify(void *u, asgicore_scope *s, int event, int st)
     }
 }
 
-void Runner::app_wake(void *u) { runner_of(u)->app_woken_ = true; }
+void Runner::app_wake(void *u)
+{
+    runner_of(u)->app_woken_ = true;
+}
 
 Req *Runner::slot_req()
 {
@@ -331,8 +344,8 @@ void Runner::open_scope()
     const char *path = kPaths[next() % (sizeof kPaths / sizeof kPaths[0])];
     asgicore_scope_info info;
     std::memset(&info, 0, sizeof info);
-    info.method = (flags & 0x10) ? asgicore_str{"HEAD", 4}
-                                 : asgicore_str{"GET", 3};
+    info.method =
+        (flags & 0x10) ? asgicore_str{"HEAD", 4} : asgicore_str{"GET", 3};
     info.scheme = {"http", 4};
     info.http_version = {"1.1", 3};
     info.path = {path, std::strlen(path)};
@@ -340,8 +353,8 @@ void Runner::open_scope()
     info.headers = req_headers;
     info.header_count = 2;
     info.client = {{"127.0.0.1", 9}, 5000};
-    static const int64_t graces[] = {-1, 0, 100 * (int64_t) kMs,
-                                     1000 * (int64_t) kMs};
+    static const int64_t graces[] = {-1, 0, 100 * (int64_t)kMs,
+                                     1000 * (int64_t)kMs};
     info.grace_period_ns = graces[flags >> 6];
     info.flags = flags & 0x7;
     auto req = std::make_unique<Req>();
@@ -349,9 +362,8 @@ void Runner::open_scope()
     reqs_.push_back(std::move(req));
     r->open = true;  // callbacks may come from inside the open
     asgicore_app *app = apps_[(flags >> 3) & 1];
-    int rc = call([&] {
-        return asgicore_scope_open(ctx_, app, &info, r, &r->scope);
-    });
+    int rc = call(
+        [&] { return asgicore_scope_open(ctx_, app, &info, r, &r->scope); });
     if (rc != ASGICORE_OK) {
         r->open = false;
         r->released = true;
@@ -366,9 +378,7 @@ void Runner::step(uint8_t op)
     Req *r;
     Owned *o;
     switch (op % 20) {
-    case 0:
-        open_scope();
-        break;
+    case 0: open_scope(); break;
     case 1: {
         size_t len = next() % sizeof body_;
         int more = next() & 1;
@@ -440,9 +450,8 @@ void Runner::step(uint8_t op)
         int trailers = next() & 1;
         if ((o = pick_owned()))
             call([&] {
-                return asgicore_send_start(o->scope, status,
-                                           &kHeaders[first], count,
-                                           trailers);
+                return asgicore_send_start(o->scope, status, &kHeaders[first],
+                                           count, trailers);
             });
         break;
     }
@@ -450,9 +459,8 @@ void Runner::step(uint8_t op)
         size_t len = next() % 8;
         int more = next() & 1;
         if ((o = pick_owned()))
-            call([&] {
-                return asgicore_send_body(o->scope, body_, len, more);
-            });
+            call(
+                [&] { return asgicore_send_body(o->scope, body_, len, more); });
         break;
     }
     case 12: {
@@ -460,8 +468,7 @@ void Runner::step(uint8_t op)
         size_t h = next() % kHeaderKinds;
         if ((o = pick_owned()))
             call([&] {
-                return asgicore_send_trailers(o->scope, &kHeaders[h], 1,
-                                              more);
+                return asgicore_send_trailers(o->scope, &kHeaders[h], 1, more);
             });
         break;
     }
@@ -481,8 +488,7 @@ void Runner::step(uint8_t op)
     }
     case 14:
         if ((o = pick_owned()) &&
-            call([&] { return asgicore_scope_hold(o->scope); }) ==
-                ASGICORE_OK)
+            call([&] { return asgicore_scope_hold(o->scope); }) == ASGICORE_OK)
             o->holds++;
         break;
     case 15:
@@ -504,17 +510,14 @@ void Runner::step(uint8_t op)
     }
     case 17: {
         int state = next() % 4;
-        call([&] {
-            return asgicore_app_set_state(apps_[0], state, "why");
-        });
+        call([&] { return asgicore_app_set_state(apps_[0], state, "why"); });
         break;
     }
     case 18:
         batching_ = !batching_;
         call([&] { return asgicore_app_batch(apps_[1], batching_); });
         break;
-    default:
-        break;  // a no-op: time passes in the program
+    default: break;  // a no-op: time passes in the program
     }
 }
 
@@ -568,8 +571,7 @@ void Runner::finish_up()
     call([&] { return asgicore_ctx_counters(ctx_, &c); });
     check(c.live == 0, "live scopes left");
     check(c.running_apps == 0, "running apps left");
-    check(c.opened == c.completed + c.disconnected + c.cancelled +
-                          c.app_errors,
+    check(c.opened == c.completed + c.disconnected + c.cancelled + c.app_errors,
           "the outcome counters do not add up to opened");
     for (auto &r : reqs_)
         check(r->gone, "a released scope without scope_gone");
@@ -578,19 +580,17 @@ void Runner::finish_up()
 Outcome Runner::go()
 {
     static const asgicore_callbacks cb = {
-        cb_head,  cb_body,      cb_trailers, cb_resume, cb_done,
+        cb_head,      cb_body, cb_trailers, cb_resume, cb_done,
         cb_set_timer, cb_wake, cb_log,      cb_gone,
     };
-    static const asgicore_app_callbacks acb = {app_start, app_notify,
-                                               app_wake};
+    static const asgicore_app_callbacks acb = {app_start, app_notify, app_wake};
     asgicore_settings settings;
     asgicore_settings_default(&settings);
     settings.body_buffer_limit = 64 + next() % 200;
     settings.send_buffer_limit = next() % 16;
     // set-up: allocation failures here end the program quietly
-    int rc = call([&] {
-        return asgicore_ctx_new(&settings, &cb, this, &ctx_);
-    });
+    int rc =
+        call([&] { return asgicore_ctx_new(&settings, &cb, this, &ctx_); });
     if (rc != ASGICORE_OK)
         return out_;
     if (call([&] {
@@ -610,7 +610,7 @@ Outcome Runner::go()
     return out_;
 }
 
-} // namespace
+}  // namespace
 
 Outcome run(const uint8_t *data, size_t size)
 {
@@ -618,4 +618,4 @@ Outcome run(const uint8_t *data, size_t size)
     return runner.go();
 }
 
-} // namespace fuzz
+}  // namespace fuzz

@@ -31,4 +31,4 @@ extern NomemHook on_nomem;
 // Runs one program. Never aborts: a broken promise is returned.
 Outcome run(const uint8_t *data, size_t size);
 
-} // namespace fuzz
+}  // namespace fuzz

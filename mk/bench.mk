@@ -1,0 +1,25 @@
+# ------------------------------------------------------------------ bench
+# Ratios against baselines run in the same command (docs/performance.md):
+# the library's lifecycle microbenchmark; wrk against nginx's return 200,
+# the module with native and Python apps, and uvicorn.
+
+$(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
+	@mkdir -p $(@D)
+	$(CXX) $(CXXSTD) $(WARN) -Wno-mismatched-new-delete -O2 -Iinclude \
+		$< $(B)/libasgicore.a -lbenchmark -lpthread -o $@
+
+$(B)/bench/hello.so: bench/apps/hello.c include/asgicore.h
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Iinclude $< -o $@ \
+		-lpthread
+
+bench:
+	@sh tools/ensure-packages $$(sh tools/packages build bench)
+	$(MAKE) -s $(B)/bench/lifecycle $(B)/bench/hello.so \
+		$(B)/ngx_http_asgi_module.so python
+	$(B)/bench/lifecycle --benchmark_repetitions=5 \
+		--benchmark_report_aggregates_only=true
+	sh bench/nginx-bench.sh $(B)
+	sh bench/python-bench.sh $(B)
+
+.PHONY: bench
