@@ -38,6 +38,12 @@ static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
 
 
+/* asgi_lifespan's values, indexed by NGX_HTTP_ASGI_LIFESPAN_* */
+static ngx_str_t  ngx_http_asgi_lifespans[] = {
+    ngx_string("auto"), ngx_string("on"), ngx_string("off")
+};
+
+
 static ngx_command_t  ngx_http_asgi_commands[] = {
 
     { ngx_string("asgi_native_app"),
@@ -392,9 +398,10 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * The runtime's argument: "module:attribute lifespan=MODE
- * shutdown_timeout=SECONDS", then "\npath=DIR" for each directory (a line
- * each: a directory may hold spaces or colons). Lifespan shutdown is
+ * The Python runtime's argument: one "name=value" setting per line (the
+ * runtime's own format, lib/python/asgi_python.c): app=, lifespan=,
+ * shutdown_timeout=, then path= for each directory (a value runs to the
+ * end of its line: it may hold spaces or colons). Lifespan shutdown is
  * bounded by worker_shutdown_timeout, or 10 s when it is not set.
  */
 
@@ -403,16 +410,15 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
 {
     u_char           *p;
     size_t            len;
-    ngx_str_t        *dirs;
+    ngx_str_t        *dirs, *mode;
     ngx_msec_t        timeout;
     ngx_uint_t        i, n;
     ngx_core_conf_t  *ccf;
 
-    static const char  *modes[] = { "auto", "on", "off" };
-
     dirs = alcf->python_path ? alcf->python_path->elts : NULL;
     n = alcf->python_path ? alcf->python_path->nelts : 0;
     alcf->app->python_path = alcf->python_path;
+    mode = &ngx_http_asgi_lifespans[alcf->lifespan];
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                            ngx_core_module);
@@ -420,8 +426,9 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
                && ccf->shutdown_timeout)
               ? ccf->shutdown_timeout : 10000;
 
-    len = alcf->app->python_app.len
-          + sizeof(" lifespan=auto shutdown_timeout=") + NGX_INT_T_LEN + 4;
+    len = sizeof("app=\nlifespan=\nshutdown_timeout=.000") - 1
+          + alcf->app->python_app.len + mode->len + NGX_INT_T_LEN;
+
     for (i = 0; i < n; i++) {
         if (ngx_strlchr(dirs[i].data, dirs[i].data + dirs[i].len, '\n')) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -433,19 +440,18 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
         len += sizeof("\npath=") - 1 + dirs[i].len;
     }
 
-    p = ngx_pnalloc(cf->pool, len);
+    p = ngx_pnalloc(cf->pool, len + 1);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
     alcf->app->argument.data = p;
-    p = ngx_cpymem(p, alcf->app->python_app.data, alcf->app->python_app.len);
-    p = ngx_sprintf(p, " lifespan=%s shutdown_timeout=%M.%03M",
-                    modes[alcf->lifespan], timeout / 1000, timeout % 1000);
+    p = ngx_sprintf(p, "app=%V\nlifespan=%V\nshutdown_timeout=%M.%03M",
+                    &alcf->app->python_app, mode, timeout / 1000,
+                    timeout % 1000);
 
     for (i = 0; i < n; i++) {
-        p = ngx_cpymem(p, "\npath=", sizeof("\npath=") - 1);
-        p = ngx_cpymem(p, dirs[i].data, dirs[i].len);
+        p = ngx_sprintf(p, "\npath=%V", &dirs[i]);
     }
 
     *p = '\0';
@@ -540,6 +546,15 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid ASGI app \"%V\" in \"asgi_app\": "
+                               "a space or control character", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     p = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
     if (p == NULL || p == value[1].data
         || p == value[1].data + value[1].len - 1)
@@ -578,8 +593,7 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_cpymem(p, "asgi_python.so", sizeof("asgi_python.so") - 1);
     *p = '\0';
 
-    app->python_app = value[1];
-    app->argument = value[1];
+    app->python_app = value[1];  /* the argument is built in merge */
 
     rv = ngx_http_asgi_load_app(cf, app);
     if (rv != NGX_CONF_OK) {
@@ -601,12 +615,10 @@ ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_asgi_loc_conf_t *alcf = conf;
 
-    ngx_str_t   *value;
+    ngx_str_t   *value, *modes;
     ngx_uint_t   i;
 
-    static ngx_str_t  modes[] = {
-        ngx_string("auto"), ngx_string("on"), ngx_string("off")
-    };
+    modes = ngx_http_asgi_lifespans;
 
     if (alcf->lifespan != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -614,7 +626,8 @@ ngx_http_asgi_set_lifespan(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+    for (i = 0; i < sizeof(ngx_http_asgi_lifespans) / sizeof(ngx_str_t); i++)
+    {
         if (value[1].len == modes[i].len
             && ngx_strncmp(value[1].data, modes[i].data, modes[i].len) == 0)
         {

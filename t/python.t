@@ -421,3 +421,9 @@ is($status, 200, "and the first still serves");
 --- config
 location / { asgi_app rawapp; }
 --- must_die: invalid ASGI app "rawapp" in "asgi_app": expected module:attribute
+
+=== TEST 30: asgi_app refuses a reference with a line break or a space (it cannot smuggle runtime settings)
+--- config
+location / { asgi_app "rawapp:app
+lifespan=on"; }
+--- must_die: in "asgi_app": a space or control character

@@ -4,8 +4,7 @@
  * thread, which runs an asyncio loop (asgicore_runtime.py). The host's
  * thread never takes the GIL: it only writes the eventfd behind `wake`.
  *
- * Argument: "module:attribute [lifespan=on|off|auto]
- * [shutdown_timeout=SECONDS]", then a "\npath=DIR" line per directory.
+ * Argument: one "name=value" setting per line (see parse_argument).
  * Each create() adds one ASGI app (one asgicore_app, one queue); all share
  * the process's one interpreter and its thread, started by the first
  * attach() and stopped by the first destroy() (the host destroys every app
@@ -16,7 +15,7 @@
  * scope, never as an integer.
  */
 #define PY_SSIZE_T_CLEAN
-#define _GNU_SOURCE  /* pthread_timedjoin_np */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <Python.h>
 
 #include <asgicore.h>
@@ -36,11 +35,15 @@
 
 #define MAX_APPS 64
 
+/* The values of the lifespan setting (pyapp_t.lifespan is an index) */
+static const char *const lifespan_modes[] = {"auto", "on", "off"};
+
 typedef struct {
     int index;
-    char app_ref[512];   /* module:attribute */
-    char *path;          /* extra sys.path entries, one per line */
-    char lifespan[8];    /* on, off or auto */
+    char app_ref[512];       /* module:attribute */
+    char *path;              /* extra sys.path entries, one per line */
+    int lifespan;            /* an index in lifespan_modes */
+    double shutdown_timeout; /* seconds */
     asgicore_app *app;
 } pyapp_t;
 
@@ -51,10 +54,10 @@ typedef struct {
     pthread_t thread;
     int started;
     int efd;
-    int stopping;        /* atomic: set by the host thread at exit */
-    int abandoned;       /* the thread did not stop: no more library calls */
-    double shutdown_timeout;  /* seconds, for lifespan shutdown */
-    PyObject *on_start;  /* set by the runtime, called with the GIL */
+    int stopping;  /* atomic: set by the host thread at exit */
+    int abandoned; /* the thread did not stop: no more library calls */
+    double shutdown_timeout; /* seconds, for lifespan shutdown */
+    PyObject *on_start;      /* set by the runtime, called with the GIL */
     PyObject *on_notify;
 } runtime_t;
 
@@ -71,12 +74,13 @@ static runtime_t *rt;
 typedef struct {
     PyObject_HEAD
     asgicore_scope *scope;
-    int finished;        /* asgicore_finish was called through it */
+    int finished; /* asgicore_finish was called through it */
 } handle_t;
 
 static PyTypeObject handle_type;
 
-static asgicore_scope *scope_of(PyObject *o)
+static asgicore_scope *
+scope_of(PyObject *o)
 {
     if (!Py_IS_TYPE(o, &handle_type)) {
         PyErr_Format(PyExc_TypeError, "not a request handle: %.100s",
@@ -87,12 +91,14 @@ static asgicore_scope *scope_of(PyObject *o)
 }
 
 /* Apps are added by the host thread while the runtime thread runs. */
-static int napps(void)
+static int
+napps(void)
 {
     return __atomic_load_n(&rt->napps, __ATOMIC_ACQUIRE);
 }
 
-static asgicore_app *app_of(int i)
+static asgicore_app *
+app_of(int i)
 {
     return __atomic_load_n(&rt->apps[i]->app, __ATOMIC_ACQUIRE);
 }
@@ -100,20 +106,22 @@ static asgicore_app *app_of(int i)
 /* The worker gave up waiting for the runtime's thread (an app blocks its
  * loop) and is exiting: the library may be gone, so Python must not call
  * it any more. */
-static int abandoned(void)
+static int
+abandoned(void)
 {
     return __atomic_load_n(&rt->abandoned, __ATOMIC_ACQUIRE);
 }
 
 /* The worker is exiting: the runtime's loop ends. */
-static int stopping(void)
+static int
+stopping(void)
 {
     return __atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE);
 }
 
 #define REFUSE_IF_ABANDONED()                                                 \
     if (abandoned())                                                          \
-        return PyErr_Format(PyExc_RuntimeError, "the nginx worker is exiting")
+    return PyErr_Format(PyExc_RuntimeError, "the nginx worker is exiting")
 
 /* ------------------------------------------------------------ _asgicore */
 
@@ -124,7 +132,8 @@ static int stopping(void)
  * bytes object; NULL with an exception only when out of memory or not a
  * str.
  */
-static PyObject *c_text(PyObject *text)
+static PyObject *
+c_text(PyObject *text)
 {
     PyObject *bytes, *clean;
     if (!PyUnicode_Check(text))
@@ -134,13 +143,14 @@ static PyObject *c_text(PyObject *text)
     if (!bytes || !memchr(PyBytes_AS_STRING(bytes), '\0',
                           (size_t) PyBytes_GET_SIZE(bytes)))
         return bytes;
-    clean = PyObject_CallMethod(bytes, "replace", "y#y#", "\0",
-                                (Py_ssize_t) 1, "\\0", (Py_ssize_t) 2);
+    clean = PyObject_CallMethod(bytes, "replace", "y#y#", "\0", (Py_ssize_t) 1,
+                                "\\0", (Py_ssize_t) 2);
     Py_DECREF(bytes);
     return clean;
 }
 
-static PyObject *str_or_none(asgicore_str s, int decode)
+static PyObject *
+str_or_none(asgicore_str s, int decode)
 {
     if (s.data == NULL)
         Py_RETURN_NONE;
@@ -150,7 +160,8 @@ static PyObject *str_or_none(asgicore_str s, int decode)
     return PyBytes_FromStringAndSize(s.data, (Py_ssize_t) s.len);
 }
 
-static PyObject *addr(asgicore_addr a)
+static PyObject *
+addr(asgicore_addr a)
 {
     if (a.host.data == NULL)
         Py_RETURN_NONE;
@@ -159,7 +170,8 @@ static PyObject *addr(asgicore_addr a)
 }
 
 /* The HTTP connection scope of ASGI 3, spec 2.4, without `state`. */
-static PyObject *scope_dict(asgicore_scope *scope)
+static PyObject *
+scope_dict(asgicore_scope *scope)
 {
     const asgicore_scope_info *i = asgicore_scope_get_info(scope);
     PyObject *headers;
@@ -170,10 +182,10 @@ static PyObject *scope_dict(asgicore_scope *scope)
     if (!headers)
         return NULL;
     for (n = 0; n < i->header_count; n++) {
-        PyObject *pair = Py_BuildValue(
-            "(y#y#)", i->headers[n].name.data,
-            (Py_ssize_t) i->headers[n].name.len, i->headers[n].value.data,
-            (Py_ssize_t) i->headers[n].value.len);
+        PyObject *pair = Py_BuildValue("(y#y#)", i->headers[n].name.data,
+                                       (Py_ssize_t) i->headers[n].name.len,
+                                       i->headers[n].value.data,
+                                       (Py_ssize_t) i->headers[n].value.len);
         if (!pair) {
             Py_DECREF(headers);
             return NULL;
@@ -183,19 +195,14 @@ static PyObject *scope_dict(asgicore_scope *scope)
     /* extensions: http.response.trailers is supported */
     return Py_BuildValue(
         "{s:s,s:{s:s,s:s},s:{s:{}},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
-        "type", "http",
-        "asgi", "version", "3.0", "spec_version", "2.4",
-        "extensions", "http.response.trailers",
-        "method", str_or_none(i->method, 1),
-        "scheme", str_or_none(i->scheme, 1),
-        "http_version", str_or_none(i->http_version, 1),
-        "path", str_or_none(i->path, 1),
-        "raw_path", str_or_none(i->raw_path, 0),
-        "query_string", str_or_none(i->query_string, 0),
-        "root_path", str_or_none(i->root_path, 1),
-        "headers", headers,
-        "client", addr(i->client),
-        "server", addr(i->server));
+        "type", "http", "asgi", "version", "3.0", "spec_version", "2.4",
+        "extensions", "http.response.trailers", "method",
+        str_or_none(i->method, 1), "scheme", str_or_none(i->scheme, 1),
+        "http_version", str_or_none(i->http_version, 1), "path",
+        str_or_none(i->path, 1), "raw_path", str_or_none(i->raw_path, 0),
+        "query_string", str_or_none(i->query_string, 0), "root_path",
+        str_or_none(i->root_path, 1), "headers", headers, "client",
+        addr(i->client), "server", addr(i->server));
 }
 
 /* Interned keys and values of the ASGI messages, made once. */
@@ -205,10 +212,11 @@ static struct {
         *response_body, *response_trailers;
 } k;
 
-static int intern_keys(void)
+static int
+intern_keys(void)
 {
-#define KEY(field, text) \
-    if (!(k.field = PyUnicode_InternFromString(text))) \
+#define KEY(field, text)                                                      \
+    if (!(k.field = PyUnicode_InternFromString(text)))                        \
         return -1;
     KEY(type, "type")
     KEY(body, "body")
@@ -227,7 +235,8 @@ static int intern_keys(void)
 }
 
 /* receive(h) -> the ASGI message dict | None when nothing yet */
-static PyObject *py_receive(PyObject *self, PyObject *arg)
+static PyObject *
+py_receive(PyObject *self, PyObject *arg)
 {
     asgicore_event ev;
     PyObject *d, *body;
@@ -247,17 +256,17 @@ static PyObject *py_receive(PyObject *self, PyObject *arg)
     d = PyDict_New();
     if (!d)
         return NULL;
-    if (rc == ASGICORE_ERR_FINISHED
-        || ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
+    if (rc == ASGICORE_ERR_FINISHED ||
+        ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
         if (PyDict_SetItem(d, k.type, k.http_disconnect) < 0)
             goto fail;
         return d;
     }
     body = PyBytes_FromStringAndSize(ev.body, (Py_ssize_t) ev.body_len);
-    if (!body || PyDict_SetItem(d, k.type, k.http_request) < 0
-        || PyDict_SetItem(d, k.body, body) < 0
-        || PyDict_SetItem(d, k.more_body, ev.more_body ? Py_True : Py_False)
-               < 0) {
+    if (!body || PyDict_SetItem(d, k.type, k.http_request) < 0 ||
+        PyDict_SetItem(d, k.body, body) < 0 ||
+        PyDict_SetItem(d, k.more_body, ev.more_body ? Py_True : Py_False) <
+            0) {
         Py_XDECREF(body);
         goto fail;
     }
@@ -269,8 +278,8 @@ fail:
 }
 
 /* Headers as the library wants them; the bytes stay owned by `*keep`. */
-static int parse_headers(PyObject *seq, asgicore_header **out, size_t *n,
-                         PyObject **keep)
+static int
+parse_headers(PyObject *seq, asgicore_header **out, size_t *n, PyObject **keep)
 {
     PyObject *fast = PySequence_Fast(seq, "headers must be a sequence");
     Py_ssize_t i, len;
@@ -287,10 +296,10 @@ static int parse_headers(PyObject *seq, asgicore_header **out, size_t *n,
     for (i = 0; i < len; i++) {
         PyObject *pair = PySequence_Fast_GET_ITEM(fast, i);
         PyObject *name, *value;
-        if ((!PyTuple_Check(pair) && !PyList_Check(pair))
-            || PySequence_Fast_GET_SIZE(pair) != 2
-            || !PyBytes_Check(name = PySequence_Fast_GET_ITEM(pair, 0))
-            || !PyBytes_Check(value = PySequence_Fast_GET_ITEM(pair, 1))) {
+        if ((!PyTuple_Check(pair) && !PyList_Check(pair)) ||
+            PySequence_Fast_GET_SIZE(pair) != 2 ||
+            !PyBytes_Check(name = PySequence_Fast_GET_ITEM(pair, 0)) ||
+            !PyBytes_Check(value = PySequence_Fast_GET_ITEM(pair, 1))) {
             PyErr_Format(PyExc_TypeError,
                          "a header is a pair of bytes, not %.200R", pair);
             Py_DECREF(fast);
@@ -302,11 +311,12 @@ static int parse_headers(PyObject *seq, asgicore_header **out, size_t *n,
         (*out)[i].value.data = PyBytes_AS_STRING(value);
         (*out)[i].value.len = (size_t) PyBytes_GET_SIZE(value);
     }
-    *keep = fast;  /* the pairs, and so their bytes, live while it does */
+    *keep = fast; /* the pairs, and so their bytes, live while it does */
     return 0;
 }
 
-static int flag(PyObject *message, PyObject *key)
+static int
+flag(PyObject *message, PyObject *key)
 {
     PyObject *v = PyDict_GetItemWithError(message, key);
     if (!v)
@@ -314,8 +324,8 @@ static int flag(PyObject *message, PyObject *key)
     return PyObject_IsTrue(v);
 }
 
-static PyObject *send_headers(asgicore_scope *scope, PyObject *message,
-                              int trailers_message)
+static PyObject *
+send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
 {
     PyObject *headers, *keep = NULL, *status_obj;
     asgicore_header *hs = NULL;
@@ -329,7 +339,8 @@ static PyObject *send_headers(asgicore_scope *scope, PyObject *message,
     if (trailers_message) {
         more = flag(message, k.more_trailers);
         rc = more < 0 ? -1 : asgicore_send_trailers(scope, hs, n, more);
-    } else {
+    }
+    else {
         long v = -1;
         status_obj = PyDict_GetItemWithError(message, k.status);
         if (!status_obj && !PyErr_Occurred())
@@ -347,8 +358,8 @@ static PyObject *send_headers(asgicore_scope *scope, PyObject *message,
 }
 
 /* send(h, message) -> the library's result code */
-static PyObject *py_send(PyObject *self, PyObject *const *args,
-                         Py_ssize_t nargs)
+static PyObject *
+py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     asgicore_scope *scope;
     PyObject *message, *type, *body;
@@ -366,25 +377,25 @@ static PyObject *py_send(PyObject *self, PyObject *const *args,
                             Py_TYPE(message)->tp_name);
     type = PyDict_GetItemWithError(message, k.type);
     if (!type)
-        return PyErr_Occurred() ? NULL
-               : PyErr_Format(PyExc_KeyError, "the message has no 'type'");
-    if (type == k.response_body
-        || PyUnicode_Compare(type, k.response_body) == 0) {
+        return PyErr_Occurred()
+                   ? NULL
+                   : PyErr_Format(PyExc_KeyError, "the message has no 'type'");
+    if (type == k.response_body ||
+        PyUnicode_Compare(type, k.response_body) == 0) {
         body = PyDict_GetItemWithError(message, k.body);
         more = flag(message, k.more_body);
         if ((!body && PyErr_Occurred()) || more < 0)
             return NULL;
         if (!body)
-            return PyLong_FromLong(
-                asgicore_send_body(scope, NULL, 0, more));
+            return PyLong_FromLong(asgicore_send_body(scope, NULL, 0, more));
         if (PyObject_GetBuffer(body, &buf, PyBUF_SIMPLE) < 0)
             return NULL;
         rc = asgicore_send_body(scope, buf.buf, (size_t) buf.len, more);
         PyBuffer_Release(&buf);
         return PyLong_FromLong(rc);
     }
-    if (type == k.response_start
-        || PyUnicode_Compare(type, k.response_start) == 0)
+    if (type == k.response_start ||
+        PyUnicode_Compare(type, k.response_start) == 0)
         return send_headers(scope, message, 0);
     if (PyUnicode_Compare(type, k.response_trailers) == 0)
         return send_headers(scope, message, 1);
@@ -396,7 +407,8 @@ static PyObject *py_send(PyObject *self, PyObject *const *args,
 
 /* The app is done with the request: the library may end it. The handle
  * stays valid (held) until Python lets go of it. */
-static int handle_finish(handle_t *h, int failed, const char *message)
+static int
+handle_finish(handle_t *h, int failed, const char *message)
 {
     if (h->finished)
         return ASGICORE_ERR_FINISHED;
@@ -406,13 +418,13 @@ static int handle_finish(handle_t *h, int failed, const char *message)
     return asgicore_finish(h->scope, failed, message);
 }
 
-static PyObject *py_finish(PyObject *self, PyObject *args)
+static PyObject *
+py_finish(PyObject *self, PyObject *args)
 {
     PyObject *h, *message = Py_None, *bytes = NULL;
     int failed, rc;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "O!p|O", &handle_type, &h, &failed,
-                          &message))
+    if (!PyArg_ParseTuple(args, "O!p|O", &handle_type, &h, &failed, &message))
         return NULL;
     /* any text: a finish that raised would leave the request hanging */
     if (message != Py_None && !(bytes = c_text(message)))
@@ -426,7 +438,8 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
 /* log(app_index, h or None, level, text): a line for nginx's error log,
  * with the request when h's app still owns it. Any thread; any text (what
  * UTF-8 cannot carry is escaped, never an exception). */
-static PyObject *py_log(PyObject *self, PyObject *args)
+static PyObject *
+py_log(PyObject *self, PyObject *args)
 {
     int index, level, rc;
     PyObject *h, *text, *bytes;
@@ -443,7 +456,7 @@ static PyObject *py_log(PyObject *self, PyObject *args)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     rc = asgicore_app_log(app, scope, level, PyBytes_AS_STRING(bytes));
-    if (rc == ASGICORE_ERR_FINISHED)  /* the app is done with it */
+    if (rc == ASGICORE_ERR_FINISHED) /* the app is done with it */
         rc = asgicore_app_log(app, NULL, level, PyBytes_AS_STRING(bytes));
     Py_END_ALLOW_THREADS
     Py_DECREF(bytes);
@@ -451,7 +464,8 @@ static PyObject *py_log(PyObject *self, PyObject *args)
 }
 
 /* batch(on): host wakes wait for the end of this turn of the loop */
-static PyObject *py_batch(PyObject *self, PyObject *arg)
+static PyObject *
+py_batch(PyObject *self, PyObject *arg)
 {
     asgicore_app *app = napps() ? app_of(0) : NULL;
     int on = PyObject_IsTrue(arg);
@@ -464,7 +478,8 @@ static PyObject *py_batch(PyObject *self, PyObject *arg)
 }
 
 /* set_state(app_index, state, message): the app's readiness (P8) */
-static PyObject *py_set_state(PyObject *self, PyObject *args)
+static PyObject *
+py_set_state(PyObject *self, PyObject *args)
 {
     int index, state, rc;
     PyObject *message, *bytes;
@@ -481,7 +496,8 @@ static PyObject *py_set_state(PyObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
-static PyObject *py_strerror(PyObject *self, PyObject *arg)
+static PyObject *
+py_strerror(PyObject *self, PyObject *arg)
 {
     long rc = PyLong_AsLong(arg);
     if (rc == -1 && PyErr_Occurred())
@@ -489,7 +505,8 @@ static PyObject *py_strerror(PyObject *self, PyObject *arg)
     return PyUnicode_FromString(asgicore_strerror((int) rc));
 }
 
-static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
+static PyObject *
+py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
     int i, total = 0;
@@ -506,7 +523,8 @@ static PyObject *py_dispatch(PyObject *self, PyObject *noargs)
     return PyLong_FromLong(total);
 }
 
-static PyObject *py_set_handlers(PyObject *self, PyObject *args)
+static PyObject *
+py_set_handlers(PyObject *self, PyObject *args)
 {
     PyObject *start, *notify;
     if (!PyArg_ParseTuple(args, "OO", &start, &notify))
@@ -519,31 +537,36 @@ static PyObject *py_set_handlers(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *py_wake_fd(PyObject *self, PyObject *noargs)
+static PyObject *
+py_wake_fd(PyObject *self, PyObject *noargs)
 {
     return PyLong_FromLong(rt->efd);
 }
 
-static PyObject *py_stopping(PyObject *self, PyObject *noargs)
+static PyObject *
+py_stopping(PyObject *self, PyObject *noargs)
 {
     return PyBool_FromLong(stopping());
 }
 
-static PyObject *py_app_config(PyObject *self, PyObject *arg)
+static PyObject *
+py_app_config(PyObject *self, PyObject *arg)
 {
     long i = PyLong_AsLong(arg);
     if (i < 0 || i >= napps())
         return PyErr_Format(PyExc_IndexError, "no app %ld", i);
     return Py_BuildValue("(sss)", rt->apps[i]->app_ref, rt->apps[i]->path,
-                         rt->apps[i]->lifespan);
+                         lifespan_modes[rt->apps[i]->lifespan]);
 }
 
-static PyObject *py_app_count(PyObject *self, PyObject *noargs)
+static PyObject *
+py_app_count(PyObject *self, PyObject *noargs)
 {
     return PyLong_FromLong(napps());
 }
 
-static PyObject *py_shutdown_timeout(PyObject *self, PyObject *noargs)
+static PyObject *
+py_shutdown_timeout(PyObject *self, PyObject *noargs)
 {
     return PyFloat_FromDouble(rt->shutdown_timeout);
 }
@@ -566,7 +589,8 @@ static PyMethodDef asgicore_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static void handle_dealloc(PyObject *o)
+static void
+handle_dealloc(PyObject *o)
 {
     handle_t *h = (handle_t *) o;
     if (h->scope && !abandoned()) {
@@ -579,8 +603,7 @@ static void handle_dealloc(PyObject *o)
 }
 
 static PyTypeObject handle_type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "_asgicore.Handle",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_asgicore.Handle",
     .tp_basicsize = sizeof(handle_t),
     .tp_dealloc = handle_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -589,7 +612,8 @@ static PyTypeObject handle_type = {
 
 /* A new handle holding `scope`, which the app owns; NULL with an
  * exception if it cannot be held. */
-static PyObject *handle_new(asgicore_scope *scope)
+static PyObject *
+handle_new(asgicore_scope *scope)
 {
     handle_t *h;
     int rc = asgicore_scope_hold(scope);
@@ -603,16 +627,24 @@ static PyObject *handle_new(asgicore_scope *scope)
     }
     h->scope = scope;
     h->finished = 0;
-    asgicore_scope_set_app_data(scope, h);  /* borrowed, for on_notify */
+    asgicore_scope_set_app_data(scope, h); /* borrowed, for on_notify */
     return (PyObject *) h;
 }
 
 static struct PyModuleDef asgicore_module = {
-    PyModuleDef_HEAD_INIT, "_asgicore", NULL, -1, asgicore_methods,
-    NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "_asgicore",
+    NULL,
+    -1,
+    asgicore_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
-static PyObject *init_asgicore(void)
+static PyObject *
+init_asgicore(void)
 {
     PyObject *m;
     if (intern_keys() < 0)
@@ -646,7 +678,8 @@ static PyObject *init_asgicore(void)
 
 /* Both run inside asgicore_app_dispatch, called from Python: the GIL is
  * held by this thread. */
-static void on_start(void *user, asgicore_scope *scope)
+static void
+on_start(void *user, asgicore_scope *scope)
 {
     pyapp_t *pa = user;
     PyObject *args[3], *r;
@@ -662,8 +695,8 @@ static void on_start(void *user, asgicore_scope *scope)
     }
     args[1] = PyLong_FromLong(pa->index);
     args[2] = scope_dict(scope);
-    r = args[1] && args[2]
-            ? PyObject_Vectorcall(rt->on_start, args, 3, NULL) : NULL;
+    r = args[1] && args[2] ? PyObject_Vectorcall(rt->on_start, args, 3, NULL)
+                           : NULL;
     if (!r) {
         PyErr_Print();
         handle_finish((handle_t *) args[0], 1,
@@ -675,8 +708,8 @@ static void on_start(void *user, asgicore_scope *scope)
     Py_XDECREF(r);
 }
 
-static void on_notify(void *user, asgicore_scope *scope, int event,
-                      int status)
+static void
+on_notify(void *user, asgicore_scope *scope, int event, int status)
 {
     PyObject *r, *h;
     if (!rt->on_notify)
@@ -691,7 +724,8 @@ static void on_notify(void *user, asgicore_scope *scope, int event,
     Py_XDECREF(r);
 }
 
-static void on_wake(void *user)
+static void
+on_wake(void *user)
 {
     uint64_t one = 1;
     if (write(rt->efd, &one, sizeof one) < 0) {
@@ -702,7 +736,8 @@ static void on_wake(void *user)
 /* ------------------------------------------------------------ thread */
 
 /* Without Python: answer every request with the app error, until stop. */
-static void serve_failed(void)
+static void
+serve_failed(void)
 {
     int i;
     for (i = 0; i < napps(); i++)
@@ -714,7 +749,7 @@ static void serve_failed(void)
         uint64_t n;
         struct pollfd p = {rt->efd, POLLIN, 0};
         if (poll(&p, 1, 1000) > 0 && read(rt->efd, &n, sizeof n) > 0)
-            for (i = 0; i < napps(); i++)  /* on_start finishes them */
+            for (i = 0; i < napps(); i++) /* on_start finishes them */
                 if (app_of(i))
                     asgicore_app_dispatch(app_of(i));
     }
@@ -727,7 +762,8 @@ static void serve_failed(void)
  * whatever the environment; PYTHONUTF8=0 (through nginx's "env") turns it
  * off, and LANG or LC_ALL passed with "env" still set the locale.
  */
-static void preinitialize(void)
+static void
+preinitialize(void)
 {
     PyPreConfig pre;
     PyStatus status;
@@ -741,7 +777,8 @@ static void preinitialize(void)
                 status.err_msg ? status.err_msg : "unknown error");
 }
 
-static void *runtime_main(void *arg)
+static void *
+runtime_main(void *arg)
 {
     PyObject *sys_path, *dir, *mod, *r;
     (void) arg;
@@ -752,7 +789,7 @@ static void *runtime_main(void *arg)
                 dlerror());
     PyImport_AppendInittab("_asgicore", init_asgicore);
     preinitialize();
-    Py_InitializeEx(0);  /* no signal handlers: nginx owns the signals */
+    Py_InitializeEx(0); /* no signal handlers: nginx owns the signals */
     sys_path = PySys_GetObject("path");
     dir = PyUnicode_FromString(rt->runtime_dir);
     PyList_Insert(sys_path, 0, dir);
@@ -760,7 +797,8 @@ static void *runtime_main(void *arg)
     mod = PyImport_ImportModule("asgicore_runtime");
     if (!mod) {
         PyErr_Print();
-    } else {
+    }
+    else {
         r = PyObject_CallMethod(mod, "serve", NULL);
         if (!r)
             PyErr_Print();
@@ -779,12 +817,177 @@ static void *runtime_main(void *arg)
     return NULL;
 }
 
-static void *create(const char *argument, int *mode, char *error,
-                    size_t error_size)
+/*
+ * The argument of create(): one "name=value" setting per line, in any
+ * order. A value runs to the end of its line, spaces and colons included.
+ *
+ *   app=module:attribute       required
+ *   path=DIR                   any number: sys.path entries, in order
+ *   lifespan=auto|on|off       default auto
+ *   shutdown_timeout=SECONDS   default 10: bounds lifespan shutdown (one
+ *                              per process: the last app's counts)
+ */
+
+typedef int (*setting_parser)(pyapp_t *pa, const char *value, size_t len,
+                              char *error, size_t error_size);
+
+static int
+set_app(pyapp_t *pa, const char *value, size_t len, char *error,
+        size_t error_size)
+{
+    if (len >= sizeof pa->app_ref) {
+        snprintf(error, error_size, "app=: longer than %zu bytes",
+                 sizeof pa->app_ref - 1);
+        return -1;
+    }
+    if (!memchr(value, ':', len)) {
+        snprintf(error, error_size, "\"%.*s\" is not module:attribute",
+                 (int) len, value);
+        return -1;
+    }
+    memcpy(pa->app_ref, value, len);
+    pa->app_ref[len] = '\0';
+    return 0;
+}
+
+static int
+add_path(pyapp_t *pa, const char *value, size_t len, char *error,
+         size_t error_size)
+{
+    size_t had = strlen(pa->path);
+    char *more = realloc(pa->path, had + len + 2);
+
+    if (!more) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    memcpy(more + had, value, len);
+    more[had + len] = '\n';
+    more[had + len + 1] = '\0';
+    pa->path = more;
+    return 0;
+}
+
+static int
+set_lifespan(pyapp_t *pa, const char *value, size_t len, char *error,
+             size_t error_size)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof lifespan_modes / sizeof lifespan_modes[0]; i++) {
+        if (strlen(lifespan_modes[i]) == len &&
+            memcmp(lifespan_modes[i], value, len) == 0) {
+            pa->lifespan = (int) i;
+            return 0;
+        }
+    }
+    snprintf(error, error_size,
+             "lifespan=\"%.*s\": it must be auto, on or off", (int) len,
+             value);
+    return -1;
+}
+
+static int
+set_shutdown_timeout(pyapp_t *pa, const char *value, size_t len, char *error,
+                     size_t error_size)
+{
+    char number[32], *end;
+    double seconds;
+
+    if (len == 0 || len >= sizeof number) {
+        snprintf(error, error_size,
+                 "shutdown_timeout=\"%.*s\": not a "
+                 "number of seconds",
+                 (int) len, value);
+        return -1;
+    }
+    memcpy(number, value, len);
+    number[len] = '\0';
+    errno = 0;
+    seconds = strtod(number, &end);
+    if (*end || errno || !(seconds >= 0 && seconds <= 86400)) {
+        snprintf(error, error_size,
+                 "shutdown_timeout=\"%s\": not a "
+                 "number of seconds from 0 to 86400",
+                 number);
+        return -1;
+    }
+    pa->shutdown_timeout = seconds;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    setting_parser parse;
+    int repeats; /* may be given more than once */
+} settings[] = {
+    {"app", set_app, 0},
+    {"path", add_path, 1},
+    {"lifespan", set_lifespan, 0},
+    {"shutdown_timeout", set_shutdown_timeout, 0},
+};
+
+static int
+parse_argument(pyapp_t *pa, const char *argument, char *error,
+               size_t error_size)
+{
+    const char *line, *end, *eq;
+    unsigned seen = 0;
+    size_t len, i, n = sizeof settings / sizeof settings[0];
+
+    pa->lifespan = 0;
+    pa->shutdown_timeout = 10.0;
+    pa->path = strdup(""); /* no entry yet, but never NULL */
+    if (!pa->path) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    for (line = argument; *line; line = *end ? end + 1 : end) {
+        end = line + strcspn(line, "\n");
+        len = (size_t) (end - line);
+        if (len == 0) {
+            continue;
+        }
+        eq = memchr(line, '=', len);
+        if (!eq) {
+            snprintf(error, error_size, "\"%.*s\" is not name=value",
+                     (int) len, line);
+            return -1;
+        }
+        for (i = 0; i < n; i++) {
+            if (strlen(settings[i].name) == (size_t) (eq - line) &&
+                memcmp(settings[i].name, line, (size_t) (eq - line)) == 0) {
+                break;
+            }
+        }
+        if (i == n) {
+            snprintf(error, error_size, "unknown setting \"%.*s\"",
+                     (int) (eq - line), line);
+            return -1;
+        }
+        if ((seen & (1u << i)) && !settings[i].repeats) {
+            snprintf(error, error_size, "%s= is given twice",
+                     settings[i].name);
+            return -1;
+        }
+        seen |= 1u << i;
+        if (settings[i].parse(pa, eq + 1, (size_t) (end - eq - 1), error,
+                              error_size) != 0) {
+            return -1;
+        }
+    }
+    if (!(seen & 1u)) {
+        snprintf(error, error_size, "no app=module:attribute setting");
+        return -1;
+    }
+    return 0;
+}
+
+static void *
+create(const char *argument, int *mode, char *error, size_t error_size)
 {
     Dl_info info;
     char self[1024];
-    const char *path;
     pyapp_t *pa;
 
     if (!rt) {
@@ -810,40 +1013,12 @@ static void *create(const char *argument, int *mode, char *error,
         snprintf(error, error_size, "out of memory");
         return NULL;
     }
-    sscanf(argument, "%511s", pa->app_ref);
-    if (!strchr(pa->app_ref, ':')) {
-        snprintf(error, error_size, "\"%s\" is not module:attribute",
-                 pa->app_ref);
+    if (parse_argument(pa, argument, error, error_size) != 0) {
+        free(pa->path);
         free(pa);
         return NULL;
     }
-    /* after the first line: "path=DIR" lines, kept one per line */
-    pa->path = strdup("");
-    for (path = strstr(argument, "\npath="); path && pa->path;
-         path = strstr(path + 1, "\npath=")) {
-        size_t len = strcspn(path + 6, "\n"), had = strlen(pa->path);
-        char *more = realloc(pa->path, had + len + 2);
-        if (!more) {
-            free(pa->path);
-            pa->path = NULL;
-            break;
-        }
-        memcpy(more + had, path + 6, len);
-        more[had + len] = '\n';
-        more[had + len + 1] = '\0';
-        pa->path = more;
-    }
-    if (!pa->path) {
-        snprintf(error, error_size, "out of memory");
-        free(pa);
-        return NULL;
-    }
-    snprintf(pa->lifespan, sizeof pa->lifespan, "auto");
-    path = strstr(argument, "lifespan=");
-    if (path)
-        sscanf(path + 9, "%7[a-z]", pa->lifespan);
-    path = strstr(argument, "shutdown_timeout=");
-    rt->shutdown_timeout = path ? atof(path + 17) : 10.0;
+    rt->shutdown_timeout = pa->shutdown_timeout;
     pa->index = rt->napps;
     rt->apps[rt->napps] = pa;
     /* the runtime thread may be running: publish the app whole */
@@ -852,8 +1027,8 @@ static void *create(const char *argument, int *mode, char *error,
     return pa;
 }
 
-static int attach(void *user, asgicore_app *app, char *error,
-                  size_t error_size)
+static int
+attach(void *user, asgicore_app *app, char *error, size_t error_size)
 {
     pyapp_t *pa = user;
     /* P8: loading until the runtime imported it and ran its startup */
@@ -874,7 +1049,8 @@ static int attach(void *user, asgicore_app *app, char *error,
 
 /* The host destroys every app at worker exit: the first call stops the
  * interpreter's thread, the last frees the runtime. */
-static void destroy(void *user)
+static void
+destroy(void *user)
 {
     pyapp_t *pa = user;
     struct timespec deadline;
@@ -888,18 +1064,20 @@ static void destroy(void *user)
         deadline.tv_sec += (time_t) rt->shutdown_timeout + 3;
         if (pthread_timedjoin_np(rt->thread, NULL, &deadline) != 0) {
             __atomic_store_n(&rt->abandoned, 1, __ATOMIC_RELEASE);
-            fprintf(stderr, "asgi python: the Python thread did not stop "
-                            "within %.0f s after the worker began exiting "
-                            "(an app blocks its event loop); the worker "
-                            "exits without it\n",
+            fprintf(stderr,
+                    "asgi python: the Python thread did not stop "
+                    "within %.0f s after the worker began exiting "
+                    "(an app blocks its event loop); the worker "
+                    "exits without it\n",
                     rt->shutdown_timeout + 3);
-        } else {
+        }
+        else {
             close(rt->efd);
         }
     }
     pa->app = NULL;
     if (rt->abandoned)
-        return;  /* the thread may still read the runtime: keep it */
+        return; /* the thread may still read the runtime: keep it */
     for (i = 0; i < rt->napps; i++)
         left += rt->apps[i]->app != NULL;
     if (!left) {

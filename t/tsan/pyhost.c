@@ -230,7 +230,7 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(argument, sizeof argument,
-             "rawapp:app lifespan=off shutdown_timeout=5\npath=%s", argv[2]);
+             "app=rawapp:app\nlifespan=off\nshutdown_timeout=5\npath=%s", argv[2]);
     mode = ASGICORE_APP_INLINE;
     user = entry->create(argument, &mode, error, sizeof error);
     if (!user ||
