@@ -119,9 +119,15 @@ stopping(void)
     return __atomic_load_n(&rt->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* In a function returning PyObject *: refuse the call once the runtime
+ * thread was left behind at exit (the library may be gone). */
 #define REFUSE_IF_ABANDONED()                                                 \
-    if (abandoned())                                                          \
-    return PyErr_Format(PyExc_RuntimeError, "the nginx worker is exiting")
+    do {                                                                      \
+        if (abandoned()) {                                                    \
+            return PyErr_Format(PyExc_RuntimeError,                           \
+                                "the host process is exiting");               \
+        }                                                                     \
+    } while (0)
 
 /* ------------------------------------------------------------ _asgicore */
 
@@ -136,13 +142,15 @@ static PyObject *
 c_text(PyObject *text)
 {
     PyObject *bytes, *clean;
-    if (!PyUnicode_Check(text))
+    if (!PyUnicode_Check(text)) {
         return PyErr_Format(PyExc_TypeError, "text expected, not %.100s",
                             Py_TYPE(text)->tp_name);
+    }
     bytes = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
     if (!bytes || !memchr(PyBytes_AS_STRING(bytes), '\0',
-                          (size_t) PyBytes_GET_SIZE(bytes)))
+                          (size_t) PyBytes_GET_SIZE(bytes))) {
         return bytes;
+    }
     clean = PyObject_CallMethod(bytes, "replace", "y#y#", "\0", (Py_ssize_t) 1,
                                 "\\0", (Py_ssize_t) 2);
     Py_DECREF(bytes);
@@ -152,19 +160,22 @@ c_text(PyObject *text)
 static PyObject *
 str_or_none(asgicore_str s, int decode)
 {
-    if (s.data == NULL)
+    if (s.data == NULL) {
         Py_RETURN_NONE;
+    }
     /* R12: never lone surrogates, which apps cannot encode or log */
-    if (decode)
+    if (decode) {
         return PyUnicode_DecodeUTF8(s.data, (Py_ssize_t) s.len, "replace");
+    }
     return PyBytes_FromStringAndSize(s.data, (Py_ssize_t) s.len);
 }
 
 static PyObject *
 addr(asgicore_addr a)
 {
-    if (a.host.data == NULL)
+    if (a.host.data == NULL) {
         Py_RETURN_NONE;
+    }
     return Py_BuildValue("(s#i)", a.host.data, (Py_ssize_t) a.host.len,
                          a.port);
 }
@@ -176,11 +187,13 @@ scope_dict(asgicore_scope *scope)
     const asgicore_scope_info *i = asgicore_scope_get_info(scope);
     PyObject *headers;
     size_t n;
-    if (!i)
+    if (!i) {
         return PyErr_Format(PyExc_ValueError, "no such scope");
+    }
     headers = PyList_New((Py_ssize_t) i->header_count);
-    if (!headers)
+    if (!headers) {
         return NULL;
+    }
     for (n = 0; n < i->header_count; n++) {
         PyObject *pair = Py_BuildValue("(y#y#)", i->headers[n].name.data,
                                        (Py_ssize_t) i->headers[n].name.len,
@@ -216,20 +229,23 @@ static int
 intern_keys(void)
 {
 #define KEY(field, text)                                                      \
-    if (!(k.field = PyUnicode_InternFromString(text)))                        \
-        return -1;
-    KEY(type, "type")
-    KEY(body, "body")
-    KEY(more_body, "more_body")
-    KEY(status, "status")
-    KEY(headers, "headers")
-    KEY(trailers, "trailers")
-    KEY(more_trailers, "more_trailers")
-    KEY(http_request, "http.request")
-    KEY(http_disconnect, "http.disconnect")
-    KEY(response_start, "http.response.start")
-    KEY(response_body, "http.response.body")
-    KEY(response_trailers, "http.response.trailers")
+    do {                                                                      \
+        if (!(k.field = PyUnicode_InternFromString(text))) {                  \
+            return -1;                                                        \
+        }                                                                     \
+    } while (0)
+    KEY(type, "type");
+    KEY(body, "body");
+    KEY(more_body, "more_body");
+    KEY(status, "status");
+    KEY(headers, "headers");
+    KEY(trailers, "trailers");
+    KEY(more_trailers, "more_trailers");
+    KEY(http_request, "http.request");
+    KEY(http_disconnect, "http.disconnect");
+    KEY(response_start, "http.response.start");
+    KEY(response_body, "http.response.body");
+    KEY(response_trailers, "http.response.trailers");
 #undef KEY
     return 0;
 }
@@ -243,23 +259,28 @@ py_receive(PyObject *self, PyObject *arg)
     int rc;
     asgicore_scope *scope;
     REFUSE_IF_ABANDONED();
-    if (!(scope = scope_of(arg)))
+    if (!(scope = scope_of(arg))) {
         return NULL;
+    }
     rc = asgicore_receive(scope, &ev);
-    if (rc == ASGICORE_PENDING)
+    if (rc == ASGICORE_PENDING) {
         Py_RETURN_NONE;
+    }
     /* L6: after the app finished (a task that outlived its request), the
      * request is over: http.disconnect, as after a complete response */
-    if (rc != ASGICORE_OK && rc != ASGICORE_ERR_FINISHED)
+    if (rc != ASGICORE_OK && rc != ASGICORE_ERR_FINISHED) {
         return PyErr_Format(PyExc_RuntimeError, "receive: %s",
                             asgicore_strerror(rc));
+    }
     d = PyDict_New();
-    if (!d)
+    if (!d) {
         return NULL;
+    }
     if (rc == ASGICORE_ERR_FINISHED ||
         ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
-        if (PyDict_SetItem(d, k.type, k.http_disconnect) < 0)
+        if (PyDict_SetItem(d, k.type, k.http_disconnect) < 0) {
             goto fail;
+        }
         return d;
     }
     body = PyBytes_FromStringAndSize(ev.body, (Py_ssize_t) ev.body_len);
@@ -283,8 +304,9 @@ parse_headers(PyObject *seq, asgicore_header **out, size_t *n, PyObject **keep)
 {
     PyObject *fast = PySequence_Fast(seq, "headers must be a sequence");
     Py_ssize_t i, len;
-    if (!fast)
+    if (!fast) {
         return -1;
+    }
     len = PySequence_Fast_GET_SIZE(fast);
     *out = calloc((size_t) (len ? len : 1), sizeof **out);
     if (!*out) {
@@ -319,8 +341,9 @@ static int
 flag(PyObject *message, PyObject *key)
 {
     PyObject *v = PyDict_GetItemWithError(message, key);
-    if (!v)
+    if (!v) {
         return PyErr_Occurred() ? -1 : 0;
+    }
     return PyObject_IsTrue(v);
 }
 
@@ -332,10 +355,12 @@ send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
     size_t n = 0;
     int rc, more, status = 0;
     headers = PyDict_GetItemWithError(message, k.headers);
-    if (!headers && PyErr_Occurred())
+    if (!headers && PyErr_Occurred()) {
         return NULL;
-    if (headers && parse_headers(headers, &hs, &n, &keep) < 0)
+    }
+    if (headers && parse_headers(headers, &hs, &n, &keep) < 0) {
         return NULL;
+    }
     if (trailers_message) {
         more = flag(message, k.more_trailers);
         rc = more < 0 ? -1 : asgicore_send_trailers(scope, hs, n, more);
@@ -343,10 +368,12 @@ send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
     else {
         long v = -1;
         status_obj = PyDict_GetItemWithError(message, k.status);
-        if (!status_obj && !PyErr_Occurred())
+        if (!status_obj && !PyErr_Occurred()) {
             PyErr_SetString(PyExc_KeyError, "status");
-        if (status_obj)
+        }
+        if (status_obj) {
             v = PyLong_AsLong(status_obj);
+        }
         /* out of range: the library refuses it with its reason */
         status = v >= 0 && v <= 999 ? (int) v : 0;
         more = PyErr_Occurred() ? -1 : flag(message, k.trailers);
@@ -366,41 +393,53 @@ py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_buffer buf;
     int more, rc;
     REFUSE_IF_ABANDONED();
-    if (nargs != 2)
+    if (nargs != 2) {
         return PyErr_Format(PyExc_TypeError, "send(h, message)");
-    if (!(scope = scope_of(args[0])))
+    }
+    if (!(scope = scope_of(args[0]))) {
         return NULL;
+    }
     message = args[1];
-    if (!PyDict_Check(message))
+    if (!PyDict_Check(message)) {
         return PyErr_Format(PyExc_TypeError,
                             "an ASGI message is a dict, not %.100s",
                             Py_TYPE(message)->tp_name);
+    }
     type = PyDict_GetItemWithError(message, k.type);
-    if (!type)
+    if (!type) {
         return PyErr_Occurred()
                    ? NULL
                    : PyErr_Format(PyExc_KeyError, "the message has no 'type'");
+    }
+    if (!PyUnicode_Check(type)) {
+        /* the comparisons below cannot fail on two str */
+        return PyErr_Format(PyExc_RuntimeError,
+                            "unexpected ASGI message type %R", type);
+    }
     if (type == k.response_body ||
         PyUnicode_Compare(type, k.response_body) == 0) {
         body = PyDict_GetItemWithError(message, k.body);
         more = flag(message, k.more_body);
-        if ((!body && PyErr_Occurred()) || more < 0)
+        if ((!body && PyErr_Occurred()) || more < 0) {
             return NULL;
-        if (!body)
+        }
+        if (!body) {
             return PyLong_FromLong(asgicore_send_body(scope, NULL, 0, more));
-        if (PyObject_GetBuffer(body, &buf, PyBUF_SIMPLE) < 0)
+        }
+        if (PyObject_GetBuffer(body, &buf, PyBUF_SIMPLE) < 0) {
             return NULL;
+        }
         rc = asgicore_send_body(scope, buf.buf, (size_t) buf.len, more);
         PyBuffer_Release(&buf);
         return PyLong_FromLong(rc);
     }
     if (type == k.response_start ||
-        PyUnicode_Compare(type, k.response_start) == 0)
+        PyUnicode_Compare(type, k.response_start) == 0) {
         return send_headers(scope, message, 0);
-    if (PyUnicode_Compare(type, k.response_trailers) == 0)
+    }
+    if (PyUnicode_Compare(type, k.response_trailers) == 0) {
         return send_headers(scope, message, 1);
-    if (PyErr_Occurred())
-        return NULL;
+    }
     return PyErr_Format(PyExc_RuntimeError, "unexpected ASGI message type %R",
                         type);
 }
@@ -410,8 +449,9 @@ py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 handle_finish(handle_t *h, int failed, const char *message)
 {
-    if (h->finished)
+    if (h->finished) {
         return ASGICORE_ERR_FINISHED;
+    }
     h->finished = 1;
     /* no notification follows: on_notify must not find this object */
     asgicore_scope_set_app_data(h->scope, NULL);
@@ -424,11 +464,14 @@ py_finish(PyObject *self, PyObject *args)
     PyObject *h, *message = Py_None, *bytes = NULL;
     int failed, rc;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "O!p|O", &handle_type, &h, &failed, &message))
+    if (!PyArg_ParseTuple(args, "O!p|O", &handle_type, &h, &failed,
+                          &message)) {
         return NULL;
+    }
     /* any text: a finish that raised would leave the request hanging */
-    if (message != Py_None && !(bytes = c_text(message)))
+    if (message != Py_None && !(bytes = c_text(message))) {
         PyErr_Clear();
+    }
     rc = handle_finish((handle_t *) h, failed,
                        bytes ? PyBytes_AS_STRING(bytes) : NULL);
     Py_XDECREF(bytes);
@@ -446,18 +489,23 @@ py_log(PyObject *self, PyObject *args)
     asgicore_scope *scope = NULL;
     asgicore_app *app;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "iOiU", &index, &h, &level, &text))
+    if (!PyArg_ParseTuple(args, "iOiU", &index, &h, &level, &text)) {
         return NULL;
-    if (index < 0 || index >= napps() || !(app = app_of(index)))
+    }
+    if (index < 0 || index >= napps() || !(app = app_of(index))) {
         return PyErr_Format(PyExc_IndexError, "no app %d", index);
-    if (h != Py_None && !(scope = scope_of(h)))
+    }
+    if (h != Py_None && !(scope = scope_of(h))) {
         return NULL;
-    if (!(bytes = c_text(text)))
+    }
+    if (!(bytes = c_text(text))) {
         return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
     rc = asgicore_app_log(app, scope, level, PyBytes_AS_STRING(bytes));
-    if (rc == ASGICORE_ERR_FINISHED) /* the app is done with it */
+    if (rc == ASGICORE_ERR_FINISHED) { /* the app is done with it */
         rc = asgicore_app_log(app, NULL, level, PyBytes_AS_STRING(bytes));
+    }
     Py_END_ALLOW_THREADS
     Py_DECREF(bytes);
     return PyLong_FromLong(rc);
@@ -470,10 +518,12 @@ py_batch(PyObject *self, PyObject *arg)
     asgicore_app *app = napps() ? app_of(0) : NULL;
     int on = PyObject_IsTrue(arg);
     REFUSE_IF_ABANDONED();
-    if (on < 0)
+    if (on < 0) {
         return NULL;
-    if (!app)
+    }
+    if (!app) {
         Py_RETURN_NONE;
+    }
     return PyLong_FromLong(asgicore_app_batch(app, on));
 }
 
@@ -485,12 +535,15 @@ py_set_state(PyObject *self, PyObject *args)
     PyObject *message, *bytes;
     asgicore_app *app;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "iiU", &index, &state, &message))
+    if (!PyArg_ParseTuple(args, "iiU", &index, &state, &message)) {
         return NULL;
-    if (index < 0 || index >= napps() || !(app = app_of(index)))
+    }
+    if (index < 0 || index >= napps() || !(app = app_of(index))) {
         return PyErr_Format(PyExc_IndexError, "no app %d", index);
-    if (!(bytes = c_text(message)))
+    }
+    if (!(bytes = c_text(message))) {
         return NULL;
+    }
     rc = asgicore_app_set_state(app, state, PyBytes_AS_STRING(bytes));
     Py_DECREF(bytes);
     return PyLong_FromLong(rc);
@@ -500,8 +553,9 @@ static PyObject *
 py_strerror(PyObject *self, PyObject *arg)
 {
     long rc = PyLong_AsLong(arg);
-    if (rc == -1 && PyErr_Occurred())
+    if (rc == -1 && PyErr_Occurred()) {
         return NULL;
+    }
     return PyUnicode_FromString(asgicore_strerror((int) rc));
 }
 
@@ -510,15 +564,18 @@ py_dispatch(PyObject *self, PyObject *noargs)
 {
     uint64_t n;
     int i, total = 0;
-    if (abandoned())
+    if (abandoned()) {
         return PyLong_FromLong(0);
-    while (read(rt->efd, &n, sizeof n) == sizeof n)
-        ;
+    }
+    while (read(rt->efd, &n, sizeof n) == sizeof n) {
+        /* drain: one dispatch serves every wake so far */
+    }
     /* the callbacks run here, on this thread, with the GIL held */
     for (i = 0; i < napps(); i++) {
         asgicore_app *app = app_of(i);
-        if (app)
+        if (app) {
             total += asgicore_app_dispatch(app);
+        }
     }
     return PyLong_FromLong(total);
 }
@@ -527,8 +584,9 @@ static PyObject *
 py_set_handlers(PyObject *self, PyObject *args)
 {
     PyObject *start, *notify;
-    if (!PyArg_ParseTuple(args, "OO", &start, &notify))
+    if (!PyArg_ParseTuple(args, "OO", &start, &notify)) {
         return NULL;
+    }
     /* a second call replaces the handlers: the first ones are let go */
     Py_INCREF(start);
     Py_INCREF(notify);
@@ -553,8 +611,12 @@ static PyObject *
 py_app_config(PyObject *self, PyObject *arg)
 {
     long i = PyLong_AsLong(arg);
-    if (i < 0 || i >= napps())
+    if (i == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (i < 0 || i >= napps()) {
         return PyErr_Format(PyExc_IndexError, "no app %ld", i);
+    }
     return Py_BuildValue("(sss)", rt->apps[i]->app_ref, rt->apps[i]->path,
                          lifespan_modes[rt->apps[i]->lifespan]);
 }
@@ -571,21 +633,62 @@ py_shutdown_timeout(PyObject *self, PyObject *noargs)
     return PyFloat_FromDouble(rt->shutdown_timeout);
 }
 
+PyDoc_STRVAR(receive_doc,
+             "receive(h) -> dict | None\n\n"
+             "The next ASGI message of h's request, or None when none is "
+             "there yet\n(RECEIVE_READY follows).");
+PyDoc_STRVAR(send_doc,
+             "send(h, message) -> int\n\n"
+             "Hands an ASGI response message to the library; its result "
+             "code\n(PENDING: SEND_READY follows).");
+PyDoc_STRVAR(finish_doc, "finish(h, failed, message=None) -> int\n\n"
+                         "The app is done with h's request.");
+PyDoc_STRVAR(dispatch_doc,
+             "dispatch() -> int\n\n"
+             "Runs the library's queued callbacks for every app; how many.");
+PyDoc_STRVAR(log_doc,
+             "log(app_index, h, level, text) -> int\n\n"
+             "A line for the host's log, with h's request (h may be None).");
+PyDoc_STRVAR(batch_doc,
+             "batch(on) -> None\n\n"
+             "While on, the host is woken once at the end of the batch.");
+PyDoc_STRVAR(set_state_doc,
+             "set_state(app_index, state, message) -> int\n\n"
+             "The app's readiness: APP_LOADING, APP_READY or APP_FAILED.");
+PyDoc_STRVAR(strerror_doc, "strerror(code) -> str\n\n"
+                           "The library's text for a result code.");
+PyDoc_STRVAR(set_handlers_doc,
+             "set_handlers(on_start, on_notify) -> None\n\n"
+             "The callables the library's start and notify callbacks call.");
+PyDoc_STRVAR(wake_fd_doc,
+             "wake_fd() -> int\n\n"
+             "The eventfd that is readable when dispatch() has work.");
+PyDoc_STRVAR(stopping_doc, "stopping() -> bool\n\n"
+                           "True once the host began to exit.");
+PyDoc_STRVAR(app_config_doc,
+             "app_config(app_index) -> (str, str, str)\n\n"
+             "The app's reference, its path lines and its lifespan mode.");
+PyDoc_STRVAR(app_count_doc, "app_count() -> int\n\n"
+                            "How many apps this process serves.");
+PyDoc_STRVAR(shutdown_timeout_doc, "shutdown_timeout() -> float\n\n"
+                                   "Seconds lifespan shutdown may take.");
+
 static PyMethodDef asgicore_methods[] = {
-    {"receive", py_receive, METH_O, NULL},
-    {"send", (PyCFunction) (void (*)(void)) py_send, METH_FASTCALL, NULL},
-    {"finish", py_finish, METH_VARARGS, NULL},
-    {"dispatch", py_dispatch, METH_NOARGS, NULL},
-    {"log", py_log, METH_VARARGS, NULL},
-    {"batch", py_batch, METH_O, NULL},
-    {"set_state", py_set_state, METH_VARARGS, NULL},
-    {"strerror", py_strerror, METH_O, NULL},
-    {"set_handlers", py_set_handlers, METH_VARARGS, NULL},
-    {"wake_fd", py_wake_fd, METH_NOARGS, NULL},
-    {"stopping", py_stopping, METH_NOARGS, NULL},
-    {"app_config", py_app_config, METH_O, NULL},
-    {"app_count", py_app_count, METH_NOARGS, NULL},
-    {"shutdown_timeout", py_shutdown_timeout, METH_NOARGS, NULL},
+    {"receive", py_receive, METH_O, receive_doc},
+    {"send", (PyCFunction) (void (*)(void)) py_send, METH_FASTCALL, send_doc},
+    {"finish", py_finish, METH_VARARGS, finish_doc},
+    {"dispatch", py_dispatch, METH_NOARGS, dispatch_doc},
+    {"log", py_log, METH_VARARGS, log_doc},
+    {"batch", py_batch, METH_O, batch_doc},
+    {"set_state", py_set_state, METH_VARARGS, set_state_doc},
+    {"strerror", py_strerror, METH_O, strerror_doc},
+    {"set_handlers", py_set_handlers, METH_VARARGS, set_handlers_doc},
+    {"wake_fd", py_wake_fd, METH_NOARGS, wake_fd_doc},
+    {"stopping", py_stopping, METH_NOARGS, stopping_doc},
+    {"app_config", py_app_config, METH_O, app_config_doc},
+    {"app_count", py_app_count, METH_NOARGS, app_count_doc},
+    {"shutdown_timeout", py_shutdown_timeout, METH_NOARGS,
+     shutdown_timeout_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -617,9 +720,10 @@ handle_new(asgicore_scope *scope)
 {
     handle_t *h;
     int rc = asgicore_scope_hold(scope);
-    if (rc != ASGICORE_OK)
+    if (rc != ASGICORE_OK) {
         return PyErr_Format(PyExc_RuntimeError, "cannot hold the scope: %s",
                             asgicore_strerror(rc));
+    }
     h = PyObject_New(handle_t, &handle_type);
     if (!h) {
         asgicore_scope_drop(scope);
@@ -631,10 +735,14 @@ handle_new(asgicore_scope *scope)
     return (PyObject *) h;
 }
 
+PyDoc_STRVAR(asgicore_module_doc,
+             "The library's app-side calls for the runtime's asyncio side "
+             "(asgicore_runtime.py).");
+
 static struct PyModuleDef asgicore_module = {
     PyModuleDef_HEAD_INIT,
     "_asgicore",
-    NULL,
+    asgicore_module_doc,
     -1,
     asgicore_methods,
     NULL,
@@ -647,30 +755,45 @@ static PyObject *
 init_asgicore(void)
 {
     PyObject *m;
-    if (intern_keys() < 0)
+    if (intern_keys() < 0) {
         return NULL;
-    if (PyType_Ready(&handle_type) < 0)
+    }
+    if (PyType_Ready(&handle_type) < 0) {
         return NULL;
+    }
     m = PyModule_Create(&asgicore_module);
-    if (!m)
+    if (!m) {
         return NULL;
-    PyModule_AddIntConstant(m, "OK", ASGICORE_OK);
-    PyModule_AddIntConstant(m, "PENDING", ASGICORE_PENDING);
-    PyModule_AddIntConstant(m, "ERR_DISCONNECTED", ASGICORE_ERR_DISCONNECTED);
-    PyModule_AddIntConstant(m, "ERR_FINISHED", ASGICORE_ERR_FINISHED);
-    PyModule_AddIntConstant(m, "EVENT_REQUEST", ASGICORE_EVENT_HTTP_REQUEST);
-    PyModule_AddIntConstant(m, "EVENT_DISCONNECT",
-                            ASGICORE_EVENT_HTTP_DISCONNECT);
-    PyModule_AddIntConstant(m, "RECEIVE_READY", ASGICORE_NOTIFY_RECEIVE_READY);
-    PyModule_AddIntConstant(m, "SEND_READY", ASGICORE_NOTIFY_SEND_READY);
-    PyModule_AddIntConstant(m, "CANCEL", ASGICORE_NOTIFY_CANCEL);
-    PyModule_AddIntConstant(m, "LOG_ERROR", ASGICORE_LOG_ERROR);
-    PyModule_AddIntConstant(m, "LOG_WARN", ASGICORE_LOG_WARN);
-    PyModule_AddIntConstant(m, "LOG_INFO", ASGICORE_LOG_INFO);
-    PyModule_AddIntConstant(m, "LOG_DEBUG", ASGICORE_LOG_DEBUG);
-    PyModule_AddIntConstant(m, "APP_READY", ASGICORE_APP_READY);
-    PyModule_AddIntConstant(m, "APP_LOADING", ASGICORE_APP_LOADING);
-    PyModule_AddIntConstant(m, "APP_FAILED", ASGICORE_APP_FAILED);
+    }
+    static const struct {
+        const char *name;
+        long value;
+    } constants[] = {
+        {"OK", ASGICORE_OK},
+        {"PENDING", ASGICORE_PENDING},
+        {"ERR_DISCONNECTED", ASGICORE_ERR_DISCONNECTED},
+        {"ERR_FINISHED", ASGICORE_ERR_FINISHED},
+        {"EVENT_REQUEST", ASGICORE_EVENT_HTTP_REQUEST},
+        {"EVENT_DISCONNECT", ASGICORE_EVENT_HTTP_DISCONNECT},
+        {"RECEIVE_READY", ASGICORE_NOTIFY_RECEIVE_READY},
+        {"SEND_READY", ASGICORE_NOTIFY_SEND_READY},
+        {"CANCEL", ASGICORE_NOTIFY_CANCEL},
+        {"LOG_ERROR", ASGICORE_LOG_ERROR},
+        {"LOG_WARN", ASGICORE_LOG_WARN},
+        {"LOG_INFO", ASGICORE_LOG_INFO},
+        {"LOG_DEBUG", ASGICORE_LOG_DEBUG},
+        {"APP_READY", ASGICORE_APP_READY},
+        {"APP_LOADING", ASGICORE_APP_LOADING},
+        {"APP_FAILED", ASGICORE_APP_FAILED},
+    };
+    size_t i;
+    for (i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) <
+            0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
     return m;
 }
 
@@ -712,15 +835,18 @@ static void
 on_notify(void *user, asgicore_scope *scope, int event, int status)
 {
     PyObject *r, *h;
-    if (!rt->on_notify)
+    if (!rt->on_notify) {
         return;
+    }
     /* set while the app owns the scope, which notifications require */
     h = asgicore_scope_get_app_data(scope);
-    if (!h)
+    if (!h) {
         return;
+    }
     r = PyObject_CallFunction(rt->on_notify, "Oii", h, event, status);
-    if (!r)
+    if (!r) {
         PyErr_Print();
+    }
     Py_XDECREF(r);
 }
 
@@ -740,18 +866,23 @@ static void
 serve_failed(void)
 {
     int i;
-    for (i = 0; i < napps(); i++)
-        if (app_of(i))
+    for (i = 0; i < napps(); i++) {
+        if (app_of(i)) {
             asgicore_app_set_state(app_of(i), ASGICORE_APP_FAILED,
                                    "the Python runtime stopped (see the "
                                    "error log)");
+        }
+    }
     while (!stopping()) {
         uint64_t n;
         struct pollfd p = {rt->efd, POLLIN, 0};
-        if (poll(&p, 1, 1000) > 0 && read(rt->efd, &n, sizeof n) > 0)
-            for (i = 0; i < napps(); i++) /* on_start finishes them */
-                if (app_of(i))
+        if (poll(&p, 1, 1000) > 0 && read(rt->efd, &n, sizeof n) > 0) {
+            for (i = 0; i < napps(); i++) { /* on_start finishes them */
+                if (app_of(i)) {
                     asgicore_app_dispatch(app_of(i));
+                }
+            }
+        }
     }
 }
 
@@ -772,36 +903,45 @@ preinitialize(void)
     PyPreConfig_InitPythonConfig(&pre);
     pre.utf8_mode = !(utf8 && strcmp(utf8, "0") == 0);
     status = Py_PreInitialize(&pre);
-    if (PyStatus_Exception(status))
+    if (PyStatus_Exception(status)) {
         fprintf(stderr, "asgi python: pre-initialization failed: %s\n",
                 status.err_msg ? status.err_msg : "unknown error");
+    }
 }
 
 static void *
 runtime_main(void *arg)
 {
-    PyObject *sys_path, *dir, *mod, *r;
+    PyObject *sys_path, *dir, *mod = NULL, *r;
     (void) arg;
     /* nginx loads modules with RTLD_LOCAL: make libpython's symbols
      * visible to Python's own extension modules. */
-    if (!dlopen(PYTHON_SONAME, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD))
+    if (!dlopen(PYTHON_SONAME, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD)) {
         fprintf(stderr, "asgi python: cannot promote %s: %s\n", PYTHON_SONAME,
                 dlerror());
-    PyImport_AppendInittab("_asgicore", init_asgicore);
+    }
+    if (PyImport_AppendInittab("_asgicore", init_asgicore) < 0) {
+        fprintf(stderr, "asgi python: cannot register _asgicore\n");
+        serve_failed();
+        return NULL;
+    }
     preinitialize();
     Py_InitializeEx(0); /* no signal handlers: nginx owns the signals */
-    sys_path = PySys_GetObject("path");
+    /* asgicore_runtime.py first on sys.path */
+    sys_path = PySys_GetObject("path"); /* borrowed */
     dir = PyUnicode_FromString(rt->runtime_dir);
-    PyList_Insert(sys_path, 0, dir);
-    Py_DECREF(dir);
-    mod = PyImport_ImportModule("asgicore_runtime");
+    if (sys_path && dir && PyList_Insert(sys_path, 0, dir) == 0) {
+        mod = PyImport_ImportModule("asgicore_runtime");
+    }
+    Py_XDECREF(dir);
     if (!mod) {
         PyErr_Print();
     }
     else {
         r = PyObject_CallMethod(mod, "serve", NULL);
-        if (!r)
+        if (!r) {
             PyErr_Print();
+        }
         Py_XDECREF(r);
         Py_DECREF(mod);
     }
@@ -1034,8 +1174,9 @@ attach(void *user, asgicore_app *app, char *error, size_t error_size)
     /* P8: loading until the runtime imported it and ran its startup */
     asgicore_app_set_state(app, ASGICORE_APP_LOADING, "importing");
     __atomic_store_n(&pa->app, app, __ATOMIC_RELEASE);
-    if (rt->started)
+    if (rt->started) {
         return 0;
+    }
     rt->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rt->efd < 0 || pthread_create(&rt->thread, NULL, runtime_main, rt)) {
         snprintf(error, error_size, "cannot start the Python thread: %s",
@@ -1076,10 +1217,12 @@ destroy(void *user)
         }
     }
     pa->app = NULL;
-    if (rt->abandoned)
+    if (rt->abandoned) {
         return; /* the thread may still read the runtime: keep it */
-    for (i = 0; i < rt->napps; i++)
+    }
+    for (i = 0; i < rt->napps; i++) {
         left += rt->apps[i]->app != NULL;
+    }
     if (!left) {
         for (i = 0; i < rt->napps; i++) {
             free(rt->apps[i]->path);
