@@ -7,6 +7,8 @@ object): start and notify callbacks arrive from `_asgicore.dispatch()`,
 which the loop calls when the wake-up eventfd is readable.
 """
 
+from __future__ import annotations
+
 import asyncio
 import builtins
 import contextvars
@@ -18,9 +20,10 @@ import os
 import signal
 import site
 import sys
-import threading
 import time
 import traceback
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional
 
 import _asgicore
 
@@ -29,11 +32,46 @@ class ClientDisconnected(OSError):
     """send() after the client went away (ASGI spec 2.4)."""
 
 
-_loop = None
-_create_task = None
-_apps = {}      # app index -> the ASGI callable, or the text of its load error
-_lifespans = {}  # app index -> _Lifespan
-_scopes = {}
+Message = dict[str, Any]
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]],
+                    Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _LoadedApp:
+    """An app as this worker loaded it: the ASGI callable, or why there is
+    none (each of its requests then answers 500 with the reason)."""
+    app: Optional[ASGIApp]
+    error: str = ""
+
+
+@dataclass
+class _Runtime:
+    """The runtime's state: one per process, used on the loop's thread."""
+    loop: Optional[asyncio.AbstractEventLoop] = None
+    create_task: Optional[Callable[..., asyncio.Task]] = None
+    apps: dict[int, _LoadedApp] = field(default_factory=dict)
+    lifespans: dict[int, "_Lifespan"] = field(default_factory=dict)
+    # id(app object) -> its _Lifespan: one per distinct app object (P7)
+    lifespan_of: dict[int, "_Lifespan"] = field(default_factory=dict)
+    scopes: dict[object, "_Scope"] = field(default_factory=dict)
+    batching: bool = False      # host wakes wait for the loop turn's end
+    collect_handle: Optional[asyncio.TimerHandle] = None
+    collected_at: float = 0.0
+    stopping: bool = False
+    # top-level module name -> the app that imported it (P3)
+    imported_by: dict[str, str] = field(default_factory=dict)
+    # (app, DJANGO_SETTINGS_MODULE) once an app set it; and as nginx's
+    # environment passed it
+    django: Optional[tuple[str, str]] = None
+    environ_django: Optional[str] = None
+    tz_noted: set[str] = field(default_factory=set)
+
+
+_rt = _Runtime()
+
+
 
 
 # ------------------------------------------------------------ logging
@@ -45,10 +83,9 @@ _scopes = {}
 # (client, request line) when they come from a request's task.
 
 _current = contextvars.ContextVar("asgicore_scope", default=None)
-_loop_thread = None
 
 
-def _log(level, text, st=None):
+def _log(level: int, text: object, st: Optional[_Scope] = None) -> None:
     if st is None:
         st = _current.get()
     # The request goes along from any thread that runs in its context
@@ -58,7 +95,7 @@ def _log(level, text, st=None):
                   str(text))
 
 
-def _level_of(levelno):
+def _level_of(levelno: int) -> int:
     if levelno >= logging.ERROR:
         return _asgicore.LOG_ERROR
     if levelno >= logging.WARNING:
@@ -73,11 +110,11 @@ class HostLogHandler(logging.Handler):
     log), with the request. Installed as logging.lastResort; an app may
     also add it to its own loggers."""
 
-    def __init__(self, level=logging.NOTSET):
+    def __init__(self, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
-    def emit(self, record):
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             _log(_level_of(record.levelno), self.format(record))
         except Exception:
@@ -96,22 +133,22 @@ class _LogStream(io.TextIOBase):
 
     _LIMIT = 8192
 
-    def __init__(self, level, fd, name):
+    def __init__(self, level: int, fd: int, name: str) -> None:
         self.level = level
         self.fd = fd
         self._name = name
-        self.pending = []      # parts of a partial line
+        self.pending: list[str] = []  # parts of a partial line
         self.pending_len = 0
-        self.pending_st = None  # the request that wrote it
+        self.pending_st: Optional[_Scope] = None  # who wrote it
         self.buffer = _LogBuffer(self)
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def isatty(self):
+    def isatty(self) -> bool:
         return False
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         text = str(text)
         st = _current.get()
         if self.pending and st is not self.pending_st:
@@ -131,50 +168,50 @@ class _LogStream(io.TextIOBase):
                 self.flush()
         return len(text)
 
-    def flush(self):
+    def flush(self) -> None:
         if self.pending:
             line = "".join(self.pending)
             st = self.pending_st
             self.pending, self.pending_len, self.pending_st = [], 0, None
             _log(self.level, line, st)
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.fd
 
-    def reconfigure(self, **kwargs):
+    def reconfigure(self, **kwargs: Any) -> None:
         pass  # always UTF-8, line by line
 
     @property
-    def encoding(self):
+    def encoding(self) -> str:
         return "utf-8"
 
     @property
-    def errors(self):
+    def errors(self) -> str:
         return "backslashreplace"
 
     @property
-    def line_buffering(self):
+    def line_buffering(self) -> bool:
         return True
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self._name
 
 
 class _LogBuffer(io.RawIOBase):
     """sys.stdout.buffer: bytes written there are logged as text."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: _LogStream) -> None:
         self.stream = stream
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def write(self, data):
+    def write(self, data: Any) -> int:
         self.stream.write(bytes(data).decode("utf-8", "backslashreplace"))
         return len(data)
 
-    def flush(self):
+    def flush(self) -> None:
         self.stream.flush()
 
 
@@ -187,7 +224,7 @@ _NGINX_SIGNALS = tuple(getattr(signal, name) for name in (
     if hasattr(signal, name))
 
 
-def _refuse_signal_handler(signalnum, handler):
+def _refuse_signal_handler(signalnum: int, handler: Any) -> Any:
     # Python takes the interpreter's thread for the main one, so it would
     # let an app replace nginx's handlers for the whole worker process.
     # ValueError is what it raises off the main thread, which libraries
@@ -196,7 +233,7 @@ def _refuse_signal_handler(signalnum, handler):
                      "(asgicore): not setting one for signal %s" % signalnum)
 
 
-def _let_children_have_signals():
+def _let_children_have_signals() -> None:
     """The runtime's threads block every signal, so that the worker's reach
     the nginx thread; processes an app starts must not inherit that mask
     (a subprocess could not be stopped with SIGTERM). Each way Python
@@ -204,8 +241,8 @@ def _let_children_have_signals():
     import _posixsubprocess
     import subprocess
 
-    def unblocked(start):
-        def call(*args, **kwargs):
+    def unblocked(start: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
             old = signal.pthread_sigmask(signal.SIG_SETMASK, ())
             try:
                 return start(*args, **kwargs)
@@ -220,7 +257,8 @@ def _let_children_have_signals():
     for name in ("posix_spawn", "posix_spawnp"):
         spawn = getattr(os, name, None)
         if spawn is not None:
-            def with_mask(*args, _spawn=spawn, **kwargs):
+            def with_mask(*args: Any, _spawn: Any = spawn,
+                          **kwargs: Any) -> Any:
                 kwargs.setdefault("setsigmask", ())
                 return _spawn(*args, **kwargs)
             setattr(os, name, with_mask)
@@ -229,7 +267,7 @@ def _let_children_have_signals():
     # SIGTERM would not stop it. It gets what a python3 child would have.
     real_signal = _real_signal
 
-    def child():
+    def child() -> None:
         # the runtime's threads block every signal: one sent at once stays
         # pending until the dispositions are python3's
         for sig in _NGINX_SIGNALS:
@@ -242,9 +280,7 @@ def _let_children_have_signals():
     os.register_at_fork(after_in_child=child)
 
 
-def _install_logging():
-    global _loop_thread
-    _loop_thread = threading.get_ident()
+def _install_logging() -> None:
     # Loggers' levels decide (the root logger's default is WARNING); an app
     # that sets a logger to INFO sees those lines without more set-up.
     logging.lastResort = HostLogHandler()
@@ -260,18 +296,18 @@ class _Scope:
     __slots__ = ("h", "index", "task", "receive_waiters", "send_waiters",
                  "send_pending", "cancelled", "finished", "client_left")
 
-    def __init__(self, h, index):
+    def __init__(self, h: object, index: int) -> None:
         self.h = h
         self.index = index
-        self.task = None
-        self.receive_waiters = []
-        self.send_waiters = []
+        self.task: Optional[asyncio.Task] = None
+        self.receive_waiters: list[asyncio.Future] = []
+        self.send_waiters: list[asyncio.Future] = []
         self.send_pending = False  # a PENDING send awaits SEND_READY
         self.cancelled = False
         self.finished = False
         self.client_left = False  # the app was told: disconnect or send error
 
-    async def receive(self):
+    async def receive(self) -> Message:
         while True:
             message = _receive(self.h)
             if message is not None:
@@ -282,43 +318,43 @@ class _Scope:
             # disconnect listener beside the app's own reader); each asks
             # again. A cancelled receive just stops waiting; no event is
             # lost (R10).
-            waiter = _loop.create_future()
+            waiter = _rt.loop.create_future()
             self.receive_waiters.append(waiter)
             try:
                 await waiter
             finally:
                 self.receive_waiters.remove(waiter)
 
-    def wake_receivers(self):
+    def wake_receivers(self) -> None:
         for w in self.receive_waiters:
             if not w.done():
                 w.set_result(None)
 
-    def send_ready(self, status):
+    def send_ready(self, status: int) -> None:
         self.send_pending = False
         for w in self.send_waiters:
             if not w.done():
                 w.set_result(status)
 
-    def wake_all(self):
+    def wake_all(self) -> None:
         """The app finished the request: no notification follows, so
         calls still waiting (from tasks that outlive it) ask again, and are
         answered as calls after the end are."""
         self.wake_receivers()
         self.send_ready(_asgicore.OK)  # the library has taken its data
 
-    async def _drained(self):
+    async def _drained(self) -> int:
         """Waits for SEND_READY: the library took the pending send's data
         (or the client left). Cancelling the wait cancels only the wait."""
-        waiter = _loop.create_future()
+        waiter = _rt.loop.create_future()
         self.send_waiters.append(waiter)
         try:
             return await waiter
         finally:
             self.send_waiters.remove(waiter)
 
-    async def send(self, message):
-        if not _batching:
+    async def send(self, message: Message) -> None:
+        if not _rt.batching:
             _batch()
         # A send whose caller stopped waiting (cancelled: its data stays
         # queued), or another task's, is still pending in the library:
@@ -348,19 +384,16 @@ class _Scope:
 
 # Responses sent during one turn of the loop wake nginx once, at the start
 # of the next turn, instead of once each.
-_batching = False
 
 
-def _batch():
-    global _batching
-    _batching = True
+def _batch() -> None:
+    _rt.batching = True
     _asgicore.batch(True)
-    _loop.call_soon(_end_batch)
+    _rt.loop.call_soon(_end_batch)
 
 
-def _end_batch():
-    global _batching
-    _batching = False
+def _end_batch() -> None:
+    _rt.batching = False
     _asgicore.batch(False)
 
 
@@ -375,33 +408,34 @@ class _Lifespan:
     """The lifespan protocol of one app: startup before its first request,
     shutdown when the worker exits."""
 
-    def __init__(self, app, mode):
+    def __init__(self, app: ASGIApp, mode: str) -> None:
         self.app = app
         self.mode = mode            # "on" or "auto"
-        self.state = {}
-        self.events = asyncio.Queue()
-        self.started = _loop.create_future()   # True, False or None
-        self.stopped = _loop.create_future()
-        self.error = None
-        self.task = _loop.create_task(self.run())
+        self.state: dict[str, Any] = {}
+        self.events: asyncio.Queue[Message] = asyncio.Queue()
+        self.started = _rt.loop.create_future()   # True, False or None
+        self.stopped = _rt.loop.create_future()
+        self.error: Optional[str] = None
+        self.task = _rt.loop.create_task(self.run())
 
-    async def receive(self):
+    async def receive(self) -> Message:
         return await self.events.get()
 
-    async def send(self, message):
+    async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "lifespan.startup.complete":
             _settle(self.started, True)
         elif kind == "lifespan.startup.failed":
             self.error = message.get("message", "")
             _settle(self.started, False)
-        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+        elif kind in ("lifespan.shutdown.complete",
+                      "lifespan.shutdown.failed"):
             if kind.endswith("failed"):
                 _log(_asgicore.LOG_ERROR, "ASGI lifespan shutdown failed: %s"
                      % message.get("message", ""))
             _settle(self.stopped, True)
 
-    async def run(self):
+    async def run(self) -> None:
         scope = {"type": "lifespan", "state": self.state,
                  "asgi": {"version": "3.0", "spec_version": "2.0"}}
         await self.events.put({"type": "lifespan.startup"})
@@ -423,8 +457,9 @@ class _Lifespan:
             _settle(self.started, None)
             _settle(self.stopped, True)
 
-    async def shutdown(self, timeout):
-        if self.started.done() and self.started.result() and not self.stopped.done():
+    async def shutdown(self, timeout: float) -> None:
+        if self.started.done() and self.started.result() and \
+                not self.stopped.done():
             await self.events.put({"type": "lifespan.shutdown"})
             try:
                 await asyncio.wait_for(asyncio.shield(self.stopped), timeout)
@@ -434,16 +469,16 @@ class _Lifespan:
                      % timeout)
 
 
-def _settle(future, value):
+def _settle(future: asyncio.Future, value: Any) -> None:
     if not future.done():
         future.set_result(value)
 
 
-async def _run(st, app, scope):
+async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
     failed, message = False, None
     _current.set(st)  # this task's context: its log lines carry the request
     try:
-        lifespan = _lifespans.get(st.index)
+        lifespan = _rt.lifespans.get(st.index)
         if lifespan is not None:
             started = lifespan.started
             ok = started.result() if started.done() else await started
@@ -477,17 +512,17 @@ async def _run(st, app, scope):
         for stream in (sys.stdout, sys.stderr):
             if getattr(stream, "pending_st", None) is st:
                 stream.flush()
-        del _scopes[st.h]
+        del _rt.scopes[st.h]
         st.finished = True
         if st.client_left or st.cancelled:
             _collect_soon()
-        if not _batching:
+        if not _rt.batching:
             _batch()
         _asgicore.finish(st.h, failed, message)
         st.wake_all()
 
 
-def _summary(exc):
+def _summary(exc: BaseException) -> str:
     """The exception's last line as a traceback ends with it."""
     return traceback.format_exception_only(type(exc), exc)[-1].rstrip()
 
@@ -496,7 +531,7 @@ def _summary(exc):
 _ExceptionGroup = getattr(builtins, "BaseExceptionGroup", ())
 
 
-def _stops_for_disconnect(exc):
+def _stops_for_disconnect(exc: BaseException) -> bool:
     """Whether an exception is how apps and frameworks stop once they learn
     that the client left: an OSError (ClientDisconnected, ConnectionError)
     or an exception named ClientDisconnect (Starlette's), also inside an
@@ -516,67 +551,65 @@ def _stops_for_disconnect(exc):
 # a second, bounds that delay.
 _COLLECT_DELAY = 0.05
 _COLLECT_INTERVAL = 1.0
-_collect_handle = None
-_collected_at = 0.0
 
 
-def _collect_soon():
-    global _collect_handle
-    if _collect_handle is not None:
+def _collect_soon() -> None:
+    if _rt.collect_handle is not None:
         return
     wait = max(_COLLECT_DELAY,
-               _collected_at + _COLLECT_INTERVAL - time.monotonic())
-    _collect_handle = _loop.call_later(wait, _collect)
+               _rt.collected_at + _COLLECT_INTERVAL - time.monotonic())
+    _rt.collect_handle = _rt.loop.call_later(wait, _collect)
 
 
-def _collect():
-    global _collect_handle, _collected_at
-    _collect_handle = None
-    _collected_at = time.monotonic()
+def _collect() -> None:
+    _rt.collect_handle = None
+    _rt.collected_at = time.monotonic()
     gc.collect()
 
 
-_lifespan_of = {}  # id(app object) -> _Lifespan: one per distinct app (P7)
 
 
-def _app(index):
-    app = _apps.get(index)
+def _app(index: int) -> _LoadedApp:
+    loaded = _rt.apps.get(index)
+    if loaded is not None:
+        return loaded
+    ref, path, lifespan = _asgicore.app_config(index)
+    began = time.monotonic()
+    try:
+        loaded = _LoadedApp(_load_app(ref, path))
+    except BaseException as e:
+        # P6: the whole story once, at start-up; each request then gets a
+        # 500 and a short line pointing at it
+        _log(_asgicore.LOG_ERROR, "cannot load the ASGI app %r: %s\n%s"
+             % (ref, _summary(e), traceback.format_exc().rstrip()))
+        loaded = _LoadedApp(None, "the ASGI app %r could not be imported "
+                            "when this worker started (%s; the traceback "
+                            "was logged then)" % (ref, _summary(e)))
+        _asgicore.set_state(index, _asgicore.APP_FAILED,
+                            "import failed: %s" % _summary(e))
+    _rt.apps[index] = loaded
+    app = loaded.app
     if app is None:
-        ref, path, lifespan = _asgicore.app_config(index)
-        began = time.monotonic()
-        try:
-            app = _load_app(ref, path)
-        except BaseException as e:
-            # P6: the whole story once, at start-up; each request then gets
-            # a 500 and a short line pointing at it
-            _log(_asgicore.LOG_ERROR, "cannot load the ASGI app %r: %s\n%s"
-                 % (ref, _summary(e), traceback.format_exc().rstrip()))
-            app = ("the ASGI app %r could not be imported when this worker "
-                   "started (%s; the traceback was logged then)"
-                   % (ref, _summary(e)))
-            _asgicore.set_state(index, _asgicore.APP_FAILED,
-                                "import failed: %s" % _summary(e))
-        _apps[index] = app
-        if isinstance(app, str):
-            return app
-        if lifespan == "off":
-            _report_ready(ref, index, began, None)
-            return app
-        shared = _lifespan_of.get(id(app))
-        if shared is None:
-            shared = _lifespan_of[id(app)] = _Lifespan(app, lifespan)
-        _lifespans[index] = shared
-        shared.started.add_done_callback(
-            lambda f, ref=ref, index=index: _report_ready(ref, index, began,
-                                                          f.result()))
-    return app
+        return loaded
+    if lifespan == "off":
+        _report_ready(ref, index, began, None)
+        return loaded
+    shared = _rt.lifespan_of.get(id(app))
+    if shared is None:
+        shared = _rt.lifespan_of[id(app)] = _Lifespan(app, lifespan)
+    _rt.lifespans[index] = shared
+    shared.started.add_done_callback(
+        lambda f, ref=ref, index=index: _report_ready(ref, index, began,
+                                                      f.result()))
+    return loaded
 
 
-def _report_ready(ref, index, began, started):
+def _report_ready(ref: str, index: int, began: float,
+                  started: Optional[bool]) -> None:
     """P8: one line when an app can serve, or why it cannot; asgi_status
     shows the same."""
     if started is False:
-        error = str(_lifespans[index].error)
+        error = str(_rt.lifespans[index].error)
         _log(_asgicore.LOG_ERROR, "ASGI lifespan startup of %r failed; it "
              "answers 503 in this worker: %s" % (ref, error))
         _asgicore.set_state(index, _asgicore.APP_FAILED,
@@ -589,19 +622,19 @@ def _report_ready(ref, index, began, started):
     _asgicore.set_state(index, _asgicore.APP_READY, "")
 
 
-def _on_start(h, index, scope):
-    app = _apps.get(index) or _app(index)
-    if app.__class__ is str:
+def _on_start(h: object, index: int, scope: Scope) -> None:
+    loaded = _rt.apps.get(index) or _app(index)
+    if loaded.app is None:
         # the app failed to import: each request gets a 500 and the
         # reason, the worker keeps serving
-        _asgicore.finish(h, True, app)
+        _asgicore.finish(h, True, loaded.error)
         return
-    st = _scopes[h] = _Scope(h, index)
-    st.task = _create_task(_run(st, app, scope))
+    st = _rt.scopes[h] = _Scope(h, index)
+    st.task = _rt.create_task(_run(st, loaded.app, scope))
 
 
-def _on_notify(h, event, status):
-    st = _scopes.get(h)
+def _on_notify(h: object, event: int, status: int) -> None:
+    st = _rt.scopes.get(h)
     if st is None:
         return
     if event == _asgicore.RECEIVE_READY:
@@ -613,24 +646,23 @@ def _on_notify(h, event, status):
         st.task.cancel()
 
 
-_stopping = False
 
 
-def _on_wake():
-    global _stopping
+def _on_wake() -> None:
     if _asgicore.stopping():
-        if not _stopping:
-            _stopping = True
-            _loop.create_task(_shutdown())
+        if not _rt.stopping:
+            _rt.stopping = True
+            _rt.loop.create_task(_shutdown())
         return
     _asgicore.dispatch()
 
 
-async def _shutdown():
+async def _shutdown() -> None:
     # lifespan shutdown, bounded by worker_shutdown_timeout (or 10 s)
     timeout = _asgicore.shutdown_timeout()
-    await asyncio.gather(*(l.shutdown(timeout) for l in _lifespans.values()))
-    _loop.stop()
+    await asyncio.gather(*(lifespan.shutdown(timeout)
+                           for lifespan in _rt.lifespans.values()))
+    _rt.loop.stop()
 
 
 # ------------------------------------------------------------ importing apps
@@ -640,12 +672,9 @@ async def _shutdown():
 # another's code is refused at start-up (P3); a virtual environment named
 # by asgi_python_path orders sys.path as its own python does (P4).
 
-_imported_by = {}        # top-level module name -> the app that imported it
-_django = None           # (app, DJANGO_SETTINGS_MODULE) once an app set it
-_environ_django = None   # DJANGO_SETTINGS_MODULE as nginx's env passed it
 
 
-def _venv_root(d):
+def _venv_root(d: str) -> Optional[str]:
     """The virtual environment whose site-packages `d` is, or None."""
     d = os.path.normpath(os.path.abspath(d))
     lib = os.path.dirname(d)
@@ -656,7 +685,7 @@ def _venv_root(d):
     return root if os.path.isfile(os.path.join(root, "pyvenv.cfg")) else None
 
 
-def _add_venv(d, root):
+def _add_venv(d: str, root: str) -> None:
     """A venv's python puts its site-packages, and what its .pth files add
     (editable installs), before the base installation's site directories
     (Debian's dist-packages), and runs as the venv's interpreter."""
@@ -678,7 +707,7 @@ def _add_venv(d, root):
             spawn.set_executable(python)
 
 
-def _origin(module):
+def _origin(module: Any) -> Optional[str]:
     where = getattr(module, "__file__", None)
     if where is None:
         paths = list(getattr(module, "__path__", None) or ())
@@ -686,7 +715,7 @@ def _origin(module):
     return where
 
 
-def _own_modules(dirs):
+def _own_modules(dirs: list[str]) -> dict[str, str]:
     """The top-level modules `dirs` hold: name -> file (a .py module, or
     a regular package's __init__.py; namespace packages span directories
     and are left out)."""
@@ -709,7 +738,7 @@ def _own_modules(dirs):
     return found
 
 
-def _shadowed(dirs):
+def _shadowed(dirs: list[str]) -> dict[str, tuple[Any, str, str]]:
     """P3: modules another app already imported from elsewhere that this
     app's directories hold too: under python3 alone, it would import its
     own copy."""
@@ -723,7 +752,7 @@ def _shadowed(dirs):
     return shadowed
 
 
-def _refuse_shadowing(ref, dirs, module_name):
+def _refuse_shadowing(ref: str, dirs: list[str], module_name: str) -> Any:
     """Imports the app with the modules it would shadow set aside: if it
     imports one of them, it would silently run the other app's copy in
     this worker, so it is refused, naming both apps."""
@@ -744,7 +773,7 @@ def _refuse_shadowing(ref, dirs, module_name):
         sys.modules.update(saved)
     if wanted:
         name = wanted[0]
-        owner = _imported_by.get(name)
+        owner = _rt.imported_by.get(name)
         raise ImportError(
             "the ASGI app %r would import the module %r from %s, but %s "
             "imported it from %s first: the Python apps of one nginx "
@@ -756,13 +785,12 @@ def _refuse_shadowing(ref, dirs, module_name):
     return module
 
 
-def _import_django_aware(ref, module_name):
+def _import_django_aware(ref: str, module_name: str) -> Any:
     """Django's settings are process-wide: a second project that sets
     another DJANGO_SETTINGS_MODULE would run with the first one's."""
-    global _django
     key = "DJANGO_SETTINGS_MODULE"
     previous = os.environ.get(key)
-    set_by_app = _django is not None and previous != _environ_django
+    set_by_app = _rt.django is not None and previous != _rt.environ_django
     if set_by_app:
         del os.environ[key]  # let this app say what it wants
     try:
@@ -777,13 +805,14 @@ def _import_django_aware(ref, module_name):
             "ASGI app %r set it to %r first: Django's settings are "
             "process-wide, so %r would run with the other's. Serve the two "
             "projects from two nginx instances"
-            % (ref, wanted, _django[0], _django[1], ref))
-    if _django is None and wanted is not None and wanted != _environ_django:
-        _django = (ref, wanted)
+            % (ref, wanted, _rt.django[0], _rt.django[1], ref))
+    if _rt.django is None and wanted is not None and \
+            wanted != _rt.environ_django:
+        _rt.django = (ref, wanted)
     return module
 
 
-def _load_app(ref, path):
+def _load_app(ref: str, path: str) -> ASGIApp:
     dirs = [p for p in path.split("\n") if p]
     plain = [d for d in dirs if _venv_root(d) is None]
     for d in reversed(plain):
@@ -803,7 +832,7 @@ def _load_app(ref, path):
     # which app brought in each top-level module (for P3's error)
     for name in set(sys.modules) - before:
         if "." not in name:
-            _imported_by.setdefault(name, ref)
+            _rt.imported_by.setdefault(name, ref)
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
@@ -811,30 +840,29 @@ def _load_app(ref, path):
 
 # ------------------------------------------------------------ process state
 
-_tz_noted = set()
 
 
-def _keep_nginx_clock():
+def _keep_nginx_clock() -> None:
     """P5: the C library's time zone is process-wide, and nginx's own log
     and $time_local timestamps use it. A TZ an app sets (Django sets its
     TIME_ZONE so) stays in Python's os.environ and never reaches the C
     library, so time.tzset() changes nothing for nginx."""
     real_putenv, real_unsetenv = os.putenv, os.unsetenv
 
-    def is_tz(key):
+    def is_tz(key: object) -> bool:
         return key in ("TZ", b"TZ")
 
-    def putenv(key, value):
+    def putenv(key: Any, value: Any) -> None:
         if not is_tz(key):
             return real_putenv(key, value)
         text = value.decode() if isinstance(value, bytes) else value
-        if text not in _tz_noted:
-            _tz_noted.add(text)
+        if text not in _rt.tz_noted:
+            _rt.tz_noted.add(text)
             _log(_asgicore.LOG_INFO, "an app set TZ=%s: nginx's clock and "
                  "the C library's local time stay in nginx's zone (zoneinfo "
                  "and zone-aware datetimes follow the app's)" % text)
 
-    def unsetenv(key):
+    def unsetenv(key: Any) -> None:
         if not is_tz(key):
             return real_unsetenv(key)
 
@@ -842,7 +870,7 @@ def _keep_nginx_clock():
     os.unsetenv = unsetenv
 
 
-def _executable():
+def _executable() -> None:
     """A real interpreter for subprocess and multiprocessing (embedded,
     sys.executable would be nginx or nothing); a venv's replaces it."""
     python = os.path.join(sys.base_exec_prefix, "bin", "python3")
@@ -850,27 +878,26 @@ def _executable():
         sys.executable = python
 
 
-def serve():
-    global _loop, _create_task, _environ_django
+def serve() -> None:
     _executable()
-    _environ_django = os.environ.get("DJANGO_SETTINGS_MODULE")
+    _rt.environ_django = os.environ.get("DJANGO_SETTINGS_MODULE")
     try:
         import uvloop
-        _loop = uvloop.new_event_loop()
+        _rt.loop = uvloop.new_event_loop()
         loop_name = "uvloop " + uvloop.__version__
     except ImportError:
-        _loop = asyncio.new_event_loop()
+        _rt.loop = asyncio.new_event_loop()
         loop_name = "asyncio"
-    asyncio.set_event_loop(_loop)
+    asyncio.set_event_loop(_rt.loop)
     _install_logging()
     _log(_asgicore.LOG_INFO, "Python %s runtime started, event loop: %s"
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
     _let_children_have_signals()
     _keep_nginx_clock()
-    _create_task = _loop.create_task
+    _rt.create_task = _rt.loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
-    _loop.add_reader(_asgicore.wake_fd(), _on_wake)
+    _rt.loop.add_reader(_asgicore.wake_fd(), _on_wake)
     # lifespan startup of every app, before its first request; nothing
     # one app does stops the others
     for index in range(_asgicore.app_count()):
@@ -882,19 +909,19 @@ def serve():
     _on_wake()  # anything queued before the loop ran
     while True:
         try:
-            _loop.run_forever()
+            _rt.loop.run_forever()
         except BaseException:
             # SystemExit or another escape from a callback outside any
             # request's task: the worker serves on
-            if not _stopping:
+            if not _rt.stopping:
                 _log(_asgicore.LOG_ERROR, "the event loop stopped on an "
                      "exception; it runs again:\n%s"
                      % traceback.format_exc().rstrip())
                 continue
-        if _stopping:
+        if _rt.stopping:
             break
         # an app called loop.stop(): the worker serves on
         _log(_asgicore.LOG_ERROR, "an app stopped the event loop "
              "(loop.stop()); it runs again")
-    if _batching:
+    if _rt.batching:
         _end_batch()  # the loop stopped before the batch's end ran

@@ -3,7 +3,6 @@ session (aiosqlite): the client disconnects while a transaction is in the
 middle of its work. With a grace period the app's own cleanup runs: the
 transaction rolls back and the connection goes back to the pool; nothing
 is cancelled under the database driver's feet."""
-import asyncio
 import os
 
 from sqlalchemy import text

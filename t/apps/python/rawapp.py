@@ -391,7 +391,7 @@ async def app(scope, receive, send):
                             "body": part.encode(),
                             "more_body": i + 1 < len(parts)})
             record("length sent all")
-        except RuntimeError as e:
+        except RuntimeError:
             record("length raised RuntimeError")
             raise
     elif kind == "status":

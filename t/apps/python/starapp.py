@@ -5,7 +5,6 @@ import os
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
