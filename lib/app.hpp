@@ -21,11 +21,11 @@ struct App {
     size_t owned_scopes = 0;  // started and not finished
     int state = ASGICORE_APP_READY;  // asgicore_app_set_state
     std::string state_message;
-    ScopeQueue *pending;      // threaded: `queue`; inline: the context's
+    ScopeQueue *pending;  // threaded: `queue`; inline: the context's
     ScopeQueue queue;
     ListLink<App> link;
 };
 
-} // namespace asgicore
+}  // namespace asgicore
 
 struct asgicore_app : asgicore::App {};

@@ -34,7 +34,7 @@ int Context::app_log(App *app, Scope *s, int level, const char *message)
     AppCall call(*this);
     if (level < ASGICORE_LOG_ERROR || level > ASGICORE_LOG_DEBUG)
         return ASGICORE_ERR_INVALID;
-    if (s && (s->app != app || s->app_finished))
+    if (s && (s->app != app || s->app_state == AppState::finished))
         return ASGICORE_ERR_FINISHED;
     log(level, s, message);
     return ASGICORE_OK;
@@ -76,14 +76,14 @@ int Context::app_state(App *app, char *buf, size_t size)
 int Context::receive(Scope *s, asgicore_event &ev)
 {
     AppCall call(*this);
-    if (s->app_finished)
+    if (s->app_state == AppState::finished)
         return late_call(s, "receive", false);
     if (s->delivered) {
         BodyChunk::destroy(s->delivered);
         s->delivered = nullptr;
     }
     // R5, R7, R8: a disconnect or a complete response ends the request.
-    if (s->app_sees_disconnect || s->response == Response::complete) {
+    if (s->app_sees_disconnect() || s->response == Response::complete) {
         ev = asgicore_event{ASGICORE_EVENT_HTTP_DISCONNECT, nullptr, 0, 0};
         return ASGICORE_OK;
     }
@@ -97,9 +97,9 @@ int Context::receive(Scope *s, asgicore_event &ev)
         s->delivered = chunk;
         ev = asgicore_event{ASGICORE_EVENT_HTTP_REQUEST, chunk->data(),
                             chunk->len, chunk->last ? 0 : 1};
-        if (s->body_paused &&
+        if (s->body_state == BodyState::paused &&
             s->body_buffered < settings_.body_buffer_limit) {
-            s->body_paused = false;
+            s->body_state = BodyState::expecting;
             queue_host(s, host_resume);
         }
         return ASGICORE_OK;
@@ -107,10 +107,10 @@ int Context::receive(Scope *s, asgicore_event &ev)
     // R6: body not yet here, or all delivered: wait for more or for the
     // client to leave.
     s->receive_armed = true;
-    if (s->body_paused) {
+    if (s->body_state == BodyState::paused) {
         // Only a scope opened with ASGICORE_SCOPE_BODY_ON_DEMAND is paused
         // with nothing buffered: the app asks for its body now.
-        s->body_paused = false;
+        s->body_state = BodyState::expecting;
         queue_host(s, host_resume);
     }
     return ASGICORE_PENDING;
@@ -122,7 +122,7 @@ int Context::receive(Scope *s, asgicore_event &ev)
 // valid memory: the app holds it (asgicore_scope_hold).
 int Context::late_call(Scope *s, const char *what, bool is_send)
 {
-    bool left = s->client_gone;
+    bool left = s->client_gone();
     bool &logged = is_send ? s->late_send_logged : s->late_receive_logged;
     if (!logged) {
         std::string line = std::string("late call: ") + what +
@@ -135,17 +135,16 @@ int Context::late_call(Scope *s, const char *what, bool is_send)
         log(is_send && !left ? ASGICORE_LOG_ERROR : ASGICORE_LOG_INFO, s,
             std::move(line));
     }
-    return is_send && left ? ASGICORE_ERR_DISCONNECTED
-                           : ASGICORE_ERR_FINISHED;
+    return is_send && left ? ASGICORE_ERR_DISCONNECTED : ASGICORE_ERR_FINISHED;
 }
 
 int Context::send_precheck(Scope *s, const char *message)
 {
-    if (s->app_finished)
+    if (s->app_state == AppState::finished)
         return late_call(s, message, true);
     if (s->poisoned)
         return ASGICORE_ERR_PROTOCOL;
-    if (s->app_sees_disconnect)
+    if (s->app_sees_disconnect())
         return ASGICORE_ERR_DISCONNECTED;  // S3: not an app error
     if (s->send_waiting)
         return ASGICORE_ERR_BUSY;
@@ -167,7 +166,7 @@ namespace {
 
 constexpr char error_body[] = "Internal Server Error\n";
 
-} // namespace
+}  // namespace
 
 // B2, S6: an app error ends the response at once. While the host has no
 // part of it, the client gets a whole 500; otherwise the response is cut
@@ -176,10 +175,10 @@ constexpr char error_body[] = "Internal Server Error\n";
 void Context::fail_response(Scope *s)
 {
     if (s->response_failed || s->response == Response::complete ||
-        !s->host_open || s->client_gone)
+        !s->host_open || s->client_gone())
         return;
     s->response_failed = true;
-    if (!s->head_handed) {
+    if (s->delivery == Delivery::nothing) {
         static const asgicore_header headers[] = {
             {{"content-type", 12}, {"text/plain; charset=utf-8", 25}},
             {{"content-length", 14}, {"22", 2}},
@@ -221,19 +220,15 @@ namespace {
 const char *late_message_error(Response r) noexcept
 {
     switch (r) {
-    case Response::none:
-        return "http.response.start must come first";
-    case Response::started:
-        return "the response body has not ended";
-    case Response::body_done:
-        return "http.response.trailers expected";
-    case Response::complete:
-        break;
+    case Response::none: return "http.response.start must come first";
+    case Response::started: return "the response body has not ended";
+    case Response::body_done: return "http.response.trailers expected";
+    case Response::complete: break;
     }
     return "message sent after the response ended";
 }
 
-} // namespace
+}  // namespace
 
 namespace {
 
@@ -255,7 +250,7 @@ void frame_bodyless_head(OutMessage *msg) noexcept
     msg->header_count = kept;
 }
 
-} // namespace
+}  // namespace
 
 int Context::send_start(Scope *s, int status, const asgicore_header *headers,
                         size_t count, bool trailers)
@@ -292,7 +287,7 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
                            "http.response.start");
     s->has_body = response_has_body(status, s->info.method);
     s->declared_length = length;
-    if (s->client_gone) {
+    if (s->client_gone()) {
         s->response = Response::started;  // hidden abort: goes nowhere
         s->expects_trailers = trailers;
         return ASGICORE_OK;
@@ -345,7 +340,7 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
     }
     bool ends_response = ends_body && !s->expects_trailers;
     OutMessage *msg = nullptr;
-    if (!s->client_gone && (len || ends_response)) {
+    if (!s->client_gone() && (len || ends_response)) {
         msg = OutMessage::make_body(data, len, ends_response);
         if (!msg)
             return ASGICORE_ERR_NOMEM;  // nothing changed
@@ -376,7 +371,7 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
                            "response trailer with an invalid name, or a "
                            "control character in a value: not written");
     OutMessage *msg = nullptr;
-    if (!s->client_gone) {
+    if (!s->client_gone()) {
         msg = OutMessage::make_trailers(trailers, count, !more);
         if (!msg)
             return ASGICORE_ERR_NOMEM;
@@ -391,7 +386,7 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
 int Context::finish(Scope *s, bool failed, const char *message)
 {
     AppCall call(*this);
-    if (s->app_finished || s->not_dispatched)
+    if (!s->app_running())
         return ASGICORE_ERR_FINISHED;
     // What allocates comes first: if it fails, nothing has changed and the
     // app may finish again.
@@ -405,16 +400,14 @@ int Context::finish(Scope *s, bool failed, const char *message)
     } else if (failed) {
         level = ASGICORE_LOG_ERROR;
         line = "app failed" + detail;
-    } else if (response_incomplete && !s->client_gone && !s->poisoned) {
+    } else if (response_incomplete && !s->client_gone() && !s->poisoned) {
         level = ASGICORE_LOG_ERROR;
         line = s->response == Response::none
                    ? "app returned without sending a response"
                    : "app returned before completing its response";
     }
 
-    s->app_finished = true;
-    s->app->owned_scopes--;
-    counters_.running_apps--;
+    end_app(s, AppState::finished);
     s->receive_armed = false;
     s->send_waiting = false;
     if (s->delivered) {
@@ -443,7 +436,7 @@ int Context::finish(Scope *s, bool failed, const char *message)
 int Context::hold(Scope *s)
 {
     AppCall call(*this);
-    if (s->app_finished || s->not_dispatched)
+    if (!s->app_running())
         return ASGICORE_ERR_FINISHED;  // only its owner may hold it
     s->app_holds++;
     s->refs++;
@@ -460,4 +453,4 @@ int Context::drop(Scope *s)
     return ASGICORE_OK;
 }
 
-} // namespace asgicore
+}  // namespace asgicore

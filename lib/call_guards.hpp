@@ -10,7 +10,9 @@ namespace asgicore {
 // before returning, so a host-side call leaves nothing queued for the host.
 class Context::HostCall {
 public:
-    explicit HostCall(Context &c) : c_(c), lk_(c.mu_)
+    explicit HostCall(Context &c)
+        : c_(c)
+        , lk_(c.mu_)
     {
         outer_ = !c_.in_host_call_;
         c_.in_host_call_ = true;
@@ -48,7 +50,11 @@ private:
 // the mutex is released.
 class Context::AppCall {
 public:
-    explicit AppCall(Context &c) : c_(c), lk_(c.mu_) {}
+    explicit AppCall(Context &c)
+        : c_(c)
+        , lk_(c.mu_)
+    {
+    }
     ~AppCall() { c_.fire_wakes(lk_); }
     AppCall(const AppCall &) = delete;
     AppCall &operator=(const AppCall &) = delete;
@@ -58,4 +64,4 @@ private:
     Lock lk_;
 };
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -24,9 +24,12 @@ int guarded(F &&f) noexcept
     }
 }
 
-Context &ctx_of(asgicore_scope *scope) noexcept { return *scope->ctx; }
+Context &ctx_of(asgicore_scope *scope) noexcept
+{
+    return *scope->ctx;
+}
 
-} // namespace
+}  // namespace
 
 extern "C" {
 
@@ -35,9 +38,15 @@ const char *asgicore_strerror(int code)
     return asgicore::error_text(code);
 }
 
-const char *asgicore_version(void) { return ASGICORE_VERSION_STRING; }
+const char *asgicore_version(void)
+{
+    return ASGICORE_VERSION_STRING;
+}
 
-unsigned asgicore_version_number(void) { return ASGICORE_VERSION_NUM; }
+unsigned asgicore_version_number(void)
+{
+    return ASGICORE_VERSION_NUM;
+}
 
 const char *asgicore_outcome_name(int outcome)
 {
@@ -65,8 +74,8 @@ int asgicore_settings_default_versioned(int settings_version,
 int asgicore_ctx_new_versioned(int settings_version,
                                const asgicore_settings *settings,
                                int callbacks_version,
-                               const asgicore_callbacks *callbacks,
-                               void *user, asgicore_ctx **out)
+                               const asgicore_callbacks *callbacks, void *user,
+                               asgicore_ctx **out)
 {
     if (!callbacks || !out)
         return ASGICORE_ERR_INVALID;
@@ -94,7 +103,10 @@ int asgicore_ctx_new_versioned(int settings_version,
     return ASGICORE_OK;
 }
 
-void asgicore_ctx_free(asgicore_ctx *ctx) { delete ctx; }
+void asgicore_ctx_free(asgicore_ctx *ctx)
+{
+    delete ctx;
+}
 
 int asgicore_ctx_process(asgicore_ctx *ctx)
 {
@@ -325,9 +337,8 @@ int asgicore_finish(asgicore_scope *scope, int failed, const char *message)
 {
     if (!scope)
         return ASGICORE_ERR_INVALID;
-    return guarded([&] {
-        return ctx_of(scope).finish(scope, failed != 0, message);
-    });
+    return guarded(
+        [&] { return ctx_of(scope).finish(scope, failed != 0, message); });
 }
 
-} // extern "C"
+}  // extern "C"

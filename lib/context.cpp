@@ -11,7 +11,9 @@ namespace asgicore {
 
 Context::Context(const asgicore_settings &settings,
                  const asgicore_callbacks &cb, void *user) noexcept
-    : settings_(settings), cb_(cb), user_(user)
+    : settings_(settings)
+    , cb_(cb)
+    , user_(user)
 {
 }
 
@@ -206,7 +208,7 @@ void Context::serve_host(Scope *s, Lock &lk)
     }
     if (work & host_flush)
         flush_output(s, lk);
-    if ((work & host_resume) && s->host_open && !s->client_gone &&
+    if ((work & host_resume) && s->host_open && !s->client_gone() &&
         cb_.resume_body) {
         lk.unlock();
         cb_.resume_body(user_, handle(s), s->host_data);
@@ -217,7 +219,7 @@ void Context::serve_host(Scope *s, Lock &lk)
 
 void Context::flush_output(Scope *s, Lock &lk)
 {
-    while (s->host_open && !s->host_blocked && !s->client_gone) {
+    while (s->host_open && !s->host_blocked && !s->client_gone()) {
         OutMessage *msg = s->out.pop();
         if (!msg)
             break;
@@ -235,20 +237,22 @@ void Context::flush_output(Scope *s, Lock &lk)
             break;
         case OutKind::body:
             if (cb_.send_body)
-                rc = cb_.send_body(user_, handle(s), host_data, msg->data, msg->len,
-                                   msg->last);
+                rc = cb_.send_body(user_, handle(s), host_data, msg->data,
+                                   msg->len, msg->last);
             break;
         case OutKind::trailers:
             if (cb_.send_trailers)
-                rc = cb_.send_trailers(user_, handle(s), host_data, msg->headers,
-                                       msg->header_count, msg->last);
+                rc =
+                    cb_.send_trailers(user_, handle(s), host_data, msg->headers,
+                                      msg->header_count, msg->last);
             break;
         }
         bool last = msg->last;
-        if (msg->kind == OutKind::head)
-            s->head_handed = true;
+        bool head = msg->kind == OutKind::head;
         OutMessage::destroy(msg);
         lk.lock();
+        if (head && s->delivery == Delivery::nothing)
+            s->delivery = Delivery::head;
         if (rc < 0) {
             mark_client_gone(s, ASGICORE_DISCONNECT_WRITE_ERROR, last_now_);
             break;
@@ -256,17 +260,17 @@ void Context::flush_output(Scope *s, Lock &lk)
         if (rc == ASGICORE_PENDING)
             s->host_blocked = true;
         if (last)
-            s->last_handed = true;
+            s->delivery = Delivery::last;
     }
-    if (s->last_handed && !s->host_blocked && !s->client_gone &&
-        !s->response_delivered) {
+    if (s->delivery == Delivery::last && !s->host_blocked &&
+        !s->client_gone()) {
         // S8: the whole response left the host's buffers: the request can
         // end even if the app runs on (background work after the
         // response). Until then a client that leaves is a disconnect.
-        s->response_delivered = true;
-        s->done_wanted = true;
+        s->delivery = Delivery::drained;
+        s->want_done();
     }
-    if (s->send_waiting && !s->host_blocked && !s->client_gone &&
+    if (s->send_waiting && !s->host_blocked && !s->client_gone() &&
         s->out_buffered <= settings_.send_buffer_limit) {
         s->send_waiting = false;
         queue_app(s, app_send_ready, ASGICORE_OK);
@@ -275,18 +279,18 @@ void Context::flush_output(Scope *s, Lock &lk)
 
 void Context::report_done(Scope *s, Lock &lk)
 {
-    if (!s->done_wanted || s->done_reported || !s->host_open)
+    if (s->done != Done::wanted || !s->host_open)
         return;
-    if (!s->out.empty() && !s->client_gone)
+    if (!s->out.empty() && !s->client_gone())
         return;  // the host has not taken everything yet
-    if (s->last_handed && !s->response_delivered && !s->client_gone)
+    if (s->delivery == Delivery::last && !s->client_gone())
         return;  // S8: the end of the response is still in its buffers
-    s->done_reported = true;
+    s->done = Done::reported;
     decide_outcome(s);
     if (!cb_.done)
         return;
     int outcome = s->outcome;
-    int complete = s->response_delivered;
+    int complete = s->delivery == Delivery::drained;
     lk.unlock();
     cb_.done(user_, handle(s), s->host_data, outcome, complete);
     lk.lock();
@@ -298,8 +302,8 @@ void Context::deliver_app_work(Scope *s, Lock &lk)
     int status = s->send_ready_status;
     s->app_work = 0;
     App *app = s->app;
-    if ((work & app_start) && s->app_running() && !s->app_started) {
-        s->app_started = true;
+    if ((work & app_start) && s->app_state == AppState::queued) {
+        s->app_state = AppState::running;
         lk.unlock();
         app->cb.start(app->user, handle(s));
         lk.lock();
@@ -314,7 +318,7 @@ void Context::deliver_app_work(Scope *s, Lock &lk)
     };
     for (const auto &n : order) {
         // The app may have finished inside an earlier callback.
-        if (!(work & n.bit) || !s->app_running() || !s->app_started)
+        if (!(work & n.bit) || s->app_state != AppState::running)
             continue;
         lk.unlock();
         app->cb.notify(app->user, handle(s), n.event,
@@ -362,28 +366,35 @@ void Context::make_receive_ready(Scope *s)
 
 void Context::want_done(Scope *s)
 {
-    s->done_wanted = true;
+    s->want_done();
     queue_host(s, host_flush);
+}
+
+// The app let go of the scope (finished, or never started): it no longer
+// counts as running, nor as its app's.
+void Context::end_app(Scope *s, AppState end) noexcept
+{
+    s->app_state = end;
+    s->app->owned_scopes--;
+    counters_.running_apps--;
 }
 
 void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
 {
-    if (s->client_gone)
+    if (s->client_gone())
         return;  // idempotent (G6): one http.disconnect, one timer
-    s->client_gone = true;
+    s->client = ClientState::gone_unseen;  // until the app is told, below
     s->disconnect_reason = reason;
     discard_output(s);  // nothing more can reach the client
 
     if (!s->app_running()) {
-        if (s->done_wanted)
+        if (s->done != Done::not_yet)
             queue_host(s, host_flush);
         return;
     }
-    if (!s->app_started) {
+    if (s->app_state == AppState::queued) {
         // The start is still queued for a threaded app: never run it (L2).
-        s->not_dispatched = true;
-        s->app->owned_scopes--;
-        counters_.running_apps--;
+        end_app(s, AppState::not_dispatched);
         counters_.not_dispatched++;
         drop_body(s);
         want_done(s);
@@ -392,7 +403,7 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         return;
     }
     bool hidden = (s->info.flags & ASGICORE_SCOPE_IGNORE_CLIENT_ABORT) &&
-                  s->body_end_fed;
+                  s->body_state == BodyState::ended;
     if (hidden) {
         // The app runs to completion, its output goes nowhere (L3).
         if (s->send_waiting) {
@@ -401,7 +412,7 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         }
         return;
     }
-    s->app_sees_disconnect = true;
+    s->client = ClientState::gone;
     drop_body(s);  // unread body is dropped (R8)
     make_receive_ready(s);
     if (s->send_waiting) {
@@ -451,7 +462,7 @@ void Context::decide_outcome(Scope *s)
     if (s->cancel_delivered) {
         s->outcome = ASGICORE_OUTCOME_CANCELLED;
         counters_.cancelled++;
-    } else if (s->client_gone && !s->response_delivered) {
+    } else if (s->client_gone() && s->delivery != Delivery::drained) {
         s->outcome = ASGICORE_OUTCOME_CLIENT_DISCONNECTED;
         counters_.disconnected++;
     } else if (s->app_error) {
@@ -463,4 +474,4 @@ void Context::decide_outcome(Scope *s)
     }
 }
 
-} // namespace asgicore
+}  // namespace asgicore

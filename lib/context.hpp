@@ -85,6 +85,7 @@ private:
     void mark_client_gone(Scope *s, int reason, asgicore_time now);
     void cancel(Scope *s);
     void want_done(Scope *s);
+    void end_app(Scope *s, AppState end) noexcept;
     void decide_outcome(Scope *s);
     int send_failed(Scope *s, int code, const std::string &what);
     void fail_response(Scope *s);
@@ -115,7 +116,7 @@ private:
     TimerHeap timers_;
     std::vector<LogRecord> logs_;
     std::vector<LogRecord> log_batch_;  // logs_ being delivered
-    std::vector<App *> app_wakes_;  // app wakes to fire once unlocked
+    std::vector<App *> app_wakes_;      // app wakes to fire once unlocked
 
     asgicore_counters counters_{};
     asgicore_time host_timer_ = ASGICORE_TIME_NEVER;  // what the host has
@@ -128,7 +129,7 @@ private:
     static thread_local const Context *batching_;
 };
 
-} // namespace asgicore
+}  // namespace asgicore
 
 struct asgicore_ctx : asgicore::Context {
     using Context::Context;

@@ -20,7 +20,10 @@ bool equals_lowercase(const asgicore_str &s, const char (&lower)[N]) noexcept
     return true;
 }
 
-bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+bool is_ows(char c) noexcept
+{
+    return c == ' ' || c == '\t';
+}
 
 // One field value: a comma-separated list of equal decimal numbers.
 int64_t parse_value(const asgicore_str &v) noexcept
@@ -51,7 +54,7 @@ int64_t parse_value(const asgicore_str &v) noexcept
     }
 }
 
-} // namespace
+}  // namespace
 
 bool is_content_length(const asgicore_str &name) noexcept
 {
@@ -81,4 +84,4 @@ bool response_has_body(int status, const asgicore_str &method) noexcept
     return !(method.len == 4 && std::memcmp(method.data, "HEAD", 4) == 0);
 }
 
-} // namespace asgicore
+}  // namespace asgicore

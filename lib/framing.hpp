@@ -22,4 +22,4 @@ bool is_content_length(const asgicore_str &name) noexcept;
 // 204, 205 and 304 responses, and responses to HEAD, carry no body.
 bool response_has_body(int status, const asgicore_str &method) noexcept;
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -15,7 +15,7 @@ bool is_tchar(unsigned char c) noexcept
     return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
-} // namespace
+}  // namespace
 
 bool header_name_valid(const asgicore_str &name) noexcept
 {
@@ -53,4 +53,4 @@ bool headers_valid(const asgicore_header *headers, size_t count) noexcept
     return true;
 }
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -12,4 +12,4 @@ bool header_name_valid(const asgicore_str &name) noexcept;
 bool header_value_valid(const asgicore_str &value) noexcept;
 bool headers_valid(const asgicore_header *headers, size_t count) noexcept;
 
-} // namespace asgicore
+}  // namespace asgicore

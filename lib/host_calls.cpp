@@ -35,7 +35,7 @@ asgicore_addr copy_addr(const asgicore_addr &from, char **cursor) noexcept
     return to;
 }
 
-} // namespace
+}  // namespace
 
 int Context::process()
 {
@@ -79,11 +79,10 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     HostCall call(*this);
     if (app->ctx != this)
         return ASGICORE_ERR_INVALID;
-    const asgicore_str *strs[] = {&info.method,   &info.scheme,
-                                  &info.http_version, &info.path,
-                                  &info.raw_path, &info.query_string,
-                                  &info.root_path, &info.client.host,
-                                  &info.server.host};
+    const asgicore_str *strs[] = {
+        &info.method,    &info.scheme,      &info.http_version,
+        &info.path,      &info.raw_path,    &info.query_string,
+        &info.root_path, &info.client.host, &info.server.host};
     size_t extra = 0;
     for (const asgicore_str *str : strs) {
         if (!str_valid(*str))
@@ -121,8 +120,7 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     s->app = app;
     s->host_data = host_data;
     s->info = info;
-    s->info.headers =
-        copy_headers(info.headers, info.header_count, cursor);
+    s->info.headers = copy_headers(info.headers, info.header_count, cursor);
     cursor += headers_storage_size(info.headers, info.header_count);
     s->info.method = copy_str(info.method, &cursor);
     s->info.scheme = copy_str(info.scheme, &cursor);
@@ -158,7 +156,7 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
         return ASGICORE_OK;
     }
     if (info.flags & ASGICORE_SCOPE_BODY_ON_DEMAND)
-        s->body_paused = true;  // until the app first asks for its body
+        s->body_state = BodyState::paused;  // until the app asks for it
     queue_app(s, app_start);
     return ASGICORE_OK;
 }
@@ -175,25 +173,26 @@ int Context::feed_body(Scope *s, const void *data, size_t len, bool more)
     // this call's own callbacks, while the lock keeps later ones out.
     s->refs++;  // the host may release the scope from a callback
     call.run_loop();
-    rc = s->host_open && s->body_paused ? ASGICORE_PENDING : ASGICORE_OK;
+    rc = s->host_open && s->body_state == BodyState::paused ? ASGICORE_PENDING
+                                                            : ASGICORE_OK;
     unref(s);
     return rc;
 }
 
-int Context::feed_body_locked(Scope *s, const void *data, size_t len,
-                              bool more)
+int Context::feed_body_locked(Scope *s, const void *data, size_t len, bool more)
 {
-    if (!s->host_open || s->body_end_fed)
+    if (!s->host_open || s->body_state == BodyState::ended)
         return ASGICORE_ERR_STATE;
     if (len && !data)
         return ASGICORE_ERR_INVALID;
-    if (s->client_gone)
+    if (s->client_gone())
         return ASGICORE_ERR_DISCONNECTED;
-    if (s->body_paused)
+    if (s->body_state == BodyState::paused)
         return ASGICORE_ERR_BUSY;
     bool last = !more;
-    if (!s->app_running() || s->app_sees_disconnect) {
-        s->body_end_fed = last;  // nobody will read it
+    if (!s->app_running() || s->app_sees_disconnect()) {
+        if (last)
+            s->body_state = BodyState::ended;  // nobody will read it
         return ASGICORE_OK;
     }
     if (len == 0) {
@@ -202,7 +201,7 @@ int Context::feed_body_locked(Scope *s, const void *data, size_t len,
         if (BodyChunk *tail = s->body.back()) {
             // Still unread, so the app is not waiting: no notification.
             tail->last = true;
-            s->body_end_fed = true;
+            s->body_state = BodyState::ended;
             return ASGICORE_OK;
         }
     }
@@ -211,10 +210,11 @@ int Context::feed_body_locked(Scope *s, const void *data, size_t len,
         return ASGICORE_ERR_NOMEM;
     s->body.push(chunk);
     s->body_buffered += len;
-    s->body_end_fed = last;
+    if (last)
+        s->body_state = BodyState::ended;
     make_receive_ready(s);
     if (!last && s->body_buffered >= settings_.body_buffer_limit) {
-        s->body_paused = true;
+        s->body_state = BodyState::paused;
         return ASGICORE_PENDING;
     }
     return ASGICORE_OK;
@@ -333,4 +333,4 @@ int Context::free_app(App *app)
     return ASGICORE_OK;
 }
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -66,4 +66,4 @@ private:
     ListLink<T> head_;
 };
 
-} // namespace asgicore
+}  // namespace asgicore

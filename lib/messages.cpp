@@ -12,7 +12,7 @@ void *allocate(size_t size) noexcept
     return ::operator new(size, std::nothrow);
 }
 
-} // namespace
+}  // namespace
 
 BodyChunk *BodyChunk::make(const void *data, size_t len, bool last) noexcept
 {
@@ -94,8 +94,8 @@ OutMessage *make_message(OutKind kind, size_t extra) noexcept
     void *mem = allocate(sizeof(OutMessage) + extra);
     if (!mem)
         return nullptr;
-    return new (mem) OutMessage{nullptr, kind, false, false, 0,
-                                nullptr, 0,    nullptr, 0};
+    return new (mem)
+        OutMessage{nullptr, kind, false, false, 0, nullptr, 0, nullptr, 0};
 }
 
 char *storage_of(OutMessage *msg) noexcept
@@ -103,7 +103,7 @@ char *storage_of(OutMessage *msg) noexcept
     return reinterpret_cast<char *>(msg + 1);
 }
 
-} // namespace
+}  // namespace
 
 OutMessage *OutMessage::make_head(int status, const asgicore_header *headers,
                                   size_t count, bool has_trailers) noexcept
@@ -152,4 +152,4 @@ void OutMessage::destroy(OutMessage *msg) noexcept
     ::operator delete(msg);
 }
 
-} // namespace asgicore
+}  // namespace asgicore

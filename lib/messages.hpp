@@ -11,7 +11,7 @@ namespace asgicore {
 struct BodyChunk {
     BodyChunk *next;
     size_t len;
-    bool last;          // the host said the body ends here
+    bool last;  // the host said the body ends here
     char *data() noexcept { return reinterpret_cast<char *>(this + 1); }
 
     static BodyChunk *make(const void *data, size_t len, bool last) noexcept;
@@ -28,7 +28,7 @@ struct OutMessage {
     int status;         // head only
     asgicore_header *headers;
     size_t header_count;
-    const char *data;   // body only
+    const char *data;  // body only
     size_t len;
 
     static OutMessage *make_head(int status, const asgicore_header *headers,
@@ -93,4 +93,4 @@ size_t headers_storage_size(const asgicore_header *headers,
 asgicore_header *copy_headers(const asgicore_header *headers, size_t count,
                               char *storage) noexcept;
 
-} // namespace asgicore
+}  // namespace asgicore

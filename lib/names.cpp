@@ -50,4 +50,4 @@ const char *disconnect_reason_name(int reason) noexcept
     }
 }
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -7,4 +7,4 @@ const char *error_text(int code) noexcept;
 const char *outcome_name(int outcome) noexcept;
 const char *disconnect_reason_name(int reason) noexcept;
 
-} // namespace asgicore
+}  // namespace asgicore

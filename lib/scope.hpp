@@ -16,17 +16,58 @@ class Context;
 struct App;
 
 enum class Response : unsigned char {
-    none,      // no http.response.start yet
-    started,   // head sent, body in progress
-    body_done, // body ended, trailers expected
-    complete   // the app sent the last message of the response
+    none,       // no http.response.start yet
+    started,    // head sent, body in progress
+    body_done,  // body ended, trailers expected
+    complete    // the app sent the last message of the response
+};
+
+// The states below are those docs/lifecycle.md draws; each moves forward
+// only.
+
+// The app's side.
+enum class AppState : unsigned char {
+    queued,          // opened, its start not delivered yet
+    running,         // start delivered
+    finished,        // asgicore_finish called
+    not_dispatched,  // the client left before the queued start ran (L2)
+};
+
+// The client's side.
+enum class ClientState : unsigned char {
+    connected,
+    gone,         // reported gone, and receive returns http.disconnect
+    gone_unseen,  // reported gone, the app is not told: it is not running,
+                  // or it ignores client aborts and has its body (L3)
+};
+
+// The request body, as the host feeds it.
+enum class BodyState : unsigned char {
+    expecting,  // more may be fed
+    paused,     // the host was answered PENDING and waits for resume_body
+    ended,      // the last chunk was fed
+};
+
+// How far the response got into the host.
+enum class Delivery : unsigned char {
+    nothing,  // nothing handed over: an app error can still be a 500
+    head,     // the head handed over
+    last,     // the last message handed over, the host backlogged
+    drained,  // the last message handed over, the host not backlogged (S8)
+};
+
+// The host's done callback.
+enum class Done : unsigned char {
+    not_yet,
+    wanted,  // due once the host has taken what the scope holds
+    reported,
 };
 
 // Work for the host thread (bits of Scope::host_work).
 enum HostWork : unsigned char {
-    host_flush = 1,  // hand queued output to the host
-    host_resume = 2, // tell the host to feed more body
-    host_gone = 4,   // scope_gone, after the release (P9)
+    host_flush = 1,   // hand queued output to the host
+    host_resume = 2,  // tell the host to feed more body
+    host_gone = 4,    // scope_gone, after the release (P9)
 };
 
 // Notifications for the app (bits of Scope::app_work), delivered in this
@@ -57,20 +98,16 @@ struct Scope {
     // host_data may still be passed (to log lines): until the release, or
     // with a scope_gone callback until that is delivered (P9).
     bool host_data_live = true;
-    bool app_started = false;   // start callback delivered
-    bool app_finished = false;  // asgicore_finish called
-    bool not_dispatched = false;
+    AppState app_state = AppState::queued;
     bool late_receive_logged = false;  // a call after finish was logged
     bool late_send_logged = false;     // (L6), once per kind
 
     // The client side.
-    bool client_gone = false;          // a disconnect was reported
-    bool app_sees_disconnect = false;  // receive returns http.disconnect
+    ClientState client = ClientState::connected;
     int disconnect_reason = 0;
 
     // The request body.
-    bool body_end_fed = false;
-    bool body_paused = false;
+    BodyState body_state = BodyState::expecting;
     bool receive_armed = false;
     size_t body_buffered = 0;
     Fifo<BodyChunk> body;
@@ -79,24 +116,21 @@ struct Scope {
     // The response.
     Response response = Response::none;
     bool expects_trailers = false;
-    bool has_body = true;        // false: 204, 205, 304 or HEAD (S7)
+    bool has_body = true;          // false: 204, 205, 304 or HEAD (S7)
     int64_t declared_length = -1;  // the app's content-length (S6)
-    uint64_t body_sent = 0;      // body bytes the app sent
+    uint64_t body_sent = 0;        // body bytes the app sent
     bool send_waiting = false;
     bool host_blocked = false;
-    bool head_handed = false;    // the host has the head: no 500 now
-    bool last_handed = false;    // the host has the last message
-    bool response_delivered = false;  // ...and is not backlogged (S8)
+    Delivery delivery = Delivery::nothing;
     bool response_failed = false;  // ended by an app error (500 or cut)
     size_t out_buffered = 0;
     Fifo<OutMessage> out;
 
     // The end.
-    bool poisoned = false;   // a protocol error: later sends fail
+    bool poisoned = false;  // a protocol error: later sends fail
     bool app_error = false;
     bool cancel_delivered = false;
-    bool done_wanted = false;
-    bool done_reported = false;
+    Done done = Done::not_yet;
     int outcome = ASGICORE_OUTCOME_NONE;
 
     // Queues and timer.
@@ -111,12 +145,25 @@ struct Scope {
 
     bool app_running() const noexcept
     {
-        return !app_finished && !not_dispatched;
+        return app_state == AppState::queued || app_state == AppState::running;
+    }
+    bool client_gone() const noexcept
+    {
+        return client != ClientState::connected;
+    }
+    bool app_sees_disconnect() const noexcept
+    {
+        return client == ClientState::gone;
+    }
+    void want_done() noexcept
+    {
+        if (done == Done::not_yet)
+            done = Done::wanted;
     }
     bool in_timer() const noexcept { return heap_index != TimerHeap::npos; }
 };
 
-} // namespace asgicore
+}  // namespace asgicore
 
 struct asgicore_scope : asgicore::Scope {};
 
@@ -128,4 +175,4 @@ inline asgicore_scope *handle(Scope *s) noexcept
     return static_cast<asgicore_scope *>(s);
 }
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -56,7 +56,8 @@ void TimerHeap::sift_down(size_t i) noexcept
         size_t child = 2 * i + 1;
         if (child >= n)
             break;
-        if (child + 1 < n && heap_[child + 1]->deadline < heap_[child]->deadline)
+        if (child + 1 < n &&
+            heap_[child + 1]->deadline < heap_[child]->deadline)
             child++;
         if (s->deadline <= heap_[child]->deadline)
             break;
@@ -66,4 +67,4 @@ void TimerHeap::sift_down(size_t i) noexcept
     place(i, s);
 }
 
-} // namespace asgicore
+}  // namespace asgicore

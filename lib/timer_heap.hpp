@@ -33,4 +33,4 @@ private:
     std::vector<Scope *> heap_;
 };
 
-} // namespace asgicore
+}  // namespace asgicore

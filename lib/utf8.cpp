@@ -58,7 +58,7 @@ size_t ascii_prefix(const unsigned char *u, size_t len) noexcept
     return i;
 }
 
-} // namespace
+}  // namespace
 
 size_t utf8_repaired_length(const char *s, size_t len, bool *valid) noexcept
 {
@@ -98,4 +98,4 @@ void utf8_repair(const char *s, size_t len, char *out) noexcept
     }
 }
 
-} // namespace asgicore
+}  // namespace asgicore

@@ -14,4 +14,4 @@ size_t utf8_repaired_length(const char *s, size_t len, bool *valid) noexcept;
 // Writes the repaired copy to `out` (utf8_repaired_length bytes).
 void utf8_repair(const char *s, size_t len, char *out) noexcept;
 
-} // namespace asgicore
+}  // namespace asgicore
