@@ -383,31 +383,59 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
     return msg ? queue_output(s, msg, 0) : ASGICORE_OK;
 }
 
+namespace {
+
+// The line a finish logs, and its level (0: none). It allocates: it comes
+// before any change, so that a failed finish changes nothing.
+struct FinishLine {
+    int level = 0;
+    std::string text;
+};
+
+FinishLine finish_line(const Scope &s, bool failed, const char *message)
+{
+    std::string detail = message ? std::string(": ") + message : "";
+    if (failed && s.cancel_delivered)
+        return {ASGICORE_LOG_INFO, "app ended after cancellation" + detail};
+    if (failed)
+        return {ASGICORE_LOG_ERROR, "app failed" + detail};
+    if (s.response != Response::complete && !s.client_gone() && !s.poisoned) {
+        return {ASGICORE_LOG_ERROR,
+                s.response == Response::none
+                    ? "app returned without sending a response"
+                    : "app returned before completing its response"};
+    }
+    return {};
+}
+
+}  // namespace
+
 int Context::finish(Scope *s, bool failed, const char *message)
 {
     AppCall call(*this);
     if (!s->app_running())
         return ASGICORE_ERR_FINISHED;
-    // What allocates comes first: if it fails, nothing has changed and the
-    // app may finish again.
-    std::string detail = message ? std::string(": ") + message : "";
-    bool response_incomplete = s->response != Response::complete;
-    int level = 0;
-    std::string line;
-    if (failed && s->cancel_delivered) {
-        level = ASGICORE_LOG_INFO;
-        line = "app ended after cancellation" + detail;
-    } else if (failed) {
-        level = ASGICORE_LOG_ERROR;
-        line = "app failed" + detail;
-    } else if (response_incomplete && !s->client_gone() && !s->poisoned) {
-        level = ASGICORE_LOG_ERROR;
-        line = s->response == Response::none
-                   ? "app returned without sending a response"
-                   : "app returned before completing its response";
-    }
+    FinishLine line = finish_line(*s, failed, message);
 
     end_app(s, AppState::finished);
+    let_go_of_app_side(s);
+    if (line.level == ASGICORE_LOG_ERROR)
+        s->app_error = true;
+    if (line.level)
+        log(line.level, s, std::move(line.text));
+    // B2: a 500 while the host has nothing of the response, else a cut.
+    if (s->app_error)
+        fail_response(s);
+    want_done(s);
+    maybe_gone(s);
+    unref(s);  // the app's reference
+    return ASGICORE_OK;
+}
+
+// What only the app could still use: waits, the chunk it was reading, the
+// grace timer, the unread body.
+void Context::let_go_of_app_side(Scope *s) noexcept
+{
     s->receive_armed = false;
     s->send_waiting = false;
     if (s->delivered) {
@@ -419,18 +447,6 @@ int Context::finish(Scope *s, bool failed, const char *message)
         unref(s);           // the timer's reference; the app's remains
     }
     drop_body(s);
-
-    if (level == ASGICORE_LOG_ERROR)
-        s->app_error = true;
-    if (level)
-        log(level, s, std::move(line));
-    // B2: a 500 while the host has nothing of the response, else a cut.
-    if (s->app_error)
-        fail_response(s);
-    want_done(s);
-    maybe_gone(s);
-    unref(s);  // the app's reference
-    return ASGICORE_OK;
 }
 
 int Context::hold(Scope *s)

@@ -86,6 +86,7 @@ private:
     void cancel(Scope *s);
     void want_done(Scope *s);
     void end_app(Scope *s, AppState end) noexcept;
+    void let_go_of_app_side(Scope *s) noexcept;
     void decide_outcome(Scope *s);
     int send_failed(Scope *s, int code, const std::string &what);
     void fail_response(Scope *s);

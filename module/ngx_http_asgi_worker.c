@@ -32,6 +32,10 @@ static u_char *ngx_http_asgi_late_log_handler(ngx_log_t *log, u_char *buf,
 static const char *ngx_http_asgi_log_cut(const char *p, const char *end,
     size_t room);
 static void ngx_http_asgi_unload_app(void *data);
+static ngx_int_t ngx_http_asgi_init_events(ngx_http_asgi_worker_t *w,
+    ngx_cycle_t *cycle);
+static void ngx_http_asgi_start_apps(ngx_http_asgi_worker_t *w,
+    ngx_http_asgi_main_conf_t *amcf);
 static void ngx_http_asgi_start_app(ngx_http_asgi_worker_t *w,
     ngx_http_asgi_app_t *app);
 
@@ -117,12 +121,8 @@ ngx_http_asgi_unload_app(void *data)
 ngx_int_t
 ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
 {
-    int                         fd, rc;
-    sigset_t                    all, old;
-    ngx_uint_t                  i;
-    ngx_connection_t           *c;
+    int                         rc;
     asgicore_settings           settings;
-    ngx_http_asgi_app_t       **apps;
     ngx_http_asgi_worker_t     *w;
     ngx_http_asgi_main_conf_t  *amcf;
 
@@ -169,6 +169,29 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_asgi_init_events(w, cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_asgi_worker = w;
+
+    ngx_http_asgi_start_apps(w, amcf);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The worker's events: the eventfd app threads write to wake the nginx
+ * thread, the library's timer and the shutdown hold.
+ */
+
+static ngx_int_t
+ngx_http_asgi_init_events(ngx_http_asgi_worker_t *w, ngx_cycle_t *cycle)
+{
+    int                fd;
+    ngx_connection_t  *c;
+
     fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd == -1) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
@@ -202,7 +225,17 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
     w->shutdown_hold.data = w;
     w->shutdown_hold.log = cycle->log;
 
-    ngx_http_asgi_worker = w;
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_asgi_start_apps(ngx_http_asgi_worker_t *w,
+    ngx_http_asgi_main_conf_t *amcf)
+{
+    sigset_t               all, old;
+    ngx_uint_t             i;
+    ngx_http_asgi_app_t  **apps;
 
     /*
      * Threads an app starts inherit this thread's signal mask: with every
@@ -228,8 +261,6 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
     if (amcf->apps.nelts) {
         (void) signal(SIGCHLD, SIG_DFL);
     }
-
-    return NGX_OK;
 }
 
 
