@@ -35,7 +35,17 @@
  *     library from a callback.
  *
  * Errors are negative int codes; asgicore_strerror() describes them. The two
- * non-negative results are ASGICORE_OK and ASGICORE_PENDING.
+ * non-negative results are ASGICORE_OK and ASGICORE_PENDING. Each function
+ * below says on which thread it may be called ("Thread:") and what it
+ * returns ("Returns:"). Besides the codes listed there, every function that
+ * returns int may return ASGICORE_ERR_INVALID (a NULL handle or pointer
+ * argument), ASGICORE_ERR_NOMEM (an allocation failed; nothing changed) and
+ * ASGICORE_ERR_INTERNAL (a bug in the library, which logs it). The fuzz
+ * target t/fuzz/fuzz_scopes checks every result against these lists.
+ *
+ * Ownership: the library copies what it is given (scope data, headers,
+ * bodies, messages) and never frees the caller's memory; pointers it hands
+ * out are valid for the time each function states.
  *
  * Structs passed in are versioned: the caller passes the version it was
  * compiled with (the macros below do it) and the library reads that layout.
@@ -85,7 +95,10 @@ enum {
     ASGICORE_ERR_INTERNAL = -10     /* a bug in the library; logged */
 };
 
+/* Thread: any. A static string for any code (unknown ones included). */
 ASGICORE_API const char *asgicore_strerror(int code);
+/* Thread: any. The library's version, as ASGICORE_VERSION_STRING and
+ * ASGICORE_VERSION_NUM were when it was built. */
 ASGICORE_API const char *asgicore_version(void);
 ASGICORE_API unsigned asgicore_version_number(void);
 
@@ -135,6 +148,8 @@ typedef struct asgicore_settings {
 #define ASGICORE_SETTINGS_V1 1
 #define ASGICORE_SETTINGS_VERSION ASGICORE_SETTINGS_V1
 
+/* Fills *s with the defaults above.
+ * Thread: any. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION. */
 ASGICORE_API int asgicore_settings_default_versioned(int settings_version,
                                                      asgicore_settings *s);
 #define asgicore_settings_default(s)                                          \
@@ -158,6 +173,7 @@ enum asgicore_outcome {
     ASGICORE_OUTCOME_APP_ERROR = 4            /* "app_error" */
 };
 
+/* Thread: any. A static string; "unknown" for an unknown outcome. */
 ASGICORE_API const char *asgicore_outcome_name(int outcome);
 
 /* What the host saw happen to the client. */
@@ -172,6 +188,7 @@ enum asgicore_disconnect_reason {
     ASGICORE_DISCONNECT_SERVER = 8           /* the host gave up (shutdown) */
 };
 
+/* Thread: any. A static string; "unknown reason" for an unknown one. */
 ASGICORE_API const char *asgicore_disconnect_reason_name(int reason);
 
 /*
@@ -242,7 +259,11 @@ typedef struct asgicore_callbacks {
 #define ASGICORE_CALLBACKS_VERSION ASGICORE_CALLBACKS_V2
 
 /* Creates a context: one per host event loop (e.g. per nginx worker). The
- * settings and callbacks are copied. NULL settings means defaults. */
+ * settings and callbacks are copied. NULL settings means defaults. The
+ * caller owns *out and frees it with asgicore_ctx_free.
+ * Thread: any; the thread that then makes host-side calls is the host
+ * thread. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION;
+ * ASGICORE_ERR_INVALID (also: body_buffer_limit is 0). */
 ASGICORE_API int asgicore_ctx_new_versioned(
     int settings_version, const asgicore_settings *settings,
     int callbacks_version, const asgicore_callbacks *callbacks, void *user,
@@ -253,16 +274,20 @@ ASGICORE_API int asgicore_ctx_new_versioned(
                                (user), (out))
 
 /* Frees the context, its apps and every scope, released or not. Stop every
- * app thread first: their scope pointers become invalid. NULL is a no-op. */
+ * app thread first: their scope pointers become invalid. NULL is a no-op.
+ * Thread: host. */
 ASGICORE_API void asgicore_ctx_free(asgicore_ctx *ctx);
 
-/* Runs work posted from app-side calls (after `wake`). */
+/* Runs work posted from app-side calls (after `wake`): callbacks follow.
+ * Thread: host. Returns: ASGICORE_OK. */
 ASGICORE_API int asgicore_ctx_process(asgicore_ctx *ctx);
 
-/* The earliest deadline, or ASGICORE_TIME_NEVER. */
+/* The earliest deadline, or ASGICORE_TIME_NEVER (also for NULL).
+ * Thread: host. */
 ASGICORE_API asgicore_time asgicore_ctx_get_expiry(asgicore_ctx *ctx);
 
-/* Runs every deadline <= now (grace periods ending: apps are cancelled). */
+/* Runs every deadline <= now (grace periods ending: apps are cancelled).
+ * Thread: host. Returns: ASGICORE_OK. */
 ASGICORE_API int asgicore_ctx_handle_expiry(asgicore_ctx *ctx,
                                             asgicore_time now);
 
@@ -285,7 +310,8 @@ typedef struct asgicore_counters {
 #define ASGICORE_COUNTERS_V1 1
 #define ASGICORE_COUNTERS_VERSION ASGICORE_COUNTERS_V1
 
-/* Thread-safe. */
+/* A snapshot of the counters into *out.
+ * Thread: any. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION. */
 ASGICORE_API int asgicore_ctx_counters_versioned(asgicore_ctx *ctx,
                                                  int counters_version,
                                                  asgicore_counters *out);
@@ -334,6 +360,9 @@ typedef struct asgicore_scope_info {
  * start callback runs before this returns, a threaded app's is queued.
  * Callbacks for the scope may run before this returns; *out is set first.
  * The host must call asgicore_scope_release exactly once.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION;
+ * ASGICORE_ERR_INVALID (also: the app belongs to another context, a string
+ * or header with NULL data and a length, headers NULL with a count).
  */
 ASGICORE_API int asgicore_scope_open_versioned(asgicore_ctx *ctx,
                                                asgicore_app *app,
@@ -348,30 +377,38 @@ ASGICORE_API int asgicore_scope_open_versioned(asgicore_ctx *ctx,
 /*
  * Feeds request body bytes (copied); more == 0 ends the body. A request
  * without a body is fed (NULL, 0, 0) once.
- * ASGICORE_OK: keep feeding. ASGICORE_PENDING: taken, but stop reading
- * until the resume_body callback. ASGICORE_ERR_BUSY: not taken, paused.
- * ASGICORE_ERR_DISCONNECTED: not taken, the client is gone.
- * ASGICORE_ERR_STATE: the body already ended.
+ * Thread: host. Returns: ASGICORE_OK: keep feeding. ASGICORE_PENDING:
+ * taken, but stop reading until the resume_body callback.
+ * ASGICORE_ERR_BUSY: not taken, paused. ASGICORE_ERR_DISCONNECTED: not
+ * taken, the client is gone. ASGICORE_ERR_STATE: the body already ended, or
+ * the scope was released. ASGICORE_ERR_INVALID (also: data NULL with a
+ * length).
  */
 ASGICORE_API int asgicore_scope_feed_body(asgicore_scope *scope,
                                           const void *data, size_t len,
                                           int more);
 
-/* The client went away. Idempotent: only the first report counts. */
+/* The client went away. Idempotent: only the first report counts.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (released);
+ * ASGICORE_ERR_INVALID (also: an unknown reason). */
 ASGICORE_API int asgicore_scope_disconnect(asgicore_scope *scope, int reason,
                                            asgicore_time now);
 
-/* The host drained what it took after returning ASGICORE_PENDING. */
+/* The host drained what it took after returning ASGICORE_PENDING.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (released). */
 ASGICORE_API int asgicore_scope_write_ready(asgicore_scope *scope);
 
 /* The host is done with the scope; no callback for it follows. If the app
  * is still running and its response is incomplete, the app sees a
  * disconnect (ASGICORE_DISCONNECT_SERVER) at `now` and is cancelled after
- * the grace period. The handle is invalid for the host afterwards. */
+ * the grace period. The handle is invalid for the host afterwards.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (released
+ * already, seen only while the app still holds the scope). */
 ASGICORE_API int asgicore_scope_release(asgicore_scope *scope,
                                         asgicore_time now);
 
-/* The scope's outcome so far (ASGICORE_OUTCOME_NONE until decided). */
+/* The scope's outcome so far (ASGICORE_OUTCOME_NONE until decided).
+ * Thread: host. Returns: an asgicore_outcome (>= 0). */
 ASGICORE_API int asgicore_scope_outcome(asgicore_scope *scope);
 
 /* ---------------------------------------------------------------- app side */
@@ -407,7 +444,10 @@ typedef struct asgicore_app_callbacks {
 /* Callbacks run in asgicore_app_dispatch, on the app's own thread. */
 #define ASGICORE_APP_THREADED 1
 
-/* Registers an app with a context (host thread). */
+/* Registers an app with a context; the context owns it (asgicore_app_free,
+ * or asgicore_ctx_free frees it).
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION;
+ * ASGICORE_ERR_INVALID (also: an unknown mode). */
 ASGICORE_API int asgicore_app_new_versioned(
     asgicore_ctx *ctx, int callbacks_version,
     const asgicore_app_callbacks *callbacks, void *app_user, int mode,
@@ -416,8 +456,9 @@ ASGICORE_API int asgicore_app_new_versioned(
     asgicore_app_new_versioned((ctx), ASGICORE_APP_CALLBACKS_VERSION,         \
                                (callbacks), (app_user), (mode), (out))
 
-/* Unregisters an app (host thread). ASGICORE_ERR_BUSY while it still owns
- * a scope. */
+/* Unregisters and frees an app.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_BUSY (it still owns a
+ * scope). */
 ASGICORE_API int asgicore_app_free(asgicore_app *app);
 
 /* An app's readiness (since 0.3.0), for the host to show (nginx:
@@ -429,18 +470,22 @@ enum asgicore_app_state {
     ASGICORE_APP_FAILED = 2   /* it could not start */
 };
 
-/* Any thread. message (may be NULL): what failed, or what is loading;
- * copied, at most 1023 bytes kept. */
+/* message (may be NULL): what failed, or what is loading; copied, at most
+ * 1023 bytes kept.
+ * Thread: any. Returns: ASGICORE_OK; ASGICORE_ERR_INVALID (also: an
+ * unknown state). */
 ASGICORE_API int asgicore_app_set_state(asgicore_app *app, int state,
                                         const char *message);
 
-/* Any thread. Returns the state (or a negative code); copies its message,
- * NUL-terminated and cut to fit, into buf when buf is not NULL. */
+/* Copies the state's message, NUL-terminated and cut to fit, into buf when
+ * buf is not NULL.
+ * Thread: any. Returns: an asgicore_app_state (>= 0). */
 ASGICORE_API int asgicore_app_get_state(asgicore_app *app, char *buf,
                                         size_t size);
 
-/* Threaded apps: runs queued callbacks on the calling thread. Returns how
- * many scopes were notified, or a negative code. */
+/* Threaded apps: runs queued callbacks on the calling thread.
+ * Thread: the app's. Returns: how many scopes were notified (>= 0);
+ * ASGICORE_ERR_STATE (an inline app). */
 ASGICORE_API int asgicore_app_dispatch(asgicore_app *app);
 
 /*
@@ -449,6 +494,9 @@ ASGICORE_API int asgicore_app_dispatch(asgicore_app *app);
  * an app thread may call this at any time. scope (NULL for none) must be
  * a scope the app owns: the host then logs the line with that request.
  * level is an asgicore_log_level. The message is copied.
+ * Thread: any. Returns: ASGICORE_OK; ASGICORE_ERR_FINISHED (the scope is
+ * finished, or another app's); ASGICORE_ERR_INVALID (also: an unknown
+ * level).
  */
 ASGICORE_API int asgicore_app_log(asgicore_app *app, asgicore_scope *scope,
                                   int level, const char *message);
@@ -458,19 +506,23 @@ ASGICORE_API int asgicore_app_log(asgicore_app *app, asgicore_scope *scope,
  * While on, the calls do not wake the host; turning it off wakes the host
  * once if any call needed it. An app thread that makes many calls per turn
  * of its loop (many requests in flight) brackets the turn with on/off, so
- * the host wakes once per turn instead of once per response. Errors:
- * ASGICORE_ERR_STATE (an inline app), ASGICORE_ERR_BUSY (the thread
- * batches for another context).
+ * the host wakes once per turn instead of once per response.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (an inline
+ * app); ASGICORE_ERR_BUSY (the thread batches for another context).
  */
 ASGICORE_API int asgicore_app_batch(asgicore_app *app, int on);
 
 /* The scope data, valid until asgicore_finish (or the last drop of a held
  * scope). Strings are not NUL-terminated; grace_period_ns holds the
  * effective value; path is valid UTF-8 (invalid sequences of the host's
- * path are replaced by U+FFFD since 0.3.0). */
+ * path are replaced by U+FFFD since 0.3.0). The library owns it.
+ * Thread: the app's (or any, while the app holds the scope). NULL for a
+ * NULL scope. */
 ASGICORE_API const asgicore_scope_info *asgicore_scope_get_info(
     asgicore_scope *scope);
 
+/* One pointer the app keeps with the scope (NULL at first); the library
+ * never uses it. Thread: the app's. */
 ASGICORE_API void asgicore_scope_set_app_data(asgicore_scope *scope,
                                               void *data);
 ASGICORE_API void *asgicore_scope_get_app_data(asgicore_scope *scope);
@@ -495,6 +547,8 @@ typedef struct asgicore_event {
  * Non-blocking receive. ASGICORE_OK: *event is filled. ASGICORE_PENDING:
  * nothing yet; ASGICORE_NOTIFY_RECEIVE_READY follows when there is. A
  * caller that stops waiting simply does not call again: no event is lost.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_PENDING;
+ * ASGICORE_ERR_FINISHED (called after asgicore_finish on a held scope).
  */
 ASGICORE_API int asgicore_receive(asgicore_scope *scope,
                                   asgicore_event *event);
@@ -514,16 +568,26 @@ ASGICORE_API int asgicore_receive(asgicore_scope *scope,
  * nothing written, not an app error. ASGICORE_ERR_PROTOCOL,
  * ASGICORE_ERR_BAD_HEADER, ASGICORE_ERR_INVALID: an app error, logged; later
  * sends fail too. ASGICORE_ERR_BUSY: the previous send is pending.
+ * ASGICORE_ERR_FINISHED: called after asgicore_finish on a held scope.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_PENDING;
+ * ASGICORE_ERR_DISCONNECTED; ASGICORE_ERR_PROTOCOL; ASGICORE_ERR_BAD_HEADER;
+ * ASGICORE_ERR_BUSY; ASGICORE_ERR_FINISHED.
  */
 ASGICORE_API int asgicore_send_start(asgicore_scope *scope, int status,
                                      const asgicore_header *headers,
                                      size_t header_count, int trailers);
 
-/* "http.response.body"; more_body == 0 ends the body. Bytes are copied. */
+/* "http.response.body"; more_body == 0 ends the body. Bytes are copied.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_PENDING;
+ * ASGICORE_ERR_DISCONNECTED; ASGICORE_ERR_PROTOCOL; ASGICORE_ERR_BUSY;
+ * ASGICORE_ERR_FINISHED (see asgicore_send_start). */
 ASGICORE_API int asgicore_send_body(asgicore_scope *scope, const void *data,
                                     size_t len, int more_body);
 
-/* "http.response.trailers"; more_trailers == 0 ends the response. */
+/* "http.response.trailers"; more_trailers == 0 ends the response.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_PENDING;
+ * ASGICORE_ERR_DISCONNECTED; ASGICORE_ERR_PROTOCOL; ASGICORE_ERR_BAD_HEADER;
+ * ASGICORE_ERR_BUSY; ASGICORE_ERR_FINISHED (see asgicore_send_start). */
 ASGICORE_API int asgicore_send_trailers(asgicore_scope *scope,
                                         const asgicore_header *trailers,
                                         size_t count, int more_trailers);
@@ -540,6 +604,8 @@ ASGICORE_API int asgicore_send_trailers(asgicore_scope *scope,
  * asgicore_scope_hold): the library may free the scope and reuse its
  * memory for another request's scope, so an unheld handle must not be
  * passed to any call, ever again.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_ERR_FINISHED (already
+ * finished, or never started: a held scope's second finish).
  */
 ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
                                  const char *message);
@@ -556,6 +622,8 @@ ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
  * the client had left, else ASGICORE_ERR_FINISHED; nothing is written.
  * Holds are counted; each needs its drop (ASGICORE_ERR_STATE when none is
  * left). Drop every hold before asgicore_ctx_free.
+ * Thread: the app's. Returns (hold): ASGICORE_OK; ASGICORE_ERR_FINISHED.
+ * Returns (drop): ASGICORE_OK; ASGICORE_ERR_STATE.
  */
 ASGICORE_API int asgicore_scope_hold(asgicore_scope *scope);
 ASGICORE_API int asgicore_scope_drop(asgicore_scope *scope);

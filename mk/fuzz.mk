@@ -8,8 +8,15 @@ FUZZ_SECONDS ?= 300
 FUZZ_RUNS ?= 100000
 FUZZ_JOBS ?= 1
 FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fno-omit-frame-pointer -Iinclude -Ilib \
-	-fno-sanitize-recover=all
-FUZZ_PROGRAM := t/fuzz/program.cpp t/fuzz/program.hpp
+	-I$(B)/fuzz -fno-sanitize-recover=all
+FUZZ_PROGRAM := t/fuzz/program.cpp t/fuzz/program.hpp \
+	$(B)/fuzz/documented_codes.inc
+
+# Each function's results as the header documents them, for the program's
+# check of every result.
+$(B)/fuzz/documented_codes.inc: include/asgicore.h tools/api-doc
+	@mkdir -p $(@D)
+	/usr/bin/python3 tools/api-doc codes $@
 
 # fuzz_build NAME, SANITIZERS, SOURCES
 define fuzz_build

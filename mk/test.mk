@@ -39,6 +39,7 @@ valgrind-test: $(call unit,shared)
 
 abi-test: lib
 	sh tools/check-abi $(B)
+	/usr/bin/python3 tools/api-doc check
 
 # After a deliberate ABI change: rewrite the committed baselines.
 abi-update: lib
