@@ -44,9 +44,12 @@ __DATA__
 === TEST 1: L4 nginx -s quit lets an in-flight request finish
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
+location = /status { asgi_status; }
 --- after
-my @statuses = load(3, 1, '/t/wait?ms=800', sub {
-    sleep 0.3;
+my @statuses = load(3, 1, '/t/wait?ms=3000', sub {
+    # the quit comes once the three requests are in the app, not before
+    ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 3\b/ }),
+       "L4 three requests in flight");
     nginx_signal('QUIT');
 });
 is(join(',', @statuses), '200,200,200', "L4 the three in-flight requests finished");
