@@ -35,7 +35,7 @@ $(call fdir,$(1))/ngx_http_asgi_module.so: \
 	$$(MAKE) -s -C $(call sdk_dir,$(1)) -f objs/Makefile $$(MODULE_OBJS)
 	$$(CC) -shared $(filter -fsanitize=%,$(FLAGS_$(1))) -o $$@ \
 		$$(addprefix $(call sdk_dir,$(1))/,$$(MODULE_OBJS)) \
-		-L$(call fdir,$(1)) -lasgicore -ldl -Wl,-rpath,'$$$$ORIGIN'
+		-L$(call fdir,$(1)) -l:libasgicore.so.$(SOVERSION) -ldl -Wl,-rpath,'$$$$ORIGIN'
 endef
 $(foreach f,plain asan,$(eval $(call module_flavour,$(f))))
 
