@@ -19,6 +19,14 @@ $(call fdir,$(1))/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
 		$$$$($$(PYTHON_CONFIG) --includes) $$< -o $$@ $(call shared,$(1)) \
 		$$$$($$(PYTHON_CONFIG) --ldflags --embed) -lpthread \
 		-Wl,-rpath,'$$$$ORIGIN'
+$(if $(filter plain,$(1)),,$(python_dir_link))
+endef
+# A sanitized runtime finds asgicore_runtime.py beside it, as the plain one
+# does: build/x/python is a link to build/python (never a directory).
+define python_dir_link
+	@if [ -d $$(@D)/python ] && [ ! -L $$(@D)/python ]; then \
+		rm -rf $$(@D)/python; fi
+	ln -sfn ../python $$(@D)/python
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call python_flavour,$(f))))
 

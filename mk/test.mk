@@ -67,7 +67,6 @@ $(B)/tsan/pyhost: t/tsan/pyhost.c include/asgicore.h $(call shared,tsan)
 
 python-tsan-test:
 	$(MAKE) -s $(B)/tsan/pyhost $(B)/tsan/asgi_python.so
-	ln -sfn ../python $(B)/tsan/python
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		$(B)/tsan/pyhost $(CURDIR)/$(B)/tsan/asgi_python.so \
 		$(CURDIR)/t/apps/python 240
@@ -75,17 +74,17 @@ python-tsan-test:
 # The Python runtime's argument parser, loaded as a host loads it, plain
 # and with ASan+UBSan.
 define python_unit_flavour
-$(B)/$(1)/python/test_argument: t/python/test_argument.c include/asgicore.h
+$(B)/$(1)/pyunit/test_argument: t/python/test_argument.c include/asgicore.h
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS_TEST) -std=gnu11 $$(FLAGS_$(1)) $$< -o $$@ -lcmocka -ldl
 endef
 $(foreach f,plain asan,$(eval $(call python_unit_flavour,$(f))))
 
 python-unit-test:
-	$(MAKE) -s $(B)/plain/python/test_argument $(B)/asgi_python.so \
-		$(B)/asan/python/test_argument $(B)/asan/asgi_python.so
-	$(B)/plain/python/test_argument $(CURDIR)/$(B)/asgi_python.so
-	ASAN_OPTIONS=detect_leaks=1 $(B)/asan/python/test_argument \
+	$(MAKE) -s $(B)/plain/pyunit/test_argument $(B)/asgi_python.so \
+		$(B)/asan/pyunit/test_argument $(B)/asan/asgi_python.so
+	$(B)/plain/pyunit/test_argument $(CURDIR)/$(B)/asgi_python.so
+	ASAN_OPTIONS=detect_leaks=1 $(B)/asan/pyunit/test_argument \
 		$(CURDIR)/$(B)/asan/asgi_python.so
 
 # ------------------------------------------------------------------ nginx
@@ -117,7 +116,6 @@ nginx-test:
 # The nginx suites again with the ASan+UBSan builds (the storm smaller).
 nginx-asan-test:
 	$(MAKE) -s $(call nginx_suites,asan)
-	ln -sfn ../python $(B)/asan/python
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) $(ASAN_SUITE_ENV) ASGI_STORM_N=2000 \
 		prove -I t/lib $(if $(T),$(T),t/*.t)
 
@@ -125,7 +123,6 @@ nginx-asan-test:
 # quarantine so that memory can be seen flat.
 soak:
 	$(MAKE) -s $(call nginx_suites,asan)
-	ln -sfn ../python $(B)/asan/python
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) $(ASAN_SUITE_ENV) \
 		ASGI_ASAN_OPTIONS=quarantine_size_mb=16 \
 		prove -v -I t/lib t/soak/soak.t
