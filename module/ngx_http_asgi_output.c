@@ -66,7 +66,10 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
                 return ASGICORE_ERR_NOMEM;
             }
 
-            ngx_memcpy(type, headers[i].value.data, headers[i].value.len);
+            if (headers[i].value.len) {
+                ngx_memcpy(type, headers[i].value.data,
+                           headers[i].value.len);
+            }
 
             r->headers_out.content_type.len = headers[i].value.len;
             r->headers_out.content_type.data = type;
@@ -490,8 +493,12 @@ ngx_http_asgi_copy_header(ngx_http_request_t *r, ngx_list_t *list,
         return NGX_ERROR;
     }
 
+    /* The header's data may be NULL when its length is 0 (asgicore.h). */
+
     ngx_memcpy(h->key.data, header->name.data, header->name.len);
-    ngx_memcpy(h->value.data, header->value.data, header->value.len);
+    if (header->value.len) {
+        ngx_memcpy(h->value.data, header->value.data, header->value.len);
+    }
     h->value.data[h->value.len] = '\0';
     h->lowcase_key = NULL;
 

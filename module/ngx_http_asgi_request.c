@@ -136,9 +136,14 @@ ngx_http_asgi_req_new(ngx_http_request_t *r)
     req->log_client.len = c->addr_text.len;
     p = ngx_cpymem(p, c->addr_text.data, c->addr_text.len);
 
+    /* An empty server_name or Host may have no data: memcpy is not given
+     * a null pointer, even for no bytes. */
+
     req->log_server.data = p;
     req->log_server.len = server->len;
-    p = ngx_cpymem(p, server->data, server->len);
+    if (server->len) {
+        p = ngx_cpymem(p, server->data, server->len);
+    }
 
     req->log_request.data = p;
     req->log_request.len = r->request_line.len;
@@ -146,7 +151,9 @@ ngx_http_asgi_req_new(ngx_http_request_t *r)
 
     req->log_host.data = p;
     req->log_host.len = host.len;
-    ngx_memcpy(p, host.data, host.len);
+    if (host.len) {
+        ngx_memcpy(p, host.data, host.len);
+    }
 
     return req;
 }

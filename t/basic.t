@@ -122,7 +122,20 @@ a control character in a value: not written
 --- access_log
 500 app_error /t/badheader
 
-=== TEST 11: S2 http.response.start twice is an app error
+=== TEST 11: S4 an empty header value given with no data is written empty
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+--- request
+GET /t/empty-header
+--- error_code: 200
+--- response_body
+ok
+--- response_headers
+X-Empty: 
+--- access_log
+200 complete /t/empty-header
+
+=== TEST 12: S2 http.response.start twice is an app error
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
 --- request
@@ -132,7 +145,7 @@ http.response.start sent twice
 --- access_log
 200 app_error /t/twice
 
-=== TEST 12: asgi_status reports the counters as text and JSON
+=== TEST 13: asgi_status reports the counters as text and JSON
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
 location = /status { asgi_status; }
@@ -144,7 +157,7 @@ live scopes: 0
 opened: 0
 completed: 0
 
-=== TEST 13: a threaded native app's thread leaves signals to nginx
+=== TEST 14: a threaded native app's thread leaves signals to nginx
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
 --- request

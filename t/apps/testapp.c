@@ -60,7 +60,8 @@
 enum kind {
     K_HELLO, K_ECHO, K_STREAM, K_WAIT, K_SLOWREAD, K_CLEANUP, K_IGNORE,
     K_BIG, K_RAISE, K_RAISE_LATE, K_NORESPONSE, K_BADHEADER, K_TWICE,
-    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_AFTER, K_LATE, K_NOTFOUND
+    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_AFTER, K_LATE, K_EMPTYHEADER,
+    K_NOTFOUND
 };
 
 typedef struct app app_t;
@@ -447,6 +448,18 @@ static void step(req_t *rq)
         return;
     }
 
+    case K_EMPTYHEADER: {
+        /* asgicore.h: data may be NULL when len is 0 */
+        asgicore_header empty[] = {
+            {{"x-empty", 7}, {NULL, 0}},
+            {{"content-length", 14}, {"3", 1}},
+        };
+        asgicore_send_start(rq->scope, 200, empty, 2, 0);
+        asgicore_send_body(rq->scope, "ok\n", 3, 0);
+        finish(rq, 0, NULL);
+        return;
+    }
+
     case K_LATE:
         if (!rq->app->threaded || rq->app->late_scope
             || asgicore_scope_hold(rq->scope) != ASGICORE_OK)
@@ -511,7 +524,7 @@ static const struct {
     {"/twice", K_TWICE},         {"/background", K_BACKGROUND},
     {"/info", K_INFO},           {"/stubborn", K_STUBBORN},
     {"/block", K_BLOCK},         {"/after-response", K_AFTER},
-    {"/late", K_LATE},
+    {"/late", K_LATE},           {"/empty-header", K_EMPTYHEADER},
 };
 
 static void app_start(void *user, asgicore_scope *scope)

@@ -51,7 +51,8 @@ package Test::Asgi;
 # Waiting is on events, with deadlines: the access-log line of the request,
 # log lines, recorded lines, the live-scope counter. After every block the
 # worker's live scopes must be back to 0 and error.log must hold no
-# [alert], [crit] or [emerg] line.
+# [alert], [crit] or [emerg] line, no worker exit with a non-zero code and
+# no sanitizer report.
 
 use strict;
 use warnings;
@@ -525,6 +526,13 @@ sub run_block {
     }
     ok($log !~ /\[(alert|crit|emerg)\]/, "$label - no alert, crit or emerg")
         or diag(join "\n", grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log);
+    # A worker that exits on its own (a sanitizer's exit code 1, a
+    # report written to stderr) is a failure even if the next worker
+    # answered the client.
+    my @exits = grep { /worker process \d+ exited with code [1-9]|runtime error:|ERROR: \w+Sanitizer/ }
+        split /\n/, $log;
+    ok(!@exits, "$label - no worker exited on its own")
+        or diag(join "\n", @exits);
     if ($sanitize) {
         my @reports = glob("$servroot/logs/asan.* $servroot/logs/ubsan.*");
         ok(!@reports, "$label - no sanitizer report")
