@@ -16,7 +16,7 @@ namespace {
 
 std::atomic<unsigned long> allocations{0};
 
-} // namespace
+}  // namespace
 
 void *operator new(std::size_t n)
 {
@@ -30,9 +30,18 @@ void *operator new(std::size_t n, const std::nothrow_t &) noexcept
     allocations.fetch_add(1, std::memory_order_relaxed);
     return std::malloc(n ? n : 1);
 }
-void operator delete(void *p) noexcept { std::free(p); }
-void operator delete(void *p, std::size_t) noexcept { std::free(p); }
-void operator delete(void *p, const std::nothrow_t &) noexcept { std::free(p); }
+void operator delete(void *p) noexcept
+{
+    std::free(p);
+}
+void operator delete(void *p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void operator delete(void *p, const std::nothrow_t &) noexcept
+{
+    std::free(p);
+}
 
 namespace {
 
@@ -51,8 +60,8 @@ struct Host {
     asgicore_scope *released = nullptr;
 };
 
-int head(void *, asgicore_scope *, void *, int, const asgicore_header *,
-         size_t, int)
+int head(void *, asgicore_scope *, void *, int, const asgicore_header *, size_t,
+         int)
 {
     return ASGICORE_OK;
 }
@@ -111,9 +120,9 @@ struct Fixture {
 
     Fixture()
     {
-        static const asgicore_callbacks cb = {head, body, nullptr, nullptr,
-                                              done, set_timer, nullptr,
-                                              nullptr, nullptr};
+        static const asgicore_callbacks cb = {head,    body,    nullptr,
+                                              nullptr, done,    set_timer,
+                                              nullptr, nullptr, nullptr};
         static const asgicore_app_callbacks acb = {app_start, app_notify,
                                                    nullptr};
         asgicore_ctx_new(nullptr, &cb, &host, &host.ctx);
@@ -126,8 +135,7 @@ struct Fixture {
     }
 };
 
-void check_balanced(benchmark::State &state, asgicore_ctx *ctx,
-                    bool cancelled)
+void check_balanced(benchmark::State &state, asgicore_ctx *ctx, bool cancelled)
 {
     asgicore_counters c;
     asgicore_ctx_counters(ctx, &c);
@@ -145,8 +153,9 @@ void BM_lifecycle(benchmark::State &state)
         asgicore_scope_open(f.host.ctx, f.app, &f.info, nullptr, &scope);
         asgicore_scope_feed_body(scope, "name=value", 10, 0);
     }
-    state.counters["allocs_per_scope"] = benchmark::Counter(
-        double(allocations.load() - before), benchmark::Counter::kAvgIterations);
+    state.counters["allocs_per_scope"] =
+        benchmark::Counter(double(allocations.load() - before),
+                           benchmark::Counter::kAvgIterations);
     check_balanced(state, f.host.ctx, false);
 }
 BENCHMARK(BM_lifecycle);
@@ -158,17 +167,17 @@ void BM_abort_path(benchmark::State &state)
     unsigned long before = allocations.load();
     for (auto _ : state) {
         asgicore_scope_open(f.host.ctx, f.app, &f.info, nullptr, &scope);
-        asgicore_scope_disconnect(scope, ASGICORE_DISCONNECT_RESET,
-                                  f.host.now);
+        asgicore_scope_disconnect(scope, ASGICORE_DISCONNECT_RESET, f.host.now);
         f.host.now += 3000000000ull;  // the grace period passes
         asgicore_ctx_handle_expiry(f.host.ctx, f.host.now);
     }
-    state.counters["allocs_per_scope"] = benchmark::Counter(
-        double(allocations.load() - before), benchmark::Counter::kAvgIterations);
+    state.counters["allocs_per_scope"] =
+        benchmark::Counter(double(allocations.load() - before),
+                           benchmark::Counter::kAvgIterations);
     check_balanced(state, f.host.ctx, true);
 }
 BENCHMARK(BM_abort_path);
 
-} // namespace
+}  // namespace
 
 BENCHMARK_MAIN();

@@ -58,9 +58,26 @@
 #include <unistd.h>
 
 enum kind {
-    K_HELLO, K_ECHO, K_STREAM, K_WAIT, K_SLOWREAD, K_CLEANUP, K_IGNORE,
-    K_BIG, K_RAISE, K_RAISE_LATE, K_NORESPONSE, K_BADHEADER, K_TWICE,
-    K_BACKGROUND, K_INFO, K_STUBBORN, K_BLOCK, K_AFTER, K_LATE, K_EMPTYHEADER,
+    K_HELLO,
+    K_ECHO,
+    K_STREAM,
+    K_WAIT,
+    K_SLOWREAD,
+    K_CLEANUP,
+    K_IGNORE,
+    K_BIG,
+    K_RAISE,
+    K_RAISE_LATE,
+    K_NORESPONSE,
+    K_BADHEADER,
+    K_TWICE,
+    K_BACKGROUND,
+    K_INFO,
+    K_STUBBORN,
+    K_BLOCK,
+    K_AFTER,
+    K_LATE,
+    K_EMPTYHEADER,
     K_NOTFOUND
 };
 
@@ -73,16 +90,16 @@ typedef struct req {
     char path[128];
     long n, ms, size;
     /* progress */
-    int reading;          /* waiting for body messages */
-    int waiting_receive;  /* a receive answered PENDING */
-    int waiting_send;     /* a send answered PENDING */
-    int started;          /* response start sent */
+    int reading;         /* waiting for body messages */
+    int waiting_receive; /* a receive answered PENDING */
+    int waiting_send;    /* a send answered PENDING */
+    int started;         /* response start sent */
     int disconnected;
-    long sent;            /* chunks or bytes sent */
+    long sent; /* chunks or bytes sent */
     char *body;
     size_t body_len;
-    uint64_t timer;       /* ms deadline, 0 = none */
-    struct req *next;     /* in the app's list of live requests */
+    uint64_t timer;   /* ms deadline, 0 = none */
+    struct req *next; /* in the app's list of live requests */
 } req_t;
 
 struct app {
@@ -102,7 +119,7 @@ static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void record(app_t *app, const char *what, const char *path)
@@ -112,10 +129,10 @@ static void record(app_t *app, const char *what, const char *path)
     if (!app->record[0])
         return;
     n = snprintf(line, sizeof line, "%s %s %llu\n", what, path,
-                 (unsigned long long) now_ms());
+                 (unsigned long long)now_ms());
     fd = open(app->record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
-        if (write(fd, line, (size_t) n) != n) {
+        if (write(fd, line, (size_t)n) != n) {
             /* a test will notice the missing line */
         }
         close(fd);
@@ -128,12 +145,12 @@ static long query_long(const asgicore_scope_info *info, const char *key,
     size_t klen = strlen(key);
     const char *q = info->query_string.data, *end = q + info->query_string.len;
     while (q && q < end) {
-        const char *amp = memchr(q, '&', (size_t) (end - q));
+        const char *amp = memchr(q, '&', (size_t)(end - q));
         const char *stop = amp ? amp : end;
-        if ((size_t) (stop - q) > klen && !memcmp(q, key, klen) &&
+        if ((size_t)(stop - q) > klen && !memcmp(q, key, klen) &&
             q[klen] == '=') {
             char buf[32];
-            size_t len = (size_t) (stop - q) - klen - 1;
+            size_t len = (size_t)(stop - q) - klen - 1;
             if (len >= sizeof buf)
                 len = sizeof buf - 1;
             memcpy(buf, q + klen + 1, len);
@@ -189,7 +206,7 @@ static void respond_text(req_t *rq, int status, const char *text)
         {{"content-length", 14}, {length, 0}},
     };
     headers[1].value.len =
-        (size_t) snprintf(length, sizeof length, "%zu", strlen(text));
+        (size_t)snprintf(length, sizeof length, "%zu", strlen(text));
     asgicore_send_start(rq->scope, status, headers, 2, 0);
     asgicore_send_body(rq->scope, text, strlen(text), 0);
 }
@@ -239,7 +256,7 @@ static int read_body(req_t *rq, int one_message)
 
 static void set_timer(req_t *rq, long ms)
 {
-    rq->timer = now_ms() + (uint64_t) (ms > 0 ? ms : 0);
+    rq->timer = now_ms() + (uint64_t)(ms > 0 ? ms : 0);
     if (rq->timer == 0)
         rq->timer = 1;
 }
@@ -267,15 +284,14 @@ static void step(req_t *rq)
                  "method=%.*s scheme=%.*s http_version=%.*s root_path=%.*s "
                  "path=%.*s raw_path=%.*s query=%.*s client=%.*s "
                  "server_port=%d headers=%zu\n",
-                 (int) info->method.len, info->method.data,
-                 (int) info->scheme.len, info->scheme.data,
-                 (int) info->http_version.len, info->http_version.data,
-                 (int) info->root_path.len,
+                 (int)info->method.len, info->method.data,
+                 (int)info->scheme.len, info->scheme.data,
+                 (int)info->http_version.len, info->http_version.data,
+                 (int)info->root_path.len,
                  info->root_path.data ? info->root_path.data : "",
-                 (int) info->path.len, info->path.data,
-                 (int) info->raw_path.len, info->raw_path.data,
-                 (int) info->query_string.len, info->query_string.data,
-                 (int) info->client.host.len,
+                 (int)info->path.len, info->path.data, (int)info->raw_path.len,
+                 info->raw_path.data, (int)info->query_string.len,
+                 info->query_string.data, (int)info->client.host.len,
                  info->client.host.data ? info->client.host.data : "",
                  info->server.port, info->header_count);
         respond_text(rq, 200, buf);
@@ -326,16 +342,16 @@ static void step(req_t *rq)
     case K_STREAM:
         if (!rq->started) {
             rq->started = 1;
-            if (!sent(rq, asgicore_send_start(rq->scope, 200, text_plain, 1,
-                                              0)))
+            if (!sent(rq,
+                      asgicore_send_start(rq->scope, 200, text_plain, 1, 0)))
                 goto blocked;
         }
         while (rq->sent < rq->n) {
             int len = snprintf(buf, sizeof buf, "chunk %ld\n", rq->sent);
             int last = rq->sent + 1 == rq->n;
             rq->sent++;
-            if (!sent(rq, asgicore_send_body(rq->scope, buf, (size_t) len,
-                                             !last)))
+            if (!sent(rq,
+                      asgicore_send_body(rq->scope, buf, (size_t)len, !last)))
                 goto blocked;
             if (last)
                 break;
@@ -363,10 +379,10 @@ static void step(req_t *rq)
         }
         while (rq->sent < rq->size) {
             long n = rq->size - rq->sent;
-            if (n > (long) sizeof chunk)
+            if (n > (long)sizeof chunk)
                 n = sizeof chunk;
             rq->sent += n;
-            if (!sent(rq, asgicore_send_body(rq->scope, chunk, (size_t) n,
+            if (!sent(rq, asgicore_send_body(rq->scope, chunk, (size_t)n,
                                              rq->sent < rq->size))) {
                 if (rq->disconnected) {
                     record(rq->app, "disconnected", rq->path);
@@ -394,7 +410,7 @@ static void step(req_t *rq)
             record(rq->app, "saw-disconnect", rq->path);
             check_disconnect(rq, &ev);
             if (rq->kind != K_CLEANUP)
-                return;  /* ignores it: only a cancel ends this app */
+                return; /* ignores it: only a cancel ends this app */
             rq->disconnected = 1;
             if (rq->app->threaded && rq->ms > 0) {
                 set_timer(rq, rq->ms);
@@ -407,9 +423,7 @@ static void step(req_t *rq)
         rq->waiting_receive = 1;
         return;
 
-    case K_RAISE:
-        finish(rq, 1, "RuntimeError: the test app raised");
-        return;
+    case K_RAISE: finish(rq, 1, "RuntimeError: the test app raised"); return;
 
     case K_RAISE_LATE:
     case K_TWICE:
@@ -437,9 +451,7 @@ static void step(req_t *rq)
         finish(rq, 1, "RuntimeError: the test app raised mid-response");
         return;
 
-    case K_NORESPONSE:
-        finish(rq, 0, NULL);
-        return;
+    case K_NORESPONSE: finish(rq, 0, NULL); return;
 
     case K_BADHEADER: {
         asgicore_header bad = {{"x-injected", 10}, {"a\r\nSet-Cookie: x", 16}};
@@ -461,16 +473,15 @@ static void step(req_t *rq)
     }
 
     case K_LATE:
-        if (!rq->app->threaded || rq->app->late_scope
-            || asgicore_scope_hold(rq->scope) != ASGICORE_OK)
-        {
+        if (!rq->app->threaded || rq->app->late_scope ||
+            asgicore_scope_hold(rq->scope) != ASGICORE_OK) {
             respond_text(rq, 500, "cannot hold\n");
             finish(rq, 0, NULL);
             return;
         }
         respond_text(rq, 200, "answered\n");
         rq->app->late_scope = rq->scope;
-        rq->app->late_at = now_ms() + (uint64_t) rq->ms;
+        rq->app->late_at = now_ms() + (uint64_t)rq->ms;
         finish(rq, 0, NULL);
         return;
 
@@ -488,7 +499,7 @@ static void step(req_t *rq)
         return;
 
     case K_BLOCK:
-        usleep((useconds_t) rq->ms * 1000);
+        usleep((useconds_t)rq->ms * 1000);
         respond_text(rq, 200, "blocked\n");
         finish(rq, 0, NULL);
         return;
@@ -497,9 +508,10 @@ static void step(req_t *rq)
         respond_text(rq, 200, "answered\n");
         while (asgicore_receive(rq->scope, &ev) == ASGICORE_OK &&
                ev.type == ASGICORE_EVENT_HTTP_REQUEST)
-            ;  /* the (empty) body */
-        record(rq->app, ev.type == ASGICORE_EVENT_HTTP_DISCONNECT ? "r7-ok"
-                                                                  : "r7-failed",
+            ; /* the (empty) body */
+        record(rq->app,
+               ev.type == ASGICORE_EVENT_HTTP_DISCONNECT ? "r7-ok"
+                                                         : "r7-failed",
                rq->path);
         finish(rq, 0, NULL);
         return;
@@ -515,16 +527,26 @@ static const struct {
     const char *path;
     enum kind kind;
 } kinds[] = {
-    {"/hello", K_HELLO},         {"/echo", K_ECHO},
-    {"/stream", K_STREAM},       {"/wait", K_WAIT},
-    {"/slowread", K_SLOWREAD},   {"/cleanup", K_CLEANUP},
-    {"/ignore", K_IGNORE},       {"/big", K_BIG},
-    {"/raise", K_RAISE},         {"/raise-late", K_RAISE_LATE},
-    {"/noresponse", K_NORESPONSE}, {"/badheader", K_BADHEADER},
-    {"/twice", K_TWICE},         {"/background", K_BACKGROUND},
-    {"/info", K_INFO},           {"/stubborn", K_STUBBORN},
-    {"/block", K_BLOCK},         {"/after-response", K_AFTER},
-    {"/late", K_LATE},           {"/empty-header", K_EMPTYHEADER},
+    {"/hello", K_HELLO},
+    {"/echo", K_ECHO},
+    {"/stream", K_STREAM},
+    {"/wait", K_WAIT},
+    {"/slowread", K_SLOWREAD},
+    {"/cleanup", K_CLEANUP},
+    {"/ignore", K_IGNORE},
+    {"/big", K_BIG},
+    {"/raise", K_RAISE},
+    {"/raise-late", K_RAISE_LATE},
+    {"/noresponse", K_NORESPONSE},
+    {"/badheader", K_BADHEADER},
+    {"/twice", K_TWICE},
+    {"/background", K_BACKGROUND},
+    {"/info", K_INFO},
+    {"/stubborn", K_STUBBORN},
+    {"/block", K_BLOCK},
+    {"/after-response", K_AFTER},
+    {"/late", K_LATE},
+    {"/empty-header", K_EMPTYHEADER},
 };
 
 static void app_start(void *user, asgicore_scope *scope)
@@ -556,15 +578,14 @@ static void app_start(void *user, asgicore_scope *scope)
     step(rq);
 }
 
-static void app_notify(void *user, asgicore_scope *scope, int event,
-                       int status)
+static void app_notify(void *user, asgicore_scope *scope, int event, int status)
 {
     req_t *rq = asgicore_scope_get_app_data(scope);
     switch (event) {
     case ASGICORE_NOTIFY_CANCEL:
         if (rq->kind == K_STUBBORN) {
             record(rq->app, "cancel-ignored", rq->path);
-            return;  /* B3: holds its scope until the worker exits */
+            return; /* B3: holds its scope until the worker exits */
         }
         record(rq->app, "cancelled", rq->path);
         finish(rq, 0, NULL);
@@ -578,9 +599,7 @@ static void app_notify(void *user, asgicore_scope *scope, int event,
             return;
         }
         break;
-    case ASGICORE_NOTIFY_RECEIVE_READY:
-        rq->waiting_receive = 0;
-        break;
+    case ASGICORE_NOTIFY_RECEIVE_READY: rq->waiting_receive = 0; break;
     }
     step(rq);
 }
@@ -623,7 +642,7 @@ static void *app_thread(void *arg)
         if (app->late_scope && (!next || app->late_at < next))
             next = app->late_at;
         now = now_ms();
-        timeout = !next ? 1000 : next <= now ? 0 : (int) (next - now);
+        timeout = !next ? 1000 : next <= now ? 0 : (int)(next - now);
         struct pollfd p = {app->efd, POLLIN, 0};
         if (poll(&p, 1, timeout) > 0 &&
             read(app->efd, &n, sizeof n) == sizeof n)

@@ -39,8 +39,8 @@ static void expect_refused(const char *argument, const char *message)
     char error[256];
     assert_int_equal(create_with(argument, error, sizeof error), -1);
     if (!strstr(error, message))
-        fail_msg("argument \"%s\": error \"%s\" lacks \"%s\"", argument,
-                 error, message);
+        fail_msg("argument \"%s\": error \"%s\" lacks \"%s\"", argument, error,
+                 message);
 }
 
 static void every_setting_in_any_order(void **st)
@@ -52,9 +52,8 @@ static void every_setting_in_any_order(void **st)
                                  "shutdown_timeout=2.5\n",
                                  error, sizeof error),
                      0);
-    assert_int_equal(create_with("\napp=m:a\n\nlifespan=on", error,
-                                 sizeof error),
-                     0);
+    assert_int_equal(
+        create_with("\napp=m:a\n\nlifespan=on", error, sizeof error), 0);
 }
 
 static void app_is_required_and_whole(void **st)
@@ -98,18 +97,17 @@ static void only_path_repeats(void **st)
     expect_refused("app=m:a\napp=m:b", "app= is given twice");
     expect_refused("app=m:a\nlifespan=on\nlifespan=off",
                    "lifespan= is given twice");
-    assert_int_equal(create_with("app=m:a\npath=/a\npath=/b\npath=/a", error,
-                                 sizeof error),
-                     0);
+    assert_int_equal(
+        create_with("app=m:a\npath=/a\npath=/b\npath=/a", error, sizeof error),
+        0);
 }
 
 static void a_short_error_buffer_is_respected(void **st)
 {
     char error[8];
     memset(error, 'x', sizeof error);
-    assert_int_equal(create_with("app=m:a\nlifespan=sometimes", error,
-                                 sizeof error),
-                     -1);
+    assert_int_equal(
+        create_with("app=m:a\nlifespan=sometimes", error, sizeof error), -1);
     assert_int_equal(strlen(error), sizeof error - 1);
 }
 

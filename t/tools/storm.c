@@ -47,7 +47,7 @@ typedef struct {
     size_t got_len, got_cap;
     char *expect;
     size_t expect_len;
-    double abort_at;  /* seconds since start, 0: none */
+    double abort_at; /* seconds since start, 0: none */
     struct curl_slist *headers;
 } xfer;
 
@@ -62,7 +62,7 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *user)
@@ -83,8 +83,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *user)
 
 static size_t discard(char *data, size_t size, size_t n, void *user)
 {
-    (void) data;
-    (void) user;
+    (void)data;
+    (void)user;
     return size * n;
 }
 
@@ -113,13 +113,13 @@ static void setup(xfer *x, int idx, const char *prefix, int port, int h2port,
     memset(x, 0, sizeof *x);
     x->idx = idx;
     x->http2 = rnd() % 2;
-    x->fate = (enum fate) (rnd() % 8 < 4 ? F_FINISH : 1 + rnd() % 3);
+    x->fate = (enum fate)(rnd() % 8 < 4 ? F_FINISH : 1 + rnd() % 3);
     if (getenv("STORM_NO_ABORT"))
         x->fate = F_FINISH;
-    x->kind = x->fate == F_ABORT_BODY ? K_ECHO
-            : x->fate == F_ABORT_RESPONSE ? K_STREAM
-            : x->fate == F_ABORT_WORKING ? K_WAIT
-            : (enum kind) (rnd() % 3);
+    x->kind = x->fate == F_ABORT_BODY       ? K_ECHO
+              : x->fate == F_ABORT_RESPONSE ? K_STREAM
+              : x->fate == F_ABORT_WORKING  ? K_WAIT
+                                            : (enum kind)(rnd() % 3);
     x->easy = curl_easy_init();
     int p = x->http2 ? h2port : port;
     const char *scheme = x->http2 ? "https" : "http";
@@ -129,37 +129,37 @@ static void setup(xfer *x, int idx, const char *prefix, int port, int h2port,
         x->body_len = 1 + rnd() % 100000;
         x->body = malloc(x->body_len);
         for (i = 0; i < x->body_len; i++)
-            x->body[i] = (char) ('a' + (idx + i * 7) % 26);
-        snprintf(x->url, sizeof x->url, "%s://127.0.0.1:%d%s/echo", scheme,
-                 p, prefix);
+            x->body[i] = (char)('a' + (idx + i * 7) % 26);
+        snprintf(x->url, sizeof x->url, "%s://127.0.0.1:%d%s/echo", scheme, p,
+                 prefix);
         curl_easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, "POST");
         curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
         curl_easy_setopt(x->easy, CURLOPT_INFILESIZE_LARGE,
-                         (curl_off_t) x->body_len);
+                         (curl_off_t)x->body_len);
         x->headers = curl_slist_append(NULL, "Expect:");
         curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
         x->expect = x->body;
         x->expect_len = x->body_len;
         break;
     case K_STREAM: {
-        int n = 1 + (int) (rnd() % 40);
+        int n = 1 + (int)(rnd() % 40);
         int ms = x->fate == F_ABORT_RESPONSE ? 2 : 0;
-        size_t cap = (size_t) n * 16;
+        size_t cap = (size_t)n * 16;
         snprintf(x->url, sizeof x->url, "%s://127.0.0.1:%d%s/stream?n=%d&ms=%d",
                  scheme, p, prefix, n, ms);
         x->expect = malloc(cap);
         for (int k = 0; k < n; k++)
-            x->expect_len += (size_t) snprintf(x->expect + x->expect_len,
-                                               cap - x->expect_len,
-                                               "chunk %d\n", k);
+            x->expect_len +=
+                (size_t)snprintf(x->expect + x->expect_len, cap - x->expect_len,
+                                 "chunk %d\n", k);
         break;
     }
     case K_WAIT:
         snprintf(x->url, sizeof x->url, "%s://127.0.0.1:%d%s/wait?ms=%d",
                  scheme, p, prefix,
-                 x->fate == F_ABORT_WORKING ? 60 : (int) (rnd() % 5));
+                 x->fate == F_ABORT_WORKING ? 60 : (int)(rnd() % 5));
         x->expect = strdup("waited\n");
         x->expect_len = 7;
         break;
@@ -173,8 +173,7 @@ static void setup(xfer *x, int idx, const char *prefix, int port, int h2port,
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION,
-                     x->http2 ? CURL_HTTP_VERSION_2TLS
-                              : CURL_HTTP_VERSION_1_1);
+                     x->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
@@ -198,18 +197,24 @@ int main(int argc, char **argv)
     int n = 10000, concurrency = 32, port = 0, h2port = 0, seed = 1;
     const char *prefix = "/t";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--n")) n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--concurrency")) concurrency = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--h2port")) h2port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seed")) seed = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--prefix")) prefix = argv[i + 1];
+        if (!strcmp(argv[i], "--n"))
+            n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--concurrency"))
+            concurrency = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--port"))
+            port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--h2port"))
+            h2port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed"))
+            seed = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--prefix"))
+            prefix = argv[i + 1];
     }
     if (!port || !h2port) {
         fprintf(stderr, "usage: storm --port P --h2port P2 [--n N] ...\n");
         return 2;
     }
-    rng_state = (unsigned) seed;
+    rng_state = (unsigned)seed;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURLM *multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -237,7 +242,7 @@ int main(int argc, char **argv)
         curl_easy_cleanup(warm);
     }
 
-    xfer *slots = calloc((size_t) concurrency, sizeof *slots);
+    xfer *slots = calloc((size_t)concurrency, sizeof *slots);
     int started = 0, done = 0, passed = 0, failed = 0, aborted = 0;
     double t0 = now_s();
 
@@ -270,19 +275,20 @@ int main(int argc, char **argv)
             if (msg->msg != CURLMSG_DONE)
                 continue;
             xfer *x;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
             long status = 0;
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
             if (x->fate == F_ABORT_RESPONSE) {
-                aborted++;  /* went away mid response, by design */
+                aborted++; /* went away mid response, by design */
             } else if (msg->data.result != CURLE_OK || status != 200 ||
                        x->got_len != x->expect_len ||
                        memcmp(x->got, x->expect, x->expect_len)) {
                 failed++;
                 if (failed <= 10)
-                    fprintf(stderr, "# FAILED %s (%s): %s, status %ld, "
-                            "%zu of %zu bytes\n", x->url,
-                            x->http2 ? "h2" : "h1",
+                    fprintf(stderr,
+                            "# FAILED %s (%s): %s, status %ld, "
+                            "%zu of %zu bytes\n",
+                            x->url, x->http2 ? "h2" : "h1",
                             curl_easy_strerror(msg->data.result), status,
                             x->got_len, x->expect_len);
             } else {
@@ -298,7 +304,8 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     free(slots);
     printf("# %d requests in %.1f s (%.0f/s): %d finished and verified, "
-           "%d aborted\n", n, took, n / took, passed, aborted);
+           "%d aborted\n",
+           n, took, n / took, passed, aborted);
     printf("storm: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

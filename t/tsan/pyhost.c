@@ -29,16 +29,16 @@ typedef struct {
     asgicore_scope *scope;
     int used, released, done, gone, head;
     int kind;
-    int slow;            /* the host answers PENDING to writes */
-    int blocked;         /* a PENDING write waits for write_ready */
-    int turns;           /* host loop turns since open */
+    int slow;    /* the host answers PENDING to writes */
+    int blocked; /* a PENDING write waits for write_ready */
+    int turns;   /* host loop turns since open */
     size_t body_fed, body_len, got;
 } req_t;
 
 static const struct {
     const char *path;
-    size_t body;         /* request body bytes, fed in pieces */
-    int leave_after;     /* the client leaves after so many turns (0 never) */
+    size_t body;     /* request body bytes, fed in pieces */
+    int leave_after; /* the client leaves after so many turns (0 never) */
     int slow;
 } kinds[] = {
     {"/hello", 0, 0, 0},
@@ -54,7 +54,7 @@ static const struct {
     {"/echo", 200000, 4, 0},
     {"/ignore", 0, 2, 0},
 };
-#define KINDS (int) (sizeof kinds / sizeof kinds[0])
+#define KINDS (int)(sizeof kinds / sizeof kinds[0])
 
 static req_t reqs[IN_FLIGHT];
 static int efd;
@@ -65,7 +65,7 @@ static asgicore_time now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (asgicore_time) ts.tv_sec * 1000000000ull + ts.tv_nsec;
+    return (asgicore_time)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static int write_result(req_t *r)
@@ -115,7 +115,10 @@ static void h_done(void *u, asgicore_scope *s, void *hd, int outcome,
     }
 }
 
-static void h_timer(void *u, asgicore_time d) { deadline = d; }
+static void h_timer(void *u, asgicore_time d)
+{
+    deadline = d;
+}
 
 static void h_wake(void *u)
 {
@@ -147,17 +150,17 @@ static void open_one(asgicore_ctx *ctx, asgicore_app *app, req_t *r, int k)
     memset(r, 0, sizeof *r);
     info.method.data = kinds[k].body ? "POST" : "GET";
     info.method.len = strlen(info.method.data);
-    info.scheme = (asgicore_str) {"http", 4};
-    info.http_version = (asgicore_str) {"1.1", 3};
+    info.scheme = (asgicore_str){"http", 4};
+    info.http_version = (asgicore_str){"1.1", 3};
     info.path.data = path;
-    info.path.len = q ? (size_t) (q - path) : strlen(path);
+    info.path.len = q ? (size_t)(q - path) : strlen(path);
     info.raw_path = info.path;
     if (q)
-        info.query_string = (asgicore_str) {q + 1, strlen(q + 1)};
+        info.query_string = (asgicore_str){q + 1, strlen(q + 1)};
     info.headers = headers;
     info.header_count = 1;
-    info.client = (asgicore_addr) {{"127.0.0.1", 9}, 4000};
-    info.grace_period_ns = 50000000;  /* 50 ms */
+    info.client = (asgicore_addr){{"127.0.0.1", 9}, 4000};
+    info.grace_period_ns = 50000000; /* 50 ms */
     r->used = 1;
     r->kind = k;
     r->slow = kinds[k].slow;
@@ -188,9 +191,9 @@ static void turn(req_t *r)
         if (rc == ASGICORE_OK || rc == ASGICORE_PENDING)
             r->body_fed += n;
         else if (rc != ASGICORE_ERR_BUSY)
-            r->body_fed = r->body_len = 0;  /* gone: stop feeding */
+            r->body_fed = r->body_len = 0; /* gone: stop feeding */
         if (r->body_len == 0)
-            r->body_fed = 1;  /* the empty body was fed */
+            r->body_fed = 1; /* the empty body was fed */
     }
     if (r->blocked && r->turns % 2 == 0) {
         r->blocked = 0;
@@ -205,8 +208,8 @@ static void turn(req_t *r)
 int main(int argc, char **argv)
 {
     static const asgicore_callbacks cb = {
-        h_head, h_body, h_trailers, h_resume, h_done,
-        h_timer, h_wake, h_log, h_gone,
+        h_head,  h_body, h_trailers, h_resume, h_done,
+        h_timer, h_wake, h_log,      h_gone,
     };
     const asgicore_native_app *entry;
     asgicore_ctx *ctx;
@@ -230,7 +233,8 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(argument, sizeof argument,
-             "app=rawapp:app\nlifespan=off\nshutdown_timeout=5\npath=%s", argv[2]);
+             "app=rawapp:app\nlifespan=off\nshutdown_timeout=5\npath=%s",
+             argv[2]);
     mode = ASGICORE_APP_INLINE;
     user = entry->create(argument, &mode, error, sizeof error);
     if (!user ||
@@ -277,16 +281,15 @@ int main(int argc, char **argv)
     printf("pyhost: %d of %d requests ended; opened %llu completed %llu "
            "disconnected %llu cancelled %llu app_errors %llu live %llu "
            "running %llu; %ld log lines\n",
-           finished, total, (unsigned long long) c.opened,
-           (unsigned long long) c.completed,
-           (unsigned long long) c.disconnected,
-           (unsigned long long) c.cancelled,
-           (unsigned long long) c.app_errors, (unsigned long long) c.live,
-           (unsigned long long) c.running_apps, log_lines);
+           finished, total, (unsigned long long)c.opened,
+           (unsigned long long)c.completed, (unsigned long long)c.disconnected,
+           (unsigned long long)c.cancelled, (unsigned long long)c.app_errors,
+           (unsigned long long)c.live, (unsigned long long)c.running_apps,
+           log_lines);
     asgicore_ctx_free(ctx);
     return finished == total && c.live == 0 && c.running_apps == 0 &&
-                   c.opened == c.completed + c.disconnected + c.cancelled +
-                                   c.app_errors
+                   c.opened ==
+                       c.completed + c.disconnected + c.cancelled + c.app_errors
                ? 0
                : 1;
 }

@@ -57,9 +57,8 @@ static int cb_send_body(void *user, asgicore_scope *scope, void *host_data,
     return req->write_result;
 }
 
-static int cb_send_trailers(void *user, asgicore_scope *scope,
-                            void *host_data, const asgicore_header *t,
-                            size_t count, int last)
+static int cb_send_trailers(void *user, asgicore_scope *scope, void *host_data,
+                            const asgicore_header *t, size_t count, int last)
 {
     fake_req *req = host_data;
     assert_false(req->released);
@@ -124,9 +123,8 @@ static void cb_scope_gone(void *user, void *host_data)
 void fake_host_init(fake_host *fh, const asgicore_settings *settings)
 {
     static const asgicore_callbacks cb = {
-        cb_send_head, cb_send_body, cb_send_trailers, cb_resume_body,
-        cb_done,      cb_set_timer, cb_wake,          cb_log,
-        cb_scope_gone,
+        cb_send_head, cb_send_body, cb_send_trailers, cb_resume_body, cb_done,
+        cb_set_timer, cb_wake,      cb_log,           cb_scope_gone,
     };
     memset(fh, 0, sizeof *fh);
     fh->now = 1000 * SEC; /* any epoch */
@@ -141,8 +139,8 @@ void fake_host_init_v1(fake_host *fh, const asgicore_settings *settings)
     static const struct {
         int (*send_head)(void *, asgicore_scope *, void *, int,
                          const asgicore_header *, size_t, int);
-        int (*send_body)(void *, asgicore_scope *, void *, const void *,
-                         size_t, int);
+        int (*send_body)(void *, asgicore_scope *, void *, const void *, size_t,
+                         int);
         int (*send_trailers)(void *, asgicore_scope *, void *,
                              const asgicore_header *, size_t, int);
         void (*resume_body)(void *, asgicore_scope *, void *);
@@ -157,12 +155,11 @@ void fake_host_init_v1(fake_host *fh, const asgicore_settings *settings)
     memset(fh, 0, sizeof *fh);
     fh->now = 1000 * SEC;
     fh->timer = ASGICORE_TIME_NEVER;
-    assert_int_equal(asgicore_ctx_new_versioned(
-                         ASGICORE_SETTINGS_VERSION, settings,
-                         ASGICORE_CALLBACKS_V1,
-                         (const asgicore_callbacks *) (const void *) &cb, fh,
-                         &fh->ctx),
-                     ASGICORE_OK);
+    assert_int_equal(
+        asgicore_ctx_new_versioned(
+            ASGICORE_SETTINGS_VERSION, settings, ASGICORE_CALLBACKS_V1,
+            (const asgicore_callbacks *)(const void *)&cb, fh, &fh->ctx),
+        ASGICORE_OK);
 }
 
 void fake_host_fini(fake_host *fh)
@@ -183,8 +180,7 @@ static void app_start(void *user, asgicore_scope *scope)
         fa->on_start(fa, scope);
 }
 
-static void app_notify(void *user, asgicore_scope *scope, int event,
-                       int status)
+static void app_notify(void *user, asgicore_scope *scope, int event, int status)
 {
     fake_app *fa = user;
     assert_true(event >= 1 && event <= 3);
@@ -203,8 +199,7 @@ static void app_wake(void *user)
 
 void fake_app_init(fake_host *fh, fake_app *fa, int mode)
 {
-    static const asgicore_app_callbacks cb = {app_start, app_notify,
-                                              app_wake};
+    static const asgicore_app_callbacks cb = {app_start, app_notify, app_wake};
     memset(fa, 0, sizeof *fa);
     fa->threaded = mode == ASGICORE_APP_THREADED;
     assert_int_equal(asgicore_app_new(fh->ctx, &cb, fa, mode, &fa->app),
@@ -281,8 +276,7 @@ void fake_release(fake_host *fh, fake_req *req)
 {
     assert_false(req->released);
     req->released = 1;
-    assert_int_equal(asgicore_scope_release(req->scope, fh->now),
-                     ASGICORE_OK);
+    assert_int_equal(asgicore_scope_release(req->scope, fh->now), ASGICORE_OK);
 }
 
 void expect_request(asgicore_scope *scope, const char *body, int more)

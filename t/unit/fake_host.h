@@ -21,16 +21,16 @@
 typedef struct fake_req {
     asgicore_scope *scope;
     int released;
-    int gone;             /* scope_gone calls: host_data not passed again */
+    int gone; /* scope_gone calls: host_data not passed again */
     /* What the host was asked to write. */
     int head_writes;
     int status;
     int has_trailers;
-    char headers[1024];   /* "name: value\n" lines */
-    size_t body_len;      /* total, even beyond the copy below */
+    char headers[1024]; /* "name: value\n" lines */
+    size_t body_len;    /* total, even beyond the copy below */
     char body[65536];
     int body_writes;
-    int last_written;     /* a message with last=1 was written */
+    int last_written; /* a message with last=1 was written */
     int trailer_writes;
     char trailers[512];
     /* The host's answer to send_* (ASGICORE_OK or ASGICORE_PENDING). */
@@ -40,13 +40,13 @@ typedef struct fake_req {
     int done_calls;
     int outcome;
     int response_complete;
-    int release_in_done;  /* release the scope from the done callback */
+    int release_in_done; /* release the scope from the done callback */
 } fake_req;
 
 typedef struct fake_host {
     asgicore_ctx *ctx;
-    asgicore_time now;        /* the manual clock */
-    asgicore_time timer;      /* the host's one timer, as last set */
+    asgicore_time now;   /* the manual clock */
+    asgicore_time timer; /* the host's one timer, as last set */
     int timer_sets;
     int wakes;
     int log_lines[5];         /* per level */
@@ -56,8 +56,8 @@ typedef struct fake_host {
 
 typedef struct fake_app fake_app;
 typedef void (*fake_start_fn)(fake_app *fa, asgicore_scope *scope);
-typedef void (*fake_notify_fn)(fake_app *fa, asgicore_scope *scope,
-                               int event, int status);
+typedef void (*fake_notify_fn)(fake_app *fa, asgicore_scope *scope, int event,
+                               int status);
 
 /* An app that records its callbacks; hooks add behaviour. */
 struct fake_app {
@@ -65,9 +65,9 @@ struct fake_app {
     int threaded;
     int starts;
     asgicore_scope *started[64];
-    int notifications[4];     /* per ASGICORE_NOTIFY_* */
-    int last_status;          /* of the latest SEND_READY */
-    int wakes;                /* threaded: wake calls */
+    int notifications[4]; /* per ASGICORE_NOTIFY_* */
+    int last_status;      /* of the latest SEND_READY */
+    int wakes;            /* threaded: wake calls */
     fake_start_fn on_start;
     fake_notify_fn on_notify;
     void *data;

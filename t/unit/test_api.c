@@ -9,7 +9,7 @@ typedef fake_state state;
 
 static void strerror_names_every_code(void **st)
 {
-    (void) st;
+    (void)st;
     for (int code = ASGICORE_ERR_INTERNAL; code <= ASGICORE_PENDING; code++)
         assert_string_not_equal(asgicore_strerror(code), "unknown error code");
     assert_string_equal(asgicore_strerror(-1000), "unknown error code");
@@ -23,7 +23,7 @@ static void strerror_names_every_code(void **st)
 
 static void version_matches_header(void **st)
 {
-    (void) st;
+    (void)st;
     assert_string_equal(asgicore_version(), ASGICORE_VERSION_STRING);
     assert_int_equal(asgicore_version_number(), ASGICORE_VERSION_NUM);
 }
@@ -84,14 +84,14 @@ static void bad_arguments_are_refused(void **st)
     memset(&info, 0, sizeof info);
     info.method.len = 3;
     asgicore_scope *sc;
-    assert_int_equal(asgicore_scope_open(s->fh.ctx, s->fa.app, &info, NULL,
-                                         &sc),
-                     ASGICORE_ERR_INVALID);
+    assert_int_equal(
+        asgicore_scope_open(s->fh.ctx, s->fa.app, &info, NULL, &sc),
+        ASGICORE_ERR_INVALID);
     memset(&info, 0, sizeof info);
     info.header_count = 1;
-    assert_int_equal(asgicore_scope_open(s->fh.ctx, s->fa.app, &info, NULL,
-                                         &sc),
-                     ASGICORE_ERR_INVALID);
+    assert_int_equal(
+        asgicore_scope_open(s->fh.ctx, s->fa.app, &info, NULL, &sc),
+        ASGICORE_ERR_INVALID);
     assert_int_equal(asgicore_scope_open_versioned(s->fh.ctx, s->fa.app, 5,
                                                    &info, NULL, &sc),
                      ASGICORE_ERR_VERSION);
@@ -243,18 +243,18 @@ static int disconnect_inside_write(void *user, asgicore_scope *scope,
                                    size_t len, int last)
 {
     /* The host learns of the failed write inside its own callback. */
-    assert_int_equal(
-        asgicore_scope_disconnect(scope, ASGICORE_DISCONNECT_WRITE_ERROR,
-                                  g_fh->now),
-        ASGICORE_OK);
+    assert_int_equal(asgicore_scope_disconnect(
+                         scope, ASGICORE_DISCONNECT_WRITE_ERROR, g_fh->now),
+                     ASGICORE_OK);
     return ASGICORE_OK;
 }
 
 static void host_may_disconnect_from_a_callback(void **st)
 {
     state *s = *st;
-    static const asgicore_callbacks cb = {NULL, disconnect_inside_write, NULL,
-                                          NULL, NULL, NULL, NULL, NULL, NULL};
+    static const asgicore_callbacks cb = {
+        NULL, disconnect_inside_write, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL};
     fake_host fh;
     memset(&fh, 0, sizeof fh);
     g_fh = &fh;
@@ -279,7 +279,7 @@ static void host_may_disconnect_from_a_callback(void **st)
     asgicore_ctx_process(fh.ctx);
     assert_int_equal(asgicore_scope_release(sc, fh.now), ASGICORE_OK);
     asgicore_ctx_free(fh.ctx);
-    (void) s;
+    (void)s;
 }
 
 static void threaded_app_gets_callbacks_only_in_dispatch(void **st)
@@ -313,8 +313,7 @@ static void threaded_app_gets_callbacks_only_in_dispatch(void **st)
     assert_int_equal(r1.body_len, 1);
     assert_int_equal(r1.outcome, ASGICORE_OUTCOME_COMPLETE);
     /* Cancel of the second arrives through dispatch too. */
-    asgicore_scope_disconnect(r2.scope, ASGICORE_DISCONNECT_CLOSED,
-                              s->fh.now);
+    asgicore_scope_disconnect(r2.scope, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
     fake_advance(&s->fh, 3 * SEC);
     assert_int_equal(ta.notifications[ASGICORE_NOTIFY_CANCEL], 0);
     asgicore_app_dispatch(ta.app);
@@ -360,8 +359,9 @@ static void app_log_reaches_the_host_on_its_thread(void **st)
     asgicore_app_dispatch(ta.app);
     int wakes = s->fh.wakes;
     /* From the app thread: queued, the host woken, nothing logged yet. */
-    assert_int_equal(asgicore_app_log(ta.app, sc, ASGICORE_LOG_WARN,
-                                      "from the app"), ASGICORE_OK);
+    assert_int_equal(
+        asgicore_app_log(ta.app, sc, ASGICORE_LOG_WARN, "from the app"),
+        ASGICORE_OK);
     assert_int_equal(s->fh.wakes, wakes + 1);
     assert_false(fake_logged(&s->fh, "from the app"));
     fake_pump(&s->fh);
@@ -444,7 +444,7 @@ static void app_batch_wake_is_dropped_when_the_host_ran_anyway(void **st)
     assert_int_equal(s->req.head_writes, 1);
     int wakes = s->fh.wakes;
     asgicore_app_batch(ta.app, 0);
-    assert_int_equal(s->fh.wakes, wakes);  /* nothing left to wake for */
+    assert_int_equal(s->fh.wakes, wakes); /* nothing left to wake for */
     /* ... and the next call from the app wakes the host again. */
     asgicore_send_body(a, "a", 1, 0);
     assert_int_equal(s->fh.wakes, wakes + 1);
@@ -467,9 +467,9 @@ static void app_state_is_kept_for_the_host(void **st)
     char buf[16], big[2000];
     assert_int_equal(asgicore_app_get_state(s->fa.app, NULL, 0),
                      ASGICORE_APP_READY);
-    assert_int_equal(asgicore_app_set_state(s->fa.app, ASGICORE_APP_LOADING,
-                                            "importing"),
-                     ASGICORE_OK);
+    assert_int_equal(
+        asgicore_app_set_state(s->fa.app, ASGICORE_APP_LOADING, "importing"),
+        ASGICORE_OK);
     assert_int_equal(asgicore_app_get_state(s->fa.app, buf, sizeof buf),
                      ASGICORE_APP_LOADING);
     assert_string_equal(buf, "importing");

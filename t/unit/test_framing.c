@@ -61,8 +61,7 @@ static void S6_body_beyond_content_length_is_never_written(void **st)
     assert_true(fake_logged(&s->fh, "beyond the 5 bytes of the response's "
                                     "content-length"));
     /* later sends fail too */
-    assert_int_equal(asgicore_send_body(sc, "x", 1, 0),
-                     ASGICORE_ERR_PROTOCOL);
+    assert_int_equal(asgicore_send_body(sc, "x", 1, 0), ASGICORE_ERR_PROTOCOL);
     asgicore_finish(sc, 1, "RuntimeError");
     fake_pump(&s->fh);
     assert_int_equal(s->req.body_len, 0);
@@ -138,9 +137,15 @@ static void S6_exact_length_in_chunks_is_complete(void **st)
 static void S6_bad_or_conflicting_lengths_are_a_500(void **st)
 {
     static const char *const bad[][2] = {
-        {"5", "6"}, {"5, 6", NULL}, {"abc", NULL}, {"-1", NULL},
-        {"", NULL}, {"5x", NULL}, {"99999999999999999999", NULL},
-        {"5,", NULL}, {"+5", NULL},
+        {"5", "6"},
+        {"5, 6", NULL},
+        {"abc", NULL},
+        {"-1", NULL},
+        {"", NULL},
+        {"5x", NULL},
+        {"99999999999999999999", NULL},
+        {"5,", NULL},
+        {"+5", NULL},
     };
     state *s = *st;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -93,8 +93,9 @@ static void G4_app_finishing_in_grace_is_never_cancelled(void **st)
     assert_int_equal(asgicore_ctx_get_expiry(s->fh.ctx), ASGICORE_TIME_NEVER);
     fake_release(&s->fh, &s->req);
     /* A late tick finds nothing (run under ASan: no freed memory read). */
-    assert_int_equal(asgicore_ctx_handle_expiry(s->fh.ctx, s->fh.now + 10 * SEC),
-                     ASGICORE_OK);
+    assert_int_equal(
+        asgicore_ctx_handle_expiry(s->fh.ctx, s->fh.now + 10 * SEC),
+        ASGICORE_OK);
     assert_int_equal(cancels(s), 0);
     assert_int_equal(fake_counters(&s->fh).disconnected, 1);
 }
@@ -186,7 +187,7 @@ static void deadlines_of_many_scopes_fire_in_order(void **st)
     asgicore_time t0 = s->fh.now;
     /* Per-scope grace periods in scrambled order. */
     for (int i = 0; i < N; i++) {
-        int64_t grace = (int64_t) ((i * 7) % N + 1) * 100 * MS;
+        int64_t grace = (int64_t)((i * 7) % N + 1) * 100 * MS;
         fake_open_with(&s->fh, &s->fa, &reqs[i], grace, 0);
         asgicore_scope_disconnect(reqs[i].scope, ASGICORE_DISCONNECT_CLOSED,
                                   t0);

@@ -134,7 +134,7 @@ static void receive_returns_disconnect_when_closed(void **st)
 /* Ports TestASGIDisconnectGracePeriod.test_default_grace_period. */
 static void default_grace_period(void **st)
 {
-    (void) st;
+    (void)st;
     asgicore_settings set;
     assert_int_equal(asgicore_settings_default(&set), ASGICORE_OK);
     assert_int_equal(set.grace_period_ns, 3 * SEC);

@@ -110,8 +110,7 @@ static void L6_late_receive_never_sees_the_next_request(void **st)
     fake_release(&s->fh, &s->req);
 
     asgicore_scope *sc = fake_open(&s->fh, &s->fa, &next);
-    assert_int_equal(asgicore_scope_feed_body(sc, "secret", 6, 0),
-                     ASGICORE_OK);
+    assert_int_equal(asgicore_scope_feed_body(sc, "secret", 6, 0), ASGICORE_OK);
     assert_int_equal(asgicore_receive(late, &ev), ASGICORE_ERR_FINISHED);
     expect_request(sc, "secret", 0); /* the owner gets it, whole */
     asgicore_send_start(sc, 204, NULL, 0, 0);
@@ -169,7 +168,7 @@ static void L6_context_free_with_a_held_scope_leaks_nothing(void **st)
 {
     state *s = *st;
     asgicore_scope *sc = answered_and_finished(s, &s->req);
-    (void) sc; /* never dropped: the app was stopped first */
+    (void)sc; /* never dropped: the app was stopped first */
     fake_release(&s->fh, &s->req);
 }
 

@@ -38,12 +38,8 @@ static void run_events(state *s, const int *order, int respond)
                 asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED,
                                           s->fh.now);
             break;
-        case EV_EXPIRE:
-            fake_advance(&s->fh, 5 * SEC);
-            break;
-        case EV_RELEASE:
-            fake_release(&s->fh, &req);
-            break;
+        case EV_EXPIRE: fake_advance(&s->fh, 5 * SEC); break;
+        case EV_RELEASE: fake_release(&s->fh, &req); break;
         }
     }
     /* The host gives its timer a last chance: nothing may fire late. */
@@ -163,8 +159,7 @@ static void L2_scope_opened_for_a_gone_client_never_starts(void **st)
     state *s = *st;
     fake_app threaded;
     fake_app_init(&s->fh, &threaded, ASGICORE_APP_THREADED);
-    fake_open_with(&s->fh, &threaded, &s->req, -1,
-                   ASGICORE_SCOPE_CLIENT_GONE);
+    fake_open_with(&s->fh, &threaded, &s->req, -1, ASGICORE_SCOPE_CLIENT_GONE);
     assert_int_equal(threaded.wakes, 0);
     assert_int_equal(s->req.done_calls, 1);
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);

@@ -95,7 +95,7 @@ static void R2_empty_final_feed_marks_last_buffered_chunk(void **st)
     asgicore_scope_feed_body(sc, "cd", 2, 1);
     assert_int_equal(asgicore_scope_feed_body(sc, NULL, 0, 0), ASGICORE_OK);
     expect_request(sc, "cd", 0); /* the empty end merged into "cd" */
-    expect_pending(sc); /* R6: no invented second request */
+    expect_pending(sc);          /* R6: no invented second request */
     respond(s);
     finish_ok(s);
 }
@@ -269,7 +269,7 @@ static void cancel_pending_receive(fake_app *fa, asgicore_scope *scope,
     /* A runtime cancels its pending receive on the cancel notification;
      * the receive must not have been completed in its place. */
     if (event == ASGICORE_NOTIFY_CANCEL)
-        *(int *) fa->data = fa->notifications[ASGICORE_NOTIFY_RECEIVE_READY];
+        *(int *)fa->data = fa->notifications[ASGICORE_NOTIFY_RECEIVE_READY];
 }
 
 /* R10 */
@@ -337,8 +337,7 @@ static void body_limit_never_resumes_before_the_pause(void **st)
     expect_pending(sc);
     /* The inline app drains the buffer inside this very call: the host
      * is not told to pause, so no resume can arrive after it paused. */
-    assert_int_equal(asgicore_scope_feed_body(sc, "123456", 6, 1),
-                     ASGICORE_OK);
+    assert_int_equal(asgicore_scope_feed_body(sc, "123456", 6, 1), ASGICORE_OK);
     assert_int_equal(asgicore_scope_feed_body(sc, "789", 3, 1), ASGICORE_OK);
     s->fa.on_notify = NULL;
     respond(s);
@@ -372,7 +371,10 @@ static void R12_invalid_utf8_in_path_becomes_U_FFFD(void **st)
     static const char *const cases[][2] = {
         {"/x/\xff", "/x/\xef\xbf\xbd"},
         {"/x/\xe2\x82", "/x/\xef\xbf\xbd"},
-        {"/\xe2\x82" "a", "/\xef\xbf\xbd" "a"},
+        {"/\xe2\x82"
+         "a",
+         "/\xef\xbf\xbd"
+         "a"},
         {"/\xf0\x80\x80", "/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
         {"/\xed\xa0\x80", "/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
         {"/\xc0\xaf", "/\xef\xbf\xbd\xef\xbf\xbd"},
@@ -425,8 +427,7 @@ static void body_on_demand_waits_for_the_first_receive(void **st)
 static void body_on_demand_unread_is_never_resumed(void **st)
 {
     state *s = *st;
-    fake_open_with(&s->fh, &s->fa, &s->req, -1,
-                   ASGICORE_SCOPE_BODY_ON_DEMAND);
+    fake_open_with(&s->fh, &s->fa, &s->req, -1, ASGICORE_SCOPE_BODY_ON_DEMAND);
     respond(s);
     finish_ok(s);
     assert_int_equal(s->req.resumes, 0);

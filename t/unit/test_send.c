@@ -67,8 +67,7 @@ static void S1_trailers_end_the_response(void **st)
 {
     state *s = *st;
     asgicore_scope *sc = open_get(s);
-    static const asgicore_header trailer[] = {
-        {{"x-checksum", 10}, {"abc", 3}}};
+    static const asgicore_header trailer[] = {{{"x-checksum", 10}, {"abc", 3}}};
     expect_request(sc, "", 0);
     assert_int_equal(asgicore_send_start(sc, 200, NULL, 0, 1), ASGICORE_OK);
     assert_int_equal(asgicore_send_body(sc, "data", 4, 0), ASGICORE_OK);
@@ -265,8 +264,7 @@ static void S4_header_injection_is_rejected(void **st)
         asgicore_scope_feed_body(sc, NULL, 0, 0);
         asgicore_header h[2] = {
             {{"content-type", 12}, {"text/plain", 10}},
-            {{bad[i].name, bad[i].name_len},
-             {bad[i].value, bad[i].value_len}},
+            {{bad[i].name, bad[i].name_len}, {bad[i].value, bad[i].value_len}},
         };
         assert_int_equal(asgicore_send_start(sc, 200, h, 2, 0),
                          ASGICORE_ERR_BAD_HEADER);
@@ -279,7 +277,7 @@ static void S4_header_injection_is_rejected(void **st)
         fake_release(&s->fh, &req);
     }
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR],
-                     (int) (sizeof bad / sizeof bad[0]));
+                     (int)(sizeof bad / sizeof bad[0]));
     /* A valid header with unusual but legal bytes passes. */
     asgicore_scope *sc = open_get(s);
     asgicore_header ok = {{"x-Odd_Name!", 11}, {"tab\tand \x80 high", 14}};

@@ -25,7 +25,7 @@ enum { TOTAL = 1500, CONCURRENT = 48, CHUNK = 700, MAX_BODY = 9000 };
 
 static uint8_t body_byte(int idx, size_t k)
 {
-    return (uint8_t) ((idx * 31 + k * 7) & 0xff);
+    return (uint8_t)((idx * 31 + k * 7) & 0xff);
 }
 
 /* ------------------------------------------------------------ app thread */
@@ -50,8 +50,9 @@ static void app_end(asgicore_scope *scope, app_req *ar, int failed)
 {
     free(ar->body);
     free(ar);
-    assert_int_equal(asgicore_finish(scope, failed, failed ? "cancelled" : NULL),
-                     ASGICORE_OK);
+    assert_int_equal(
+        asgicore_finish(scope, failed, failed ? "cancelled" : NULL),
+        ASGICORE_OK);
 }
 
 /* Runs the request as far as it can go without waiting. */
@@ -66,7 +67,7 @@ static void app_step(asgicore_scope *scope, app_req *ar)
         if (ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
             if (ar->ignorer) {
                 ar->reading = 0; /* wait for the cancel */
-                ar->sent = (size_t) -1;
+                ar->sent = (size_t)-1;
                 return;
             }
             app_end(scope, ar, 0);
@@ -78,7 +79,7 @@ static void app_step(asgicore_scope *scope, app_req *ar)
         if (!ev.more_body)
             ar->reading = 0;
     }
-    if (ar->sent == (size_t) -1 || ar->waiting_send)
+    if (ar->sent == (size_t)-1 || ar->waiting_send)
         return;
     for (;;) {
         int rc;
@@ -98,7 +99,7 @@ static void app_step(asgicore_scope *scope, app_req *ar)
         }
         if (rc == ASGICORE_ERR_DISCONNECTED) {
             if (ar->ignorer) {
-                ar->sent = (size_t) -1;
+                ar->sent = (size_t)-1;
                 return;
             }
             app_end(scope, ar, 0);
@@ -122,14 +123,11 @@ static void app_start(void *user, asgicore_scope *scope)
     app_step(scope, ar);
 }
 
-static void app_notify(void *user, asgicore_scope *scope, int event,
-                       int status)
+static void app_notify(void *user, asgicore_scope *scope, int event, int status)
 {
     app_req *ar = asgicore_scope_get_app_data(scope);
     switch (event) {
-    case ASGICORE_NOTIFY_CANCEL:
-        app_end(scope, ar, 1);
-        return;
+    case ASGICORE_NOTIFY_CANCEL: app_end(scope, ar, 1); return;
     case ASGICORE_NOTIFY_SEND_READY:
         ar->waiting_send = 0;
         if (status == ASGICORE_ERR_DISCONNECTED && !ar->ignorer) {
@@ -137,7 +135,7 @@ static void app_notify(void *user, asgicore_scope *scope, int event,
             return;
         }
         if (status == ASGICORE_ERR_DISCONNECTED)
-            ar->sent = (size_t) -1;
+            ar->sent = (size_t)-1;
         break;
     }
     app_step(scope, ar);
@@ -170,15 +168,15 @@ static void *app_main(void *arg)
 typedef struct {
     int idx;
     int active;
-    int abort_at;      /* chunk count at which the client leaves; -1 never */
+    int abort_at; /* chunk count at which the client leaves; -1 never */
     int ignorer;
     asgicore_scope *scope;
     size_t body_size;
     size_t fed;
     int chunks_fed;
-    int ended;         /* body end fed, or client gone */
+    int ended; /* body end fed, or client gone */
     int paused;
-    int blocked;       /* the host returned ASGICORE_PENDING */
+    int blocked; /* the host returned ASGICORE_PENDING */
     uint8_t *out;
     size_t out_len;
     int status;
@@ -279,16 +277,16 @@ static void start_request(host_req *r, int idx, asgicore_app *app)
     memset(r, 0, sizeof *r);
     r->idx = idx;
     r->active = 1;
-    r->body_size = (size_t) (idx * 2654435761u) % MAX_BODY;
-    r->abort_at = idx % 3 == 0 ? (int) (idx / 3 % 5) : -1;
+    r->body_size = (size_t)(idx * 2654435761u) % MAX_BODY;
+    r->abort_at = idx % 3 == 0 ? (int)(idx / 3 % 5) : -1;
     r->ignorer = r->abort_at >= 0 && idx % 2 == 0;
-    if (r->abort_at >= 0 && r->body_size < (size_t) (r->abort_at + 1) * CHUNK)
-        r->body_size = (size_t) (r->abort_at + 1) * CHUNK + 1;
+    if (r->abort_at >= 0 && r->body_size < (size_t)(r->abort_at + 1) * CHUNK)
+        r->body_size = (size_t)(r->abort_at + 1) * CHUNK + 1;
     asgicore_scope_info info;
     memset(&info, 0, sizeof info);
     info.method = (asgicore_str){"POST", 4};
-    info.path = r->ignorer ? (asgicore_str){"/ignore", 7}
-                           : (asgicore_str){"/echo", 5};
+    info.path =
+        r->ignorer ? (asgicore_str){"/ignore", 7} : (asgicore_str){"/echo", 5};
     info.grace_period_ns = -1;
     assert_int_equal(asgicore_scope_open(H.ctx, app, &info, r, &r->scope),
                      ASGICORE_OK);
@@ -331,9 +329,10 @@ static void host_turn(host_req *r)
 
 static void threaded_host_and_app(void **st)
 {
-    (void) st;
-    static const asgicore_callbacks cb = {h_head, h_body, NULL, h_resume,
-                                          h_done, h_set_timer, h_wake, NULL, NULL};
+    (void)st;
+    static const asgicore_callbacks cb = {h_head,   h_body, NULL,
+                                          h_resume, h_done, h_set_timer,
+                                          h_wake,   NULL,   NULL};
     static host_req reqs[CONCURRENT];
     asgicore_settings set;
     asgicore_settings_default(&set);
@@ -348,13 +347,12 @@ static void threaded_host_and_app(void **st)
     assert_int_equal(asgicore_ctx_new(&set, &cb, NULL, &H.ctx), ASGICORE_OK);
 
     static app_thread at;
-    static const asgicore_app_callbacks acb = {app_start, app_notify,
-                                               app_wake};
+    static const asgicore_app_callbacks acb = {app_start, app_notify, app_wake};
     at.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     atomic_init(&at.quit, 0);
-    assert_int_equal(asgicore_app_new(H.ctx, &acb, &at, ASGICORE_APP_THREADED,
-                                      &at.app),
-                     ASGICORE_OK);
+    assert_int_equal(
+        asgicore_app_new(H.ctx, &acb, &at, ASGICORE_APP_THREADED, &at.app),
+        ASGICORE_OK);
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, app_main, &at), 0);
 
@@ -409,10 +407,10 @@ static void threaded_host_and_app(void **st)
     printf("# %d requests, %d aborted (%d ignoring the disconnect): "
            "completed %llu, disconnected %llu (%llu never started), "
            "cancelled %llu\n",
-           TOTAL, aborted, ignorers, (unsigned long long) c.completed,
-           (unsigned long long) c.disconnected,
-           (unsigned long long) c.not_dispatched,
-           (unsigned long long) c.cancelled);
+           TOTAL, aborted, ignorers, (unsigned long long)c.completed,
+           (unsigned long long)c.disconnected,
+           (unsigned long long)c.not_dispatched,
+           (unsigned long long)c.cancelled);
     assert_int_equal(c.opened, TOTAL);
     assert_int_equal(c.live, 0);
     assert_int_equal(c.running_apps, 0);
@@ -420,7 +418,7 @@ static void threaded_host_and_app(void **st)
     assert_int_equal(c.completed, TOTAL - aborted);
     assert_int_equal(H.completed_ok, TOTAL - aborted);
     assert_int_equal(c.disconnected + c.cancelled, aborted);
-    assert_true(c.cancelled + c.not_dispatched >= (uint64_t) ignorers);
+    assert_true(c.cancelled + c.not_dispatched >= (uint64_t)ignorers);
     assert_int_equal(asgicore_app_free(at.app), ASGICORE_OK);
     asgicore_ctx_free(H.ctx);
     close(H.efd);
