@@ -19,8 +19,9 @@ package Test::Asgi;
 #                       (HTTP/1.1 with sndbuf=32k), $ROOT, $SERVROOT
 #                       replaced); its output is checked as the body
 #   --- port: small     the request goes to the sndbuf=32k listener
-#   --- abort           close the connection after --- timeout seconds
-#                       without reading the response; --- abort: rst sends
+#   --- abort           close the connection --- timeout seconds after the
+#                       module opened its scope, without reading the
+#                       response; --- abort: rst sends
 #                       a TCP reset, --- abort: half shuts down writing
 #   --- timeout         seconds (default 5 for a full response)
 #   --- error_code      expected status
@@ -262,6 +263,14 @@ sub http_exchange {
     print $sock $req;
 
     if ($a{abort}) {
+        # The abort's delay counts from the moment the module opened the
+        # request's scope, not from the send: a slow machine must not move
+        # the abort to an earlier phase than the test means.
+        if (defined $a{opened_before}) {
+            wait_for(10, sub {
+                (status_json()->{opened} // 0) > $a{opened_before}
+            }) or diag("abort: the request never reached the module");
+        }
         sleep($a{timeout} // 0.5);
         if ($a{abort} eq 'rst') {
             setsockopt($sock, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
@@ -470,6 +479,8 @@ sub run_block {
                      ? ($block->abort =~ /^(rst|half)/ ? $1 : 'fin') : undef,
             timeout => $timeout,
             port => ($block->port // '') =~ /small/ ? $port + 3 : $port,
+            opened_before => defined $block->abort
+                             ? status_json()->{opened} : undef,
         );
     }
 
