@@ -263,7 +263,12 @@ int Context::release(Scope *s, asgicore_time now)
     decide_outcome(s);
     s->host_open = false;
     counters_.live--;
-    drop_body(s);
+    // L3: an app that ignores the abort still reads its whole body; any
+    // other app has been told the client left, its unread body is dropped.
+    bool app_reads_on =
+        s->app_running() && s->client == ClientState::gone_unseen;
+    if (!app_reads_on)
+        drop_body(s);
     discard_output(s);
     s->host_work = 0;
     if (s->host_link.linked()) {

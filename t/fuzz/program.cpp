@@ -7,6 +7,8 @@
 
 #include "asgicore.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -64,21 +66,53 @@ struct OutOfLibrary {
 
 struct Req {
     asgicore_scope *scope = nullptr;
-    bool open = false;  // the host holds it
+    unsigned flags = 0;  // ASGICORE_SCOPE_*
+    bool open = false;   // the host holds it
     bool released = false;
     bool gone = false;
     int write_result = ASGICORE_OK;
     bool head = false;
     bool last = false;
+    bool blocked = false;  // a write answered PENDING, no write_ready yet
     int done = 0;
+    // the request body the library took (feed_body OK or PENDING)
+    size_t fed = 0;
+    bool fed_last = false;
+    bool paused = false;  // feed_body answered PENDING, no resume yet
+    // the client left (disconnect, a failed write, a release); visible:
+    // the app is told (not an abort hidden by IGNORE_CLIENT_ABORT, L3)
+    bool left = false;
+    bool left_visible = false;
+    bool left_while_running = false;  // before the app finished, undrained
+    bool app_running = false;
+    bool cancel_delivered = false;
 };
 
 struct Owned {
     asgicore_scope *scope;
+    Req *req;
     bool finished = false;
     int holds = 0;
     bool cancelled = false;
+    // the request body as the app received it
+    size_t got = 0;
+    bool got_last = false;
+    bool receive_waiting = false;  // receive answered PENDING
+    bool send_waiting = false;     // a send answered PENDING
+    // it sent again before its SEND_READY (the contract says not to): a
+    // SEND_READY already queued may then answer both
+    bool sent_early = false;
+    bool trailers = false;         // the start announced trailers
+    bool response_sent = false;    // its last message was taken
+    bool response_failed = false;  // an app error ended it
 };
+
+// The byte at offset i of every request body the program feeds: the app
+// must receive the same bytes in the same order, merged or not.
+uint8_t body_byte(size_t i)
+{
+    return static_cast<uint8_t>(i * 7 + 3);
+}
 
 const asgicore_header kHeaders[] = {
     {{"content-type", 12}, {"text/plain", 10}},
@@ -124,8 +158,11 @@ private:
     }
     void check(bool ok, const char *what)
     {
-        if (!ok && out_.violation.empty())
+        if (!ok && out_.violation.empty()) {
             out_.violation = what;
+            if (trace_)
+                std::fprintf(stderr, "  BROKEN: %s\n", what);
+        }
     }
     // Every call goes through here: its result must be one that
     // include/asgicore.h documents for the function.
@@ -141,6 +178,8 @@ private:
             InLibrary in;
             rc = f();
         }
+        if (trace_)
+            std::fprintf(stderr, "  %s -> %d\n", function, rc);
         check(documented(function, rc),
               "a result the header does not document for the function");
         out_.results.push_back(rc);
@@ -153,6 +192,10 @@ private:
     Owned *pick_owned();
     void forget_if_done(Owned *o);
     void settle();
+    void check_liveness();
+    void client_leaves(Req *r);
+    void check_receive(Owned *o, int rc, const asgicore_event &ev);
+    void check_send(Owned *o, int rc, bool ends, bool start_with_trailers);
     void finish_up();
 
     // callbacks
@@ -176,6 +219,8 @@ private:
 
     const uint8_t *p_, *end_;
     bool exhausted_ = false;
+    // FUZZ_TRACE=1: every step and call on stderr (replaying a crash)
+    bool trace_ = std::getenv("FUZZ_TRACE") != nullptr;
     Outcome out_;
     asgicore_ctx *ctx_ = nullptr;
     asgicore_app *apps_[2] = {};  // inline, threaded
@@ -188,6 +233,7 @@ private:
     std::vector<std::unique_ptr<Req>> reqs_;
     Req *slots_[kSlots] = {};
     std::vector<Owned> owned_;
+    Req *opening_ = nullptr;  // inside asgicore_scope_open
     uint8_t body_[256];
 };
 
@@ -209,7 +255,23 @@ int Runner::write(Req *r, const char *what)
     check(r->open && !r->released, what);
     check(!r->last, "a write after the response's last message");
     check(r->done == 0, "a write after done");
+    check(!r->blocked, "a write while the host is backlogged");
+    if (r->write_result == ASGICORE_PENDING)
+        r->blocked = true;
+    else if (r->write_result < 0)
+        client_leaves(r);  // a bare failed write is a disconnect
     return r->write_result;
+}
+
+void Runner::client_leaves(Req *r)
+{
+    if (r->left)
+        return;  // only the first report counts (G6)
+    r->left = true;
+    r->left_visible =
+        !((r->flags & ASGICORE_SCOPE_IGNORE_CLIENT_ABORT) && r->fed_last);
+    r->left_while_running =
+        r->app_running && r->left_visible && !(r->last && !r->blocked);
 }
 
 int Runner::cb_head(void *u, asgicore_scope *, void *hd, int status,
@@ -254,9 +316,11 @@ void Runner::cb_resume(void *u, asgicore_scope *, void *hd)
     Req *r = static_cast<Req *>(hd);
     runner_of(u)->check(r->open && !r->released,
                         "resume_body for a released scope");
+    r->paused = false;
 }
 
-void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome, int)
+void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome,
+                     int complete)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
@@ -266,6 +330,17 @@ void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome, int)
     self->check(outcome >= ASGICORE_OUTCOME_COMPLETE &&
                     outcome <= ASGICORE_OUTCOME_APP_ERROR,
                 "done without an outcome");
+    // S8: complete only once the host took the last message and drained
+    self->check(!complete || (r->last && !r->blocked && !r->left),
+                "done says complete before the host drained the response");
+    // docs/lifecycle.md: cancelled > client_disconnected > app_error
+    if (r->cancel_delivered)
+        self->check(outcome == ASGICORE_OUTCOME_CANCELLED,
+                    "the app was cancelled, the outcome is not cancelled");
+    else if (outcome != ASGICORE_OUTCOME_CANCELLED && r->left_while_running)
+        self->check(outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED,
+                    "the client left while the app ran, but the outcome "
+                    "is not client_disconnected");
     r->done++;
 }
 
@@ -307,13 +382,28 @@ void Runner::app_start(void *u, asgicore_scope *s)
     Runner *self = runner_of(u);
     for (Owned &o : self->owned_)
         self->check(o.scope != s || o.finished, "a scope started twice");
-    self->owned_.push_back(Owned{s});
+    // the request: the one being opened (an inline start), else the
+    // newest with this handle (an address may be reused after a free)
+    Req *r = self->opening_;
+    for (auto it = self->reqs_.rbegin(); !r && it != self->reqs_.rend(); ++it)
+        if ((*it)->scope == s)
+            r = it->get();
+    self->check(r != nullptr, "a start for a scope nobody opened");
+    if (!r)
+        return;
+    self->check(!r->left || !r->left_visible,
+                "an app started after its client left (L2)");
+    r->app_running = true;
+    self->owned_.push_back(Owned{s, r});
 }
 
 void Runner::app_notify(void *u, asgicore_scope *s, int event, int st)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
+    if (self->trace_)
+        std::fprintf(stderr, "  notify %p: event %d status %d\n",
+                     static_cast<void *>(s), event, st);
     Owned *o = nullptr;
     for (Owned &e : self->owned_)
         if (e.scope == s && !e.finished)
@@ -325,12 +415,17 @@ void Runner::app_notify(void *u, asgicore_scope *s, int event, int st)
     if (event == ASGICORE_NOTIFY_CANCEL) {
         self->check(!o->cancelled, "cancelled twice");
         o->cancelled = true;
+        o->req->cancel_delivered = true;
     } else if (event == ASGICORE_NOTIFY_SEND_READY) {
         self->check(st == ASGICORE_OK || st == ASGICORE_ERR_DISCONNECTED,
                     "SEND_READY with a bad status");
+        self->check(o->send_waiting || o->sent_early,
+                    "SEND_READY without a pending send");
+        o->send_waiting = false;
     } else {
         self->check(event == ASGICORE_NOTIFY_RECEIVE_READY,
                     "an unknown notification");
+        o->receive_waiting = false;
     }
 }
 
@@ -356,6 +451,8 @@ Owned *Runner::pick_owned()
 
 void Runner::forget_if_done(Owned *o)
 {
+    if (o->finished)
+        o->req->app_running = false;
     if (o->finished && o->holds == 0) {
         // the handle is invalid for the app from here on
         *o = owned_.back();
@@ -391,10 +488,15 @@ void Runner::open_scope()
     Req *r = req.get();
     reqs_.push_back(std::move(req));
     r->open = true;  // callbacks may come from inside the open
+    r->flags = info.flags;
+    if (info.flags & ASGICORE_SCOPE_CLIENT_GONE)
+        r->left = true;  // never started: nothing for an app to see
     asgicore_app *app = apps_[(flags >> 3) & 1];
+    opening_ = r;
     int rc = call("asgicore_scope_open_versioned", [&] {
         return asgicore_scope_open(ctx_, app, &info, r, &r->scope);
     });
+    opening_ = nullptr;
     if (rc != ASGICORE_OK) {
         r->open = false;
         r->released = true;
@@ -413,23 +515,46 @@ void Runner::step(uint8_t op)
     case 1: {
         size_t len = next() % sizeof body_;
         int more = next() & 1;
-        if ((r = slot_req()))
-            call("asgicore_scope_feed_body", [&] {
+        if ((r = slot_req())) {
+            for (size_t i = 0; i < len; i++)
+                body_[i] = body_byte(r->fed + i);
+            // the body so far, before the call: an inline app may
+            // receive it from inside
+            size_t fed_before = r->fed;
+            bool last_before = r->fed_last;
+            if (!r->fed_last && !r->left) {
+                r->fed += len;
+                r->fed_last = !more;
+            }
+            int rc = call("asgicore_scope_feed_body", [&] {
                 return asgicore_scope_feed_body(r->scope, body_, len, more);
             });
+            if (rc == ASGICORE_PENDING)
+                r->paused = true;
+            if (rc != ASGICORE_OK && rc != ASGICORE_PENDING) {
+                r->fed = fed_before;  // not taken
+                r->fed_last = last_before;
+            }
+        }
         break;
     }
     case 2: {
         int reason = next() % 10;
-        if ((r = slot_req()))
+        if ((r = slot_req())) {
+            bool valid = reason >= ASGICORE_DISCONNECT_CLOSED &&
+                         reason <= ASGICORE_DISCONNECT_SERVER;
+            if (valid)
+                client_leaves(r);
             call("asgicore_scope_disconnect", [&] {
                 return asgicore_scope_disconnect(r->scope, reason, now_);
             });
+        }
         break;
     }
     case 3:
         if ((r = slot_req())) {
             r->write_result = ASGICORE_OK;
+            r->blocked = false;
             call("asgicore_scope_write_ready",
                  [&] { return asgicore_scope_write_ready(r->scope); });
         }
@@ -445,8 +570,13 @@ void Runner::step(uint8_t op)
         now_ += (next() % 64) * 50 * kMs;
         if (timer_ != ASGICORE_TIME_NEVER && timer_ <= now_) {
             timer_ = ASGICORE_TIME_NEVER;
-            call("asgicore_ctx_handle_expiry",
-                 [&] { return asgicore_ctx_handle_expiry(ctx_, now_); });
+            int rc = call("asgicore_ctx_handle_expiry", [&] {
+                return asgicore_ctx_handle_expiry(ctx_, now_);
+            });
+            // every deadline up to now fired; the next one is later
+            check(rc != ASGICORE_OK || timer_ == ASGICORE_TIME_NEVER ||
+                      timer_ > now_,
+                  "a deadline at or before now survived handle_expiry");
         }
         break;
     case 6:
@@ -458,6 +588,7 @@ void Runner::step(uint8_t op)
         break;
     case 7:
         if ((r = slot_req())) {
+            client_leaves(r);
             r->open = false;
             r->released = true;
             call("asgicore_scope_release",
@@ -474,8 +605,9 @@ void Runner::step(uint8_t op)
     case 9:
         if ((o = pick_owned())) {
             asgicore_event ev;
-            call("asgicore_receive",
-                 [&] { return asgicore_receive(o->scope, &ev); });
+            int rc = call("asgicore_receive",
+                          [&] { return asgicore_receive(o->scope, &ev); });
+            check_receive(o, rc, ev);
         }
         break;
     case 10: {
@@ -485,34 +617,42 @@ void Runner::step(uint8_t op)
         if (first + count > kHeaderKinds)
             count = kHeaderKinds - first;
         int trailers = next() & 1;
-        if ((o = pick_owned()))
-            call("asgicore_send_start", [&] {
+        if ((o = pick_owned())) {
+            int rc = call("asgicore_send_start", [&] {
                 return asgicore_send_start(o->scope, status, &kHeaders[first],
                                            count, trailers);
             });
+            check_send(o, rc, false, trailers);
+        }
         break;
     }
     case 11: {
         size_t len = next() % 8;
         int more = next() & 1;
-        if ((o = pick_owned()))
-            call("asgicore_send_body", [&] {
+        if ((o = pick_owned())) {
+            int rc = call("asgicore_send_body", [&] {
                 return asgicore_send_body(o->scope, body_, len, more);
             });
+            check_send(o, rc, !more && !o->trailers, false);
+        }
         break;
     }
     case 12: {
         int more = next() & 1;
         size_t h = next() % kHeaderKinds;
-        if ((o = pick_owned()))
-            call("asgicore_send_trailers", [&] {
+        if ((o = pick_owned())) {
+            int rc = call("asgicore_send_trailers", [&] {
                 return asgicore_send_trailers(o->scope, &kHeaders[h], 1, more);
             });
+            check_send(o, rc, !more, false);
+        }
         break;
     }
     case 13: {
         int failed = next() & 1;
         if ((o = pick_owned()) && !o->finished) {
+            if (failed && !o->response_sent)
+                o->response_failed = true;  // the response ends at once
             int rc = call("asgicore_finish", [&] {
                 return asgicore_finish(o->scope, failed,
                                        failed ? "Traceback: boom" : nullptr);
@@ -560,7 +700,112 @@ void Runner::step(uint8_t op)
         call("asgicore_app_batch",
              [&] { return asgicore_app_batch(apps_[1], batching_); });
         break;
-    default: break;  // a no-op: time passes in the program
+    case 19:
+        settle();
+        check_liveness();
+        break;
+    default: break;
+    }
+}
+
+// R5-R8 and L6: what a receive may answer, from what the host fed, what
+// the app already got, whether the client left and the response ended.
+void Runner::check_receive(Owned *o, int rc, const asgicore_event &ev)
+{
+    Req *r = o->req;
+    bool ended = o->response_sent;
+    bool told_gone = r->left && r->left_visible;
+    if (trace_)
+        std::fprintf(stderr,
+                     "  receive on %p: flags %u fed %zu%s got %zu%s left %d "
+                     "visible %d sent %d\n",
+                     static_cast<void *>(o->scope), r->flags, r->fed,
+                     r->fed_last ? " (last)" : "", o->got,
+                     o->got_last ? " (last)" : "", r->left, r->left_visible,
+                     o->response_sent);
+    if (o->finished) {
+        check(rc == ASGICORE_ERR_FINISHED,
+              "a receive after finish was not refused (L6)");
+        return;
+    }
+    if (rc == ASGICORE_PENDING) {
+        check(o->got == r->fed && !(r->fed_last && !o->got_last),
+              "a receive waits although body is there");
+        check(!told_gone, "a receive waits although the client left");
+        check(!ended, "a receive waits although the response is complete");
+        o->receive_waiting = true;
+        return;
+    }
+    if (rc != ASGICORE_OK)
+        return;
+    if (ev.type == ASGICORE_EVENT_HTTP_DISCONNECT) {
+        check(r->left || ended || o->response_failed,
+              "http.disconnect while the client is there and the response "
+              "is not complete");
+        return;
+    }
+    check(ev.type == ASGICORE_EVENT_HTTP_REQUEST, "an unknown event");
+    check(!o->got_last, "http.request after the last body message");
+    check(o->got + ev.body_len <= r->fed, "more body than the host fed");
+    check(ev.body_len == 0 || ev.body != nullptr, "body bytes without data");
+    const uint8_t *b = static_cast<const uint8_t *>(ev.body);
+    for (size_t i = 0; i < ev.body_len && b; i++)
+        if (b[i] != body_byte(o->got + i)) {
+            check(false, "the body's bytes out of order or changed");
+            break;
+        }
+    o->got += ev.body_len;
+    bool all = r->fed_last && o->got == r->fed;
+    check(!ev.more_body == all, "more_body wrong on a body message");
+    o->got_last = !ev.more_body;
+}
+
+// Every send after finish is refused (L6); PENDING promises SEND_READY.
+void Runner::check_send(Owned *o, int rc, bool ends, bool start_with_trailers)
+{
+    if (o->finished) {
+        check(rc == ASGICORE_ERR_FINISHED || rc == ASGICORE_ERR_DISCONNECTED,
+              "a send after finish was not refused (L6)");
+        return;
+    }
+    if (trace_)
+        std::fprintf(stderr, "  send on %p -> %d\n",
+                     static_cast<void *>(o->scope), rc);
+    if (o->send_waiting)
+        o->sent_early = true;
+    if (rc == ASGICORE_PENDING)
+        o->send_waiting = true;
+    if (rc == ASGICORE_OK || rc == ASGICORE_PENDING) {
+        if (start_with_trailers)
+            o->trailers = true;
+        if (ends)
+            o->response_sent = true;
+    } else if (rc == ASGICORE_ERR_PROTOCOL || rc == ASGICORE_ERR_BAD_HEADER ||
+               rc == ASGICORE_ERR_INVALID) {
+        o->response_failed = true;  // an app error ends the response
+    }
+}
+
+// After everything woken ran: no app call waits for a notification that
+// nothing can bring any more, and no paused host waits for an app that
+// took everything.
+void Runner::check_liveness()
+{
+    if (batching_)
+        return;  // the app's calls do not wake the host yet
+    for (const Owned &o : owned_) {
+        if (o.finished)
+            continue;
+        const Req *r = o.req;
+        bool host_holds_up = r->blocked && r->open && !r->left;
+        check(!o.send_waiting || host_holds_up,
+              "a PENDING send never got SEND_READY (S5, S8)");
+        bool readable = o.got < r->fed || (r->fed_last && !o.got_last) ||
+                        (r->left && r->left_visible) || o.response_sent;
+        check(!o.receive_waiting || !readable,
+              "a waiting receive was never woken (R6, R7)");
+        check(!r->paused || !r->open || r->left || o.got < r->fed,
+              "the host was never resumed after the app read the body");
     }
 }
 
@@ -656,7 +901,10 @@ Outcome Runner::go()
         }) != ASGICORE_OK)
         return out_;
     while (!exhausted_ && out_.steps < 4096) {
-        step(next());
+        uint8_t op = next();
+        if (trace_)
+            std::fprintf(stderr, "step %zu: op %d\n", out_.steps, op % 20);
+        step(op);
         out_.steps++;
     }
     finish_up();

@@ -216,6 +216,24 @@ static void L3_ignore_client_abort_with_body_incomplete(void **st)
     fake_pump(&s->fh);
 }
 
+/* L3: the host may end the request while an app that ignores the abort
+ * has not read its whole body: the app still reads it, to the end
+ * (found by the fuzzer's receive model). */
+static void L3_ignore_client_abort_body_outlives_the_release(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open_with(&s->fh, &s->fa, &s->req, 0,
+                                        ASGICORE_SCOPE_IGNORE_CLIENT_ABORT);
+    asgicore_scope_feed_body(sc, "all", 3, 0);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    fake_release(&s->fh, &s->req);
+    expect_request(sc, "all", 0);
+    expect_pending(sc);
+    assert_int_equal(asgicore_finish(sc, 0, NULL), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_CANCEL], 0);
+}
+
 static void release_with_app_running_is_a_disconnect(void **st)
 {
     state *s = *st;
@@ -336,6 +354,7 @@ int main(void)
         T(L2_scope_opened_for_a_gone_client_never_starts),
         T(L3_ignore_client_abort_runs_app_to_completion),
         T(L3_ignore_client_abort_with_body_incomplete),
+        T(L3_ignore_client_abort_body_outlives_the_release),
         T(release_with_app_running_is_a_disconnect),
         T(background_work_after_response_is_not_cancelled),
         T(done_may_release_the_scope),
