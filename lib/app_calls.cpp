@@ -186,8 +186,10 @@ void Context::fail_response(Scope *s)
         static_assert(sizeof error_body - 1 == 22);
         discard_output(s);  // nothing of it reached the host
         OutMessage *head = OutMessage::make_head(500, headers, 2, false);
-        OutMessage *body =
-            OutMessage::make_body(error_body, sizeof error_body - 1, true);
+        // S7: the answer to HEAD has the length of the 500, not its bytes
+        size_t len =
+            response_has_body(500, s->info.method) ? sizeof error_body - 1 : 0;
+        OutMessage *body = OutMessage::make_body(error_body, len, true);
         if (head && body) {
             s->out.push(head);
             s->out.push(body);

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <strings.h>
 #include <initializer_list>
 #include <memory>
 
@@ -86,6 +88,16 @@ struct Req {
     bool left_while_running = false;  // before the app finished, undrained
     bool app_running = false;
     bool cancel_delivered = false;
+    bool response_sent = false;  // the app's last message was taken
+    bool head_request = false;   // HEAD: no body on the wire
+    int status = 0;              // of the head written
+    long long declared = -1;     // its content-length, -1 if none
+    size_t body_written = 0;
+    // G1-G3: the app must be cancelled at (never before) cancel_at
+    uint64_t grace_ns = 0;
+    bool cancel_due = false;
+    bool cancel_time_exact = false;  // not so for a bare failed write
+    uint64_t cancel_at = 0;
 };
 
 struct Owned {
@@ -136,6 +148,36 @@ const int kStatuses[] = {200, 204, 205, 304,  100, 101, 103,
 const char kPaths[][8] = {"/",    "/x/\xff",  "/caf\xc3\xa9", "/\xed\xa0\x80",
                           "/a?b", "/\xf0\x9f"};
 
+// A content-length value: one number or a list of the same number ("5, 5");
+// -1 for anything else.
+long long content_length_value(const asgicore_str &value)
+{
+    std::string v(value.data ? value.data : "", value.len);
+    long long found = -1;
+    size_t pos = 0;
+    while (pos <= v.size()) {
+        size_t comma = v.find(',', pos);
+        std::string item =
+            v.substr(pos, comma == v.npos ? v.npos : comma - pos);
+        size_t a = item.find_first_not_of(" \t"),
+               b = item.find_last_not_of(" \t");
+        if (a == item.npos)
+            return -1;
+        item = item.substr(a, b - a + 1);
+        if (item.size() > 18 ||
+            item.find_first_not_of("0123456789") != item.npos)
+            return -1;
+        long long n = std::stoll(item);
+        if (found >= 0 && n != found)
+            return -1;
+        found = n;
+        if (comma == v.npos)
+            break;
+        pos = comma + 1;
+    }
+    return found;
+}
+
 class Runner {
 public:
     Runner(const uint8_t *data, size_t size)
@@ -174,6 +216,8 @@ private:
             InLibrary in;
             rc = f();
         }
+        if (rc == ASGICORE_ERR_NOMEM)
+            nomem_seen_ = true;
         if (rc == ASGICORE_ERR_NOMEM && on_nomem && on_nomem()) {
             InLibrary in;
             rc = f();
@@ -234,6 +278,8 @@ private:
     Req *slots_[kSlots] = {};
     std::vector<Owned> owned_;
     Req *opening_ = nullptr;  // inside asgicore_scope_open
+    uint64_t default_grace_ = 0;
+    bool nomem_seen_ = false;  // a 500 may be lost then (asgicore.h)
     uint8_t body_[256];
 };
 
@@ -256,10 +302,16 @@ int Runner::write(Req *r, const char *what)
     check(!r->last, "a write after the response's last message");
     check(r->done == 0, "a write after done");
     check(!r->blocked, "a write while the host is backlogged");
-    if (r->write_result == ASGICORE_PENDING)
+    if (r->write_result == ASGICORE_PENDING) {
         r->blocked = true;
-    else if (r->write_result < 0)
-        client_leaves(r);  // a bare failed write is a disconnect
+    } else if (r->write_result < 0) {
+        // a bare failed write is a disconnect at the library's latest
+        // time, which may be before the program's now
+        bool first = !r->left;
+        client_leaves(r);
+        if (first)
+            r->cancel_time_exact = false;
+    }
     return r->write_result;
 }
 
@@ -268,14 +320,17 @@ void Runner::client_leaves(Req *r)
     if (r->left)
         return;  // only the first report counts (G6)
     r->left = true;
+    r->cancel_time_exact = true;
     r->left_visible =
         !((r->flags & ASGICORE_SCOPE_IGNORE_CLIENT_ABORT) && r->fed_last);
     r->left_while_running =
         r->app_running && r->left_visible && !(r->last && !r->blocked);
+    r->cancel_due = r->app_running && r->left_visible && !r->response_sent;
+    r->cancel_at = now_ + r->grace_ns;
 }
 
 int Runner::cb_head(void *u, asgicore_scope *, void *hd, int status,
-                    const asgicore_header *, size_t, int)
+                    const asgicore_header *h, size_t n, int)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
@@ -283,11 +338,23 @@ int Runner::cb_head(void *u, asgicore_scope *, void *hd, int status,
     self->check(!r->head, "two heads for one response");
     self->check(status >= 200 && status <= 999, "a head with a bad status");
     r->head = true;
+    r->status = status;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].name.len == 14 &&
+            strncasecmp(h[i].name.data, "content-length", 14) == 0) {
+            // S6: what passes is one number, or a list of the same one
+            long long v = content_length_value(h[i].value);
+            self->check(v >= 0 && r->declared < 0,
+                        "a content-length written that is not one number");
+            if (v >= 0)
+                r->declared = v;
+        }
+
     return self->write(r, "send_head for a released scope");
 }
 
-int Runner::cb_body(void *u, asgicore_scope *, void *hd, const void *, size_t,
-                    int last)
+int Runner::cb_body(void *u, asgicore_scope *, void *hd, const void *,
+                    size_t len, int last)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
@@ -295,6 +362,18 @@ int Runner::cb_body(void *u, asgicore_scope *, void *hd, const void *, size_t,
     self->check(r->head, "body before the head");
     int rc = self->write(r, "send_body for a released scope");
     r->last = r->last || last;
+    // S6, S7: what the head declared is what the wire carries
+    bool bodiless = r->head_request || r->status == 204 || r->status == 205 ||
+                    r->status == 304;
+    r->body_written += len;
+    self->check(!bodiless || r->body_written == 0,
+                "body bytes for a response that has none");
+    if (r->declared >= 0 && !bodiless) {
+        self->check(r->body_written <= (unsigned long long)r->declared,
+                    "body bytes beyond the content-length");
+        self->check(!last || r->body_written == (unsigned long long)r->declared,
+                    "a body short of its content-length passed as complete");
+    }
     return rc;
 }
 
@@ -341,6 +420,10 @@ void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome,
         self->check(outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED,
                     "the client left while the app ran, but the outcome "
                     "is not client_disconnected");
+    // B2: an app error while the client is there still answers (a 500
+    // if the app had written nothing)
+    if (outcome == ASGICORE_OUTCOME_APP_ERROR && !r->left && !self->nomem_seen_)
+        self->check(r->head, "an app error left the client without a head");
     r->done++;
 }
 
@@ -414,6 +497,10 @@ void Runner::app_notify(void *u, asgicore_scope *s, int event, int st)
         return;
     if (event == ASGICORE_NOTIFY_CANCEL) {
         self->check(!o->cancelled, "cancelled twice");
+        const Req *r = o->req;
+        self->check(r->left, "cancelled, but the client did not leave");
+        self->check(!r->cancel_time_exact || self->now_ >= r->cancel_at,
+                    "cancelled before the grace period ended (G2)");
         o->cancelled = true;
         o->req->cancel_delivered = true;
     } else if (event == ASGICORE_NOTIFY_SEND_READY) {
@@ -473,6 +560,7 @@ void Runner::open_scope()
     std::memset(&info, 0, sizeof info);
     info.method =
         (flags & 0x10) ? asgicore_str{"HEAD", 4} : asgicore_str{"GET", 3};
+    bool head_request = flags & 0x10;
     info.scheme = {"http", 4};
     info.http_version = {"1.1", 3};
     info.path = {path, std::strlen(path)};
@@ -489,6 +577,10 @@ void Runner::open_scope()
     reqs_.push_back(std::move(req));
     r->open = true;  // callbacks may come from inside the open
     r->flags = info.flags;
+    r->head_request = head_request;
+    r->grace_ns = info.grace_period_ns < 0
+                      ? default_grace_
+                      : static_cast<uint64_t>(info.grace_period_ns);
     if (info.flags & ASGICORE_SCOPE_CLIENT_GONE)
         r->left = true;  // never started: nothing for an app to see
     asgicore_app *app = apps_[(flags >> 3) & 1];
@@ -778,8 +870,10 @@ void Runner::check_send(Owned *o, int rc, bool ends, bool start_with_trailers)
     if (rc == ASGICORE_OK || rc == ASGICORE_PENDING) {
         if (start_with_trailers)
             o->trailers = true;
-        if (ends)
+        if (ends) {
             o->response_sent = true;
+            o->req->response_sent = true;
+        }
     } else if (rc == ASGICORE_ERR_PROTOCOL || rc == ASGICORE_ERR_BAD_HEADER ||
                rc == ASGICORE_ERR_INVALID) {
         o->response_failed = true;  // an app error ends the response
@@ -793,6 +887,12 @@ void Runner::check_liveness()
 {
     if (batching_)
         return;  // the app's calls do not wake the host yet
+    if (timer_ != ASGICORE_TIME_NEVER && timer_ <= now_) {
+        timer_ = ASGICORE_TIME_NEVER;  // the host's timer fires
+        call("asgicore_ctx_handle_expiry",
+             [&] { return asgicore_ctx_handle_expiry(ctx_, now_); });
+        settle();
+    }
     for (const Owned &o : owned_) {
         if (o.finished)
             continue;
@@ -806,6 +906,8 @@ void Runner::check_liveness()
               "a waiting receive was never woken (R6, R7)");
         check(!r->paused || !r->open || r->left || o.got < r->fed,
               "the host was never resumed after the app read the body");
+        check(!r->cancel_due || now_ < r->cancel_at || o.cancelled,
+              "not cancelled when its grace period ended (G2, G3)");
     }
 }
 
@@ -837,6 +939,7 @@ void Runner::finish_up()
     }
     for (Req *r : slots_)
         if (r && r->open) {
+            client_leaves(r);
             r->open = false;
             r->released = true;
             call("asgicore_scope_release",
@@ -882,6 +985,7 @@ Outcome Runner::go()
     static const asgicore_app_callbacks acb = {app_start, app_notify, app_wake};
     asgicore_settings settings;
     asgicore_settings_default(&settings);
+    default_grace_ = settings.grace_period_ns;
     settings.body_buffer_limit = 64 + next() % 200;
     settings.send_buffer_limit = next() % 16;
     // set-up: allocation failures here end the program quietly

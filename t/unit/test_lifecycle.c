@@ -128,6 +128,21 @@ static void L1_counters_per_outcome(void **st)
     assert_balanced(&s->fh, 4);
 }
 
+/* L1: the outcome says the most important thing that happened: a client
+ * that left before the app failed is client_disconnected. */
+static void L1_disconnect_before_an_app_error_is_a_disconnect(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now);
+    asgicore_finish(sc, 1, "ValueError: after the client left");
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+    asgicore_counters n = fake_counters(&s->fh);
+    assert_int_equal(n.disconnected, 1);
+    assert_int_equal(n.app_errors, 0);
+}
+
 /* L2 */
 static void L2_client_gone_before_start_is_not_dispatched(void **st)
 {
@@ -304,6 +319,20 @@ static void B2_app_returning_without_response_gets_500(void **st)
     assert_true(fake_logged(&s->fh, "without sending a response"));
 }
 
+/* B2, S7: the 500 that answers HEAD has its length but no bytes. */
+static void B2_500_to_a_head_request_has_no_body(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc =
+        fake_open_as(&s->fh, &s->fa, &s->req, "HEAD", "/", -1, 0);
+    asgicore_scope_feed_body(sc, NULL, 0, 0);
+    assert_int_equal(asgicore_finish(sc, 1, "ValueError: x"), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.status, 500);
+    assert_int_equal(s->req.body_len, 0);
+    assert_true(s->req.response_complete);
+}
+
 /* B2 */
 static void B2_app_raising_mid_response_closes_connection(void **st)
 {
@@ -350,6 +379,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
         T(L1_live_counter_balances_in_any_event_order),
         T(L1_counters_per_outcome),
+        T(L1_disconnect_before_an_app_error_is_a_disconnect),
         T(L2_client_gone_before_start_is_not_dispatched),
         T(L2_scope_opened_for_a_gone_client_never_starts),
         T(L3_ignore_client_abort_runs_app_to_completion),
@@ -359,6 +389,7 @@ int main(void)
         T(background_work_after_response_is_not_cancelled),
         T(done_may_release_the_scope),
         T(B2_app_returning_without_response_gets_500),
+        T(B2_500_to_a_head_request_has_no_body),
         T(B2_app_raising_mid_response_closes_connection),
         T(B3_app_ignoring_cancel_is_torn_down_and_counted),
 #undef T

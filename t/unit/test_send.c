@@ -355,6 +355,28 @@ static void S5_large_send_waits_until_taken(void **st)
     fake_pump(&s->fh);
 }
 
+/* S5: with no send buffer at all every body send waits, and the
+ * host's taking it (not a byte less in the buffer) makes it ready. */
+static void S5_zero_send_buffer_still_makes_sends_ready(void **st)
+{
+    state *s = *st;
+    asgicore_settings set;
+    asgicore_settings_default(&set);
+    set.send_buffer_limit = 0;
+    fake_state_reinit(s, &set);
+    asgicore_scope *sc = open_get(s);
+    asgicore_send_start(sc, 200, NULL, 0, 0);
+    assert_int_equal(asgicore_send_body(sc, "abc", 3, 1), ASGICORE_PENDING);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_SEND_READY], 1);
+    assert_int_equal(s->req.body_len, 3);
+    asgicore_send_body(sc, NULL, 0, 0);
+    fake_pump(&s->fh);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+}
+
 /* S5 */
 static void S5_disconnect_fails_the_waiting_send(void **st)
 {
@@ -531,6 +553,7 @@ int main(void)
         T(S4_trailer_injection_is_rejected),
         T(S5_backlogged_host_holds_the_next_send),
         T(S5_large_send_waits_until_taken),
+        T(S5_zero_send_buffer_still_makes_sends_ready),
         T(S5_disconnect_fails_the_waiting_send),
         T(write_error_is_a_disconnect),
         T(S8_final_send_completes_when_the_host_drains),
