@@ -34,7 +34,7 @@ static const asgicore_header headers[] = {
 
 static void hello_start(void *user, asgicore_scope *scope)
 {
-    (void) user;
+    (void)user;
     asgicore_send_start(scope, 200, headers, 2, 0);
     asgicore_send_body(scope, "Hello, world!\n", 14, 0);
     asgicore_finish(scope, 0, NULL);
@@ -43,10 +43,10 @@ static void hello_start(void *user, asgicore_scope *scope)
 static void hello_notify(void *user, asgicore_scope *scope, int event,
                          int status)
 {
-    (void) user;
-    (void) scope;
-    (void) event;
-    (void) status;  /* it has finished before anything could arrive */
+    (void)user;
+    (void)scope;
+    (void)event;
+    (void)status; /* it has finished before anything could arrive */
 }
 
 static void hello_wake(void *user)
@@ -116,9 +116,7 @@ static void hello_destroy(void *user)
 
 __attribute__((visibility("default")))
 const asgicore_native_app asgicore_app_entry = {
-    ASGICORE_NATIVE_APP_V1,
-    {hello_start, hello_notify, hello_wake},
-    hello_create,
-    hello_attach,
+    ASGICORE_NATIVE_APP_V1, {hello_start, hello_notify, hello_wake},
+    hello_create,           hello_attach,
     hello_destroy,
 };

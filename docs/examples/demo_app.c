@@ -32,8 +32,8 @@ typedef struct page {
     asgicore_scope *scope;
     char path[64];
     int ticks;
-    int left;          /* the client has gone */
-    uint64_t due;      /* ms deadline of its next step, 0 = none */
+    int left;     /* the client has gone */
+    uint64_t due; /* ms deadline of its next step, 0 = none */
     struct page *next;
 } page_t;
 
@@ -76,11 +76,11 @@ static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void send_text(asgicore_scope *scope, const char *type,
-                      const char *text, int more)
+static void send_text(asgicore_scope *scope, const char *type, const char *text,
+                      int more)
 {
     asgicore_header h = {{"content-type", 12}, {type, strlen(type)}};
     asgicore_send_start(scope, 200, &h, 1, 0);
@@ -117,7 +117,7 @@ static void step(page_t *p)
 
     if (!strcmp(p->path, "/clock")) {
         if (client_left(p)) {
-            done(p);  /* the stream stops the moment the tab closes */
+            done(p); /* the stream stops the moment the tab closes */
             return;
         }
         t = time(NULL);
@@ -143,7 +143,7 @@ static void step(page_t *p)
         done(p);
     } else if (!strcmp(p->path, "/cleanup")) {
         if (p->due) {
-            done(p);  /* cleaned up within the grace period */
+            done(p); /* cleaned up within the grace period */
             return;
         }
         if (!p->ticks++)
@@ -163,7 +163,7 @@ static void on_start(void *user, asgicore_scope *scope)
     const asgicore_scope_info *info = asgicore_scope_get_info(scope);
     page_t *p = calloc(1, sizeof *p);
     size_t n = info->path.len < sizeof p->path - 1 ? info->path.len
-                                                  : sizeof p->path - 1;
+                                                   : sizeof p->path - 1;
     p->demo = d;
     p->scope = scope;
     memcpy(p->path, info->path.data, n);
@@ -173,8 +173,7 @@ static void on_start(void *user, asgicore_scope *scope)
     step(p);
 }
 
-static void on_notify(void *user, asgicore_scope *scope, int event,
-                      int status)
+static void on_notify(void *user, asgicore_scope *scope, int event, int status)
 {
     page_t *p = asgicore_scope_get_app_data(scope);
     if (event == ASGICORE_NOTIFY_CANCEL) {
@@ -184,7 +183,7 @@ static void on_notify(void *user, asgicore_scope *scope, int event,
     if (event != ASGICORE_NOTIFY_RECEIVE_READY)
         return;
     if (!strcmp(p->path, "/clock") && client_left(p))
-        done(p);  /* the tab closed: stop now, not at the next tick */
+        done(p); /* the tab closed: stop now, not at the next tick */
     else if (!strcmp(p->path, "/cleanup") && !p->due)
         step(p);
 }
@@ -210,7 +209,7 @@ static void *run(void *arg)
         now = now_ms();
         for (p = d->pages; p; p = p->next)
             if (p->due && p->due <= now) {
-                step(p);  /* may free p: one per turn */
+                step(p); /* may free p: one per turn */
                 break;
             }
     }
@@ -227,8 +226,7 @@ static void *create(const char *argument, int *mode, char *error,
     return d;
 }
 
-static int attach(void *user, asgicore_app *app, char *error,
-                  size_t error_size)
+static int attach(void *user, asgicore_app *app, char *error, size_t error_size)
 {
     demo_t *d = user;
     d->app = app;

@@ -47,7 +47,17 @@ package Test::Asgi;
 # error_log_text, http_get, app_threads_leave_signals (asserts every app
 # thread blocks the worker's signals).
 #
-# ASGI_TEST_BLOCKS=regex runs only the blocks whose name matches it.
+# The environment (make sets the first three):
+#   ASGI_BUILD_DIR      the build directory (default build/)
+#   ASGI_MODULE, ASGI_TEST_APP  the module and the native test app to load
+#                       (default: the plain builds in ASGI_BUILD_DIR)
+#   ASGI_SANITIZE=asan  preload ASan into nginx; any report fails the block
+#   ASGI_ASAN_OPTIONS   more ASan options (make soak: a small quarantine)
+#   ASGI_NGINX          the nginx binary (default: nginx on PATH)
+#   ASGI_TEST_PORT      the first of the four ports the suite listens on
+#   ASGI_LOG_LEVEL      error_log level (default debug)
+#   ASGI_MAIN_CONFIG    top-level directives added to every block
+#   ASGI_TEST_BLOCKS=regex runs only the blocks whose name matches it.
 #
 # Waiting is on events, with deadlines: the access-log line of the request,
 # log lines, recorded lines, the live-scope counter. After every block the
@@ -74,7 +84,9 @@ our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop
                  app_threads_leave_signals);
 
 my $root = abs_path(dirname(__FILE__) . '/../../..');
-my $build = $ENV{ASGI_BUILD} || "$root/build";
+# ASGI_BUILD_DIR: the build directory (make's B); plain `prove` uses
+# build/, and the suites that run built tools read it from here too.
+my $build = $ENV{ASGI_BUILD_DIR} ||= "$root/build";
 my $module = $ENV{ASGI_MODULE} || "$build/ngx_http_asgi_module.so";
 my $test_app = $ENV{ASGI_TEST_APP} || "$build/t/testapp.so";
 # ASGI_SANITIZE=asan: nginx runs with the ASan runtime preloaded (the
