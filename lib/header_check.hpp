@@ -1,4 +1,4 @@
-// Validation of response header fields sent by an app (BEHAVIOURS S4).
+// Validation of response header fields sent by an app (S4, docs/behaviours.md).
 #pragma once
 
 #include "asgicore.h"

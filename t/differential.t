@@ -1,4 +1,4 @@
-# Differential tests against uvicorn (issue 10): the same raw HTTP/1.1
+# Differential tests against uvicorn: the same raw HTTP/1.1
 # exchanges (methods, escaped and UTF-8 paths, queries, bodies with and
 # without chunking, Expect, pipelining, clients leaving mid-body) to the same raw ASGI, Starlette and
 # FastAPI apps under the module and under Debian's uvicorn (h11); what the

@@ -1,4 +1,4 @@
-# Python apps behave in nginx as they do under python3 (BEHAVIOURS P1-P9):
+# Python apps behave in nginx as they do under python3 (P1-P9, docs/behaviours.md):
 # locale, tracebacks, imports, readiness.
 use lib 't/lib';
 use Test::Asgi;

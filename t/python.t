@@ -1,4 +1,4 @@
-# The Python ASGI runtime (first slice of issue 4): raw ASGI 3 apps in the
+# The Python ASGI runtime: raw ASGI 3 apps in the
 # nginx worker (asgi_app, asgi_python_path), through the same module and
 # library as native apps.
 use lib 't/lib';

@@ -1,4 +1,4 @@
-// The failed-allocation sweep (issue 10): every program of the seed corpus
+// The failed-allocation sweep: every program of the seed corpus
 // runs once to count the library's allocations, then once more for each of
 // them with that allocation failing. A call that fails with
 // ASGICORE_ERR_NOMEM must have changed nothing: it is retried at once

@@ -1,5 +1,5 @@
-// libFuzzer target for the checks on what crosses the library in fields
-// (issue 10): the path the app gets (valid UTF-8; unchanged when it was
+// libFuzzer target for the checks on what crosses the library in fields:
+// the path the app gets (valid UTF-8; unchanged when it was
 // valid), and the response head and body the host is handed (a status of
 // 200..999, header names that are tokens, values without control bytes
 // but HTAB, never a body byte beyond a content-length).

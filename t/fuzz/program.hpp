@@ -1,6 +1,6 @@
 // A byte string read as a program of host and app events over a few
 // scopes, run against libasgicore through its public header, with the
-// library's promises checked after every step (issue 10). Shared by the
+// library's promises checked after every step. Shared by the
 // libFuzzer target and the failed-allocation sweep.
 #pragma once
 

@@ -1,4 +1,4 @@
-# The soak (make soak, issue 10): ASGI_SOAK_N requests (default 10^6)
+# The soak (make soak): ASGI_SOAK_N requests (default 10^6)
 # against a Python app and a native app, over HTTP/1.1 and HTTP/2, aborted
 # at random phases (the storm), with ASan+UBSan builds of the module, the
 # library and the Python runtime in nginx. Then: every storm passed, the

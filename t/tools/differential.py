@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Differential tests against uvicorn (issue 10): the same raw HTTP/1.1
+"""Differential tests against uvicorn: the same raw HTTP/1.1
 exchanges go to an app under the module and under uvicorn (Debian's,
 h11); what each app observed (t/apps/python/observe.py answers it as JSON)
 and what each client got are compared. Every difference must be on the

@@ -1,5 +1,5 @@
 /*
- * ThreadSanitizer across the Python runtime's boundary (issue 10): a host
+ * ThreadSanitizer across the Python runtime's boundary: a host
  * thread, as the nginx module's, drives the library and the Python
  * runtime's C glue (both built with -fsanitize=thread) running a real
  * asyncio loop on its own thread, with the test app t/apps/python/rawapp.py:
