@@ -2,14 +2,15 @@
 #
 #   make            build the library (build/libasgicore.so.0, .a, .pc),
 #                   the nginx module and the Python runtime
-#   make deps       install the Debian packages of mk/packages (as root)
+#   make deps       install the build and test packages of mk/packages (root)
 #   make test       make deps, then build everything and run every suite
 #   make run        install what the demo needs, serve it on 127.0.0.1:8080
 #   make check      every suite, without installing packages
 #   make bench      benchmarks: ratios against baselines, not pass/fail
 #   make fuzz       each fuzz target FUZZ_SECONDS (300) in FUZZ_JOBS (1)
 #   make soak       10^6 requests against the ASan builds in nginx
-#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make install PREFIX=/usr/local [DESTDIR=...]: the library, its header
+#                   and pkg-config file (no nginx SDK needed)
 #
 # One file per part in mk/: lib.mk (with the build flavours plain, asan,
 # tsan), module.mk, python.mk, test.mk, fuzz.mk, bench.mk, run.mk. Only

@@ -14,9 +14,9 @@
  * ASGI messages through the app-side calls.
  *
  * Threads
- *   - Host-side calls (asgicore_ctx_*, asgicore_scope_open, _feed_body,
- *     _disconnect, _write_ready, _release, _outcome) are made on the host's
- *     loop thread only.
+ *   - Host-side calls (asgicore_ctx_* but ctx_new and ctx_counters,
+ *     asgicore_scope_open, _feed_body, _disconnect, _write_ready, _release,
+ *     _outcome) are made on the host's loop thread only.
  *   - Every host callback except `wake` is invoked on the host thread, from
  *     inside a host-side call. Any host-side call may invoke callbacks for
  *     any scope. `wake` may be invoked from any thread.
@@ -447,7 +447,8 @@ typedef struct asgicore_app_callbacks {
 /* Registers an app with a context; the context owns it (asgicore_app_free,
  * or asgicore_ctx_free frees it).
  * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION;
- * ASGICORE_ERR_INVALID (also: an unknown mode). */
+ * ASGICORE_ERR_INVALID (also: an unknown mode, no start or notify callback,
+ * a threaded app without wake). */
 ASGICORE_API int asgicore_app_new_versioned(
     asgicore_ctx *ctx, int callbacks_version,
     const asgicore_app_callbacks *callbacks, void *app_user, int mode,
@@ -571,7 +572,8 @@ ASGICORE_API int asgicore_receive(asgicore_scope *scope,
  * ASGICORE_ERR_FINISHED: called after asgicore_finish on a held scope.
  * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_PENDING;
  * ASGICORE_ERR_DISCONNECTED; ASGICORE_ERR_PROTOCOL; ASGICORE_ERR_BAD_HEADER;
- * ASGICORE_ERR_BUSY; ASGICORE_ERR_FINISHED.
+ * ASGICORE_ERR_BUSY; ASGICORE_ERR_FINISHED; ASGICORE_ERR_INVALID (also: a
+ * status outside 100..999, an app error).
  */
 ASGICORE_API int asgicore_send_start(asgicore_scope *scope, int status,
                                      const asgicore_header *headers,

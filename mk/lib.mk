@@ -72,7 +72,7 @@ $(B)/asgicore.pc: asgicore.pc.in include/asgicore.h mk/lib.mk
 
 lib: $(B)/libasgicore.so.$(SOVERSION) $(B)/libasgicore.a $(B)/asgicore.pc
 
-install: lib module python
+install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
