@@ -260,12 +260,16 @@ GET /t/hello
 --- after
 # /t/block holds the app thread; /t/cleanup queues behind it and its
 # client leaves before the thread is free.
+# Each step awaits the module's counters, not a time.
+my $opened = status_json()->{opened};
 my $pid = fork // die;
-if (!$pid) { http_get('/t/block?ms=800'); POSIX::_exit(0); }
-select(undef, undef, undef, 0.2);
+if (!$pid) { http_get('/t/block?ms=2000'); POSIX::_exit(0); }
+ok(wait_for(5, sub { status_json()->{opened} == $opened + 1 }),
+   "the block holds the app thread");
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => server_port());
 print $s "GET /t/cleanup HTTP/1.1\r\nHost: x\r\n\r\n";
-select(undef, undef, undef, 0.2);
+ok(wait_for(5, sub { status_json()->{opened} == $opened + 2 }),
+   "the second request is queued behind it");
 close $s;
 waitpid $pid, 0;
 ok(wait_for(5, sub { status_json()->{not_dispatched} == 1 }), "L2 counted as not dispatched");
