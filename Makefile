@@ -10,7 +10,9 @@
 #   make fuzz       each fuzz target FUZZ_SECONDS (300) in FUZZ_JOBS (1)
 #   make soak       10^6 requests against the ASan builds in nginx
 #   make install PREFIX=/usr/local [DESTDIR=...]: the library, its header
-#                   and pkg-config file (no nginx SDK needed)
+#                   and pkg-config file (alone: make install-lib), the
+#                   module, the Python runtime and the load_module snippet
+#                   (NGINX_MODULES_DIR, NGINX_SNIPPETS_DIR); make uninstall
 #
 # One file per part in mk/: lib.mk (with the build flavours plain, asan,
 # tsan), module.mk, python.mk, test.mk, fuzz.mk, bench.mk, run.mk. Only
@@ -35,13 +37,14 @@ include mk/test.mk
 include mk/fuzz.mk
 include mk/bench.mk
 include mk/run.mk
+include mk/install.mk
 
 all: lib module python
 
 deps:
 	@sh tools/ensure-packages $$(sh tools/packages build test)
 
-check: format-check behaviours-test unit-test valgrind-test abi-test fuzz-test \
+check: format-check behaviours-test unit-test valgrind-test abi-test install-test fuzz-test \
 	python-unit-test python-tsan-test nginx-test nginx-asan-test run-check
 
 test: deps

@@ -72,7 +72,7 @@ $(B)/asgicore.pc: asgicore.pc.in include/asgicore.h mk/lib.mk
 
 lib: $(B)/libasgicore.so.$(SOVERSION) $(B)/libasgicore.a $(B)/asgicore.pc
 
-install: lib
+install-lib: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
@@ -84,4 +84,4 @@ install: lib
 	install -m 0644 $(B)/libasgicore.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 include/asgicore.h $(DESTDIR)$(INCLUDEDIR)/
 
-.PHONY: lib install
+.PHONY: lib install-lib

@@ -1,0 +1,50 @@
+# ------------------------------------------------------------------ install
+# make install: the library (install-lib: header, .so, .a, pkg-config),
+# then the nginx module with the Python runtime beside it (the module loads
+# asgi_python.so from its own directory, the runtime its python/ files from
+# its own), and the load_module snippet where Debian keeps them. Enabling
+# the module (a link in /etc/nginx/modules-enabled) is left to the operator
+# or a package. make uninstall removes every file install wrote.
+
+NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
+NGINX_SNIPPETS_DIR ?= /usr/share/nginx/modules-available
+MODULE_SNIPPET := mod-http-asgi.conf
+
+INSTALLED_LIB := $(LIBDIR)/libasgicore.so.$(VERSION) \
+	$(LIBDIR)/libasgicore.so.$(SOVERSION) $(LIBDIR)/libasgicore.so \
+	$(LIBDIR)/libasgicore.a $(LIBDIR)/pkgconfig/asgicore.pc \
+	$(INCLUDEDIR)/asgicore.h
+INSTALLED_MODULE := $(NGINX_MODULES_DIR)/ngx_http_asgi_module.so \
+	$(NGINX_SNIPPETS_DIR)/$(MODULE_SNIPPET)
+INSTALLED_PYTHON := $(NGINX_MODULES_DIR)/asgi_python.so \
+	$(NGINX_MODULES_DIR)/python/asgicore_runtime.py
+
+install: install-lib install-module
+
+install-module: module python
+	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)$(NGINX_SNIPPETS_DIR)
+	install -m 0644 $(B)/ngx_http_asgi_module.so $(DESTDIR)$(NGINX_MODULES_DIR)/
+	echo "load_module $(NGINX_MODULES_DIR)/ngx_http_asgi_module.so;" \
+		> $(DESTDIR)$(NGINX_SNIPPETS_DIR)/$(MODULE_SNIPPET)
+	@if [ -f $(B)/asgi_python.so ]; then \
+		install -d $(DESTDIR)$(NGINX_MODULES_DIR)/python && \
+		install -m 0644 $(B)/asgi_python.so \
+			$(DESTDIR)$(NGINX_MODULES_DIR)/ && \
+		install -m 0644 $(B)/python/asgicore_runtime.py \
+			$(DESTDIR)$(NGINX_MODULES_DIR)/python/ && \
+		echo "installed the Python runtime"; \
+	else \
+		echo "the Python runtime was not built: not installed"; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_LIB) $(INSTALLED_MODULE) \
+		$(INSTALLED_PYTHON))
+	-rmdir $(DESTDIR)$(NGINX_MODULES_DIR)/python 2>/dev/null
+
+# install-test: make install into a scratch root lists exactly the files
+# above; make uninstall leaves none of them.
+install-test:
+	sh tools/check-install $(B)
+
+.PHONY: install install-module uninstall install-test
