@@ -23,6 +23,8 @@ static char *ngx_http_asgi_native_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_asgi_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_asgi_python_runtime(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_asgi_python_argument(ngx_conf_t *cf,
@@ -56,6 +58,13 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_asgi_python_app,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("asgi_python_runtime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_asgi_python_runtime,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -517,16 +526,58 @@ ngx_http_asgi_native_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /* asgi_app module:attribute: a Python app, served by the Python runtime
  * that sits next to this module (asgi_python.so). */
 
+/* The Python runtime every asgi_app uses, instead of the asgi_python.so
+ * beside this module: it is loaded when the first asgi_app is read, so the
+ * directive comes before it. */
+
+static char *
+ngx_http_asgi_python_runtime(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_asgi_main_conf_t *amcf = conf;
+
+    ngx_str_t  *value, name;
+
+    if (amcf->python_runtime.data) {
+        return "is duplicate";
+    }
+
+    if (amcf->python_runtime_used) {
+        return "must come before the first \"asgi_app\"";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a NUL-terminated copy: dlopen takes it */
+
+    amcf->python_runtime.data = ngx_pnalloc(cf->pool, name.len + 1);
+    if (amcf->python_runtime.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(amcf->python_runtime.data, name.data, name.len);
+    amcf->python_runtime.data[name.len] = '\0';
+    amcf->python_runtime.len = name.len;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_asgi_loc_conf_t *alcf = conf;
 
-    char                 *rv;
-    u_char               *p;
-    Dl_info               info;
-    ngx_str_t            *value, dir;
-    ngx_http_asgi_app_t  *app;
+    char                       *rv;
+    u_char                     *p;
+    Dl_info                     info;
+    ngx_str_t                  *value, dir;
+    ngx_http_asgi_app_t        *app;
+    ngx_http_asgi_main_conf_t  *amcf;
 
     if (alcf->app || alcf->status) {
         return "is duplicate";
@@ -580,6 +631,15 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_cpymem(app->path.data, dir.data, dir.len);
     p = ngx_cpymem(p, "asgi_python.so", sizeof("asgi_python.so") - 1);
     *p = '\0';
+
+    /* asgi_python_runtime names another one for every app */
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
+    amcf->python_runtime_used = 1;
+
+    if (amcf->python_runtime.len) {
+        app->path = amcf->python_runtime;
+    }
 
     app->python_app = value[1];  /* the argument is built in merge */
 

@@ -37,6 +37,8 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                    apps;       /* ngx_http_asgi_app_t * */
+    ngx_str_t                      python_runtime; /* NUL-terminated */
+    ngx_flag_t                     python_runtime_used;
 } ngx_http_asgi_main_conf_t;
 
 

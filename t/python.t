@@ -427,3 +427,34 @@ location / { asgi_app rawapp; }
 location / { asgi_app "rawapp:app
 lifespan=on"; }
 --- must_die: in "asgi_app": a space or control character
+
+=== TEST 31: asgi_python_runtime names the runtime every asgi_app uses
+--- http_config
+asgi_python_runtime $PYTHON_RUNTIME;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /hello
+--- error_code: 200
+--- response_body
+Hello from Python
+
+=== TEST 32: a runtime that is not there fails nginx -t, naming it
+--- http_config
+asgi_python_runtime /nonexistent/asgi_python.so;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- must_die: needs the Python runtime "/nonexistent/asgi_python.so"
+
+=== TEST 33: asgi_python_runtime after an asgi_app is refused (that app loaded another)
+--- http_config
+server {
+    listen 127.0.0.1:1;
+    location / { asgi_app rawapp:app; }
+}
+asgi_python_runtime $PYTHON_RUNTIME;
+--- config
+location / { return 204; }
+--- must_die: "asgi_python_runtime" directive must come before the first "asgi_app"

@@ -6,7 +6,8 @@ package Test::Asgi;
 #
 # Sections of a block:
 #   --- config          directives inside server { }; $TEST_APP, $RECORD,
-#                       $SERVROOT, $PORT, $BUILD and $ROOT are replaced
+#                       $SERVROOT, $PORT, $BUILD, $ROOT and $PYTHON_RUNTIME
+#                       (the runtime beside the module) are replaced
 #   --- http_config     directives inside http { }
 #   --- main_config     directives at the top level
 #   --- request         "METHOD /uri" [newline body]; HTTP/1.1, one
@@ -160,6 +161,7 @@ $config
 }
 CONF
     $text =~ s/\$TEST_APP/$test_app/g;
+    $text =~ s/\$PYTHON_RUNTIME/@{[dirname($module)]}\/asgi_python.so/g;
     $text =~ s/\$BUILD/$build/g;
     $text =~ s/\$ROOT/$root/g;
     $text =~ s/\$RECORD/$servroot\/record/g;
