@@ -38,6 +38,7 @@ include mk/fuzz.mk
 include mk/bench.mk
 include mk/run.mk
 include mk/install.mk
+include mk/compat.mk
 
 all: lib module python
 
