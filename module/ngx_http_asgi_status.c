@@ -3,8 +3,8 @@
  * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
  *
  * asgi_status: this worker's library counters and its apps' states, as
- * text or JSON; and the $asgi_outcome and $asgi_app_time variables for
- * the access log.
+ * text, JSON or Prometheus's text format; and the $asgi_outcome and
+ * $asgi_app_time variables for the access log.
  */
 
 
@@ -15,6 +15,12 @@
 #define NGX_HTTP_ASGI_STATE_MAX  1024
 
 
+static void ngx_http_asgi_status_text(ngx_buf_t *b, asgicore_counters *c,
+    ngx_http_asgi_main_conf_t *amcf);
+static void ngx_http_asgi_status_json(ngx_buf_t *b, asgicore_counters *c,
+    ngx_http_asgi_main_conf_t *amcf);
+static void ngx_http_asgi_status_prometheus(ngx_buf_t *b,
+    asgicore_counters *c, ngx_http_asgi_main_conf_t *amcf);
 static ngx_str_t *ngx_http_asgi_app_name(ngx_http_asgi_app_t *app);
 static const char *ngx_http_asgi_app_state(ngx_http_asgi_app_t *app,
     u_char *message, size_t size);
@@ -39,14 +45,11 @@ static ngx_http_variable_t  ngx_http_asgi_vars[] = {
 ngx_int_t
 ngx_http_asgi_status_handler(ngx_http_request_t *r)
 {
-    size_t              len;
-    ngx_int_t           rc;
-    ngx_str_t           format;
-    u_char                      message[NGX_HTTP_ASGI_STATE_MAX];
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_str_t                   format;
     ngx_buf_t                  *b;
-    ngx_str_t                  *name;
-    ngx_uint_t                  i, json;
-    const char                 *state;
+    ngx_uint_t                  i;
     ngx_chain_t                 out;
     asgicore_counters           c;
     ngx_http_asgi_app_t       **apps;
@@ -68,19 +71,19 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    json = ngx_http_arg(r, (u_char *) "format", 6, &format) == NGX_OK
-           && format.len == 4
-           && ngx_strncmp(format.data, "json", 4) == 0;
+    if (ngx_http_arg(r, (u_char *) "format", 6, &format) != NGX_OK) {
+        ngx_str_null(&format);
+    }
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_asgi_module);
     apps = amcf->apps.elts;
 
-    /* each app: its name and message, escaped for JSON at worst 6x */
-    len = 512;
+    /* each app: its name and message, escaped at worst 6x, in any form */
+    len = 2048;
 
     for (i = 0; i < amcf->apps.nelts; i++) {
-        len += 64 + 6 * (ngx_http_asgi_app_name(apps[i])->len
-                         + NGX_HTTP_ASGI_STATE_MAX);
+        len += 256 + 6 * (ngx_http_asgi_app_name(apps[i])->len
+                          + NGX_HTTP_ASGI_STATE_MAX);
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -88,61 +91,20 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (json) {
+    if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
-        b->last = ngx_slprintf(b->last, b->end,
-                    "{\"pid\":%P,\"live\":%uL,\"opened\":%uL,"
-                    "\"completed\":%uL,\"disconnected\":%uL,"
-                    "\"cancelled\":%uL,\"app_errors\":%uL,"
-                    "\"not_dispatched\":%uL,\"running_apps\":%uL,"
-                    "\"abandoned\":%uL,\"apps\":[",
-                    ngx_pid, c.live, c.opened, c.completed,
-                    c.disconnected, c.cancelled, c.app_errors,
-                    c.not_dispatched, c.running_apps, c.abandoned);
+        ngx_http_asgi_status_json(b, &c, amcf);
 
-        for (i = 0; i < amcf->apps.nelts; i++) {
-            state = ngx_http_asgi_app_state(apps[i], message,
-                                            sizeof(message));
-            name = ngx_http_asgi_app_name(apps[i]);
-
-            b->last = ngx_slprintf(b->last, b->end, "%s{\"app\":\"",
-                                   i ? "," : "");
-            b->last = (u_char *) ngx_escape_json(b->last, name->data,
-                                                 name->len);
-            b->last = ngx_slprintf(b->last, b->end,
-                                   "\",\"state\":\"%s\",\"message\":\"",
-                                   state);
-            b->last = (u_char *) ngx_escape_json(b->last, message,
-                                                 ngx_strlen(message));
-            b->last = ngx_slprintf(b->last, b->end, "\"}");
-        }
-
-        b->last = ngx_slprintf(b->last, b->end, "]}\n");
+    } else if (format.len == 10
+               && ngx_strncmp(format.data, "prometheus", 10) == 0)
+    {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+        ngx_http_asgi_status_prometheus(b, &c, amcf);
 
     } else {
         ngx_str_set(&r->headers_out.content_type, "text/plain");
-        b->last = ngx_slprintf(b->last, b->end,
-                    "worker pid: %P\n"
-                    "live scopes: %uL\n"
-                    "opened: %uL\n"
-                    "completed: %uL\n"
-                    "disconnected: %uL\n"
-                    "cancelled: %uL\n"
-                    "app errors: %uL\n"
-                    "not dispatched: %uL\n"
-                    "running apps: %uL\n"
-                    "abandoned: %uL\n",
-                    ngx_pid, c.live, c.opened, c.completed,
-                    c.disconnected, c.cancelled, c.app_errors,
-                    c.not_dispatched, c.running_apps, c.abandoned);
-
-        for (i = 0; i < amcf->apps.nelts; i++) {
-            state = ngx_http_asgi_app_state(apps[i], message,
-                                            sizeof(message));
-            b->last = ngx_slprintf(b->last, b->end, "app %V: %s%s%s\n",
-                                   ngx_http_asgi_app_name(apps[i]), state,
-                                   message[0] ? ": " : "", message);
-        }
+        ngx_http_asgi_status_text(b, &c, amcf);
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -161,6 +123,161 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+static void
+ngx_http_asgi_status_text(ngx_buf_t *b, asgicore_counters *c,
+    ngx_http_asgi_main_conf_t *amcf)
+{
+    u_char                 message[NGX_HTTP_ASGI_STATE_MAX];
+    ngx_uint_t             i;
+    const char            *state;
+    ngx_http_asgi_app_t  **apps;
+
+    b->last = ngx_slprintf(b->last, b->end,
+                "worker pid: %P\n"
+                "live scopes: %uL\n"
+                "opened: %uL\n"
+                "completed: %uL\n"
+                "disconnected: %uL\n"
+                "cancelled: %uL\n"
+                "app errors: %uL\n"
+                "not dispatched: %uL\n"
+                "running apps: %uL\n"
+                "abandoned: %uL\n",
+                ngx_pid, c->live, c->opened, c->completed,
+                c->disconnected, c->cancelled, c->app_errors,
+                c->not_dispatched, c->running_apps, c->abandoned);
+
+    apps = amcf->apps.elts;
+
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        state = ngx_http_asgi_app_state(apps[i], message, sizeof(message));
+        b->last = ngx_slprintf(b->last, b->end, "app %V: %s%s%s\n",
+                               ngx_http_asgi_app_name(apps[i]), state,
+                               message[0] ? ": " : "", message);
+    }
+}
+
+
+static void
+ngx_http_asgi_status_json(ngx_buf_t *b, asgicore_counters *c,
+    ngx_http_asgi_main_conf_t *amcf)
+{
+    u_char                 message[NGX_HTTP_ASGI_STATE_MAX];
+    ngx_str_t             *name;
+    ngx_uint_t             i;
+    const char            *state;
+    ngx_http_asgi_app_t  **apps;
+
+    b->last = ngx_slprintf(b->last, b->end,
+                "{\"pid\":%P,\"live\":%uL,\"opened\":%uL,"
+                "\"completed\":%uL,\"disconnected\":%uL,"
+                "\"cancelled\":%uL,\"app_errors\":%uL,"
+                "\"not_dispatched\":%uL,\"running_apps\":%uL,"
+                "\"abandoned\":%uL,\"apps\":[",
+                ngx_pid, c->live, c->opened, c->completed,
+                c->disconnected, c->cancelled, c->app_errors,
+                c->not_dispatched, c->running_apps, c->abandoned);
+
+    apps = amcf->apps.elts;
+
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        state = ngx_http_asgi_app_state(apps[i], message, sizeof(message));
+        name = ngx_http_asgi_app_name(apps[i]);
+
+        b->last = ngx_slprintf(b->last, b->end, "%s{\"app\":\"",
+                               i ? "," : "");
+        b->last = (u_char *) ngx_escape_json(b->last, name->data, name->len);
+        b->last = ngx_slprintf(b->last, b->end,
+                               "\",\"state\":\"%s\",\"message\":\"", state);
+        b->last = (u_char *) ngx_escape_json(b->last, message,
+                                             ngx_strlen(message));
+        b->last = ngx_slprintf(b->last, b->end, "\"}");
+    }
+
+    b->last = ngx_slprintf(b->last, b->end, "]}\n");
+}
+
+
+/* The Prometheus text exposition format (version 0.0.4): metric names in
+ * its conventions, one HELP and TYPE line before each family. */
+
+static void
+ngx_http_asgi_status_prometheus(ngx_buf_t *b, asgicore_counters *c,
+    ngx_http_asgi_main_conf_t *amcf)
+{
+    u_char                 message[NGX_HTTP_ASGI_STATE_MAX];
+    u_char                *p;
+    ngx_str_t             *name;
+    ngx_uint_t             i;
+    const char            *state;
+    ngx_http_asgi_app_t  **apps;
+
+    b->last = ngx_slprintf(b->last, b->end,
+        "# HELP asgi_requests_total Requests that ended, by outcome.\n"
+        "# TYPE asgi_requests_total counter\n"
+        "asgi_requests_total{outcome=\"complete\"} %uL\n"
+        "asgi_requests_total{outcome=\"client_disconnected\"} %uL\n"
+        "asgi_requests_total{outcome=\"cancelled_after_grace\"} %uL\n"
+        "asgi_requests_total{outcome=\"app_error\"} %uL\n"
+        "# HELP asgi_opened_total Requests handed to an app.\n"
+        "# TYPE asgi_opened_total counter\n"
+        "asgi_opened_total %uL\n"
+        "# HELP asgi_not_dispatched_total Requests whose client left "
+        "before their app started.\n"
+        "# TYPE asgi_not_dispatched_total counter\n"
+        "asgi_not_dispatched_total %uL\n"
+        "# HELP asgi_abandoned_total Requests the server ended while "
+        "their app still ran.\n"
+        "# TYPE asgi_abandoned_total counter\n"
+        "asgi_abandoned_total %uL\n"
+        "# HELP asgi_live_scopes Requests not yet released.\n"
+        "# TYPE asgi_live_scopes gauge\n"
+        "asgi_live_scopes %uL\n"
+        "# HELP asgi_running_apps App calls that have not finished.\n"
+        "# TYPE asgi_running_apps gauge\n"
+        "asgi_running_apps %uL\n",
+        c->completed, c->disconnected, c->cancelled, c->app_errors,
+        c->opened, c->not_dispatched, c->abandoned, c->live,
+        c->running_apps);
+
+    if (amcf->apps.nelts == 0) {
+        return;
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
+        "# HELP asgi_app_state 1 for the state each app is in.\n"
+        "# TYPE asgi_app_state gauge\n");
+
+    apps = amcf->apps.elts;
+
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        state = ngx_http_asgi_app_state(apps[i], message, sizeof(message));
+        name = ngx_http_asgi_app_name(apps[i]);
+
+        b->last = ngx_slprintf(b->last, b->end, "asgi_app_state{app=\"");
+
+        /* a label value escapes backslash, quote and line feed */
+
+        for (p = name->data; p < name->data + name->len; p++) {
+            if (*p == '\\' || *p == '"') {
+                *b->last++ = '\\';
+                *b->last++ = *p;
+
+            } else if (*p == '\n') {
+                *b->last++ = '\\';
+                *b->last++ = 'n';
+
+            } else {
+                *b->last++ = *p;
+            }
+        }
+
+        b->last = ngx_slprintf(b->last, b->end, "\",state=\"%s\"} 1\n",
+                               state);
+    }
 }
 
 

@@ -165,3 +165,15 @@ GET /t/hello
 --- error_code: 200
 --- after
 app_threads_leave_signals();
+
+=== TEST 15: asgi_status?format=prometheus follows the text format's grammar and agrees with the JSON
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /t/ { asgi_native_app $TEST_APP threaded; }
+location /py/ { asgi_app "rawapp:app"; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/prom_check.py $PORT /t/hello 5
+--- response_body_like
+^content type: text/plain; version=0\.0\.4; charset=utf-8
+\d+ samples, grammar ok, figures agree with the JSON; completed 5
+app states: .*\{app="rawapp:app",state="ready"\}
