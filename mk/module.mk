@@ -13,6 +13,12 @@ sdk_dir = $(B)/nginx-sdk$(if $(filter plain,$(1)),,-$(1))
 sdk_cc_opt = $(if $(filter plain,$(1)),, \
 	--with-cc-opt="$(filter -f%,$(FLAGS_$(1)))")
 
+# link_module OBJS_DIR, LIBDIR, SANITIZE: the module from the objects nginx's
+# Makefile built in OBJS_DIR, linked to the library of LIBDIR by its SONAME
+# with a run path of $$ORIGIN (a copy beside the module is found first).
+link_module = $(CC) -shared $(3) -o $@ $(addprefix $(1)/,$(MODULE_OBJS)) \
+	-L$(2) -l:libasgicore.so.$(SOVERSION) -ldl -Wl,-rpath,'$$ORIGIN'
+
 define module_flavour
 $(call sdk_dir,$(1))/objs/Makefile: module/config
 	@test -d $$(NGINX_SRC) || { echo "nginx's SDK is not in" \
@@ -33,9 +39,8 @@ $(call fdir,$(1))/ngx_http_asgi_module.so: \
 		$(call sdk_dir,$(1))/objs/Makefile $$(MODULE_SRC) \
 		include/asgicore.h $(call shared,$(1))
 	$$(MAKE) -s -C $(call sdk_dir,$(1)) -f objs/Makefile $$(MODULE_OBJS)
-	$$(CC) -shared $(filter -fsanitize=%,$(FLAGS_$(1))) -o $$@ \
-		$$(addprefix $(call sdk_dir,$(1))/,$$(MODULE_OBJS)) \
-		-L$(call fdir,$(1)) -l:libasgicore.so.$(SOVERSION) -ldl -Wl,-rpath,'$$$$ORIGIN'
+	$$(call link_module,$(call sdk_dir,$(1)),$(call fdir,$(1)),\
+		$(filter -fsanitize=%,$(FLAGS_$(1))))
 endef
 $(foreach f,plain asan,$(eval $(call module_flavour,$(f))))
 
