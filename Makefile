@@ -13,10 +13,14 @@
 #                   and pkg-config file (alone: make install-lib), the
 #                   module, the Python runtime and the load_module snippet
 #                   (NGINX_MODULES_DIR, NGINX_SNIPPETS_DIR); make uninstall
+#   make deb        the Debian packages in build/deb (checked by lintian);
+#                   make package-test (root) installs them into Debian's
+#                   nginx, serves a Starlette app, purges them
 #
 # One file per part in mk/: lib.mk (with the build flavours plain, asan,
-# tsan), module.mk, python.mk, test.mk, fuzz.mk, bench.mk, run.mk. Only
-# deps, test, run and bench install packages; the build targets build.
+# tsan), module.mk, python.mk, test.mk, fuzz.mk, bench.mk, run.mk,
+# install.mk, compat.mk, deb.mk. Only deps, test, run and bench install
+# packages; the build targets build.
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -39,6 +43,7 @@ include mk/bench.mk
 include mk/run.mk
 include mk/install.mk
 include mk/compat.mk
+include mk/deb.mk
 
 all: lib module python
 

@@ -29,7 +29,7 @@ $(COMPAT)/src/objs/Makefile: module/config
 $(COMPAT)/ngx_http_asgi_module.so: $(COMPAT)/src/objs/Makefile \
 		$(MODULE_SRC) include/asgicore.h $(call shared,plain)
 	$(MAKE) -s -C $(COMPAT)/src -f objs/Makefile binary $(MODULE_OBJS)
-	$(call link_module,$(COMPAT)/src,$(B))
+	$(call link_module,$(COMPAT)/src,$(B),plain)
 	cd $(COMPAT) && ln -sf ../libasgicore.so.$(SOVERSION) . && \
 		ln -sf ../asgi_python.so . && ln -sfn ../python python
 

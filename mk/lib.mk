@@ -22,6 +22,12 @@ FLAGS_asan := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 FLAGS_tsan := -O1 -fsanitize=thread
 
 fdir = $(if $(filter plain,$(1)),$(B),$(B)/$(1))
+
+# What ships (plain) also takes the caller's CPPFLAGS, CFLAGS, CXXFLAGS and
+# LDFLAGS, as a distribution's build sets them (dpkg-buildflags: hardening).
+user_cflags = $(if $(filter plain,$(1)),$(CPPFLAGS) $(CFLAGS))
+user_cxxflags = $(if $(filter plain,$(1)),$(CPPFLAGS) $(CXXFLAGS))
+user_ldflags = $(if $(filter plain,$(1)),$(LDFLAGS))
 objs = $(patsubst lib/%.cpp,$(B)/$(1)/lib/%.o,$(LIB_SRC))
 archive = $(call fdir,$(1))/libasgicore.a
 shared = $(call fdir,$(1))/libasgicore.so.$(SOVERSION)
@@ -32,6 +38,7 @@ LIB_HDR := $(wildcard lib/*.hpp) include/asgicore.h
 # link_lib FLAVOUR, EXTRA: the shared library with its SONAME and the
 # symbol version script (only the asgicore_ functions are exported).
 link_lib = $(CXX) -shared $(filter -fsanitize=%,$(FLAGS_$(1))) $(2) \
+	$(call user_ldflags,$(1)) \
 	-Wl,-soname,libasgicore.so.$(SOVERSION) \
 	-Wl,--version-script=lib/libasgicore.map \
 	-o $@ $(call objs,$(1)) -lpthread
@@ -39,7 +46,8 @@ link_lib = $(CXX) -shared $(filter -fsanitize=%,$(FLAGS_$(1))) $(2) \
 define lib_flavour
 $(B)/$(1)/lib/%.o: lib/%.cpp $$(LIB_HDR)
 	@mkdir -p $$(@D)
-	$$(CXX) $$(CPPFLAGS_LIB) $$(CXXFLAGS_LIB) $$(FLAGS_$(1)) -c $$< -o $$@
+	$$(CXX) $$(CPPFLAGS_LIB) $$(CXXFLAGS_LIB) $$(FLAGS_$(1)) \
+		$(call user_cxxflags,$(1)) -c $$< -o $$@
 
 $(call archive,$(1)): $(call objs,$(1))
 	@mkdir -p $$(@D)

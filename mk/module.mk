@@ -10,13 +10,17 @@ MODULE_OBJS := $(patsubst module/%.c,objs/addon/module/%.o, \
 	$(wildcard module/*.c)) objs/ngx_http_asgi_module_modules.o
 
 sdk_dir = $(B)/nginx-sdk$(if $(filter plain,$(1)),,-$(1))
-sdk_cc_opt = $(if $(filter plain,$(1)),, \
+sdk_cc_opt = $(if $(filter plain,$(1)), \
+	$(if $(strip $(CPPFLAGS) $(CFLAGS)), \
+		--with-cc-opt="$(CPPFLAGS) $(CFLAGS)"), \
 	--with-cc-opt="$(filter -f%,$(FLAGS_$(1)))")
 
-# link_module OBJS_DIR, LIBDIR, SANITIZE: the module from the objects nginx's
+# link_module OBJS_DIR, LIBDIR, FLAVOUR: the module from the objects nginx's
 # Makefile built in OBJS_DIR, linked to the library of LIBDIR by its SONAME
 # with a run path of $$ORIGIN (a copy beside the module is found first).
-link_module = $(CC) -shared $(3) -o $@ $(addprefix $(1)/,$(MODULE_OBJS)) \
+link_module = $(CC) -shared $(filter -fsanitize=%,$(FLAGS_$(3))) \
+	$(call user_ldflags,$(3)) -o $@ \
+	$(addprefix $(1)/,$(MODULE_OBJS)) \
 	-L$(2) -l:libasgicore.so.$(SOVERSION) -ldl -Wl,-rpath,'$$ORIGIN'
 
 define module_flavour
@@ -40,7 +44,7 @@ $(call fdir,$(1))/ngx_http_asgi_module.so: \
 		include/asgicore.h $(call shared,$(1))
 	$$(MAKE) -s -C $(call sdk_dir,$(1)) -f objs/Makefile $$(MODULE_OBJS)
 	$$(call link_module,$(call sdk_dir,$(1)),$(call fdir,$(1)),\
-		$(filter -fsanitize=%,$(FLAGS_$(1))))
+		$(1))
 endef
 $(foreach f,plain asan,$(eval $(call module_flavour,$(f))))
 

@@ -14,6 +14,7 @@ $(call fdir,$(1))/asgi_python.so: lib/python/asgi_python.c include/asgicore.h \
 	@test -x $$(PYTHON_CONFIG) || { echo "$$(PYTHON_CONFIG) is missing:" \
 		"run make deps (as root) to install python3-dev"; exit 1; }
 	$$(CC) -shared -fPIC -g -std=gnu11 $$(WARN) $$(FLAGS_$(1)) \
+		$(call user_cflags,$(1)) $(call user_ldflags,$(1)) \
 		-Wno-unused-parameter -Wno-missing-field-initializers \
 		-DPYTHON_SONAME='"$$(PYTHON_SONAME)"' -Iinclude \
 		$$$$($$(PYTHON_CONFIG) --includes) $$< -o $$@ $(call shared,$(1)) \
