@@ -187,6 +187,8 @@ enum asgicore_disconnect_reason {
     ASGICORE_DISCONNECT_TIMEOUT = 7,         /* e.g. client_body_timeout */
     ASGICORE_DISCONNECT_SERVER = 8           /* the host gave up (shutdown) */
 };
+/* One past the highest reason: the size of asgicore_counters.disconnects. */
+#define ASGICORE_DISCONNECT_REASONS 9
 
 /* Thread: any. A static string; "unknown reason" for an unknown one. */
 ASGICORE_API const char *asgicore_disconnect_reason_name(int reason);
@@ -305,12 +307,17 @@ typedef struct asgicore_counters {
                               * counted in disconnected) */
     uint64_t running_apps;   /* apps started and not finished */
     uint64_t abandoned;      /* released by the host while the app ran on */
+    /* ASGICORE_COUNTERS_V2: scopes whose client left, by the first reason
+     * the host gave (asgicore_disconnect_reason; index 0 stays 0). */
+    uint64_t disconnects[ASGICORE_DISCONNECT_REASONS];
 } asgicore_counters;
 
-#define ASGICORE_COUNTERS_V1 1
-#define ASGICORE_COUNTERS_VERSION ASGICORE_COUNTERS_V1
+#define ASGICORE_COUNTERS_V1 1 /* up to abandoned */
+#define ASGICORE_COUNTERS_V2 2 /* with disconnects */
+#define ASGICORE_COUNTERS_VERSION ASGICORE_COUNTERS_V2
 
-/* A snapshot of the counters into *out.
+/* A snapshot of the counters into *out. With ASGICORE_COUNTERS_V1 only the
+ * fields up to `abandoned` are written (the struct as version 1 had it).
  * Thread: any. Returns: ASGICORE_OK; ASGICORE_ERR_VERSION. */
 ASGICORE_API int asgicore_ctx_counters_versioned(asgicore_ctx *ctx,
                                                  int counters_version,

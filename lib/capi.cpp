@@ -138,10 +138,17 @@ int asgicore_ctx_counters_versioned(asgicore_ctx *ctx, int counters_version,
 {
     if (!ctx || !out)
         return ASGICORE_ERR_INVALID;
-    if (counters_version != ASGICORE_COUNTERS_V1)
+    if (counters_version != ASGICORE_COUNTERS_V1 &&
+        counters_version != ASGICORE_COUNTERS_V2)
         return ASGICORE_ERR_VERSION;
     return guarded([&] {
-        ctx->counters(*out);
+        asgicore_counters all;
+        ctx->counters(all);
+        // A version 1 caller's struct ends after `abandoned`.
+        std::memcpy(out, &all,
+                    counters_version == ASGICORE_COUNTERS_V1
+                        ? offsetof(asgicore_counters, disconnects)
+                        : sizeof all);
         return ASGICORE_OK;
     });
 }

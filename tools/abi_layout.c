@@ -46,6 +46,7 @@ int main(void)
     F(asgicore_counters, not_dispatched);
     F(asgicore_counters, running_apps);
     F(asgicore_counters, abandoned);
+    F(asgicore_counters, disconnects);
     S(asgicore_scope_info);
     F(asgicore_scope_info, method);
     F(asgicore_scope_info, scheme);
@@ -107,6 +108,7 @@ int main(void)
     C(ASGICORE_DISCONNECT_WRITE_ERROR);
     C(ASGICORE_DISCONNECT_TIMEOUT);
     C(ASGICORE_DISCONNECT_SERVER);
+    C(ASGICORE_DISCONNECT_REASONS);
     C(ASGICORE_NOTIFY_RECEIVE_READY);
     C(ASGICORE_NOTIFY_SEND_READY);
     C(ASGICORE_NOTIFY_CANCEL);
@@ -124,6 +126,7 @@ int main(void)
     C(ASGICORE_CALLBACKS_V1);
     C(ASGICORE_CALLBACKS_V2);
     C(ASGICORE_COUNTERS_V1);
+    C(ASGICORE_COUNTERS_V2);
     C(ASGICORE_SCOPE_INFO_V1);
     C(ASGICORE_APP_CALLBACKS_V1);
     return 0;

@@ -492,6 +492,60 @@ static void app_state_is_kept_for_the_host(void **st)
                      ASGICORE_ERR_INVALID);
 }
 
+static void counters_count_each_departure_once_by_its_first_reason(void **st)
+{
+    state *s = *st;
+    fake_req other;
+    memset(&other, 0, sizeof other);
+    asgicore_scope *a = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope *b = fake_open(&s->fh, &s->fa, &other);
+    assert_int_equal(asgicore_scope_disconnect(a, ASGICORE_DISCONNECT_RESET,
+                                               s->fh.now),
+                     ASGICORE_OK);
+    /* a second report of the same departure counts nothing */
+    assert_int_equal(asgicore_scope_disconnect(a, ASGICORE_DISCONNECT_CLOSED,
+                                               s->fh.now),
+                     ASGICORE_OK);
+    assert_int_equal(
+        asgicore_scope_disconnect(b, ASGICORE_DISCONNECT_STREAM_RESET,
+                                  s->fh.now),
+        ASGICORE_OK);
+    fake_pump(&s->fh);
+    asgicore_counters c = fake_counters(&s->fh);
+    for (int r = 0; r < ASGICORE_DISCONNECT_REASONS; r++)
+        assert_int_equal(c.disconnects[r],
+                         r == ASGICORE_DISCONNECT_RESET ||
+                                 r == ASGICORE_DISCONNECT_STREAM_RESET
+                             ? 1
+                             : 0);
+    asgicore_finish(a, 0, NULL);
+    asgicore_finish(b, 0, NULL);
+    fake_pump(&s->fh);
+    fake_release(&s->fh, &other);
+}
+
+static void counters_v1_caller_gets_only_its_fields(void **st)
+{
+    state *s = *st;
+    asgicore_scope *a = fake_open(&s->fh, &s->fa, &s->req);
+    asgicore_scope_disconnect(a, ASGICORE_DISCONNECT_RESET, s->fh.now);
+    fake_pump(&s->fh);
+    /* a version 1 struct ends at `abandoned`: the bytes after it are the
+     * caller's */
+    asgicore_counters c;
+    memset(&c, 0xab, sizeof c);
+    assert_int_equal(
+        asgicore_ctx_counters_versioned(s->fh.ctx, ASGICORE_COUNTERS_V1, &c),
+        ASGICORE_OK);
+    assert_int_equal(c.opened, 1);
+    assert_int_equal(c.live, 1);
+    const unsigned char *tail = (const unsigned char *)c.disconnects;
+    for (size_t i = 0; i < sizeof c.disconnects; i++)
+        assert_int_equal(tail[i], 0xab);
+    asgicore_finish(a, 0, NULL);
+    fake_pump(&s->fh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +566,8 @@ int main(void)
         T(app_batch_wakes_the_host_once_per_batch),
         T(app_batch_wake_is_dropped_when_the_host_ran_anyway),
         T(app_state_is_kept_for_the_host),
+        T(counters_count_each_departure_once_by_its_first_reason),
+        T(counters_v1_caller_gets_only_its_fields),
 #undef T
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
