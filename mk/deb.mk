@@ -1,13 +1,15 @@
 # ------------------------------------------------------------------ deb
 # make deb: the Debian packages (debian/), built with dpkg-buildpackage from
 # a copy of the tracked sources in build/deb/, then checked by lintian. The
-# .deb files land in build/deb/. make package-test (root) installs them into
+# .deb files land in build/deb/. Installs the packaging tools if missing
+# (as root; otherwise it names them). make package-test (root) installs them into
 # this machine's nginx, serves a Starlette app and purges them.
 
 DEB_DIR := $(B)/deb
 DEB_SRC := $(DEB_DIR)/asgicore-$(VERSION)
 
 deb:
+	@sh tools/ensure-packages $$(sh tools/packages build package)
 	@test "$$(dpkg-parsechangelog -S Version)" = "$(VERSION)" || { \
 		echo "debian/changelog's version is not $(VERSION), the" \
 		"header's: add a changelog entry"; exit 1; }

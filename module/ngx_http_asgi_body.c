@@ -115,6 +115,8 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
         return NGX_ERROR;
     }
 
+    ngx_http_asgi_fleet_changed();
+
     return NGX_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 
 
+static ngx_int_t ngx_http_asgi_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_asgi_check_python_apps(ngx_conf_t *cf);
 static void ngx_http_asgi_top_module(ngx_str_t *ref, ngx_str_t *top);
 static ngx_int_t ngx_http_asgi_find_module(ngx_conf_t *cf,
@@ -130,7 +131,7 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
 
 static ngx_http_module_t  ngx_http_asgi_module_ctx = {
     ngx_http_asgi_add_variables,           /* preconfiguration */
-    ngx_http_asgi_check_python_apps,       /* postconfiguration */
+    ngx_http_asgi_init,                    /* postconfiguration */
 
     ngx_http_asgi_create_main_conf,        /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -157,6 +158,17 @@ ngx_module_t  ngx_http_asgi_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_http_asgi_init(ngx_conf_t *cf)
+{
+    if (ngx_http_asgi_fleet_add_zone(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_asgi_check_python_apps(cf);
+}
 
 
 /*

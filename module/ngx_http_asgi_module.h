@@ -39,7 +39,34 @@ typedef struct {
     ngx_array_t                    apps;       /* ngx_http_asgi_app_t * */
     ngx_str_t                      python_runtime; /* NUL-terminated */
     ngx_flag_t                     python_runtime_used;
+    ngx_shm_zone_t                *fleet_zone; /* asgi_status's figures */
 } ngx_http_asgi_main_conf_t;
+
+
+/* An app's state, as asgi_status shows it. */
+#define NGX_HTTP_ASGI_APP_UNKNOWN    0
+#define NGX_HTTP_ASGI_APP_LOADING    1
+#define NGX_HTTP_ASGI_APP_READY      2
+#define NGX_HTTP_ASGI_APP_FAILED     3
+
+/* apps whose state each worker shares with the others */
+#define NGX_HTTP_ASGI_FLEET_APPS     64
+
+
+/* One worker's figures in the server-wide view. */
+typedef struct {
+    ngx_pid_t                      pid;
+    ngx_uint_t                     current;    /* of the running config */
+    asgicore_counters              counters;
+    u_char                         app_state[NGX_HTTP_ASGI_FLEET_APPS];
+} ngx_http_asgi_fleet_worker_t;
+
+
+typedef struct {
+    asgicore_counters              totals;     /* exited workers' too */
+    ngx_uint_t                     nworkers;
+    ngx_http_asgi_fleet_worker_t  *workers;
+} ngx_http_asgi_fleet_t;
 
 
 typedef struct {
@@ -166,6 +193,17 @@ void ngx_http_asgi_subrequest_writer(ngx_http_request_t *r);
 /* ngx_http_asgi_status.c */
 ngx_int_t ngx_http_asgi_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_asgi_add_variables(ngx_conf_t *cf);
+ngx_uint_t ngx_http_asgi_app_state(ngx_http_asgi_app_t *app, u_char *message,
+    size_t size);
+
+/* ngx_http_asgi_fleet.c */
+ngx_int_t ngx_http_asgi_fleet_add_zone(ngx_conf_t *cf);
+void ngx_http_asgi_fleet_join(ngx_cycle_t *cycle,
+    ngx_http_asgi_main_conf_t *amcf);
+void ngx_http_asgi_fleet_leave(void);
+void ngx_http_asgi_fleet_changed(void);
+ngx_int_t ngx_http_asgi_fleet_read(ngx_pool_t *pool,
+    ngx_http_asgi_fleet_t *f);
 
 
 #endif /* _NGX_HTTP_ASGI_MODULE_H_INCLUDED_ */

@@ -235,6 +235,8 @@ ngx_http_asgi_client_gone(ngx_http_asgi_req_t *req, int reason)
     ngx_http_asgi_req_ref(req);
     asgicore_scope_disconnect(req->scope, reason, ngx_http_asgi_now());
     ngx_http_asgi_req_unref(req);
+
+    ngx_http_asgi_fleet_changed();
 }
 
 
@@ -343,6 +345,7 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
         req->scope = NULL;
         asgicore_scope_release(scope, ngx_http_asgi_now());
         ngx_http_asgi_shutdown_hold_check();
+        ngx_http_asgi_fleet_changed();
     }
 }
 

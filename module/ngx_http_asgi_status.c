@@ -2,9 +2,10 @@
 /*
  * Copyright (C) The asgicore authors. BSD-2-Clause, see LICENSE.
  *
- * asgi_status: this worker's library counters and its apps' states, as
- * text, JSON or Prometheus's text format; and the $asgi_outcome and
- * $asgi_app_time variables for the access log.
+ * asgi_status: the server's library counters (every worker's, see
+ * ngx_http_asgi_fleet.c) and the apps' states, as text, JSON or
+ * Prometheus's text format; and the $asgi_outcome and $asgi_app_time
+ * variables for the access log.
  */
 
 
@@ -15,15 +16,18 @@
 #define NGX_HTTP_ASGI_STATE_MAX  1024
 
 
-static void ngx_http_asgi_status_text(ngx_buf_t *b, asgicore_counters *c,
+static void ngx_http_asgi_status_text(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
     ngx_http_asgi_main_conf_t *amcf);
-static void ngx_http_asgi_status_json(ngx_buf_t *b, asgicore_counters *c,
+static void ngx_http_asgi_status_json(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
     ngx_http_asgi_main_conf_t *amcf);
+static u_char *ngx_http_asgi_json_counters(u_char *p, u_char *end,
+    asgicore_counters *c);
 static void ngx_http_asgi_status_prometheus(ngx_buf_t *b,
-    asgicore_counters *c, ngx_http_asgi_main_conf_t *amcf);
+    ngx_http_asgi_fleet_t *f, ngx_http_asgi_main_conf_t *amcf);
+static u_char *ngx_http_asgi_prometheus_label(u_char *p, ngx_str_t *value);
+static ngx_uint_t ngx_http_asgi_workers_in(ngx_http_asgi_fleet_t *f,
+    ngx_uint_t app, ngx_uint_t state);
 static ngx_str_t *ngx_http_asgi_app_name(ngx_http_asgi_app_t *app);
-static const char *ngx_http_asgi_app_state(ngx_http_asgi_app_t *app,
-    u_char *message, size_t size);
 static ngx_int_t ngx_http_asgi_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_asgi_app_time_variable(ngx_http_request_t *r,
@@ -42,6 +46,19 @@ static ngx_http_variable_t  ngx_http_asgi_vars[] = {
 };
 
 
+/* indexed by NGX_HTTP_ASGI_APP_* */
+static const char  *ngx_http_asgi_app_states[] = {
+    "unknown", "loading", "ready", "failed"
+};
+
+
+/* indexed by asgicore_disconnect_reason: label values, then text */
+static const char  *ngx_http_asgi_reasons[] = {
+    "", "closed", "reset", "half_closed", "stream_reset", "connection_lost",
+    "write_error", "timeout", "server"
+};
+
+
 ngx_int_t
 ngx_http_asgi_status_handler(ngx_http_request_t *r)
 {
@@ -51,7 +68,7 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
     ngx_buf_t                  *b;
     ngx_uint_t                  i;
     ngx_chain_t                 out;
-    asgicore_counters           c;
+    ngx_http_asgi_fleet_t       f;
     ngx_http_asgi_app_t       **apps;
     ngx_http_asgi_main_conf_t  *amcf;
 
@@ -64,11 +81,26 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_asgi_worker == NULL
-        || asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &c)
-           != ASGICORE_OK)
-    {
+    if (ngx_http_asgi_worker == NULL) {
         return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    rc = ngx_http_asgi_fleet_read(r->pool, &f);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* no zone (a worker without a slot): this worker alone */
+        f.workers = NULL;
+        f.nworkers = 0;
+
+        if (asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &f.totals)
+            != ASGICORE_OK)
+        {
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
     }
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &format) != NGX_OK) {
@@ -78,12 +110,13 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
     amcf = ngx_http_get_module_main_conf(r, ngx_http_asgi_module);
     apps = amcf->apps.elts;
 
-    /* each app: its name and message, escaped at worst 6x, in any form */
-    len = 2048;
+    /* each app: its message escaped at worst 6x, its name at worst 6x
+     * once or 2x in four Prometheus samples; each worker: its counters */
+    len = 4096 + f.nworkers * 1024;
 
     for (i = 0; i < amcf->apps.nelts; i++) {
-        len += 256 + 6 * (ngx_http_asgi_app_name(apps[i])->len
-                          + NGX_HTTP_ASGI_STATE_MAX);
+        len += 1024 + 8 * ngx_http_asgi_app_name(apps[i])->len
+               + 6 * NGX_HTTP_ASGI_STATE_MAX;
     }
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -93,18 +126,18 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
 
     if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
-        ngx_http_asgi_status_json(b, &c, amcf);
+        ngx_http_asgi_status_json(b, &f, amcf);
 
     } else if (format.len == 10
                && ngx_strncmp(format.data, "prometheus", 10) == 0)
     {
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4; charset=utf-8");
-        ngx_http_asgi_status_prometheus(b, &c, amcf);
+        ngx_http_asgi_status_prometheus(b, &f, amcf);
 
     } else {
         ngx_str_set(&r->headers_out.content_type, "text/plain");
-        ngx_http_asgi_status_text(b, &c, amcf);
+        ngx_http_asgi_status_text(b, &f, amcf);
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -127,16 +160,17 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
 
 
 static void
-ngx_http_asgi_status_text(ngx_buf_t *b, asgicore_counters *c,
+ngx_http_asgi_status_text(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
     ngx_http_asgi_main_conf_t *amcf)
 {
-    u_char                 message[NGX_HTTP_ASGI_STATE_MAX];
-    ngx_uint_t             i;
-    const char            *state;
-    ngx_http_asgi_app_t  **apps;
+    u_char                         message[NGX_HTTP_ASGI_STATE_MAX];
+    ngx_uint_t                     i, state;
+    asgicore_counters             *c = &f->totals;
+    ngx_http_asgi_app_t          **apps;
+    ngx_http_asgi_fleet_worker_t  *w;
 
     b->last = ngx_slprintf(b->last, b->end,
-                "worker pid: %P\n"
+                "workers: %ui\n"
                 "live scopes: %uL\n"
                 "opened: %uL\n"
                 "completed: %uL\n"
@@ -145,41 +179,71 @@ ngx_http_asgi_status_text(ngx_buf_t *b, asgicore_counters *c,
                 "app errors: %uL\n"
                 "not dispatched: %uL\n"
                 "running apps: %uL\n"
-                "abandoned: %uL\n",
-                ngx_pid, c->live, c->opened, c->completed,
+                "abandoned: %uL\n"
+                "clients left:",
+                f->nworkers, c->live, c->opened, c->completed,
                 c->disconnected, c->cancelled, c->app_errors,
                 c->not_dispatched, c->running_apps, c->abandoned);
+
+    for (i = 1; i < ASGICORE_DISCONNECT_REASONS; i++) {
+        b->last = ngx_slprintf(b->last, b->end, "%s %s %uL",
+                               i == 1 ? "" : ",", ngx_http_asgi_reasons[i],
+                               c->disconnects[i]);
+    }
+
+    *b->last++ = '\n';
 
     apps = amcf->apps.elts;
 
     for (i = 0; i < amcf->apps.nelts; i++) {
         state = ngx_http_asgi_app_state(apps[i], message, sizeof(message));
         b->last = ngx_slprintf(b->last, b->end, "app %V: %s%s%s\n",
-                               ngx_http_asgi_app_name(apps[i]), state,
+                               ngx_http_asgi_app_name(apps[i]),
+                               ngx_http_asgi_app_states[state],
                                message[0] ? ": " : "", message);
     }
+
+    for (w = f->workers; w < f->workers + f->nworkers; w++) {
+        c = &w->counters;
+        b->last = ngx_slprintf(b->last, b->end,
+                    "worker %P%s: live %uL, opened %uL, completed %uL, "
+                    "disconnected %uL, cancelled %uL, app errors %uL, "
+                    "running apps %uL\n",
+                    w->pid, w->current ? "" : " (exiting)", c->live,
+                    c->opened, c->completed, c->disconnected, c->cancelled,
+                    c->app_errors, c->running_apps);
+    }
+
+    b->last = ngx_slprintf(b->last, b->end, "answered by worker %P\n",
+                           ngx_pid);
 }
 
 
+/* {"pid": the answering worker, the server's counters, "disconnects",
+ *  "apps": each with this worker's state and the workers in each state,
+ *  "workers": each worker's counters} */
+
 static void
-ngx_http_asgi_status_json(ngx_buf_t *b, asgicore_counters *c,
+ngx_http_asgi_status_json(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
     ngx_http_asgi_main_conf_t *amcf)
 {
-    u_char                 message[NGX_HTTP_ASGI_STATE_MAX];
-    ngx_str_t             *name;
-    ngx_uint_t             i;
-    const char            *state;
-    ngx_http_asgi_app_t  **apps;
+    u_char                         message[NGX_HTTP_ASGI_STATE_MAX];
+    ngx_str_t                     *name;
+    ngx_uint_t                     i, s, state;
+    ngx_http_asgi_app_t          **apps;
+    ngx_http_asgi_fleet_worker_t  *w;
 
-    b->last = ngx_slprintf(b->last, b->end,
-                "{\"pid\":%P,\"live\":%uL,\"opened\":%uL,"
-                "\"completed\":%uL,\"disconnected\":%uL,"
-                "\"cancelled\":%uL,\"app_errors\":%uL,"
-                "\"not_dispatched\":%uL,\"running_apps\":%uL,"
-                "\"abandoned\":%uL,\"apps\":[",
-                ngx_pid, c->live, c->opened, c->completed,
-                c->disconnected, c->cancelled, c->app_errors,
-                c->not_dispatched, c->running_apps, c->abandoned);
+    b->last = ngx_slprintf(b->last, b->end, "{\"pid\":%P,", ngx_pid);
+    b->last = ngx_http_asgi_json_counters(b->last, b->end, &f->totals);
+    b->last = ngx_slprintf(b->last, b->end, ",\"disconnects\":{");
+
+    for (i = 1; i < ASGICORE_DISCONNECT_REASONS; i++) {
+        b->last = ngx_slprintf(b->last, b->end, "%s\"%s\":%uL",
+                               i == 1 ? "" : ",", ngx_http_asgi_reasons[i],
+                               f->totals.disconnects[i]);
+    }
+
+    b->last = ngx_slprintf(b->last, b->end, "},\"apps\":[");
 
     apps = amcf->apps.elts;
 
@@ -191,28 +255,63 @@ ngx_http_asgi_status_json(ngx_buf_t *b, asgicore_counters *c,
                                i ? "," : "");
         b->last = (u_char *) ngx_escape_json(b->last, name->data, name->len);
         b->last = ngx_slprintf(b->last, b->end,
-                               "\",\"state\":\"%s\",\"message\":\"", state);
+                               "\",\"state\":\"%s\",\"message\":\"",
+                               ngx_http_asgi_app_states[state]);
         b->last = (u_char *) ngx_escape_json(b->last, message,
                                              ngx_strlen(message));
-        b->last = ngx_slprintf(b->last, b->end, "\"}");
+        b->last = ngx_slprintf(b->last, b->end, "\",\"workers\":{");
+
+        for (s = NGX_HTTP_ASGI_APP_LOADING; s <= NGX_HTTP_ASGI_APP_FAILED;
+             s++)
+        {
+            b->last = ngx_slprintf(b->last, b->end, "%s\"%s\":%ui",
+                                   s == NGX_HTTP_ASGI_APP_LOADING ? "" : ",",
+                                   ngx_http_asgi_app_states[s],
+                                   ngx_http_asgi_workers_in(f, i, s));
+        }
+
+        b->last = ngx_slprintf(b->last, b->end, "}}");
+    }
+
+    b->last = ngx_slprintf(b->last, b->end, "],\"workers\":[");
+
+    for (w = f->workers; w < f->workers + f->nworkers; w++) {
+        b->last = ngx_slprintf(b->last, b->end,
+                               "%s{\"pid\":%P,\"current\":%s,",
+                               w == f->workers ? "" : ",", w->pid,
+                               w->current ? "true" : "false");
+        b->last = ngx_http_asgi_json_counters(b->last, b->end, &w->counters);
+        b->last = ngx_slprintf(b->last, b->end, "}");
     }
 
     b->last = ngx_slprintf(b->last, b->end, "]}\n");
 }
 
 
-/* The Prometheus text exposition format (version 0.0.4): metric names in
- * its conventions, one HELP and TYPE line before each family. */
+static u_char *
+ngx_http_asgi_json_counters(u_char *p, u_char *end, asgicore_counters *c)
+{
+    return ngx_slprintf(p, end,
+                "\"live\":%uL,\"opened\":%uL,"
+                "\"completed\":%uL,\"disconnected\":%uL,"
+                "\"cancelled\":%uL,\"app_errors\":%uL,"
+                "\"not_dispatched\":%uL,\"running_apps\":%uL,"
+                "\"abandoned\":%uL",
+                c->live, c->opened, c->completed, c->disconnected,
+                c->cancelled, c->app_errors, c->not_dispatched,
+                c->running_apps, c->abandoned);
+}
+
+
+/* The Prometheus text exposition format (version 0.0.4): the server's
+ * figures in its conventions, one HELP and TYPE line before each family. */
 
 static void
-ngx_http_asgi_status_prometheus(ngx_buf_t *b, asgicore_counters *c,
+ngx_http_asgi_status_prometheus(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
     ngx_http_asgi_main_conf_t *amcf)
 {
-    u_char                 message[NGX_HTTP_ASGI_STATE_MAX];
-    u_char                *p;
-    ngx_str_t             *name;
-    ngx_uint_t             i;
-    const char            *state;
+    ngx_uint_t             i, s;
+    asgicore_counters     *c = &f->totals;
     ngx_http_asgi_app_t  **apps;
 
     b->last = ngx_slprintf(b->last, b->end,
@@ -225,6 +324,10 @@ ngx_http_asgi_status_prometheus(ngx_buf_t *b, asgicore_counters *c,
         "# HELP asgi_opened_total Requests handed to an app.\n"
         "# TYPE asgi_opened_total counter\n"
         "asgi_opened_total %uL\n"
+        "# HELP asgi_cancels_total Apps cancelled after their client left "
+        "and the grace period ended.\n"
+        "# TYPE asgi_cancels_total counter\n"
+        "asgi_cancels_total %uL\n"
         "# HELP asgi_not_dispatched_total Requests whose client left "
         "before their app started.\n"
         "# TYPE asgi_not_dispatched_total counter\n"
@@ -233,51 +336,123 @@ ngx_http_asgi_status_prometheus(ngx_buf_t *b, asgicore_counters *c,
         "their app still ran.\n"
         "# TYPE asgi_abandoned_total counter\n"
         "asgi_abandoned_total %uL\n"
+        "# HELP asgi_disconnects_total Requests whose client left, by how "
+        "it left.\n"
+        "# TYPE asgi_disconnects_total counter\n",
+        c->completed, c->disconnected, c->cancelled, c->app_errors,
+        c->opened, c->cancelled, c->not_dispatched, c->abandoned);
+
+    for (i = 1; i < ASGICORE_DISCONNECT_REASONS; i++) {
+        b->last = ngx_slprintf(b->last, b->end,
+                               "asgi_disconnects_total{reason=\"%s\"} %uL\n",
+                               ngx_http_asgi_reasons[i], c->disconnects[i]);
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
         "# HELP asgi_live_scopes Requests not yet released.\n"
         "# TYPE asgi_live_scopes gauge\n"
         "asgi_live_scopes %uL\n"
         "# HELP asgi_running_apps App calls that have not finished.\n"
         "# TYPE asgi_running_apps gauge\n"
-        "asgi_running_apps %uL\n",
-        c->completed, c->disconnected, c->cancelled, c->app_errors,
-        c->opened, c->not_dispatched, c->abandoned, c->live,
-        c->running_apps);
+        "asgi_running_apps %uL\n"
+        "# HELP asgi_workers Worker processes reporting.\n"
+        "# TYPE asgi_workers gauge\n"
+        "asgi_workers %ui\n",
+        c->live, c->running_apps, f->nworkers);
 
     if (amcf->apps.nelts == 0) {
         return;
     }
 
     b->last = ngx_slprintf(b->last, b->end,
-        "# HELP asgi_app_state 1 for the state each app is in.\n"
-        "# TYPE asgi_app_state gauge\n");
+        "# HELP asgi_app_workers Workers of the running configuration in "
+        "each state, by app.\n"
+        "# TYPE asgi_app_workers gauge\n");
 
     apps = amcf->apps.elts;
 
     for (i = 0; i < amcf->apps.nelts; i++) {
-        state = ngx_http_asgi_app_state(apps[i], message, sizeof(message));
-        name = ngx_http_asgi_app_name(apps[i]);
-
-        b->last = ngx_slprintf(b->last, b->end, "asgi_app_state{app=\"");
-
-        /* a label value escapes backslash, quote and line feed */
-
-        for (p = name->data; p < name->data + name->len; p++) {
-            if (*p == '\\' || *p == '"') {
-                *b->last++ = '\\';
-                *b->last++ = *p;
-
-            } else if (*p == '\n') {
-                *b->last++ = '\\';
-                *b->last++ = 'n';
-
-            } else {
-                *b->last++ = *p;
-            }
+        for (s = NGX_HTTP_ASGI_APP_LOADING; s <= NGX_HTTP_ASGI_APP_FAILED;
+             s++)
+        {
+            b->last = ngx_slprintf(b->last, b->end, "asgi_app_workers{app=");
+            b->last = ngx_http_asgi_prometheus_label(b->last,
+                                               ngx_http_asgi_app_name(apps[i]));
+            b->last = ngx_slprintf(b->last, b->end, ",state=\"%s\"} %ui\n",
+                                   ngx_http_asgi_app_states[s],
+                                   ngx_http_asgi_workers_in(f, i, s));
         }
-
-        b->last = ngx_slprintf(b->last, b->end, "\",state=\"%s\"} 1\n",
-                               state);
     }
+
+    b->last = ngx_slprintf(b->last, b->end,
+        "# HELP asgi_app_state 1 for the state each app is in, in the "
+        "worker that answered.\n"
+        "# TYPE asgi_app_state gauge\n");
+
+    for (i = 0; i < amcf->apps.nelts; i++) {
+        b->last = ngx_slprintf(b->last, b->end, "asgi_app_state{app=");
+        b->last = ngx_http_asgi_prometheus_label(b->last,
+                                               ngx_http_asgi_app_name(apps[i]));
+        b->last = ngx_slprintf(b->last, b->end, ",state=\"%s\"} 1\n",
+                ngx_http_asgi_app_states[ngx_http_asgi_app_state(apps[i],
+                                                                 NULL, 0)]);
+    }
+}
+
+
+/* a quoted label value: backslash, quote and line feed escaped (the
+ * buffer has room for twice the value) */
+
+static u_char *
+ngx_http_asgi_prometheus_label(u_char *p, ngx_str_t *value)
+{
+    u_char  *v;
+
+    *p++ = '"';
+
+    for (v = value->data; v < value->data + value->len; v++) {
+        if (*v == '\\' || *v == '"') {
+            *p++ = '\\';
+            *p++ = *v;
+
+        } else if (*v == '\n') {
+            *p++ = '\\';
+            *p++ = 'n';
+
+        } else {
+            *p++ = *v;
+        }
+    }
+
+    *p++ = '"';
+
+    return p;
+}
+
+
+/* workers of the running configuration in which app number `app` is in
+ * `state`; the answering worker alone when the zone is not there */
+
+static ngx_uint_t
+ngx_http_asgi_workers_in(ngx_http_asgi_fleet_t *f, ngx_uint_t app,
+    ngx_uint_t state)
+{
+    ngx_uint_t                     n;
+    ngx_http_asgi_fleet_worker_t  *w;
+
+    if (app >= NGX_HTTP_ASGI_FLEET_APPS) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (w = f->workers; w < f->workers + f->nworkers; w++) {
+        if (w->current && w->app_state[app] == state) {
+            n++;
+        }
+    }
+
+    return n;
 }
 
 
@@ -290,28 +465,33 @@ ngx_http_asgi_app_name(ngx_http_asgi_app_t *app)
 }
 
 
-/* "loading", "ready" or "failed", with the app's message; "not running"
- * when it failed to start in this worker. */
+/* NGX_HTTP_ASGI_APP_LOADING, _READY or _FAILED, with the app's message
+ * when `message` is given; failed when it did not start in this worker. */
 
-static const char *
+ngx_uint_t
 ngx_http_asgi_app_state(ngx_http_asgi_app_t *app, u_char *message,
     size_t size)
 {
-    message[0] = '\0';
+    if (message) {
+        message[0] = '\0';
+    }
 
     if (app->app == NULL) {
-        ngx_cpystrn(message, (u_char *) "it failed to start in this worker "
-                    "(see the error log)", size);
-        return "failed";
+        if (message) {
+            ngx_cpystrn(message, (u_char *) "it failed to start in this "
+                        "worker (see the error log)", size);
+        }
+
+        return NGX_HTTP_ASGI_APP_FAILED;
     }
 
     switch (asgicore_app_get_state(app->app, (char *) message, size)) {
     case ASGICORE_APP_READY:
-        return "ready";
+        return NGX_HTTP_ASGI_APP_READY;
     case ASGICORE_APP_LOADING:
-        return "loading";
+        return NGX_HTTP_ASGI_APP_LOADING;
     default:
-        return "failed";
+        return NGX_HTTP_ASGI_APP_FAILED;
     }
 }
 

@@ -177,6 +177,8 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
 
     ngx_http_asgi_start_apps(w, amcf);
 
+    ngx_http_asgi_fleet_join(cycle, amcf);
+
     return NGX_OK;
 }
 
@@ -359,6 +361,8 @@ ngx_http_asgi_worker_exit(ngx_cycle_t *cycle)
         ngx_del_timer(&w->shutdown_hold);
     }
 
+    ngx_http_asgi_fleet_leave();
+
     asgicore_ctx_free(w->ctx);
     w->ctx = NULL;
 
@@ -448,6 +452,7 @@ ngx_http_asgi_timer_handler(ngx_event_t *ev)
     ngx_http_asgi_worker_t  *w = ev->data;
 
     asgicore_ctx_handle_expiry(w->ctx, ngx_http_asgi_now());
+    ngx_http_asgi_fleet_changed();
 }
 
 
@@ -484,6 +489,7 @@ ngx_http_asgi_wake_handler(ngx_event_t *ev)
     }
 
     asgicore_ctx_process(w->ctx);
+    ngx_http_asgi_fleet_changed();
 }
 
 

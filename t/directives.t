@@ -108,7 +108,7 @@ GET /status?format=json
 --- error_code: 200
 --- response_headers
 Content-Type: application/json
---- response_body_like: ^\{"pid":\d+,"live":0,"opened":0,"completed":0,"disconnected":0,"cancelled":0,"app_errors":0,"not_dispatched":0,"running_apps":0,"abandoned":0,"apps":\[\]\}$
+--- response_body_like: ^\{"pid":(\d+),"live":0,"opened":0,"completed":0,"disconnected":0,"cancelled":0,"app_errors":0,"not_dispatched":0,"running_apps":0,"abandoned":0,"disconnects":\{"closed":0,"reset":0,"half_closed":0,"stream_reset":0,"connection_lost":0,"write_error":0,"timeout":0,"server":0\},"apps":\[\],"workers":\[\{"pid":\1,"current":true,"live":0,"opened":0,"completed":0,"disconnected":0,"cancelled":0,"app_errors":0,"not_dispatched":0,"running_apps":0,"abandoned":0\}\]\}$
 
 === TEST 14: $asgi_outcome and $asgi_app_time in the access log
 --- http_config

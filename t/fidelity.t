@@ -66,7 +66,7 @@ location /native/ { asgi_native_app $TEST_APP; }
 GET /_asgi_status?format=json
 --- error_code: 200
 --- response_body_like eval
-qr/"apps":\[\{"app":"rawapp:app","state":"ready","message":""\},\{"app":"broken:app","state":"failed","message":"import failed: ImportError: this test app cannot be imported"\},\{"app":"lifeapp:failing","state":"failed","message":"lifespan startup failed: the database is unreachable"\},\{"app":"[^"]+testapp.so","state":"ready","message":""\}\]\}$/
+qr/"apps":\[\{"app":"rawapp:app","state":"ready","message":"","workers":\{"loading":0,"ready":1,"failed":0\}\},\{"app":"broken:app","state":"failed","message":"import failed: ImportError: this test app cannot be imported","workers":\{"loading":0,"ready":0,"failed":1\}\},\{"app":"lifeapp:failing","state":"failed","message":"lifespan startup failed: the database is unreachable","workers":\{"loading":0,"ready":0,"failed":1\}\},\{"app":"[^"]+testapp.so","state":"ready","message":"","workers":\{"loading":0,"ready":1,"failed":0\}\}\],"workers":\[\{"pid":\d+,"current":true,[^{}]*\}\]\}$/
 --- error_log eval
 qr/\[info\] \d+#\d+: asgi: ASGI app 'rawapp:app' ready in \d+ ms\n/
 --- after
@@ -81,7 +81,7 @@ location / { asgi_app slowimport:app; }
 --- no_wait_ready
 --- request
 GET /_asgi_status?format=json
---- response_body_like: "apps":\[\{"app":"slowimport:app","state":"loading","message":"importing"\}\]
+--- response_body_like: "apps":\[\{"app":"slowimport:app","state":"loading","message":"importing","workers":\{"loading":1,"ready":0,"failed":0\}\}\]
 --- after
 like(`curl -s -m 10 http://127.0.0.1:@{[server_port()]}/x`, qr/^imported$/, "P8 a request made while it loads is served once it is ready");
 like(`curl -s http://127.0.0.1:@{[server_port()]}/_asgi_status`, qr/^app slowimport:app: ready$/m, "P8 then it is ready");

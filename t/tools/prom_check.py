@@ -79,7 +79,15 @@ def main():
             figures["app_errors"],
         ("asgi_opened_total", ""): figures["opened"],
         ("asgi_live_scopes", ""): figures["live"],
+        ("asgi_cancels_total", ""): figures["cancelled"],
+        ("asgi_workers", ""): len(figures["workers"]),
     }
+    for reason, count in figures["disconnects"].items():
+        want[("asgi_disconnects_total", '{reason="%s"}' % reason)] = count
+    for app in figures["apps"]:
+        for state, count in app["workers"].items():
+            want[("asgi_app_workers", '{app="%s",state="%s"}'
+                  % (app["app"], state))] = count
     for key, value in want.items():
         if samples.get(key) != value:
             print("%s%s is %s, the JSON says %s"
