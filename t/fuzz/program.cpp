@@ -84,6 +84,7 @@ struct Req {
     // the client left (disconnect, a failed write, a release); visible:
     // the app is told (not an abort hidden by IGNORE_CLIENT_ABORT, L3)
     bool left = false;
+    bool reported_left = false;  // by a disconnect or a failed write
     bool left_visible = false;
     bool left_while_running = false;  // before the app finished, undrained
     bool app_running = false;
@@ -308,6 +309,7 @@ int Runner::write(Req *r, const char *what)
         // a bare failed write is a disconnect at the library's latest
         // time, which may be before the program's now
         bool first = !r->left;
+        r->reported_left = true;
         client_leaves(r);
         if (first)
             r->cancel_time_exact = false;
@@ -635,8 +637,10 @@ void Runner::step(uint8_t op)
         if ((r = slot_req())) {
             bool valid = reason >= ASGICORE_DISCONNECT_CLOSED &&
                          reason <= ASGICORE_DISCONNECT_SERVER;
-            if (valid)
+            if (valid) {
+                r->reported_left = r->reported_left || r->open;
                 client_leaves(r);
+            }
             call("asgicore_scope_disconnect", [&] {
                 return asgicore_scope_disconnect(r->scope, reason, now_);
             });
@@ -972,8 +976,20 @@ void Runner::finish_up()
     check(c.running_apps == 0, "running apps left");
     check(c.opened == c.completed + c.disconnected + c.cancelled + c.app_errors,
           "the outcome counters do not add up to opened");
-    for (auto &r : reqs_)
+    // each scope's departure counted once: every one the host reported,
+    // and at most one per scope (a release while the app runs is one too)
+    uint64_t departures = 0, reported = 0, left = 0;
+    for (int reason = 1; reason < ASGICORE_DISCONNECT_REASONS; reason++)
+        departures += c.disconnects[reason];
+    for (auto &r : reqs_) {
         check(r->gone, "a released scope without scope_gone");
+        reported += r->reported_left;
+        left += r->left;
+    }
+    check(c.disconnects[0] == 0, "a departure counted without a reason");
+    check(departures >= reported && departures <= left,
+          "the departures counted by reason are not the scopes whose "
+          "client left");
 }
 
 Outcome Runner::go()
