@@ -479,14 +479,14 @@ enum asgicore_app_state {
 };
 
 /* message (may be NULL): what failed, or what is loading; copied, at most
- * 1023 bytes kept.
+ * 1023 bytes kept (cut before a UTF-8 character that does not fit).
  * Thread: any. Returns: ASGICORE_OK; ASGICORE_ERR_INVALID (also: an
  * unknown state). */
 ASGICORE_API int asgicore_app_set_state(asgicore_app *app, int state,
                                         const char *message);
 
-/* Copies the state's message, NUL-terminated and cut to fit, into buf when
- * buf is not NULL.
+/* Copies the state's message, NUL-terminated and cut to fit (before a
+ * UTF-8 character that does not), into buf when buf is not NULL.
  * Thread: any. Returns: an asgicore_app_state (>= 0). */
 ASGICORE_API int asgicore_app_get_state(asgicore_app *app, char *buf,
                                         size_t size);

@@ -51,11 +51,28 @@ int Context::app_batch(App *app, bool on)
     return ASGICORE_OK;  // ending it fires the deferred wake, if any
 }
 
+namespace {
+
+// The length of s cut to at most `max` bytes without splitting a UTF-8
+// character: a message the host shows as JSON stays valid UTF-8.
+size_t utf8_cut(const std::string &s, size_t max) noexcept
+{
+    if (s.size() <= max)
+        return s.size();
+    size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+}  // namespace
+
 int Context::set_app_state(App *app, int state, const char *message)
 {
     if (state < ASGICORE_APP_READY || state > ASGICORE_APP_FAILED)
         return ASGICORE_ERR_INVALID;
-    std::string text = message ? std::string(message).substr(0, 1023) : "";
+    std::string text = message ? message : "";
+    text.resize(utf8_cut(text, 1023));
     Lock lk(mu_);
     app->state = state;
     app->state_message.swap(text);
@@ -66,7 +83,7 @@ int Context::app_state(App *app, char *buf, size_t size)
 {
     Lock lk(mu_);
     if (buf && size) {
-        size_t n = std::min(size - 1, app->state_message.size());
+        size_t n = utf8_cut(app->state_message, size - 1);
         app->state_message.copy(buf, n);
         buf[n] = '\0';
     }

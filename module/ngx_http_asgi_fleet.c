@@ -15,7 +15,10 @@
 
 
 /* workers of the running configuration and of the ones still exiting */
-#define NGX_HTTP_ASGI_FLEET_SLOTS      256
+#define NGX_HTTP_ASGI_FLEET_SLOTS      512
+
+/* a worker without a slot (all taken) tries again at this interval */
+#define NGX_HTTP_ASGI_FLEET_RETRY      1000
 
 /* while scopes or apps run, or apps load, the worker republishes at this
  * interval: app threads change the figures without waking nginx */
@@ -42,6 +45,7 @@ static ngx_int_t ngx_http_asgi_fleet_init_zone(ngx_shm_zone_t *shm_zone,
 static void ngx_http_asgi_fleet_retire(ngx_http_asgi_fleet_sh_t *sh,
     asgicore_counters *c);
 static void ngx_http_asgi_fleet_reap(ngx_http_asgi_fleet_sh_t *sh);
+static void ngx_http_asgi_fleet_claim(void);
 static void ngx_http_asgi_fleet_publish(void);
 static void ngx_http_asgi_fleet_publish_handler(ngx_event_t *ev);
 
@@ -55,6 +59,8 @@ static ngx_http_asgi_main_conf_t   *ngx_http_asgi_fleet_conf;
 static ngx_http_asgi_fleet_slot_t  *ngx_http_asgi_fleet_slot;
 static ngx_event_t                  ngx_http_asgi_fleet_posted;
 static ngx_event_t                  ngx_http_asgi_fleet_timer;
+static ngx_msec_t                   ngx_http_asgi_fleet_tried;
+static ngx_uint_t                   ngx_http_asgi_fleet_warned;
 
 
 ngx_int_t
@@ -65,6 +71,11 @@ ngx_http_asgi_fleet_add_zone(ngx_conf_t *cf)
     ngx_http_asgi_main_conf_t  *amcf;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
+
+    if (amcf->apps.nelts == 0 && !amcf->status_used) {
+        /* loaded but not used: no zone to clash with another's name */
+        return NGX_OK;
+    }
 
     /* the slab pool's own pages, then the figures */
     size = 8 * ngx_pagesize
@@ -91,9 +102,7 @@ ngx_http_asgi_fleet_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (data) {
         /* a reload kept the zone: the exiting workers' slots stay */
-        sh = data;
-        sh->generation++;
-        shm_zone->data = sh;
+        shm_zone->data = data;
         return NGX_OK;
     }
 
@@ -109,7 +118,6 @@ ngx_http_asgi_fleet_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    sh->generation = 1;
     shpool->data = sh;
     shm_zone->data = sh;
 
@@ -117,13 +125,33 @@ ngx_http_asgi_fleet_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* A new configuration runs (its sockets are open, nothing failed): its
+ * workers are the current ones. Not in the zone's init, which a reload
+ * that fails later (a port in use) runs too. */
+
+void
+ngx_http_asgi_fleet_new_generation(ngx_cycle_t *cycle)
+{
+    ngx_http_asgi_fleet_sh_t   *sh;
+    ngx_http_asgi_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_asgi_module);
+
+    if (amcf == NULL || amcf->fleet_zone == NULL
+        || amcf->fleet_zone->data == NULL)
+    {
+        return;
+    }
+
+    sh = amcf->fleet_zone->data;
+    sh->generation++;
+}
+
+
 void
 ngx_http_asgi_fleet_join(ngx_cycle_t *cycle, ngx_http_asgi_main_conf_t *amcf)
 {
-    ngx_uint_t                 i;
-    ngx_shm_zone_t            *zone;
-    ngx_slab_pool_t           *shpool;
-    ngx_http_asgi_fleet_sh_t  *sh;
+    ngx_shm_zone_t  *zone;
 
     zone = amcf->fleet_zone;
     ngx_http_asgi_fleet_zone = zone;
@@ -134,8 +162,34 @@ ngx_http_asgi_fleet_join(ngx_cycle_t *cycle, ngx_http_asgi_main_conf_t *amcf)
         return;
     }
 
-    sh = zone->data;
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    /* data: debug logging reads an event's data as a connection */
+    ngx_http_asgi_fleet_posted.handler = ngx_http_asgi_fleet_publish_handler;
+    ngx_http_asgi_fleet_posted.data = ngx_http_asgi_worker->wake;
+    ngx_http_asgi_fleet_posted.log = cycle->log;
+    ngx_http_asgi_fleet_timer.handler = ngx_http_asgi_fleet_publish_handler;
+    ngx_http_asgi_fleet_timer.data = ngx_http_asgi_worker->wake;
+    ngx_http_asgi_fleet_timer.log = cycle->log;
+    ngx_http_asgi_fleet_timer.cancelable = 1;
+
+    ngx_http_asgi_fleet_claim();
+}
+
+
+/* A free slot for this worker; the slots of dead workers are freed first.
+ * Without one (more workers than slots, as during the reload of a large
+ * server) the worker tries again when its figures change, at most once a
+ * second: its counters are totals, nothing is lost meanwhile. */
+
+static void
+ngx_http_asgi_fleet_claim(void)
+{
+    ngx_uint_t                 i;
+    ngx_slab_pool_t           *shpool;
+    ngx_http_asgi_fleet_sh_t  *sh;
+
+    sh = ngx_http_asgi_fleet_zone->data;
+    shpool = (ngx_slab_pool_t *) ngx_http_asgi_fleet_zone->shm.addr;
+    ngx_http_asgi_fleet_tried = ngx_current_msec;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -154,21 +208,21 @@ ngx_http_asgi_fleet_join(ngx_cycle_t *cycle, ngx_http_asgi_main_conf_t *amcf)
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (ngx_http_asgi_fleet_slot == NULL) {
-        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                      "asgi: asgi_status has no free slot for this worker "
-                      "(%d in use): its figures are not in the totals",
-                      NGX_HTTP_ASGI_FLEET_SLOTS);
+        if (!ngx_http_asgi_fleet_warned) {
+            ngx_http_asgi_fleet_warned = 1;
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "asgi: asgi_status has no free slot for this "
+                          "worker (%d in use): its figures join the totals "
+                          "once a slot is free", NGX_HTTP_ASGI_FLEET_SLOTS);
+        }
+
         return;
     }
 
-    /* data: debug logging reads an event's data as a connection */
-    ngx_http_asgi_fleet_posted.handler = ngx_http_asgi_fleet_publish_handler;
-    ngx_http_asgi_fleet_posted.data = ngx_http_asgi_worker->wake;
-    ngx_http_asgi_fleet_posted.log = cycle->log;
-    ngx_http_asgi_fleet_timer.handler = ngx_http_asgi_fleet_publish_handler;
-    ngx_http_asgi_fleet_timer.data = ngx_http_asgi_worker->wake;
-    ngx_http_asgi_fleet_timer.log = cycle->log;
-    ngx_http_asgi_fleet_timer.cancelable = 1;
+    if (ngx_http_asgi_fleet_warned) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "asgi: asgi_status has a slot for this worker now");
+    }
 
     ngx_http_asgi_fleet_publish();
 }
@@ -270,9 +324,19 @@ ngx_http_asgi_fleet_reap(ngx_http_asgi_fleet_sh_t *sh)
 void
 ngx_http_asgi_fleet_changed(void)
 {
-    if (ngx_http_asgi_fleet_slot != NULL
-        && !ngx_http_asgi_fleet_posted.posted)
-    {
+    if (ngx_http_asgi_fleet_slot == NULL) {
+        if (ngx_http_asgi_fleet_zone != NULL
+            && ngx_http_asgi_fleet_zone->data != NULL
+            && ngx_current_msec - ngx_http_asgi_fleet_tried
+               >= NGX_HTTP_ASGI_FLEET_RETRY)
+        {
+            ngx_http_asgi_fleet_claim();
+        }
+
+        return;
+    }
+
+    if (!ngx_http_asgi_fleet_posted.posted) {
         ngx_post_event(&ngx_http_asgi_fleet_posted, &ngx_posted_events);
     }
 }

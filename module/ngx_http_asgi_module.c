@@ -36,6 +36,7 @@ static char *ngx_http_asgi_set_root_path(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_asgi_serve_app(ngx_conf_t *cf,
     ngx_http_asgi_loc_conf_t *alcf, ngx_http_asgi_app_t *app);
+static ngx_int_t ngx_http_asgi_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
 
@@ -150,7 +151,7 @@ ngx_module_t  ngx_http_asgi_module = {
     ngx_http_asgi_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_asgi_init_module,             /* init module */
     ngx_http_asgi_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -606,6 +607,13 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
+    if (value[1].len > NGX_HTTP_ASGI_APP_REF_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid ASGI app in \"asgi_app\": longer than "
+                           "%d bytes", NGX_HTTP_ASGI_APP_REF_MAX);
+        return NGX_CONF_ERROR;
+    }
+
     p = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
     if (p == NULL || p == value[1].data
         || p == value[1].data + value[1].len - 1)
@@ -657,10 +665,21 @@ ngx_http_asgi_python_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rv = ngx_http_asgi_load_app(cf, app);
     if (rv != NGX_CONF_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"asgi_app\" needs the Python runtime \"%V\" "
-                           "(built when python3-dev is installed)",
-                           &app->path);
+        if (amcf->python_runtime.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"asgi_app\" needs the Python runtime "
+                               "\"%V\" that \"asgi_python_runtime\" names",
+                               &app->path);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"asgi_app\" needs the Python runtime "
+                               "\"%V\" beside the module: install the "
+                               "package libnginx-mod-http-asgi-python (or, "
+                               "from source, build it with python3-dev "
+                               "installed)", &app->path);
+        }
+
         return rv;
     }
 
@@ -740,7 +759,8 @@ ngx_http_asgi_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_asgi_loc_conf_t *alcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_asgi_main_conf_t  *amcf;
 
     if (alcf->app || alcf->status) {
         return "is duplicate";
@@ -748,10 +768,22 @@ ngx_http_asgi_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     alcf->status = 1;
 
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_asgi_module);
+    amcf->status_used = 1;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_asgi_status_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_asgi_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_asgi_fleet_new_generation(cycle);
+
+    return NGX_OK;
 }
 
 

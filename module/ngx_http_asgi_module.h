@@ -40,7 +40,12 @@ typedef struct {
     ngx_str_t                      python_runtime; /* NUL-terminated */
     ngx_flag_t                     python_runtime_used;
     ngx_shm_zone_t                *fleet_zone; /* asgi_status's figures */
+    ngx_flag_t                     status_used;
 } ngx_http_asgi_main_conf_t;
+
+
+/* the longest module:attribute the Python runtime takes */
+#define NGX_HTTP_ASGI_APP_REF_MAX    511
 
 
 /* An app's state, as asgi_status shows it. */
@@ -50,7 +55,7 @@ typedef struct {
 #define NGX_HTTP_ASGI_APP_FAILED     3
 
 /* apps whose state each worker shares with the others */
-#define NGX_HTTP_ASGI_FLEET_APPS     64
+#define NGX_HTTP_ASGI_FLEET_APPS     128
 
 
 /* One worker's figures in the server-wide view. */
@@ -198,6 +203,7 @@ ngx_uint_t ngx_http_asgi_app_state(ngx_http_asgi_app_t *app, u_char *message,
 
 /* ngx_http_asgi_fleet.c */
 ngx_int_t ngx_http_asgi_fleet_add_zone(ngx_conf_t *cf);
+void ngx_http_asgi_fleet_new_generation(ngx_cycle_t *cycle);
 void ngx_http_asgi_fleet_join(ngx_cycle_t *cycle,
     ngx_http_asgi_main_conf_t *amcf);
 void ngx_http_asgi_fleet_leave(void);

@@ -27,6 +27,8 @@ static void ngx_http_asgi_status_prometheus(ngx_buf_t *b,
 static u_char *ngx_http_asgi_prometheus_label(u_char *p, ngx_str_t *value);
 static ngx_uint_t ngx_http_asgi_workers_in(ngx_http_asgi_fleet_t *f,
     ngx_uint_t app, ngx_uint_t state);
+static ngx_uint_t ngx_http_asgi_named_before(ngx_http_asgi_app_t **apps,
+    ngx_uint_t i);
 static ngx_str_t *ngx_http_asgi_app_name(ngx_http_asgi_app_t *app);
 static ngx_int_t ngx_http_asgi_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -124,23 +126,39 @@ ngx_http_asgi_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (format.len == 4 && ngx_strncmp(format.data, "json", 4) == 0) {
+    r->headers_out.status = NGX_HTTP_OK;
+
+    if (format.len == 4 && ngx_strncasecmp(format.data, (u_char *) "json", 4)
+                           == 0)
+    {
         ngx_str_set(&r->headers_out.content_type, "application/json");
         ngx_http_asgi_status_json(b, &f, amcf);
 
     } else if (format.len == 10
-               && ngx_strncmp(format.data, "prometheus", 10) == 0)
+               && ngx_strncasecmp(format.data, (u_char *) "prometheus", 10)
+                  == 0)
     {
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4; charset=utf-8");
         ngx_http_asgi_status_prometheus(b, &f, amcf);
 
-    } else {
+    } else if (format.len == 0
+               || (format.len == 4
+                   && ngx_strncasecmp(format.data, (u_char *) "text", 4)
+                      == 0))
+    {
         ngx_str_set(&r->headers_out.content_type, "text/plain");
         ngx_http_asgi_status_text(b, &f, amcf);
+
+    } else {
+        /* a scraper with a typo gets an error, not another format */
+        r->headers_out.status = NGX_HTTP_BAD_REQUEST;
+        ngx_str_set(&r->headers_out.content_type, "text/plain");
+        b->last = ngx_slprintf(b->last, b->end, "asgi_status: unknown "
+                               "format; give format=text, format=json or "
+                               "format=prometheus\n");
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
 
     rc = ngx_http_send_header(r);
@@ -259,18 +277,25 @@ ngx_http_asgi_status_json(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
                                ngx_http_asgi_app_states[state]);
         b->last = (u_char *) ngx_escape_json(b->last, message,
                                              ngx_strlen(message));
-        b->last = ngx_slprintf(b->last, b->end, "\",\"workers\":{");
+        b->last = ngx_slprintf(b->last, b->end, "\"");
 
-        for (s = NGX_HTTP_ASGI_APP_LOADING; s <= NGX_HTTP_ASGI_APP_FAILED;
-             s++)
-        {
-            b->last = ngx_slprintf(b->last, b->end, "%s\"%s\":%ui",
+        if (i < NGX_HTTP_ASGI_FLEET_APPS) {
+            b->last = ngx_slprintf(b->last, b->end, ",\"workers\":{");
+
+            for (s = NGX_HTTP_ASGI_APP_LOADING;
+                 s <= NGX_HTTP_ASGI_APP_FAILED;
+                 s++)
+            {
+                b->last = ngx_slprintf(b->last, b->end, "%s\"%s\":%ui",
                                    s == NGX_HTTP_ASGI_APP_LOADING ? "" : ",",
                                    ngx_http_asgi_app_states[s],
                                    ngx_http_asgi_workers_in(f, i, s));
+            }
+
+            b->last = ngx_slprintf(b->last, b->end, "}");
         }
 
-        b->last = ngx_slprintf(b->last, b->end, "}}");
+        b->last = ngx_slprintf(b->last, b->end, "}");
     }
 
     b->last = ngx_slprintf(b->last, b->end, "],\"workers\":[");
@@ -371,7 +396,15 @@ ngx_http_asgi_status_prometheus(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
 
     apps = amcf->apps.elts;
 
-    for (i = 0; i < amcf->apps.nelts; i++) {
+    /* one series per name (an app served in two locations is one), for
+     * the apps whose states the workers share */
+
+    for (i = 0; i < ngx_min(amcf->apps.nelts, NGX_HTTP_ASGI_FLEET_APPS); i++)
+    {
+        if (ngx_http_asgi_named_before(apps, i)) {
+            continue;
+        }
+
         for (s = NGX_HTTP_ASGI_APP_LOADING; s <= NGX_HTTP_ASGI_APP_FAILED;
              s++)
         {
@@ -390,6 +423,10 @@ ngx_http_asgi_status_prometheus(ngx_buf_t *b, ngx_http_asgi_fleet_t *f,
         "# TYPE asgi_app_state gauge\n");
 
     for (i = 0; i < amcf->apps.nelts; i++) {
+        if (ngx_http_asgi_named_before(apps, i)) {
+            continue;
+        }
+
         b->last = ngx_slprintf(b->last, b->end, "asgi_app_state{app=");
         b->last = ngx_http_asgi_prometheus_label(b->last,
                                                ngx_http_asgi_app_name(apps[i]));
@@ -453,6 +490,30 @@ ngx_http_asgi_workers_in(ngx_http_asgi_fleet_t *f, ngx_uint_t app,
     }
 
     return n;
+}
+
+
+/* whether an app before apps[i] has its name */
+
+static ngx_uint_t
+ngx_http_asgi_named_before(ngx_http_asgi_app_t **apps, ngx_uint_t i)
+{
+    ngx_str_t   *name, *other;
+    ngx_uint_t   j;
+
+    name = ngx_http_asgi_app_name(apps[i]);
+
+    for (j = 0; j < i; j++) {
+        other = ngx_http_asgi_app_name(apps[j]);
+
+        if (other->len == name->len
+            && ngx_strncmp(other->data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -154,5 +154,10 @@ location /t/ { asgi_native_app $TEST_APP threaded; }
 --- exec
 sh $ROOT/t/tools/without-runtime.sh $ROOT/build
 --- response_body
-"asgi_app" needs the Python runtime "DIR/asgi_python.so"
+"asgi_app" needs the Python runtime "DIR/asgi_python.so" beside the module: install the package libnginx-mod-http-asgi-python
 a native app: nginx -t ok
+
+=== TEST 20: an asgi_app name longer than the runtime takes fails nginx -t
+--- config eval
+"asgi_python_path \$ROOT/t/apps/python;\nlocation / { asgi_app m:" . ("a" x 520) . "; }"
+--- must_die: longer than 511 bytes

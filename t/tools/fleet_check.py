@@ -3,7 +3,9 @@ equal the requests sent, with the workers' own figures adding up to them,
 before and after a reload that a request in flight outlives, and after a
 worker is killed. Prints one line per check; any failure exits 1.
 
-usage: fleet_check.py PORT SERVROOT WORKERS
+usage: fleet_check.py PORT SERVROOT WORKERS [failed-reload]
+(failed-reload: a reload that cannot bind a port leaves the running
+workers current)
 """
 import json
 import os
@@ -61,10 +63,48 @@ def add_up(s: Status) -> bool:
     return True
 
 
+def failed_reload(port: int, servroot: str, nworkers: int,
+                  master: int) -> int:
+    await_status(port, "%d workers report" % nworkers,
+                 lambda s: len(s["workers"]) == nworkers)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    conf = os.path.join(servroot, "conf/nginx.conf")
+    text = open(conf).read()
+    first = "listen 127.0.0.1:%d;" % port
+    open(conf, "w").write(text.replace(
+        first, "%s listen 127.0.0.1:%d;" % (first, taken.getsockname()[1]),
+        1))
+    log = os.path.join(servroot, "logs/error.log")
+    os.kill(master, signal.SIGHUP)
+    end = time.monotonic() + 30
+    while "bind() to 127.0.0.1:%d failed" % taken.getsockname()[1] \
+            not in open(log, errors="replace").read():
+        if time.monotonic() > end:
+            print("not ok: the reload did not fail")
+            return 1
+        time.sleep(0.05)
+    print("ok the reload failed: bind() to the taken port")
+    open(conf, "w").write(text)
+    # the old configuration runs on: its workers stay current
+    time.sleep(0.5)
+    s = await_status(port, "the workers are still current",
+                     lambda s: len(s["workers"]) == nworkers
+                     and all(w["current"] for w in s["workers"])
+                     and s["apps"][0]["workers"]["ready"] == nworkers)
+    print("ok %d workers, all of the running configuration; %s ready in %d"
+          % (len(s["workers"]), s["apps"][0]["app"],
+             s["apps"][0]["workers"]["ready"]))
+    return 0
+
+
 def main() -> int:
     port, servroot, nworkers = (int(sys.argv[1]), sys.argv[2],
                                 int(sys.argv[3]))
     master = int(open(os.path.join(servroot, "logs/nginx.pid")).read())
+    if sys.argv[4:] == ["failed-reload"]:
+        return failed_reload(port, servroot, nworkers, master)
 
     s = await_status(port, "%d workers report" % nworkers,
                      lambda s: len(s["workers"]) == nworkers

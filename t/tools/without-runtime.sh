@@ -18,7 +18,7 @@ CONF
 }
 conf "asgi_app app:app;"
 nginx -t -q -p "$dir/" -c nginx.conf 2>&1 \
-    | grep -o '"asgi_app" needs the Python runtime "[^"]*/asgi_python.so"' \
+    | grep -o '"asgi_app" needs the Python runtime "[^"]*/asgi_python.so" beside the module: install the package [a-z-]*' \
     | sed "s|$dir|DIR|"
 conf "asgi_native_app $B/t/testapp.so threaded;"
 nginx -t -q -p "$dir/" -c nginx.conf && echo "a native app: nginx -t ok"

@@ -545,6 +545,25 @@ static void counters_v1_caller_gets_only_its_fields(void **st)
     fake_pump(&s->fh);
 }
 
+static void app_state_message_is_cut_between_characters(void **st)
+{
+    state *s = *st;
+    char message[1100], buf[1100];
+    memset(message, 'x', 1022);
+    strcpy(message + 1022, "\xc3\xa9 and more"); /* an e acute at 1022 */
+    assert_int_equal(
+        asgicore_app_set_state(s->fa.app, ASGICORE_APP_FAILED, message),
+        ASGICORE_OK);
+    assert_int_equal(asgicore_app_get_state(s->fa.app, buf, sizeof buf),
+                     ASGICORE_APP_FAILED);
+    assert_int_equal(strlen(buf), 1022); /* not 1023: half a character */
+    asgicore_app_set_state(s->fa.app, ASGICORE_APP_FAILED,
+                           "\xe2\x82\xac\xe2\x82\xac");
+    char small[5];
+    asgicore_app_get_state(s->fa.app, small, sizeof small);
+    assert_string_equal(small, "\xe2\x82\xac"); /* one euro sign of two */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +586,7 @@ int main(void)
         T(app_state_is_kept_for_the_host),
         T(counters_count_each_departure_once_by_its_first_reason),
         T(counters_v1_caller_gets_only_its_fields),
+        T(app_state_message_is_cut_between_characters),
 #undef T
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
