@@ -19,6 +19,20 @@ $(B)/$(1)/unit/%: t/unit/%.c $$(UNIT_SUPPORT) $$(UNIT_HDR) $(call archive,$(1))
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call unit_flavour,$(f))))
 
+# The WebSocket codec below the public header (C++, cmocka), with libwslay
+# as the oracle its random streams are compared with.
+CODEC_SRC := $(wildcard t/unit/codec/test_*.cpp)
+codec = $(patsubst t/unit/codec/%.cpp,$(B)/$(1)/codec/%,$(CODEC_SRC))
+
+define codec_flavour
+$(B)/$(1)/codec/%: t/unit/codec/%.cpp $(call archive,$(1)) $$(LIB_HDR)
+	@mkdir -p $$(@D)
+	$$(CXX) $$(CXXSTD) $$(WARN) -Wno-missing-field-initializers -g \
+		$$(CPPFLAGS_LIB) $$(FLAGS_$(1)) $$< $(call archive,$(1)) \
+		-lcmocka -lwslay -lpthread -o $$@
+endef
+$(foreach f,plain asan,$(eval $(call codec_flavour,$(f))))
+
 # Against the shared library, for valgrind's leak check of the real .so.
 $(B)/shared/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) \
 		$(B)/libasgicore.so.$(SOVERSION)
@@ -26,11 +40,12 @@ $(B)/shared/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) \
 	$(CC) $(CFLAGS_TEST) -O1 $< $(UNIT_SUPPORT) -L$(B) -lasgicore \
 		-Wl,-rpath,'$$ORIGIN/../..' -lcmocka -lpthread -o $@
 
-unit-test: $(call unit,plain) $(call unit,asan) $(B)/tsan/unit/test_threaded
-	sh tools/run-unit plain $(call unit,plain)
+unit-test: $(call unit,plain) $(call unit,asan) $(B)/tsan/unit/test_threaded \
+		$(call codec,plain) $(call codec,asan)
+	sh tools/run-unit plain $(call unit,plain) $(call codec,plain)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1 \
-		sh tools/run-unit asan $(call unit,asan)
+		sh tools/run-unit asan $(call unit,asan) $(call codec,asan)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		sh tools/run-unit tsan $(B)/tsan/unit/test_threaded
 
