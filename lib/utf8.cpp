@@ -20,25 +20,10 @@ Step step(const unsigned char *s, size_t i, size_t n) noexcept
     unsigned char c = s[i];
     if (c < 0x80)
         return {1, true};
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0;  // no overlong forms
-        else if (c == 0xed)
-            hi = 0x9f;  // no surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;  // nothing above U+10FFFF
-    } else {
+    unsigned need;
+    unsigned char lo, hi;  // the second byte's range
+    if (!utf8_lead(c, need, lo, hi))
         return {1, false};
-    }
     size_t j = i + 1;
     for (size_t k = 0; k < need; k++, j++) {
         if (j == n || s[j] < lo || s[j] > hi)
@@ -59,6 +44,31 @@ size_t ascii_prefix(const unsigned char *u, size_t len) noexcept
 }
 
 }  // namespace
+
+bool utf8_lead(unsigned char c, unsigned &need, unsigned char &lo,
+               unsigned char &hi) noexcept
+{
+    lo = 0x80;
+    hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        need = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+        if (c == 0xe0)
+            lo = 0xa0;  // no overlong forms
+        else if (c == 0xed)
+            hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;  // nothing above U+10FFFF
+    } else {
+        return false;
+    }
+    return true;
+}
 
 size_t utf8_repaired_length(const char *s, size_t len, bool *valid) noexcept
 {

@@ -1,5 +1,7 @@
 #include "utf8_validator.hpp"
 
+#include "utf8.hpp"
+
 namespace asgicore {
 
 bool Utf8Validator::feed(const uint8_t *data, size_t len) noexcept
@@ -20,24 +22,12 @@ bool Utf8Validator::feed(const uint8_t *data, size_t len) noexcept
         }
         if (c < 0x80)
             continue;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need_ = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need_ = 2;
-            if (c == 0xe0)
-                lo_ = 0xa0;  // no overlong forms
-            else if (c == 0xed)
-                hi_ = 0x9f;  // no surrogates
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need_ = 3;
-            if (c == 0xf0)
-                lo_ = 0x90;
-            else if (c == 0xf4)
-                hi_ = 0x8f;  // nothing above U+10FFFF
-        } else {
+        unsigned need;
+        if (!utf8_lead(c, need, lo_, hi_)) {
             valid_ = false;
             return false;
         }
+        need_ = static_cast<uint8_t>(need);
     }
     return true;
 }

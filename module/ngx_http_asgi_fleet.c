@@ -44,6 +44,8 @@ static ngx_int_t ngx_http_asgi_fleet_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_asgi_fleet_retire(ngx_http_asgi_fleet_sh_t *sh,
     asgicore_counters *c);
+static void ngx_http_asgi_fleet_add(asgicore_counters *to,
+    asgicore_counters *c, ngx_uint_t gauges);
 static void ngx_http_asgi_fleet_reap(ngx_http_asgi_fleet_sh_t *sh);
 static void ngx_http_asgi_fleet_claim(void);
 static void ngx_http_asgi_fleet_publish(void);
@@ -277,19 +279,33 @@ static void
 ngx_http_asgi_fleet_retire(ngx_http_asgi_fleet_sh_t *sh,
     asgicore_counters *c)
 {
-    ngx_uint_t          i;
-    asgicore_counters  *r = &sh->retired;
+    ngx_http_asgi_fleet_add(&sh->retired, c, 0);
+}
 
-    r->opened += c->opened;
-    r->completed += c->completed;
-    r->disconnected += c->disconnected;
-    r->cancelled += c->cancelled;
-    r->app_errors += c->app_errors;
-    r->not_dispatched += c->not_dispatched;
-    r->abandoned += c->abandoned;
+
+/* c added to `to`; the gauges (live, running_apps) too when `gauges` */
+
+static void
+ngx_http_asgi_fleet_add(asgicore_counters *to, asgicore_counters *c,
+    ngx_uint_t gauges)
+{
+    ngx_uint_t  i;
+
+    to->opened += c->opened;
+    to->completed += c->completed;
+    to->disconnected += c->disconnected;
+    to->cancelled += c->cancelled;
+    to->app_errors += c->app_errors;
+    to->not_dispatched += c->not_dispatched;
+    to->abandoned += c->abandoned;
+
+    if (gauges) {
+        to->live += c->live;
+        to->running_apps += c->running_apps;
+    }
 
     for (i = 0; i < ASGICORE_DISCONNECT_REASONS; i++) {
-        r->disconnects[i] += c->disconnects[i];
+        to->disconnects[i] += c->disconnects[i];
     }
 }
 
@@ -395,9 +411,9 @@ ngx_http_asgi_fleet_publish(void)
 ngx_int_t
 ngx_http_asgi_fleet_read(ngx_pool_t *pool, ngx_http_asgi_fleet_t *f)
 {
-    ngx_uint_t                   i, j;
+    ngx_uint_t                   i;
     ngx_slab_pool_t             *shpool;
-    asgicore_counters           *c, *t;
+    asgicore_counters           *t;
     ngx_http_asgi_fleet_sh_t    *sh;
     ngx_http_asgi_fleet_slot_t  *slot;
 
@@ -441,22 +457,8 @@ ngx_http_asgi_fleet_read(ngx_pool_t *pool, ngx_http_asgi_fleet_t *f)
         ngx_memcpy(f->workers[f->nworkers].app_state, slot->app_state,
                    NGX_HTTP_ASGI_FLEET_APPS);
 
-        c = &f->workers[f->nworkers].counters;
+        ngx_http_asgi_fleet_add(t, &f->workers[f->nworkers].counters, 1);
         f->nworkers++;
-
-        t->opened += c->opened;
-        t->live += c->live;
-        t->completed += c->completed;
-        t->disconnected += c->disconnected;
-        t->cancelled += c->cancelled;
-        t->app_errors += c->app_errors;
-        t->not_dispatched += c->not_dispatched;
-        t->running_apps += c->running_apps;
-        t->abandoned += c->abandoned;
-
-        for (j = 0; j < ASGICORE_DISCONNECT_REASONS; j++) {
-            t->disconnects[j] += c->disconnects[j];
-        }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
