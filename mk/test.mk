@@ -25,7 +25,8 @@ CODEC_SRC := $(wildcard t/unit/codec/test_*.cpp)
 codec = $(patsubst t/unit/codec/%.cpp,$(B)/$(1)/codec/%,$(CODEC_SRC))
 
 define codec_flavour
-$(B)/$(1)/codec/%: t/unit/codec/%.cpp $(call archive,$(1)) $$(LIB_HDR)
+$(B)/$(1)/codec/%: t/unit/codec/%.cpp t/unit/codec/frames.hpp \
+		$(call archive,$(1)) $$(LIB_HDR)
 	@mkdir -p $$(@D)
 	$$(CXX) $$(CXXSTD) $$(WARN) -Wno-missing-field-initializers -g \
 		$$(CPPFLAGS_LIB) $$(FLAGS_$(1)) $$< $(call archive,$(1)) \

@@ -1,0 +1,197 @@
+#include "ws_session.hpp"
+
+#include "utf8_validator.hpp"
+
+namespace asgicore::ws {
+
+Session::Session(const Settings &settings, asgicore_time now)
+    : settings_(settings)
+    , decoder_(settings.max_message)
+    , last_heard_(now)
+    , last_now_(now)
+{
+}
+
+bool Session::feed(const void *data, size_t len, asgicore_time now)
+{
+    last_now_ = now;
+    if (phase_ == Phase::closed)
+        return false;  // nothing more is read
+    if (len) {
+        // any byte shows the peer is there (W9)
+        last_heard_ = now;
+        ping_sent_ = 0;
+        in_.append(static_cast<const char *>(data), len);
+    }
+    decode(false);
+    return paused_;
+}
+
+void Session::lost()
+{
+    if (phase_ != Phase::closed) {
+        // W6: what arrived before the loss is still delivered
+        decode(true);
+        phase_ = Phase::closed;
+    }
+    in_.clear();
+    disconnect(close_abnormal, "");
+}
+
+void Session::decode(bool ignore_pause)
+{
+    auto *begin = reinterpret_cast<const uint8_t *>(in_.data());
+    const uint8_t *p = begin, *end = begin + in_.size();
+    while (p < end && phase_ != Phase::closed && (!paused_ || ignore_pause)) {
+        Frame f;
+        switch (decoder_.next(&p, end, f)) {
+        case Decoded::need_more: break;
+        case Decoded::message:
+            if (phase_ != Phase::open || disconnected_)
+                break;  // W7: read and dropped while our close is out
+            event_bytes_ += f.payload.size();
+            events_.push_back(
+                Event{Event::message, f.text, std::move(f.payload), 0});
+            if (event_bytes_ >= settings_.read_buffer_limit)
+                paused_ = true;  // W13
+            break;
+        case Decoded::ping:
+            if (phase_ == Phase::open)  // W9: the same payload
+                encode_frame(out_, op_pong, f.payload.data(), f.payload.size());
+            break;
+        case Decoded::pong: break;
+        case Decoded::close:
+            if (phase_ == Phase::open) {
+                // W7: echoed at once, with its code (none for none)
+                if (f.close_code == close_no_status)
+                    encode_close(out_, close_no_status, nullptr, 0);
+                else
+                    encode_close(out_, f.close_code, nullptr, 0);
+            }
+            // W5: the client's code; the reply to our close ends ours
+            disconnect(f.close_code, std::move(f.payload));
+            phase_ = Phase::closed;
+            close_deadline_ = ASGICORE_TIME_NEVER;
+            break;
+        case Decoded::violation:
+            // W8: failed with the RFC's code; the app is told that code
+            if (phase_ == Phase::open)
+                encode_close(out_, f.close_code, nullptr, 0);
+            disconnect(phase_ == Phase::open ? f.close_code
+                                             : unsigned(close_abnormal),
+                       f.error ? f.error : "");
+            phase_ = Phase::closed;
+            close_deadline_ = ASGICORE_TIME_NEVER;
+            break;
+        }
+    }
+    if (phase_ == Phase::closed)
+        in_.clear();
+    else
+        in_.erase(0, static_cast<size_t>(p - begin));
+}
+
+bool Session::take_event(Event &out, bool *resume)
+{
+    *resume = false;
+    if (events_.empty())
+        return false;
+    out = std::move(events_.front());
+    events_.pop_front();
+    if (out.kind == Event::message)
+        event_bytes_ -= out.payload.size();
+    if (paused_ && event_bytes_ < settings_.read_buffer_limit) {
+        paused_ = false;
+        // W9: no pong could be read while paused: the wait starts again
+        last_heard_ = last_now_;
+        ping_sent_ = 0;
+        decode(false);
+        *resume = !paused_ && phase_ != Phase::closed;
+    }
+    return true;
+}
+
+int Session::send(bool text, const void *data, size_t len)
+{
+    if (phase_ != Phase::open || disconnected_)
+        return ASGICORE_ERR_DISCONNECTED;  // W10
+    if (len && !data)
+        return ASGICORE_ERR_INVALID;
+    if (text) {
+        Utf8Validator v;
+        if (!v.feed(static_cast<const uint8_t *>(data), len) || !v.complete())
+            return ASGICORE_ERR_INVALID;  // the client would fail us: 1007
+    }
+    encode_frame(out_, text ? op_text : op_binary, data, len);
+    return ASGICORE_OK;
+}
+
+int Session::close(unsigned code, std::string_view reason, asgicore_time now)
+{
+    last_now_ = now;
+    if (!close_code_valid_on_wire(code) || reason.size() > 123)
+        return ASGICORE_ERR_INVALID;  // W5: 1005, 1006, 1015 never sent
+    Utf8Validator v;
+    if (!v.feed(reinterpret_cast<const uint8_t *>(reason.data()),
+                reason.size()) ||
+        !v.complete())
+        return ASGICORE_ERR_INVALID;
+    if (phase_ != Phase::open || disconnected_)
+        return ASGICORE_ERR_DISCONNECTED;
+    encode_close(out_, code, reason.data(), reason.size());
+    // W7: the peer's reply is awaited, reading on, until the timeout
+    phase_ = Phase::closing;
+    close_deadline_ = now + settings_.close_timeout_ns;
+    return ASGICORE_OK;
+}
+
+asgicore_time Session::deadline() const noexcept
+{
+    switch (phase_) {
+    case Phase::closed: return ASGICORE_TIME_NEVER;
+    case Phase::closing: return close_deadline_;
+    case Phase::open: break;
+    }
+    if (settings_.ping_interval_ns == 0 || paused_ || disconnected_)
+        return ASGICORE_TIME_NEVER;
+    return (ping_sent_ ? ping_sent_ : last_heard_) + settings_.ping_interval_ns;
+}
+
+void Session::expire(asgicore_time now)
+{
+    last_now_ = now;
+    if (now < deadline())
+        return;
+    if (phase_ == Phase::closing) {
+        // W7: no reply within the close timeout
+        phase_ = Phase::closed;
+        close_deadline_ = ASGICORE_TIME_NEVER;
+        in_.clear();
+        disconnect(close_abnormal, "");
+        return;
+    }
+    if (ping_sent_ == 0) {
+        // W9: an idle connection is pinged
+        uint8_t payload[4] = {uint8_t(pings_ >> 24), uint8_t(pings_ >> 16),
+                              uint8_t(pings_ >> 8), uint8_t(pings_)};
+        pings_++;
+        encode_frame(out_, op_ping, payload, sizeof payload);
+        ping_sent_ = now;
+        return;
+    }
+    // W9: no answer within the interval: the connection is lost
+    phase_ = Phase::closed;
+    in_.clear();
+    disconnect(close_abnormal, "");
+}
+
+void Session::disconnect(unsigned code, std::string reason)
+{
+    if (disconnected_)
+        return;
+    disconnected_ = true;
+    disconnect_code_ = code;
+    events_.push_back(Event{Event::disconnect, false, std::move(reason), code});
+}
+
+}  // namespace asgicore::ws
