@@ -254,11 +254,18 @@ typedef struct asgicore_callbacks {
      * never passed again. Not called for scopes asgicore_ctx_free frees.
      * May be NULL: host_data is then passed only until the release. */
     void (*scope_gone)(void *user, void *host_data);
+    /* Since 0.3.0 (ASGICORE_CALLBACKS_V3). Bytes for a connection the host
+     * took over (a WebSocket after its 101): written as they are, in order.
+     * Same results as send_body. Its presence says the host can take a
+     * connection over; NULL: WebSocket requests reach apps as HTTP. */
+    int (*send_raw)(void *user, asgicore_scope *scope, void *host_data,
+                    const void *data, size_t len);
 } asgicore_callbacks;
 
 #define ASGICORE_CALLBACKS_V1 1
 #define ASGICORE_CALLBACKS_V2 2
-#define ASGICORE_CALLBACKS_VERSION ASGICORE_CALLBACKS_V2
+#define ASGICORE_CALLBACKS_V3 3
+#define ASGICORE_CALLBACKS_VERSION ASGICORE_CALLBACKS_V3
 
 /* Creates a context: one per host event loop (e.g. per nginx worker). The
  * settings and callbacks are copied. NULL settings means defaults. The
@@ -343,10 +350,18 @@ typedef struct asgicore_scope_info {
     int64_t grace_period_ns;
     /* ASGICORE_SCOPE_* flags. */
     uint32_t flags;
+    /* ASGICORE_SCOPE_INFO_V2 (since 0.3.0): a WebSocket scope's limits.
+     * 0 for each default: 1 MiB messages, a ping after 20 s without a
+     * byte from the client (and lost when another 20 s bring none), a 5 s
+     * close handshake. A negative ping interval: no pings. */
+    uint64_t websocket_max_message;
+    int64_t websocket_ping_interval_ns;
+    uint64_t websocket_close_timeout_ns;
 } asgicore_scope_info;
 
-#define ASGICORE_SCOPE_INFO_V1 1
-#define ASGICORE_SCOPE_INFO_VERSION ASGICORE_SCOPE_INFO_V1
+#define ASGICORE_SCOPE_INFO_V1 1 /* up to flags */
+#define ASGICORE_SCOPE_INFO_V2 2
+#define ASGICORE_SCOPE_INFO_VERSION ASGICORE_SCOPE_INFO_V2
 
 /* A client abort after the whole body arrived is hidden from the app: it
  * runs to completion, its output is discarded. */
@@ -361,6 +376,17 @@ typedef struct asgicore_scope_info {
  * with the request): the app is never started; the scope counts as
  * opened, disconnected and not dispatched, and `done` follows at once. */
 #define ASGICORE_SCOPE_CLIENT_GONE 0x4u
+/* Since 0.3.0. The request asks for a WebSocket ("Upgrade: websocket") and
+ * the host can take the connection over (it has send_raw). An app that
+ * takes WebSockets (ASGICORE_APP_WEBSOCKET) gets a websocket scope: the
+ * library checks the handshake (an invalid one is answered 400, or 426
+ * with "Sec-WebSocket-Version: 13", without starting the app), the app
+ * receives websocket.connect and answers with asgicore_websocket_accept
+ * (the 101; then the host feeds the client's bytes with
+ * asgicore_scope_feed_raw and writes send_raw's), asgicore_websocket_close
+ * (a 403) or an HTTP response (the denial). Other apps get the request
+ * as HTTP. */
+#define ASGICORE_SCOPE_WEBSOCKET 0x8u
 
 /*
  * Opens a scope for one request and starts `app` for it: an inline app's
@@ -394,6 +420,18 @@ ASGICORE_API int asgicore_scope_open_versioned(asgicore_ctx *ctx,
 ASGICORE_API int asgicore_scope_feed_body(asgicore_scope *scope,
                                           const void *data, size_t len,
                                           int more);
+
+/*
+ * Since 0.3.0: the client's bytes on a connection taken over (after the
+ * 101 of a websocket scope), all taken. ASGICORE_PENDING: stop reading
+ * until resume_body (the app has not received what came). A connection
+ * that ends without a close frame is asgicore_scope_disconnect.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_PENDING; ASGICORE_ERR_STATE
+ * (not taken over, or released); ASGICORE_ERR_DISCONNECTED (closed).
+ */
+ASGICORE_API int asgicore_scope_feed_raw(asgicore_scope *scope,
+                                         const void *data, size_t len,
+                                         asgicore_time now);
 
 /* The client went away. Idempotent: only the first report counts.
  * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (released);
@@ -450,6 +488,9 @@ typedef struct asgicore_app_callbacks {
 #define ASGICORE_APP_INLINE 0
 /* Callbacks run in asgicore_app_dispatch, on the app's own thread. */
 #define ASGICORE_APP_THREADED 1
+/* Since 0.3.0, or-ed into the mode: the app takes websocket scopes (it
+ * receives with asgicore_receive_versioned). */
+#define ASGICORE_APP_WEBSOCKET 0x100
 
 /* Registers an app with a context; the context owns it (asgicore_app_free,
  * or asgicore_ctx_free frees it).
@@ -537,7 +578,11 @@ ASGICORE_API void *asgicore_scope_get_app_data(asgicore_scope *scope);
 
 enum asgicore_event_type {
     ASGICORE_EVENT_HTTP_REQUEST = 1,   /* "http.request" */
-    ASGICORE_EVENT_HTTP_DISCONNECT = 2 /* "http.disconnect" */
+    ASGICORE_EVENT_HTTP_DISCONNECT = 2, /* "http.disconnect" */
+    /* Since 0.3.0, through asgicore_receive_versioned only. */
+    ASGICORE_EVENT_WEBSOCKET_CONNECT = 3,   /* "websocket.connect" */
+    ASGICORE_EVENT_WEBSOCKET_RECEIVE = 4,   /* "websocket.receive" */
+    ASGICORE_EVENT_WEBSOCKET_DISCONNECT = 5 /* "websocket.disconnect" */
 };
 
 /* Filled by asgicore_receive. Its layout is frozen for this SONAME (it
@@ -550,6 +595,32 @@ typedef struct asgicore_event {
     size_t body_len;
     int more_body;
 } asgicore_event;
+
+/* Filled by asgicore_receive_versioned (since 0.3.0). */
+typedef struct asgicore_event_v2 {
+    int type;
+    /* http.request: body bytes; websocket.receive: the message;
+     * websocket.disconnect: the close reason. Valid until the next
+     * receive or asgicore_finish on this scope. */
+    const void *data;
+    size_t len;
+    int more_body; /* http.request */
+    int text;      /* websocket.receive: 1 for text (UTF-8), 0 for bytes */
+    int code;      /* websocket.disconnect: the client's close code, 1005
+                    * when it gave none, 1006 when the connection was lost */
+} asgicore_event_v2;
+
+#define ASGICORE_EVENT_V1 1 /* asgicore_event */
+#define ASGICORE_EVENT_V2 2 /* asgicore_event_v2 */
+
+/*
+ * asgicore_receive with the event struct of `event_version`: V1 fills an
+ * asgicore_event (HTTP scopes only), V2 an asgicore_event_v2 (any scope).
+ * Thread: the app's. Returns: as asgicore_receive; ASGICORE_ERR_VERSION;
+ * ASGICORE_ERR_STATE (V1 on a websocket scope).
+ */
+ASGICORE_API int asgicore_receive_versioned(asgicore_scope *scope,
+                                            int event_version, void *event);
 
 /*
  * Non-blocking receive. ASGICORE_OK: *event is filled. ASGICORE_PENDING:
@@ -636,6 +707,46 @@ ASGICORE_API int asgicore_finish(asgicore_scope *scope, int failed,
  */
 ASGICORE_API int asgicore_scope_hold(asgicore_scope *scope);
 ASGICORE_API int asgicore_scope_drop(asgicore_scope *scope);
+
+/*
+ * Since 0.3.0: a websocket scope (ASGICORE_SCOPE_WEBSOCKET).
+ *
+ * "websocket.accept": the 101, with Upgrade, Connection and
+ * Sec-WebSocket-Accept, the subprotocol (NULL for none; it must be one
+ * the client offered) and the app's headers. An invalid subprotocol or
+ * header is an app error. Once, after websocket.connect was received.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_ERR_DISCONNECTED;
+ * ASGICORE_ERR_PROTOCOL (twice, or after a response); ASGICORE_ERR_BAD_HEADER;
+ * ASGICORE_ERR_STATE (not a websocket scope); ASGICORE_ERR_FINISHED.
+ */
+ASGICORE_API int asgicore_websocket_accept(asgicore_scope *scope,
+                                           const asgicore_str *subprotocol,
+                                           const asgicore_header *headers,
+                                           size_t header_count);
+
+/*
+ * "websocket.send": one message, text (valid UTF-8, else an app error) or
+ * bytes. Results as asgicore_send_body: ASGICORE_PENDING while the host is
+ * backlogged (SEND_READY follows), ASGICORE_ERR_DISCONNECTED once the
+ * connection closes, not an app error.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_PENDING;
+ * ASGICORE_ERR_DISCONNECTED; ASGICORE_ERR_PROTOCOL (before accept);
+ * ASGICORE_ERR_BUSY; ASGICORE_ERR_STATE; ASGICORE_ERR_FINISHED.
+ */
+ASGICORE_API int asgicore_websocket_send(asgicore_scope *scope, int text,
+                                         const void *data, size_t len);
+
+/*
+ * "websocket.close": before accept, a 403; after, the close handshake
+ * (the client's reply is awaited for the close timeout). code 1000, or any
+ * code a peer may send (not 1005, 1006, 1015); reason at most 123 bytes of
+ * UTF-8. An invalid code or reason is an app error.
+ * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_ERR_DISCONNECTED;
+ * ASGICORE_ERR_INVALID; ASGICORE_ERR_STATE; ASGICORE_ERR_FINISHED.
+ */
+ASGICORE_API int asgicore_websocket_close(asgicore_scope *scope, int code,
+                                          const char *reason,
+                                          size_t reason_len);
 
 /* ------------------------------------------------------------ native apps */
 

@@ -17,6 +17,7 @@ struct App {
     asgicore_app_callbacks cb;
     void *user;
     bool threaded;
+    bool websocket = false;   // takes websocket scopes (ASGICORE_APP_WEBSOCKET)
     bool wake_armed = false;  // threaded: wake called, dispatch not yet run
     size_t owned_scopes = 0;  // started and not finished
     int state = ASGICORE_APP_READY;  // asgicore_app_set_state

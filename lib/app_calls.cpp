@@ -304,6 +304,13 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
         return send_failed(s, ASGICORE_ERR_BAD_HEADER,
                            "conflicting content-length values in "
                            "http.response.start");
+    if (s->ws) {
+        // W2: the denial response, only instead of an accept
+        if (s->ws->state != WsState::connecting)
+            return send_failed(s, ASGICORE_ERR_PROTOCOL,
+                               "http.response.start after websocket.accept");
+        s->ws->state = WsState::denied;
+    }
     s->has_body = response_has_body(status, s->info.method);
     s->declared_length = length;
     if (s->client_gone()) {
@@ -434,6 +441,8 @@ int Context::finish(Scope *s, bool failed, const char *message)
     AppCall call(*this);
     if (!s->app_running())
         return ASGICORE_ERR_FINISHED;
+    if (s->ws)
+        ws_finish(s, failed);
     FinishLine line = finish_line(*s, failed, message);
 
     end_app(s, AppState::finished);
@@ -461,7 +470,11 @@ void Context::let_go_of_app_side(Scope *s) noexcept
         BodyChunk::destroy(s->delivered);
         s->delivered = nullptr;
     }
-    if (s->in_timer()) {
+    if (s->ws) {
+        // G4: no cancel; the session's timers run on (a close timeout)
+        s->ws->grace_deadline = ASGICORE_TIME_NEVER;
+        ws_arm_timer(s);
+    } else if (s->in_timer()) {
         timers_.remove(s);  // G4: an app that finished is never cancelled
         unref(s);           // the timer's reference; the app's remains
     }

@@ -80,14 +80,17 @@ int asgicore_ctx_new_versioned(int settings_version,
     if (!callbacks || !out)
         return ASGICORE_ERR_INVALID;
     if (settings_version != ASGICORE_SETTINGS_V1 ||
-        (callbacks_version != ASGICORE_CALLBACKS_V1 &&
-         callbacks_version != ASGICORE_CALLBACKS_V2))
+        callbacks_version < ASGICORE_CALLBACKS_V1 ||
+        callbacks_version > ASGICORE_CALLBACKS_V3)
         return ASGICORE_ERR_VERSION;
-    // A V1 caller's struct ends before scope_gone: read only its layout.
+    // An older caller's struct ends before the later members: read only its
+    // layout.
     asgicore_callbacks cb{};
     std::memcpy(&cb, callbacks,
                 callbacks_version == ASGICORE_CALLBACKS_V1
                     ? offsetof(asgicore_callbacks, scope_gone)
+                : callbacks_version == ASGICORE_CALLBACKS_V2
+                    ? offsetof(asgicore_callbacks, send_raw)
                     : sizeof cb);
     asgicore_settings s;
     if (settings)
@@ -160,9 +163,16 @@ int asgicore_scope_open_versioned(asgicore_ctx *ctx, asgicore_app *app,
 {
     if (!ctx || !app || !info || !out)
         return ASGICORE_ERR_INVALID;
-    if (info_version != ASGICORE_SCOPE_INFO_V1)
+    if (info_version != ASGICORE_SCOPE_INFO_V1 &&
+        info_version != ASGICORE_SCOPE_INFO_V2)
         return ASGICORE_ERR_VERSION;
-    return guarded([&] { return ctx->open_scope(app, *info, host_data, out); });
+    // A V1 caller's struct ends at flags: the WebSocket limits default.
+    asgicore_scope_info copy{};
+    std::memcpy(&copy, info,
+                info_version == ASGICORE_SCOPE_INFO_V1
+                    ? offsetof(asgicore_scope_info, websocket_max_message)
+                    : sizeof copy);
+    return guarded([&] { return ctx->open_scope(app, copy, host_data, out); });
 }
 
 int asgicore_scope_feed_body(asgicore_scope *scope, const void *data,
@@ -172,6 +182,15 @@ int asgicore_scope_feed_body(asgicore_scope *scope, const void *data,
         return ASGICORE_ERR_INVALID;
     return guarded(
         [&] { return ctx_of(scope).feed_body(scope, data, len, more != 0); });
+}
+
+int asgicore_scope_feed_raw(asgicore_scope *scope, const void *data, size_t len,
+                            asgicore_time now)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded(
+        [&] { return ctx_of(scope).feed_raw(scope, data, len, now); });
 }
 
 int asgicore_scope_disconnect(asgicore_scope *scope, int reason,
@@ -212,14 +231,17 @@ int asgicore_app_new_versioned(asgicore_ctx *ctx, int callbacks_version,
         return ASGICORE_ERR_INVALID;
     if (callbacks_version != ASGICORE_APP_CALLBACKS_V1)
         return ASGICORE_ERR_VERSION;
-    if (mode != ASGICORE_APP_INLINE && mode != ASGICORE_APP_THREADED)
+    int kind = mode & ~ASGICORE_APP_WEBSOCKET;
+    if (kind != ASGICORE_APP_INLINE && kind != ASGICORE_APP_THREADED)
         return ASGICORE_ERR_INVALID;
     return guarded([&] {
         asgicore::App *app = nullptr;
         int rc = ctx->new_app(*callbacks, app_user,
-                              mode == ASGICORE_APP_THREADED, &app);
-        if (rc == ASGICORE_OK)
+                              kind == ASGICORE_APP_THREADED, &app);
+        if (rc == ASGICORE_OK) {
+            app->websocket = (mode & ASGICORE_APP_WEBSOCKET) != 0;
             *out = static_cast<asgicore_app *>(app);
+        }
         return rc;
     });
 }
@@ -303,7 +325,58 @@ int asgicore_receive(asgicore_scope *scope, asgicore_event *event)
 {
     if (!scope || !event)
         return ASGICORE_ERR_INVALID;
-    return guarded([&] { return ctx_of(scope).receive(scope, *event); });
+    return guarded([&] { return ctx_of(scope).receive_v1(scope, *event); });
+}
+
+int asgicore_receive_versioned(asgicore_scope *scope, int event_version,
+                               void *event)
+{
+    if (!scope || !event)
+        return ASGICORE_ERR_INVALID;
+    if (event_version == ASGICORE_EVENT_V1)
+        return guarded([&] {
+            return ctx_of(scope).receive_v1(
+                scope, *static_cast<asgicore_event *>(event));
+        });
+    if (event_version != ASGICORE_EVENT_V2)
+        return ASGICORE_ERR_VERSION;
+    return guarded([&] {
+        return ctx_of(scope).receive_v2(
+            scope, *static_cast<asgicore_event_v2 *>(event));
+    });
+}
+
+int asgicore_websocket_accept(asgicore_scope *scope,
+                              const asgicore_str *subprotocol,
+                              const asgicore_header *headers,
+                              size_t header_count)
+{
+    if (!scope || (header_count && !headers) ||
+        (subprotocol && subprotocol->len && !subprotocol->data))
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        return ctx_of(scope).ws_accept(scope, subprotocol, headers,
+                                       header_count);
+    });
+}
+
+int asgicore_websocket_send(asgicore_scope *scope, int text, const void *data,
+                            size_t len)
+{
+    if (!scope || (len && !data))
+        return ASGICORE_ERR_INVALID;
+    return guarded(
+        [&] { return ctx_of(scope).ws_send(scope, text != 0, data, len); });
+}
+
+int asgicore_websocket_close(asgicore_scope *scope, int code,
+                             const char *reason, size_t reason_len)
+{
+    if (!scope || (reason_len && !reason))
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] {
+        return ctx_of(scope).ws_close(scope, code, reason, reason_len);
+    });
 }
 
 int asgicore_send_start(asgicore_scope *scope, int status,

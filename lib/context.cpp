@@ -223,7 +223,7 @@ void Context::flush_output(Scope *s, Lock &lk)
         OutMessage *msg = s->out.pop();
         if (!msg)
             break;
-        if (msg->kind == OutKind::body)
+        if (msg->kind == OutKind::body || msg->kind == OutKind::raw)
             s->out_buffered -= msg->len;
         void *host_data = s->host_data;
         int rc = ASGICORE_OK;
@@ -245,6 +245,9 @@ void Context::flush_output(Scope *s, Lock &lk)
                 rc =
                     cb_.send_trailers(user_, handle(s), host_data, msg->headers,
                                       msg->header_count, msg->last);
+            break;
+        case OutKind::raw:
+            rc = cb_.send_raw(user_, handle(s), host_data, msg->data, msg->len);
             break;
         }
         bool last = msg->last;
@@ -281,6 +284,9 @@ void Context::report_done(Scope *s, Lock &lk)
 {
     if (s->done != Done::wanted || !s->host_open)
         return;
+    if (s->ws && s->ws->state == WsState::accepted &&
+        s->delivery != Delivery::drained && !s->client_gone())
+        return;  // W7: the close handshake is not over
     if (!s->out.empty() && !s->client_gone())
         return;  // the host has not taken everything yet
     if (s->delivery == Delivery::last && !s->client_gone())
@@ -427,13 +433,26 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         want_done(s);
         return;
     }
+    start_grace(s, now);
+}
+
+// G1: the app that was told the client left gets the grace period, then
+// one cancel.
+void Context::start_grace(Scope *s, asgicore_time now)
+{
     if (s->grace_ns == 0) {
         cancel(s);
         return;
     }
-    s->deadline = now > ASGICORE_TIME_NEVER - s->grace_ns
-                      ? ASGICORE_TIME_NEVER - 1
-                      : now + s->grace_ns;
+    asgicore_time end = now > ASGICORE_TIME_NEVER - s->grace_ns
+                            ? ASGICORE_TIME_NEVER - 1
+                            : now + s->grace_ns;
+    if (s->ws) {
+        s->ws->grace_deadline = end;
+        ws_arm_timer(s);
+        return;
+    }
+    s->deadline = end;
     timers_.push(s);  // capacity reserved in open_scope
     s->refs++;
 }

@@ -35,6 +35,7 @@ public:
     int open_scope(App *app, const asgicore_scope_info &info, void *host_data,
                    asgicore_scope **out);
     int feed_body(Scope *s, const void *data, size_t len, bool more);
+    int feed_raw(Scope *s, const void *data, size_t len, asgicore_time now);
     int disconnect(Scope *s, int reason, asgicore_time now);
     int write_ready(Scope *s);
     int release(Scope *s, asgicore_time now);
@@ -50,6 +51,12 @@ public:
     int set_app_state(App *app, int state, const char *message);
     int app_state(App *app, char *buf, size_t size);
     int receive(Scope *s, asgicore_event &ev);
+    int receive_v1(Scope *s, asgicore_event &ev);
+    int receive_v2(Scope *s, asgicore_event_v2 &ev);
+    int ws_accept(Scope *s, const asgicore_str *subprotocol,
+                  const asgicore_header *headers, size_t count);
+    int ws_send(Scope *s, bool text, const void *data, size_t len);
+    int ws_close(Scope *s, int code, const char *reason, size_t len);
     int send_start(Scope *s, int status, const asgicore_header *headers,
                    size_t count, bool trailers);
     int send_body(Scope *s, const void *data, size_t len, bool more);
@@ -84,6 +91,14 @@ private:
     void make_receive_ready(Scope *s);
     void mark_client_gone(Scope *s, int reason, asgicore_time now);
     void cancel(Scope *s);
+    void start_grace(Scope *s, asgicore_time now);
+    // Websocket scopes (ws_calls.cpp).
+    void ws_refuse(Scope *s, int status, const char *why);
+    void ws_deny(Scope *s, int status);
+    void ws_settle(Scope *s);
+    void ws_arm_timer(Scope *s);
+    void ws_expire(Scope *s, asgicore_time now);
+    void ws_finish(Scope *s, bool failed);
     void want_done(Scope *s);
     void end_app(Scope *s, AppState end) noexcept;
     void let_go_of_app_side(Scope *s) noexcept;

@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <string_view>
+#include <vector>
 
 namespace asgicore {
 
@@ -35,6 +38,34 @@ asgicore_addr copy_addr(const asgicore_addr &from, char **cursor) noexcept
     return to;
 }
 
+// A websocket scope's handshake, checked, and its limits (W1).
+std::unique_ptr<WsData> websocket_data(const asgicore_scope_info &info)
+{
+    auto w = std::make_unique<WsData>();
+    std::vector<ws::HeaderView> headers;
+    headers.reserve(info.header_count);
+    for (size_t i = 0; i < info.header_count; i++)
+        headers.push_back({std::string_view(info.headers[i].name.data,
+                                            info.headers[i].name.len),
+                           std::string_view(info.headers[i].value.data,
+                                            info.headers[i].value.len)});
+    w->handshake = ws::check_handshake(
+        std::string_view(info.method.data, info.method.len),
+        std::string_view(info.http_version.data, info.http_version.len),
+        headers);
+    if (info.websocket_max_message)
+        w->settings.max_message = info.websocket_max_message;
+    w->settings.read_buffer_limit = w->settings.max_message;
+    if (info.websocket_ping_interval_ns < 0)
+        w->settings.ping_interval_ns = 0;
+    else if (info.websocket_ping_interval_ns > 0)
+        w->settings.ping_interval_ns =
+            static_cast<uint64_t>(info.websocket_ping_interval_ns);
+    if (info.websocket_close_timeout_ns)
+        w->settings.close_timeout_ns = info.websocket_close_timeout_ns;
+    return w;
+}
+
 }  // namespace
 
 int Context::process()
@@ -61,7 +92,10 @@ int Context::handle_expiry(asgicore_time now)
             break;
         timers_.remove(s);
         s->deadline = ASGICORE_TIME_NEVER;
-        cancel(s);
+        if (s->ws)
+            ws_expire(s, now);  // its session's deadline, or its grace's
+        else
+            cancel(s);
         unref(s);
     }
     return ASGICORE_OK;
@@ -106,8 +140,12 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     static_assert(sizeof(asgicore_scope) % alignof(asgicore_header) == 0);
     extra += headers_storage_size(info.headers, info.header_count);
 
+    std::unique_ptr<WsData> ws;
     try {
         timers_.reserve(timers_.size() + 1 + counters_.live);
+        if ((info.flags & ASGICORE_SCOPE_WEBSOCKET) && app->websocket &&
+            cb_.send_raw)
+            ws = websocket_data(info);
     } catch (const std::bad_alloc &) {
         return ASGICORE_ERR_NOMEM;
     }
@@ -142,6 +180,7 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
                       : static_cast<uint64_t>(info.grace_period_ns);
     s->info.grace_period_ns = static_cast<int64_t>(s->grace_ns);
 
+    s->ws = std::move(ws);
     s->refs = 2;  // the host's and the app's
     s->host_data_live = cb_.scope_gone != nullptr;
     all_scopes_.push_back(s);
@@ -153,6 +192,14 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     if (info.flags & ASGICORE_SCOPE_CLIENT_GONE) {
         // L2: the host saw the client leave before the app could start.
         mark_client_gone(s, ASGICORE_DISCONNECT_CLOSED, last_now_);
+        return ASGICORE_OK;
+    }
+    if (s->ws && s->ws->handshake.status) {
+        // W1: refused by the library, the app never starts
+        ws_refuse(s, s->ws->handshake.status, s->ws->handshake.error);
+        end_app(s, AppState::finished);
+        maybe_gone(s);
+        unref(s);  // the app's reference
         return ASGICORE_OK;
     }
     if (info.flags & ASGICORE_SCOPE_BODY_ON_DEMAND)
@@ -229,6 +276,16 @@ int Context::disconnect(Scope *s, int reason, asgicore_time now)
         reason > ASGICORE_DISCONNECT_SERVER)
         return ASGICORE_ERR_INVALID;
     last_now_ = std::max(last_now_, now);
+    if (s->ws && s->ws->session && !s->client_gone()) {
+        // W5: a connection lost without a close frame is 1006, after what
+        // arrived before
+        s->ws->session->lost();
+        if (s->ws->session->disconnect_code() != ws::close_abnormal) {
+            // the close handshake had ended: this is only the TCP close
+            ws_settle(s);
+            return ASGICORE_OK;
+        }
+    }
     mark_client_gone(s, reason, now);
     return ASGICORE_OK;
 }

@@ -133,6 +133,15 @@ OutMessage *OutMessage::make_body(const void *data, size_t len,
     return msg;
 }
 
+OutMessage *OutMessage::make_raw(const void *data, size_t len,
+                                 bool last) noexcept
+{
+    OutMessage *msg = make_body(data, len, last);
+    if (msg)
+        msg->kind = OutKind::raw;
+    return msg;
+}
+
 OutMessage *OutMessage::make_trailers(const asgicore_header *headers,
                                       size_t count, bool last) noexcept
 {

@@ -18,7 +18,7 @@ struct BodyChunk {
     static void destroy(BodyChunk *chunk) noexcept;
 };
 
-enum class OutKind : unsigned char { head, body, trailers };
+enum class OutKind : unsigned char { head, body, trailers, raw };
 
 struct OutMessage {
     OutMessage *next;
@@ -35,6 +35,9 @@ struct OutMessage {
                                  size_t count, bool has_trailers) noexcept;
     static OutMessage *make_body(const void *data, size_t len,
                                  bool last) noexcept;
+    // Bytes of a connection taken over (a WebSocket's frames).
+    static OutMessage *make_raw(const void *data, size_t len,
+                                bool last) noexcept;
     static OutMessage *make_trailers(const asgicore_header *headers,
                                      size_t count, bool last) noexcept;
     static void destroy(OutMessage *msg) noexcept;

@@ -7,8 +7,10 @@
 #include "intrusive_list.hpp"
 #include "messages.hpp"
 #include "timer_heap.hpp"
+#include "ws_scope.hpp"
 
 #include <cstdint>
+#include <memory>
 
 namespace asgicore {
 
@@ -142,6 +144,9 @@ struct Scope {
     ListLink<Scope> all_link;   // Context::all_scopes_
     asgicore_time deadline = ASGICORE_TIME_NEVER;
     size_t heap_index = TimerHeap::npos;
+
+    // Websocket scopes only.
+    std::unique_ptr<WsData> ws;
 
     bool app_running() const noexcept
     {

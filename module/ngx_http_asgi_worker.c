@@ -135,7 +135,8 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
         ngx_http_asgi_set_timer,
         ngx_http_asgi_wake,
         ngx_http_asgi_log,
-        ngx_http_asgi_scope_gone
+        ngx_http_asgi_scope_gone,
+        NULL                        /* send_raw: no WebSocket yet */
     };
 
     ngx_http_asgi_worker = NULL;

@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 {
     static const asgicore_callbacks cb = {
         h_head,  h_body, h_trailers, h_resume, h_done,
-        h_timer, h_wake, h_log,      h_gone,
+        h_timer, h_wake, h_log,      h_gone,   NULL,
     };
     const asgicore_native_app *entry;
     asgicore_ctx *ctx;

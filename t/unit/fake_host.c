@@ -57,6 +57,19 @@ static int cb_send_body(void *user, asgicore_scope *scope, void *host_data,
     return req->write_result;
 }
 
+static int cb_send_raw(void *user, asgicore_scope *scope, void *host_data,
+                       const void *data, size_t len)
+{
+    fake_req *req = host_data;
+    assert_ptr_equal(req->scope, scope);
+    assert_false(req->released);
+    size_t room = sizeof req->raw - req->raw_len;
+    memcpy(req->raw + req->raw_len, data, len < room ? len : room);
+    req->raw_len += len < room ? len : room;
+    req->raw_writes++;
+    return req->write_result;
+}
+
 static int cb_send_trailers(void *user, asgicore_scope *scope, void *host_data,
                             const asgicore_header *t, size_t count, int last)
 {
@@ -123,8 +136,9 @@ static void cb_scope_gone(void *user, void *host_data)
 void fake_host_init(fake_host *fh, const asgicore_settings *settings)
 {
     static const asgicore_callbacks cb = {
-        cb_send_head, cb_send_body, cb_send_trailers, cb_resume_body, cb_done,
-        cb_set_timer, cb_wake,      cb_log,           cb_scope_gone,
+        cb_send_head,  cb_send_body, cb_send_trailers, cb_resume_body,
+        cb_done,       cb_set_timer, cb_wake,          cb_log,
+        cb_scope_gone, cb_send_raw,
     };
     memset(fh, 0, sizeof *fh);
     fh->now = 1000 * SEC; /* any epoch */
@@ -201,7 +215,7 @@ void fake_app_init(fake_host *fh, fake_app *fa, int mode)
 {
     static const asgicore_app_callbacks cb = {app_start, app_notify, app_wake};
     memset(fa, 0, sizeof *fa);
-    fa->threaded = mode == ASGICORE_APP_THREADED;
+    fa->threaded = (mode & ~ASGICORE_APP_WEBSOCKET) == ASGICORE_APP_THREADED;
     assert_int_equal(asgicore_app_new(fh->ctx, &cb, fa, mode, &fa->app),
                      ASGICORE_OK);
 }
@@ -252,6 +266,55 @@ asgicore_scope *fake_open_as(fake_host *fh, fake_app *fa, fake_req *req,
 asgicore_scope *fake_open(fake_host *fh, fake_app *fa, fake_req *req)
 {
     return fake_open_with(fh, fa, req, -1, 0);
+}
+
+asgicore_scope *fake_open_ws(fake_host *fh, fake_app *fa, fake_req *req,
+                             const char *extra_name, const char *extra_value,
+                             const asgicore_scope_info *info_limits)
+{
+    asgicore_header headers[] = {
+        {{"host", 4}, {"localhost", 9}},
+        {{"upgrade", 7}, {"websocket", 9}},
+        {{"connection", 10}, {"Upgrade", 7}},
+        {{"sec-websocket-key", 17}, {"dGhlIHNhbXBsZSBub25jZQ==", 24}},
+        {{"sec-websocket-version", 21}, {"13", 2}},
+        {{"x", 1}, {"y", 1}},
+    };
+    size_t count = 5;
+    if (extra_name) {
+        /* replaces the header of that name, or is added */
+        size_t i;
+        for (i = 0; i < count; i++)
+            if (strcmp(headers[i].name.data, extra_name) == 0)
+                break;
+        headers[i].name = str(extra_name);
+        headers[i].value = str(extra_value);
+        if (i == count)
+            count++;
+    }
+    asgicore_scope_info info;
+    memset(&info, 0, sizeof info);
+    if (info_limits)
+        info = *info_limits;
+    info.method = str("GET");
+    info.scheme = str("http");
+    info.http_version = str("1.1");
+    info.path = str("/ws");
+    info.raw_path = str("/ws");
+    info.headers = headers;
+    info.header_count = count;
+    info.client.host = str("127.0.0.1");
+    info.client.port = 50000;
+    info.server.host = str("127.0.0.1");
+    info.server.port = 8080;
+    info.grace_period_ns = -1;
+    info.flags = ASGICORE_SCOPE_WEBSOCKET;
+    memset(req, 0, sizeof *req);
+    req->write_result = ASGICORE_OK;
+    assert_int_equal(
+        asgicore_scope_open(fh->ctx, fa->app, &info, req, &req->scope),
+        ASGICORE_OK);
+    return req->scope;
 }
 
 void fake_pump(fake_host *fh)

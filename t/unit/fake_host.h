@@ -33,6 +33,10 @@ typedef struct fake_req {
     int last_written; /* a message with last=1 was written */
     int trailer_writes;
     char trailers[512];
+    /* Bytes of a connection taken over (send_raw). */
+    size_t raw_len;
+    char raw[65536];
+    int raw_writes;
     /* The host's answer to send_* (ASGICORE_OK or ASGICORE_PENDING). */
     int write_result;
     /* Other callbacks. */
@@ -90,6 +94,13 @@ asgicore_scope *fake_open_with(fake_host *fh, fake_app *fa, fake_req *req,
 asgicore_scope *fake_open_as(fake_host *fh, fake_app *fa, fake_req *req,
                              const char *method, const char *path,
                              int64_t grace_ns, uint32_t flags);
+
+/* Opens a WebSocket handshake (GET, HTTP/1.1, the RFC's example key) with
+ * ASGICORE_SCOPE_WEBSOCKET; extra: one more header "name: value" or NULL;
+ * info_limits: the scope info's websocket fields or NULL. */
+asgicore_scope *fake_open_ws(fake_host *fh, fake_app *fa, fake_req *req,
+                             const char *extra_name, const char *extra_value,
+                             const asgicore_scope_info *info_limits);
 
 /* Runs the host side as its loop would: asgicore_ctx_process when woken. */
 void fake_pump(fake_host *fh);

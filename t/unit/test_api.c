@@ -253,7 +253,7 @@ static void host_may_disconnect_from_a_callback(void **st)
 {
     state *s = *st;
     static const asgicore_callbacks cb = {
-        NULL, disconnect_inside_write, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL, disconnect_inside_write, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
         NULL};
     fake_host fh;
     memset(&fh, 0, sizeof fh);

@@ -330,9 +330,9 @@ static void host_turn(host_req *r)
 static void threaded_host_and_app(void **st)
 {
     (void)st;
-    static const asgicore_callbacks cb = {h_head,   h_body, NULL,
-                                          h_resume, h_done, h_set_timer,
-                                          h_wake,   NULL,   NULL};
+    static const asgicore_callbacks cb = {h_head, h_body,      NULL,   h_resume,
+                                          h_done, h_set_timer, h_wake, NULL,
+                                          NULL,   NULL};
     static host_req reqs[CONCURRENT];
     asgicore_settings set;
     asgicore_settings_default(&set);

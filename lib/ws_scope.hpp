@@ -1,0 +1,30 @@
+// The part of a Scope only websocket scopes have (ASGICORE_SCOPE_WEBSOCKET
+// with an app that takes them): the handshake, then the session.
+#pragma once
+
+#include "ws_handshake.hpp"
+#include "ws_session.hpp"
+
+#include <optional>
+
+namespace asgicore {
+
+enum class WsState : unsigned char {
+    connecting,  // websocket.connect due or delivered, no answer yet
+    accepted,    // the 101 is queued: the session runs
+    denied,      // answered with an HTTP response (403, denial, error)
+};
+
+struct WsData {
+    WsState state = WsState::connecting;
+    bool connect_delivered = false;
+    ws::Handshake handshake;
+    ws::Settings settings;
+    std::optional<ws::Session> session;
+    ws::Event delivered;  // what the app reads now
+    bool disconnect_delivered = false;
+    bool app_told = false;  // the app was told the connection ended
+    asgicore_time grace_deadline = ASGICORE_TIME_NEVER;
+};
+
+}  // namespace asgicore
