@@ -429,9 +429,11 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
     }
     if (s->response == Response::complete) {
         // The app sent its whole response; nothing left to cancel, and
-        // nothing for the host to wait for (S8).
+        // nothing for the host to wait for (S8). A websocket scope's app
+        // still runs its connection: it gets its grace period (W11).
         want_done(s);
-        return;
+        if (!s->ws)
+            return;
     }
     start_grace(s, now);
 }

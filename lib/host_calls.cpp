@@ -306,7 +306,11 @@ int Context::release(Scope *s, asgicore_time now)
     if (!s->host_open)
         return ASGICORE_ERR_STATE;
     last_now_ = std::max(last_now_, now);
-    if (s->app_running() && s->response != Response::complete) {
+    bool ws_open = s->ws && s->ws->state == WsState::accepted &&
+                   !s->ws->app_told && !s->client_gone();
+    if (s->app_running() && (s->response != Response::complete || ws_open)) {
+        if (ws_open)
+            s->ws->session->lost();  // the app's receive says 1006
         mark_client_gone(s, ASGICORE_DISCONNECT_SERVER, now);
         if (s->app_running())
             counters_.abandoned++;
@@ -320,6 +324,8 @@ int Context::release(Scope *s, asgicore_time now)
     decide_outcome(s);
     s->host_open = false;
     counters_.live--;
+    if (s->ws)
+        ws_arm_timer(s);  // the session's timers end with the connection
     // L3: an app that ignores the abort still reads its whole body; any
     // other app has been told the client left, its unread body is dropped.
     bool app_reads_on =

@@ -471,6 +471,28 @@ static void W16_counters_balance_for_every_end(void **st)
     assert_int_equal(c.running_apps, 0);
 }
 
+static void W11_a_release_while_open_tells_the_app(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    asgicore_event_v2 ev;
+    assert_int_equal(
+        asgicore_receive_versioned(s->req.scope, ASGICORE_EVENT_V2, &ev),
+        ASGICORE_PENDING);
+    fake_release(&s->fh, &s->req);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.type, ASGICORE_EVENT_WEBSOCKET_DISCONNECT);
+    assert_int_equal(ev.code, 1006);
+    fake_advance(&s->fh, 3 * SEC);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_CANCEL], 1);
+    asgicore_finish(s->req.scope, 1, "cancelled");
+    fake_pump(&s->fh);
+    assert_int_equal(fake_counters(&s->fh).abandoned, 1);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -511,6 +533,7 @@ int main(void)
         T(W9_pings_answered_and_an_idle_client_lost),
         T(W10_a_send_after_the_close_is_not_an_app_error),
         T(W16_counters_balance_for_every_end),
+        T(W11_a_release_while_open_tells_the_app),
         T(an_app_without_websockets_gets_http),
 #undef T
     };
