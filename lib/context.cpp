@@ -278,6 +278,8 @@ void Context::flush_output(Scope *s, Lock &lk)
         s->send_waiting = false;
         queue_app(s, app_send_ready, ASGICORE_OK);
     }
+    if (s->ws && !s->host_blocked && !s->client_gone())
+        ws_maybe_resume(s);  // the frames for the client drained
 }
 
 void Context::report_done(Scope *s, Lock &lk)

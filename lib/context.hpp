@@ -96,6 +96,8 @@ private:
     void ws_refuse(Scope *s, int status, const char *why);
     void ws_deny(Scope *s, int status);
     void ws_settle(Scope *s);
+    bool ws_reading_blocked(Scope *s) const noexcept;
+    void ws_maybe_resume(Scope *s);
     void ws_arm_timer(Scope *s);
     void ws_expire(Scope *s, asgicore_time now);
     void ws_finish(Scope *s, bool failed);

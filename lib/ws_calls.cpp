@@ -169,6 +169,24 @@ void Context::ws_expire(Scope *s, asgicore_time now)
     ws_arm_timer(s);
 }
 
+// W13, and a client that sends pings but reads no pongs: the host stops
+// reading while the app has not received a message limit's worth, or while
+// the frames for the client exceed the send buffer.
+bool Context::ws_reading_blocked(Scope *s) const noexcept
+{
+    return s->ws->session->paused() ||
+           s->out_buffered > settings_.send_buffer_limit;
+}
+
+void Context::ws_maybe_resume(Scope *s)
+{
+    WsData &w = *s->ws;
+    if (w.reading_paused && w.session && !ws_reading_blocked(s)) {
+        w.reading_paused = false;
+        queue_host(s, host_resume);
+    }
+}
+
 int Context::feed_raw(Scope *s, const void *data, size_t len, asgicore_time now)
 {
     HostCall call(*this);
@@ -179,9 +197,12 @@ int Context::feed_raw(Scope *s, const void *data, size_t len, asgicore_time now)
     if (s->client_gone() || s->ws->session->phase() == ws::Phase::closed)
         return ASGICORE_ERR_DISCONNECTED;
     last_now_ = std::max(last_now_, now);
-    bool paused = s->ws->session->feed(data, len, now);
+    s->ws->session->feed(data, len, now);
     ws_settle(s);
-    return paused ? ASGICORE_PENDING : ASGICORE_OK;
+    if (!ws_reading_blocked(s))
+        return ASGICORE_OK;
+    s->ws->reading_paused = true;
+    return ASGICORE_PENDING;
 }
 
 int Context::receive_v1(Scope *s, asgicore_event &ev)
@@ -216,7 +237,7 @@ int Context::receive_v2(Scope *s, asgicore_event_v2 &ev)
         bool resume = false;
         if (w.session->take_event(e, &resume)) {
             if (resume)
-                queue_host(s, host_resume);  // W13: read again
+                ws_maybe_resume(s);  // W13: read again
             w.delivered = std::move(e);
             if (w.delivered.kind == ws::Event::disconnect)
                 w.disconnect_delivered = true;

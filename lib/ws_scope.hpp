@@ -24,6 +24,8 @@ struct WsData {
     ws::Event delivered;  // what the app reads now
     bool disconnect_delivered = false;
     bool app_told = false;  // the app was told the connection ended
+    // feed_raw answered PENDING: the host reads again on resume_body
+    bool reading_paused = false;
     asgicore_time grace_deadline = ASGICORE_TIME_NEVER;
 };
 

@@ -493,6 +493,31 @@ static void W11_a_release_while_open_tells_the_app(void **st)
     assert_int_equal(fake_counters(&s->fh).abandoned, 1);
 }
 
+static void W13_a_client_that_reads_no_pongs_is_not_read(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    s->req.write_result = ASGICORE_PENDING; /* the client reads nothing */
+    char ping[125];
+    memset(ping, 'p', sizeof ping);
+    int rc = ASGICORE_OK, fed = 0;
+    while (rc == ASGICORE_OK && fed < 10000) {
+        rc = feed(&s->fh, &s->req, 9, ping, sizeof ping);
+        fed++;
+    }
+    fake_pump(&s->fh);
+    /* stopped once the pongs held exceed the send buffer (64 KiB) */
+    assert_int_equal(rc, ASGICORE_PENDING);
+    assert_in_range(fed, 64 * 1024 / 127, 64 * 1024 / 127 + 2);
+    assert_int_equal(s->req.resumes, 0);
+    s->req.write_result = ASGICORE_OK;
+    assert_int_equal(asgicore_scope_write_ready(s->req.scope), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.resumes, 1); /* drained: read again */
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -534,6 +559,7 @@ int main(void)
         T(W10_a_send_after_the_close_is_not_an_app_error),
         T(W16_counters_balance_for_every_end),
         T(W11_a_release_while_open_tells_the_app),
+        T(W13_a_client_that_reads_no_pongs_is_not_read),
         T(an_app_without_websockets_gets_http),
 #undef T
     };
