@@ -97,6 +97,7 @@ private:
     void ws_deny(Scope *s, int status);
     void ws_settle(Scope *s);
     bool ws_reading_blocked(Scope *s) const noexcept;
+    int ws_precheck(Scope *s, const char *message, bool gone_refused);
     void ws_maybe_resume(Scope *s);
     void ws_arm_timer(Scope *s);
     void ws_expire(Scope *s, asgicore_time now);

@@ -271,16 +271,26 @@ int Context::receive_v2(Scope *s, asgicore_event_v2 &ev)
     return ASGICORE_PENDING;
 }
 
-int Context::ws_accept(Scope *s, const asgicore_str *subprotocol,
-                       const asgicore_header *headers, size_t count)
+// The checks every websocket message begins with; 0 to go on.
+int Context::ws_precheck(Scope *s, const char *message, bool gone_refused)
 {
-    AppCall call(*this);
     if (s->app_state == AppState::finished)
-        return late_call(s, "websocket.accept", true);
+        return late_call(s, message, true);
     if (!s->ws)
         return ASGICORE_ERR_STATE;
     if (s->poisoned)
         return ASGICORE_ERR_PROTOCOL;
+    if (gone_refused && s->app_sees_disconnect())
+        return ASGICORE_ERR_DISCONNECTED;  // W10: not an app error
+    return 0;
+}
+
+int Context::ws_accept(Scope *s, const asgicore_str *subprotocol,
+                       const asgicore_header *headers, size_t count)
+{
+    AppCall call(*this);
+    if (int rc = ws_precheck(s, "websocket.accept", false))
+        return rc;
     WsData &w = *s->ws;
     if (w.state != WsState::connecting || s->response != Response::none)
         return send_failed(s, ASGICORE_ERR_PROTOCOL,
@@ -326,14 +336,8 @@ int Context::ws_accept(Scope *s, const asgicore_str *subprotocol,
 int Context::ws_send(Scope *s, bool text, const void *data, size_t len)
 {
     AppCall call(*this);
-    if (s->app_state == AppState::finished)
-        return late_call(s, "websocket.send", true);
-    if (!s->ws)
-        return ASGICORE_ERR_STATE;
-    if (s->poisoned)
-        return ASGICORE_ERR_PROTOCOL;
-    if (s->app_sees_disconnect())
-        return ASGICORE_ERR_DISCONNECTED;  // W10: not an app error
+    if (int rc = ws_precheck(s, "websocket.send", true))
+        return rc;
     WsData &w = *s->ws;
     if (w.state != WsState::accepted)
         return send_failed(s, ASGICORE_ERR_PROTOCOL,
@@ -363,14 +367,8 @@ int Context::ws_send(Scope *s, bool text, const void *data, size_t len)
 int Context::ws_close(Scope *s, int code, const char *reason, size_t len)
 {
     AppCall call(*this);
-    if (s->app_state == AppState::finished)
-        return late_call(s, "websocket.close", true);
-    if (!s->ws)
-        return ASGICORE_ERR_STATE;
-    if (s->poisoned)
-        return ASGICORE_ERR_PROTOCOL;
-    if (s->app_sees_disconnect())
-        return ASGICORE_ERR_DISCONNECTED;
+    if (int rc = ws_precheck(s, "websocket.close", true))
+        return rc;
     WsData &w = *s->ws;
     if (w.state == WsState::denied)
         return ASGICORE_ERR_DISCONNECTED;

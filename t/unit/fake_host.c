@@ -226,6 +226,22 @@ static asgicore_str str(const char *s)
     return r;
 }
 
+/* The addresses every fake request has, and the open. */
+static asgicore_scope *open_scope(fake_host *fh, fake_app *fa, fake_req *req,
+                                  asgicore_scope_info *info)
+{
+    info->client.host = str("127.0.0.1");
+    info->client.port = 50000;
+    info->server.host = str("127.0.0.1");
+    info->server.port = 8080;
+    memset(req, 0, sizeof *req);
+    req->write_result = ASGICORE_OK;
+    assert_int_equal(
+        asgicore_scope_open(fh->ctx, fa->app, info, req, &req->scope),
+        ASGICORE_OK);
+    return req->scope;
+}
+
 asgicore_scope *fake_open_with(fake_host *fh, fake_app *fa, fake_req *req,
                                int64_t grace_ns, uint32_t flags)
 {
@@ -249,18 +265,9 @@ asgicore_scope *fake_open_as(fake_host *fh, fake_app *fa, fake_req *req,
     info.raw_path = str(path);
     info.headers = headers;
     info.header_count = 2;
-    info.client.host = str("127.0.0.1");
-    info.client.port = 50000;
-    info.server.host = str("127.0.0.1");
-    info.server.port = 8080;
     info.grace_period_ns = grace_ns;
     info.flags = flags;
-    memset(req, 0, sizeof *req);
-    req->write_result = ASGICORE_OK;
-    assert_int_equal(
-        asgicore_scope_open(fh->ctx, fa->app, &info, req, &req->scope),
-        ASGICORE_OK);
-    return req->scope;
+    return open_scope(fh, fa, req, &info);
 }
 
 asgicore_scope *fake_open(fake_host *fh, fake_app *fa, fake_req *req)
@@ -303,18 +310,9 @@ asgicore_scope *fake_open_ws(fake_host *fh, fake_app *fa, fake_req *req,
     info.raw_path = str("/ws");
     info.headers = headers;
     info.header_count = count;
-    info.client.host = str("127.0.0.1");
-    info.client.port = 50000;
-    info.server.host = str("127.0.0.1");
-    info.server.port = 8080;
     info.grace_period_ns = -1;
     info.flags = ASGICORE_SCOPE_WEBSOCKET;
-    memset(req, 0, sizeof *req);
-    req->write_result = ASGICORE_OK;
-    assert_int_equal(
-        asgicore_scope_open(fh->ctx, fa->app, &info, req, &req->scope),
-        ASGICORE_OK);
-    return req->scope;
+    return open_scope(fh, fa, req, &info);
 }
 
 void fake_pump(fake_host *fh)
