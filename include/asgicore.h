@@ -741,8 +741,10 @@ ASGICORE_API int asgicore_websocket_send(asgicore_scope *scope, int text,
  * (the client's reply is awaited for the close timeout). code 1000, or any
  * code a peer may send (not 1005, 1006, 1015); reason at most 123 bytes of
  * UTF-8. An invalid code or reason is an app error.
+ * After an app error the library has closed with 1011 already.
  * Thread: the app's. Returns: ASGICORE_OK; ASGICORE_ERR_DISCONNECTED;
- * ASGICORE_ERR_INVALID; ASGICORE_ERR_STATE; ASGICORE_ERR_FINISHED.
+ * ASGICORE_ERR_INVALID; ASGICORE_ERR_PROTOCOL (after an app error);
+ * ASGICORE_ERR_STATE; ASGICORE_ERR_FINISHED.
  */
 ASGICORE_API int asgicore_websocket_close(asgicore_scope *scope, int code,
                                           const char *reason,

@@ -191,6 +191,8 @@ constexpr char error_body[] = "Internal Server Error\n";
 // resets the stream). A complete response is not undone.
 void Context::fail_response(Scope *s)
 {
+    if (s->ws)
+        ws_fail(s);
     if (s->response_failed || s->response == Response::complete ||
         !s->host_open || s->client_gone())
         return;

@@ -393,6 +393,12 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         return;  // idempotent (G6): one http.disconnect, one timer
     s->client = ClientState::gone_unseen;  // until the app is told, below
     s->disconnect_reason = reason;
+    if (s->ws) {
+        // W5: the app's receive says 1006 (after what arrived), once
+        if (s->ws->session)
+            s->ws->session->lost();
+        s->ws->app_told = true;
+    }
     if (reason > 0 && reason < ASGICORE_DISCONNECT_REASONS)
         counters_.disconnects[reason]++;
     discard_output(s);  // nothing more can reach the client

@@ -102,6 +102,7 @@ private:
     void ws_arm_timer(Scope *s);
     void ws_expire(Scope *s, asgicore_time now);
     void ws_finish(Scope *s, bool failed);
+    void ws_fail(Scope *s);
     void want_done(Scope *s);
     void end_app(Scope *s, AppState end) noexcept;
     void let_go_of_app_side(Scope *s) noexcept;

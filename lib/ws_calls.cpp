@@ -80,6 +80,7 @@ void Context::ws_deny(Scope *s, int status)
     }
     s->ws->state = WsState::denied;
     s->response = Response::complete;
+    make_receive_ready(s);  // a waiting receive says disconnect
     queue_host(s, host_flush);
 }
 
@@ -127,7 +128,8 @@ void Context::ws_arm_timer(Scope *s)
     WsData &w = *s->ws;
     asgicore_time d = s->app_running() ? w.grace_deadline : ASGICORE_TIME_NEVER;
     if (w.session && s->host_open)
-        d = std::min(d, w.session->deadline());
+        // a stale clock: expire at once, to learn the host's time
+        d = std::min(d, w.clock_stale ? 0 : w.session->deadline());
     if (s->in_timer()) {
         if (s->deadline == d)
             return;
@@ -154,6 +156,10 @@ void Context::ws_expire(Scope *s, asgicore_time now)
     if (w.grace_deadline <= now) {
         w.grace_deadline = ASGICORE_TIME_NEVER;
         cancel(s);
+    }
+    if (w.session && w.clock_stale) {
+        w.clock_stale = false;
+        w.session->restart_clock(now);
     }
     if (w.session && s->host_open && w.session->deadline() <= now) {
         bool was_open = w.session->phase() == ws::Phase::open;
@@ -197,12 +203,24 @@ int Context::feed_raw(Scope *s, const void *data, size_t len, asgicore_time now)
     if (s->client_gone() || s->ws->session->phase() == ws::Phase::closed)
         return ASGICORE_ERR_DISCONNECTED;
     last_now_ = std::max(last_now_, now);
-    s->ws->session->feed(data, len, now);
+    WsData &w = *s->ws;
+    if (w.clock_stale) {
+        w.clock_stale = false;
+        w.session->restart_clock(now);
+    }
+    w.session->feed(data, len, now);
     ws_settle(s);
     if (!ws_reading_blocked(s))
         return ASGICORE_OK;
-    s->ws->reading_paused = true;
-    return ASGICORE_PENDING;
+    w.reading_paused = true;
+    // An inline app may receive in this call's loop and lift the pause:
+    // resume_body must never come before the PENDING it answers, so the
+    // answer is settled after the loop (as feed_body does).
+    s->refs++;
+    call.run_loop();
+    bool paused = s->host_open && w.reading_paused;
+    unref(s);
+    return paused ? ASGICORE_PENDING : ASGICORE_OK;
 }
 
 int Context::receive_v1(Scope *s, asgicore_event &ev)
@@ -328,6 +346,7 @@ int Context::ws_accept(Scope *s, const asgicore_str *subprotocol,
     s->out.push(msg);
     s->response = Response::complete;  // the HTTP part
     w.state = WsState::accepted;
+    w.clock_stale = true;  // the keepalive starts at the host's next time
     queue_host(s, host_flush);
     ws_arm_timer(s);
     return ASGICORE_OK;
@@ -388,7 +407,8 @@ int Context::ws_close(Scope *s, int code, const char *reason, size_t len)
                                " or a reason that may not go on the wire");
     if (rc != ASGICORE_OK)
         return rc;
-    ws_settle(s);  // W7: the frame, then the close timeout
+    w.clock_stale = true;  // the close timeout starts at the host's time
+    ws_settle(s);          // W7: the frame, then the close timeout
     return ASGICORE_OK;
 }
 
@@ -405,12 +425,32 @@ void Context::ws_finish(Scope *s, bool failed)
         ws_deny(s, 403);
         return;
     }
-    if (w.state == WsState::accepted && w.session->phase() == ws::Phase::open &&
+    if (w.state != WsState::accepted)
+        return;
+    if (w.session->phase() == ws::Phase::open &&
         !w.session->disconnect_code()) {
-        w.session->close(failed ? ws::close_internal_error : ws::close_normal,
+        w.session->close(failed || s->app_error ? ws::close_internal_error
+                                                : ws::close_normal,
                          "", last_now_);
-        ws_settle(s);
+        w.clock_stale = true;
     }
+    // nobody receives now: the client's close reply must still be read
+    w.session->app_gone();
+    ws_settle(s);
+    ws_maybe_resume(s);
+}
+
+// S2 for a websocket scope: an app error on an open connection closes it
+// with 1011 at once.
+void Context::ws_fail(Scope *s)
+{
+    WsData &w = *s->ws;
+    if (w.state != WsState::accepted || s->client_gone() ||
+        w.session->phase() != ws::Phase::open)
+        return;
+    w.session->close(ws::close_internal_error, "", last_now_);
+    w.clock_stale = true;
+    ws_settle(s);
 }
 
 }  // namespace asgicore

@@ -26,6 +26,9 @@ struct WsData {
     bool app_told = false;  // the app was told the connection ended
     // feed_raw answered PENDING: the host reads again on resume_body
     bool reading_paused = false;
+    // the session's times came from an app call (no clock): the host's
+    // next time restarts them
+    bool clock_stale = false;
     asgicore_time grace_deadline = ASGICORE_TIME_NEVER;
 };
 

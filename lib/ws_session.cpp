@@ -4,6 +4,21 @@
 
 namespace asgicore::ws {
 
+namespace {
+
+// What an undelivered message costs beyond its payload: empty messages
+// must count against the pause too.
+constexpr size_t event_overhead = sizeof(Event) + 32;
+
+// now + ns, short of ASGICORE_TIME_NEVER (now is never NEVER itself)
+asgicore_time later(asgicore_time now, uint64_t ns) noexcept
+{
+    return ns >= ASGICORE_TIME_NEVER - 1 - now ? ASGICORE_TIME_NEVER - 1
+                                               : now + ns;
+}
+
+}  // namespace
+
 Session::Session(const Settings &settings, asgicore_time now)
     : settings_(settings)
     , decoder_(settings.max_message)
@@ -47,9 +62,9 @@ void Session::decode(bool ignore_pause)
         switch (decoder_.next(&p, end, f)) {
         case Decoded::need_more: break;
         case Decoded::message:
-            if (phase_ != Phase::open || disconnected_)
+            if (phase_ != Phase::open || disconnected_ || app_gone_)
                 break;  // W7: read and dropped while our close is out
-            event_bytes_ += f.payload.size();
+            event_bytes_ += f.payload.size() + event_overhead;
             events_.push_back(
                 Event{Event::message, f.text, std::move(f.payload), 0});
             if (event_bytes_ >= settings_.read_buffer_limit)
@@ -99,7 +114,7 @@ bool Session::take_event(Event &out, bool *resume)
     out = std::move(events_.front());
     events_.pop_front();
     if (out.kind == Event::message)
-        event_bytes_ -= out.payload.size();
+        event_bytes_ -= out.payload.size() + event_overhead;
     if (paused_ && event_bytes_ < settings_.read_buffer_limit) {
         paused_ = false;
         // W9: no pong could be read while paused: the wait starts again
@@ -141,7 +156,7 @@ int Session::close(unsigned code, std::string_view reason, asgicore_time now)
     encode_close(out_, code, reason.data(), reason.size());
     // W7: the peer's reply is awaited, reading on, until the timeout
     phase_ = Phase::closing;
-    close_deadline_ = now + settings_.close_timeout_ns;
+    close_deadline_ = later(now, settings_.close_timeout_ns);
     return ASGICORE_OK;
 }
 
@@ -154,7 +169,32 @@ asgicore_time Session::deadline() const noexcept
     }
     if (settings_.ping_interval_ns == 0 || paused_ || disconnected_)
         return ASGICORE_TIME_NEVER;
-    return (ping_sent_ ? ping_sent_ : last_heard_) + settings_.ping_interval_ns;
+    return later(ping_sent_ ? ping_sent_ : last_heard_,
+                 settings_.ping_interval_ns);
+}
+
+void Session::app_gone() noexcept
+{
+    app_gone_ = true;
+    events_.clear();
+    event_bytes_ = 0;
+    if (paused_) {
+        // the bytes kept are decoded with the next feed()
+        paused_ = false;
+        last_heard_ = last_now_;
+        ping_sent_ = 0;
+    }
+}
+
+void Session::restart_clock(asgicore_time now) noexcept
+{
+    last_now_ = now;
+    if (ping_sent_ == 0)
+        last_heard_ = now;
+    else
+        ping_sent_ = now;
+    if (phase_ == Phase::closing)
+        close_deadline_ = later(now, settings_.close_timeout_ns);
 }
 
 void Session::expire(asgicore_time now)

@@ -72,6 +72,14 @@ public:
     asgicore_time deadline() const noexcept;
     void expire(asgicore_time now);
 
+    // The app will receive nothing more (it finished): messages are read
+    // and dropped, and a pause for them ends.
+    void app_gone() noexcept;
+    // The times so far came from a clock that may be stale (an app call
+    // carries none): the keepalive and the close timeout start again from
+    // `now`.
+    void restart_clock(asgicore_time now) noexcept;
+
     Phase phase() const noexcept { return phase_; }
     // The code of the disconnect the app got (0: not yet).
     unsigned disconnect_code() const noexcept { return disconnect_code_; }
@@ -88,6 +96,7 @@ private:
     std::deque<Event> events_;
     size_t event_bytes_ = 0;
     bool paused_ = false;
+    bool app_gone_ = false;
     bool disconnected_ = false;  // the app's disconnect event is queued
     unsigned disconnect_code_ = 0;
 

@@ -259,9 +259,15 @@ static void W7_W14_an_app_that_returns_closes_with_1000(void **st)
     fake_pump(&s->fh);
     assert_int_equal(s->req.raw_len, 4);
     assert_memory_equal(s->req.raw, "\x88\x02\x03\xe8", 4);
-    /* W7: the host waits for the reply, up to the close timeout */
+    /* W7: the host waits for the reply, up to the close timeout, counted
+     * from the host's time (the app's call had none: the library asks at
+     * once) */
+    assert_int_equal(s->fh.timer, 0);
+    fake_advance(&s->fh, 0);
+    fake_advance(&s->fh, 5 * SEC - 1);
+    fake_pump(&s->fh);
     assert_int_equal(s->req.done_calls, 0);
-    fake_advance(&s->fh, 5 * SEC);
+    fake_advance(&s->fh, 1);
     fake_pump(&s->fh);
     assert_int_equal(s->req.done_calls, 1);
 }
@@ -326,14 +332,19 @@ static void W13_an_app_that_does_not_receive_pauses_reading(void **st)
     ws_state *s = *st;
     asgicore_scope_info limits;
     memset(&limits, 0, sizeof limits);
-    limits.websocket_max_message = 16;
+    limits.websocket_max_message = 1024;
     fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
     receive_ok(s->req.scope);
     asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
     fake_pump(&s->fh);
-    assert_int_equal(feed(&s->fh, &s->req, 2, "0123456789", 10), ASGICORE_OK);
-    assert_int_equal(feed(&s->fh, &s->req, 2, "0123456789", 10),
-                     ASGICORE_PENDING);
+    /* empty messages count too: the pause comes before 1024 of them */
+    int rc = ASGICORE_OK, fed = 0;
+    while (rc == ASGICORE_OK && fed < 1024) {
+        rc = feed(&s->fh, &s->req, 2, "", 0);
+        fed++;
+    }
+    assert_int_equal(rc, ASGICORE_PENDING);
+    assert_in_range(fed, 2, 64);
     receive_ok(s->req.scope);
     fake_pump(&s->fh);
     assert_int_equal(s->req.resumes, 1);
@@ -518,6 +529,148 @@ static void W13_a_client_that_reads_no_pongs_is_not_read(void **st)
     fake_pump(&s->fh);
 }
 
+/* An inline app that receives as soon as it is told: it lifts the pause
+ * inside feed_raw's own call. */
+static void receive_when_ready(fake_app *fa, asgicore_scope *scope, int event,
+                               int status)
+{
+    (void)fa;
+    (void)status;
+    asgicore_event_v2 ev;
+    if (event == ASGICORE_NOTIFY_RECEIVE_READY)
+        while (asgicore_receive_versioned(scope, ASGICORE_EVENT_V2, &ev) ==
+                   ASGICORE_OK &&
+               ev.type == ASGICORE_EVENT_WEBSOCKET_RECEIVE)
+            ;
+}
+
+static void W13_no_resume_before_the_pending_it_answers(void **st)
+{
+    ws_state *s = *st;
+    asgicore_scope_info limits;
+    memset(&limits, 0, sizeof limits);
+    limits.websocket_max_message = 10;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    fake_pump(&s->fh);
+    s->fa.on_notify = receive_when_ready;
+    asgicore_event_v2 ev;
+    assert_int_equal(
+        asgicore_receive_versioned(s->req.scope, ASGICORE_EVENT_V2, &ev),
+        ASGICORE_PENDING);
+    /* the app took it inside the call: no pause is left to answer */
+    assert_int_equal(feed(&s->fh, &s->req, 2, "0123456789", 10), ASGICORE_OK);
+    fake_pump(&s->fh);
+    s->fa.on_notify = NULL;
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+static void W5_a_failed_write_is_a_lost_connection(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    s->req.write_result = -1;
+    asgicore_websocket_send(s->req.scope, 1, "x", 1);
+    fake_pump(&s->fh);
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.type, ASGICORE_EVENT_WEBSOCKET_DISCONNECT);
+    assert_int_equal(ev.code, 1006);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+}
+
+static void W9_the_keepalive_counts_from_the_hosts_time(void **st)
+{
+    ws_state *s = *st;
+    /* a fresh context: no host call has passed a time yet */
+    connect_and_accept(s);
+    fake_advance(&s->fh, 0); /* the library asked for the host's time */
+    fake_advance(&s->fh, 20 * SEC - 1);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.raw_len, 0); /* no ping yet */
+    fake_advance(&s->fh, 1);
+    fake_pump(&s->fh);
+    assert_int_equal((unsigned char)s->req.raw[0], 0x89);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+static void W14_an_app_error_on_an_open_connection_closes_with_1011(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    assert_int_equal(asgicore_websocket_send(s->req.scope, 1, "\xc3", 1),
+                     ASGICORE_ERR_INVALID);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.raw_len, 4);
+    assert_memory_equal(s->req.raw, "\x88\x02\x03\xf3", 4);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.raw_len, 4); /* no second close frame */
+}
+
+static void
+W7_an_app_that_finishes_while_paused_still_reads_the_reply(void **st)
+{
+    ws_state *s = *st;
+    asgicore_scope_info limits;
+    memset(&limits, 0, sizeof limits);
+    limits.websocket_max_message = 64;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    fake_pump(&s->fh);
+    while (feed(&s->fh, &s->req, 2, "0123456789", 10) == ASGICORE_OK)
+        ;
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.resumes, 1); /* read again: the reply comes */
+    assert_int_equal(feed(&s->fh, &s->req, 8, "\x03\xe8", 2), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 1); /* before the close timeout */
+}
+
+static void W2_a_403_wakes_a_waiting_receive(void **st)
+{
+    ws_state *s = *st;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, NULL);
+    receive_ok(s->req.scope);
+    asgicore_event_v2 ev;
+    assert_int_equal(
+        asgicore_receive_versioned(s->req.scope, ASGICORE_EVENT_V2, &ev),
+        ASGICORE_PENDING);
+    asgicore_websocket_close(s->req.scope, 1000, NULL, 0);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_RECEIVE_READY], 1);
+    assert_int_equal(receive_ok(s->req.scope).type,
+                     ASGICORE_EVENT_WEBSOCKET_DISCONNECT);
+    asgicore_finish(s->req.scope, 0, NULL);
+}
+
+static void W7_a_close_timeout_of_the_largest_value_never_wraps(void **st)
+{
+    ws_state *s = *st;
+    asgicore_scope_info limits;
+    memset(&limits, 0, sizeof limits);
+    limits.websocket_close_timeout_ns = UINT64_MAX;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    asgicore_websocket_close(s->req.scope, 1000, NULL, 0);
+    fake_pump(&s->fh);
+    fake_advance(&s->fh, 0);
+    fake_advance(&s->fh, 1000 * SEC);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 0); /* still waiting */
+    feed(&s->fh, &s->req, 8, "\x03\xe8", 2);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 1);
+    asgicore_finish(s->req.scope, 0, NULL);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -560,6 +713,13 @@ int main(void)
         T(W16_counters_balance_for_every_end),
         T(W11_a_release_while_open_tells_the_app),
         T(W13_a_client_that_reads_no_pongs_is_not_read),
+        T(W13_no_resume_before_the_pending_it_answers),
+        T(W5_a_failed_write_is_a_lost_connection),
+        T(W9_the_keepalive_counts_from_the_hosts_time),
+        T(W14_an_app_error_on_an_open_connection_closes_with_1011),
+        T(W7_an_app_that_finishes_while_paused_still_reads_the_reply),
+        T(W2_a_403_wakes_a_waiting_receive),
+        T(W7_a_close_timeout_of_the_largest_value_never_wraps),
         T(an_app_without_websockets_gets_http),
 #undef T
     };

@@ -211,8 +211,9 @@ void W9_an_idle_connection_is_pinged_then_lost(void **)
 
 void W13_a_paused_reader_stops_reading_and_pinging(void **)
 {
+    // a limit one message reaches (each counts its payload and a fixed
+    // cost): paused after each, the rest stays raw
     Session s(settings(10, 1000 * ms), 0);
-    // 6 + 6 bytes reach the limit of 10: paused, the third stays raw
     bool paused =
         feed(s,
              client_frame(op_text, "aaaaaa") + client_frame(op_text, "bbbbbb") +
@@ -225,17 +226,15 @@ void W13_a_paused_reader_stops_reading_and_pinging(void **)
     assert_true(s.phase() == Phase::open);
     Event e;
     bool resume;
-    assert_true(s.take_event(e, &resume));
-    assert_string_equal(e.payload.c_str(), "aaaaaa");
-    // 6 left, then the third decoded: 12, paused again
-    assert_false(resume);
-    assert_true(s.paused());
-    assert_true(s.take_event(e, &resume));
-    assert_true(resume);  // 6 left, nothing raw: read again
-    assert_false(s.paused());
-    assert_true(s.take_event(e, &resume));
-    assert_string_equal(e.payload.c_str(), "cccccc");
-    assert_false(resume);  // not paused: nothing to resume
+    const char *want[] = {"aaaaaa", "bbbbbb", "cccccc"};
+    for (int i = 0; i < 3; i++) {
+        assert_true(s.take_event(e, &resume));
+        assert_string_equal(e.payload.c_str(), want[i]);
+        // the next message decoded from what was kept: paused again, until
+        // nothing raw is left and the host may read again
+        assert_int_equal(resume, i == 2);
+        assert_int_equal(s.paused(), i < 2);
+    }
     // the keepalive starts again from the resume
     assert_int_equal(s.deadline(), 61'000 * ms);
 }
