@@ -31,11 +31,13 @@ $(eval $(call fuzz_build,fuzz_fields,fuzzer$(comma)address$(comma)undefined,\
 	t/fuzz/fuzz_fields.cpp))
 $(eval $(call fuzz_build,fuzz_ws,fuzzer$(comma)address$(comma)undefined,\
 	t/fuzz/fuzz_ws.cpp))
+$(eval $(call fuzz_build,fuzz_ws_scope,fuzzer$(comma)address$(comma)undefined,\
+	t/fuzz/fuzz_ws_scope.cpp))
 $(eval $(call fuzz_build,alloc_sweep,address$(comma)undefined,\
 	t/fuzz/alloc_sweep.cpp $(FUZZ_PROGRAM)))
 
 FUZZ_BUILD := $(B)/fuzz/fuzz_scopes $(B)/fuzz/fuzz_fields \
-	$(B)/fuzz/fuzz_ws $(B)/fuzz/alloc_sweep
+	$(B)/fuzz/fuzz_ws $(B)/fuzz/fuzz_ws_scope $(B)/fuzz/alloc_sweep
 
 # make test: a fixed budget from the seed corpus, and the sweep.
 fuzz-test:
