@@ -42,13 +42,15 @@ $(B)/shared/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) \
 		-Wl,-rpath,'$$ORIGIN/../..' -lcmocka -lpthread -o $@
 
 unit-test: $(call unit,plain) $(call unit,asan) $(B)/tsan/unit/test_threaded \
+		$(B)/tsan/unit/test_ws_threaded \
 		$(call codec,plain) $(call codec,asan)
 	sh tools/run-unit plain $(call unit,plain) $(call codec,plain)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tools/run-unit asan $(call unit,asan) $(call codec,asan)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		sh tools/run-unit tsan $(B)/tsan/unit/test_threaded
+		sh tools/run-unit tsan $(B)/tsan/unit/test_threaded \
+		$(B)/tsan/unit/test_ws_threaded
 
 valgrind-test: $(call unit,shared)
 	sh tools/run-unit valgrind $(call unit,shared)
