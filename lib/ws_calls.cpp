@@ -162,12 +162,12 @@ void Context::ws_expire(Scope *s, asgicore_time now)
         w.session->restart_clock(now);
     }
     if (w.session && s->host_open && w.session->deadline() <= now) {
-        bool was_open = w.session->phase() == ws::Phase::open;
+        bool was_closed = w.session->phase() == ws::Phase::closed;
         w.session->expire(now);
-        if (was_open && w.session->phase() == ws::Phase::closed) {
-            // W9: no pong within the interval: a lost connection
+        if (!was_closed && w.session->phase() == ws::Phase::closed) {
+            // W9: no pong within the interval, or W7: no reply to our
+            // close within the close timeout: the client is gone
             mark_client_gone(s, ASGICORE_DISCONNECT_TIMEOUT, now);
-            w.app_told = true;
         }
         ws_settle(s);
         return;

@@ -270,6 +270,8 @@ static void W7_W14_an_app_that_returns_closes_with_1000(void **st)
     fake_advance(&s->fh, 1);
     fake_pump(&s->fh);
     assert_int_equal(s->req.done_calls, 1);
+    /* the client never answered: not a clean close */
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
 static void W14_an_app_that_fails_closes_with_1011(void **st)
