@@ -2,6 +2,8 @@
 
 #include "utf8_validator.hpp"
 
+#include <new>
+
 namespace asgicore::ws {
 
 namespace {
@@ -45,12 +47,16 @@ bool Session::feed(const void *data, size_t len, asgicore_time now)
 void Session::lost()
 {
     if (phase_ != Phase::closed) {
-        // W6: what arrived before the loss is still delivered
-        decode(true);
+        // W6: what arrived before the loss is still delivered (as far as
+        // memory allows: the disconnect itself must get through)
+        try {
+            decode(true);
+        } catch (const std::bad_alloc &) {
+        }
         phase_ = Phase::closed;
     }
     in_.clear();
-    disconnect(close_abnormal, "");
+    disconnect(close_abnormal, std::string());
 }
 
 void Session::decode(bool ignore_pause)
@@ -75,29 +81,27 @@ void Session::decode(bool ignore_pause)
                 encode_frame(out_, op_pong, f.payload.data(), f.payload.size());
             break;
         case Decoded::pong: break;
-        case Decoded::close:
-            if (phase_ == Phase::open) {
-                // W7: echoed at once, with its code (none for none)
-                if (f.close_code == close_no_status)
-                    encode_close(out_, close_no_status, nullptr, 0);
-                else
-                    encode_close(out_, f.close_code, nullptr, 0);
-            }
+        case Decoded::close: {
             // W5: the client's code; the reply to our close ends ours
+            bool echo = phase_ == Phase::open;
             disconnect(f.close_code, std::move(f.payload));
             phase_ = Phase::closed;
             close_deadline_ = ASGICORE_TIME_NEVER;
-            break;
-        case Decoded::violation:
-            // W8: failed with the RFC's code; the app is told that code
-            if (phase_ == Phase::open)
+            if (echo)  // W7: at once, with its code (none for none)
                 encode_close(out_, f.close_code, nullptr, 0);
-            disconnect(phase_ == Phase::open ? f.close_code
-                                             : unsigned(close_abnormal),
-                       f.error ? f.error : "");
+            break;
+        }
+        case Decoded::violation: {
+            // W8: failed with the RFC's code; the app is told that code
+            bool send = phase_ == Phase::open;
+            disconnect(send ? f.close_code : unsigned(close_abnormal),
+                       std::string());
             phase_ = Phase::closed;
             close_deadline_ = ASGICORE_TIME_NEVER;
+            if (send)
+                encode_close(out_, f.close_code, nullptr, 0);
             break;
+        }
         }
     }
     if (phase_ == Phase::closed)
@@ -109,8 +113,16 @@ void Session::decode(bool ignore_pause)
 bool Session::take_event(Event &out, bool *resume)
 {
     *resume = false;
-    if (events_.empty())
-        return false;
+    if (events_.empty()) {
+        if (!disconnected_ || disconnect_taken_)
+            return false;
+        disconnect_taken_ = true;
+        out.kind = Event::disconnect;
+        out.text = false;
+        out.code = disconnect_code_;
+        out.payload = std::move(disconnect_reason_);
+        return true;
+    }
     out = std::move(events_.front());
     events_.pop_front();
     if (out.kind == Event::message)
@@ -207,7 +219,7 @@ void Session::expire(asgicore_time now)
         phase_ = Phase::closed;
         close_deadline_ = ASGICORE_TIME_NEVER;
         in_.clear();
-        disconnect(close_abnormal, "");
+        disconnect(close_abnormal, std::string());
         return;
     }
     if (ping_sent_ == 0) {
@@ -222,16 +234,16 @@ void Session::expire(asgicore_time now)
     // W9: no answer within the interval: the connection is lost
     phase_ = Phase::closed;
     in_.clear();
-    disconnect(close_abnormal, "");
+    disconnect(close_abnormal, std::string());
 }
 
-void Session::disconnect(unsigned code, std::string reason)
+void Session::disconnect(unsigned code, std::string &&reason) noexcept
 {
     if (disconnected_)
         return;
     disconnected_ = true;
     disconnect_code_ = code;
-    events_.push_back(Event{Event::disconnect, false, std::move(reason), code});
+    disconnect_reason_ = std::move(reason);
 }
 
 }  // namespace asgicore::ws

@@ -55,7 +55,10 @@ public:
     // The app's next event; false when none. *resume: the host may read
     // again (the pause of feed() is over).
     bool take_event(Event &out, bool *resume);
-    bool has_event() const noexcept { return !events_.empty(); }
+    bool has_event() const noexcept
+    {
+        return !events_.empty() || (disconnected_ && !disconnect_taken_);
+    }
     bool paused() const noexcept { return paused_; }
 
     // The app's messages. ASGICORE_OK; ASGICORE_ERR_DISCONNECTED once the
@@ -86,7 +89,9 @@ public:
 
 private:
     void decode(bool ignore_pause);
-    void disconnect(unsigned code, std::string reason);
+    // Never allocates: the end of the connection reaches the app even
+    // when memory ran out.
+    void disconnect(unsigned code, std::string &&reason) noexcept;
 
     Settings settings_;
     Decoder decoder_;
@@ -97,8 +102,12 @@ private:
     size_t event_bytes_ = 0;
     bool paused_ = false;
     bool app_gone_ = false;
-    bool disconnected_ = false;  // the app's disconnect event is queued
+    // the app's disconnect, after every message (kept out of events_, so
+    // that deciding it allocates nothing)
+    bool disconnected_ = false;
+    bool disconnect_taken_ = false;
     unsigned disconnect_code_ = 0;
+    std::string disconnect_reason_;
 
     asgicore_time last_heard_;     // the client's last bytes
     asgicore_time last_now_;       // the latest time given

@@ -155,6 +155,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (r.byte() % 9) {
         case 0: {
             std::string raw = r.bytes(r.byte());
+            if (raw.size() >= 8)
+                client_code = 1;  // raw bytes may hold a close frame too
             s.feed(raw.data(), raw.size(), now);
             break;
         }
