@@ -6,7 +6,7 @@
 UNIT_SRC := $(wildcard t/unit/test_*.c)
 UNIT_NAMES := $(patsubst t/unit/%.c,%,$(UNIT_SRC))
 UNIT_SUPPORT := t/unit/fake_host.c
-UNIT_HDR := t/unit/fake_host.h include/asgicore.h
+UNIT_HDR := t/unit/fake_host.h t/unit/app_thread.h include/asgicore.h
 CFLAGS_TEST := -std=c11 $(WARN) -Wno-unused-parameter -Iinclude -It/unit -g
 
 unit = $(patsubst %,$(B)/$(1)/unit/%,$(UNIT_NAMES))

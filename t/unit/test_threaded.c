@@ -9,6 +9,7 @@
  * disconnect and stop only when cancelled.
  */
 #define _GNU_SOURCE
+#include "app_thread.h"
 #include "fake_host.h"
 
 #include <errno.h>
@@ -29,12 +30,6 @@ static uint8_t body_byte(int idx, size_t k)
 }
 
 /* ------------------------------------------------------------ app thread */
-
-typedef struct {
-    int efd;
-    asgicore_app *app;
-    atomic_int quit;
-} app_thread;
 
 typedef struct {
     int ignorer;
@@ -139,28 +134,6 @@ static void app_notify(void *user, asgicore_scope *scope, int event, int status)
         break;
     }
     app_step(scope, ar);
-}
-
-static void app_wake(void *user)
-{
-    app_thread *at = user;
-    uint64_t one = 1;
-    assert_int_equal(write(at->efd, &one, sizeof one), sizeof one);
-}
-
-static void *app_main(void *arg)
-{
-    app_thread *at = arg;
-    while (!atomic_load(&at->quit)) {
-        struct pollfd p = {at->efd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        uint64_t n;
-        if (read(at->efd, &n, sizeof n) != sizeof n)
-            continue;
-        assert_true(asgicore_app_dispatch(at->app) >= 0);
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------ host thread */

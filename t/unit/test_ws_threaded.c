@@ -7,6 +7,7 @@
  * ThreadSanitizer by `make test` (and plain and with ASan).
  */
 #define _GNU_SOURCE
+#include "app_thread.h"
 #include "fake_host.h"
 
 #include <poll.h>
@@ -21,12 +22,6 @@
 enum { TOTAL = 600, CONCURRENT = 24, MESSAGES = 6 };
 
 /* ------------------------------------------------------------ app thread */
-
-typedef struct {
-    int efd;
-    asgicore_app *app;
-    atomic_int quit;
-} app_thread;
 
 /* Receives and echoes as far as it can without waiting; 1 when finished. */
 static void app_step(asgicore_scope *scope)
@@ -76,28 +71,6 @@ static void app_notify(void *user, asgicore_scope *scope, int event, int status)
     if (event == ASGICORE_NOTIFY_SEND_READY)
         asgicore_scope_set_app_data(scope, NULL);
     app_step(scope);
-}
-
-static void app_wake(void *user)
-{
-    app_thread *at = user;
-    uint64_t one = 1;
-    assert_int_equal(write(at->efd, &one, sizeof one), sizeof one);
-}
-
-static void *app_main(void *arg)
-{
-    app_thread *at = arg;
-    while (!atomic_load(&at->quit)) {
-        struct pollfd p = {at->efd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        uint64_t n;
-        if (read(at->efd, &n, sizeof n) != sizeof n)
-            continue;
-        assert_true(asgicore_app_dispatch(at->app) >= 0);
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------ host thread */
