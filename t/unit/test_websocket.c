@@ -86,6 +86,7 @@ static void connect_and_accept(ws_state *s)
     assert_int_equal(s->req.status, 101);
 }
 
+/* W1: an invalid handshake never reaches the app */
 static void W1_an_invalid_handshake_never_reaches_the_app(void **st)
 {
     ws_state *s = *st;
@@ -104,6 +105,7 @@ static void W1_an_invalid_handshake_never_reaches_the_app(void **st)
     assert_true(fake_logged(&s->fh, "WebSocket handshake refused with 400"));
 }
 
+/* W1: connect first and the 101 on accept */
 static void W1_connect_first_and_the_101_on_accept(void **st)
 {
     ws_state *s = *st;
@@ -118,6 +120,7 @@ static void W1_connect_first_and_the_101_on_accept(void **st)
     fake_pump(&s->fh);
 }
 
+/* W2: close before accept is a 403 */
 static void W2_close_before_accept_is_a_403(void **st)
 {
     ws_state *s = *st;
@@ -132,6 +135,7 @@ static void W2_close_before_accept_is_a_403(void **st)
     asgicore_finish(s->req.scope, 0, NULL);
 }
 
+/* W2: the denial response */
 static void W2_the_denial_response(void **st)
 {
     ws_state *s = *st;
@@ -149,6 +153,7 @@ static void W2_the_denial_response(void **st)
     asgicore_finish(s->req.scope, 0, NULL);
 }
 
+/* W3: the subprotocol must be offered */
 static void W3_the_subprotocol_must_be_offered(void **st)
 {
     ws_state *s = *st;
@@ -178,6 +183,7 @@ static void W3_the_subprotocol_must_be_offered(void **st)
     fake_pump(&s->fh);
 }
 
+/* W4: messages both ways */
 static void W4_messages_both_ways(void **st)
 {
     ws_state *s = *st;
@@ -203,6 +209,7 @@ static void W4_messages_both_ways(void **st)
     fake_pump(&s->fh);
 }
 
+/* W5, W7: a client close is echoed with its code */
 static void W5_W7_a_client_close_is_echoed_with_its_code(void **st)
 {
     ws_state *s = *st;
@@ -234,6 +241,7 @@ static void W5_W7_a_client_close_is_echoed_with_its_code(void **st)
     assert_int_equal(fake_counters(&s->fh).app_errors, 0);
 }
 
+/* W5: a lost connection is 1006 */
 static void W5_a_lost_connection_is_1006(void **st)
 {
     ws_state *s = *st;
@@ -251,6 +259,7 @@ static void W5_a_lost_connection_is_1006(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* W7, W14: an app that returns closes with 1000 */
 static void W7_W14_an_app_that_returns_closes_with_1000(void **st)
 {
     ws_state *s = *st;
@@ -274,6 +283,7 @@ static void W7_W14_an_app_that_returns_closes_with_1000(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* W14: an app that fails closes with 1011 */
 static void W14_an_app_that_fails_closes_with_1011(void **st)
 {
     ws_state *s = *st;
@@ -289,6 +299,7 @@ static void W14_an_app_that_fails_closes_with_1011(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
 }
 
+/* W11: grace then one cancel */
 static void W11_grace_then_one_cancel(void **st)
 {
     ws_state *s = *st;
@@ -307,6 +318,7 @@ static void W11_grace_then_one_cancel(void **st)
     fake_pump(&s->fh);
 }
 
+/* W12: a backlogged host makes send wait */
 static void W12_a_backlogged_host_makes_send_wait(void **st)
 {
     ws_state *s = *st;
@@ -329,6 +341,7 @@ static void W12_a_backlogged_host_makes_send_wait(void **st)
     fake_pump(&s->fh);
 }
 
+/* W13: an app that does not receive pauses reading */
 static void W13_an_app_that_does_not_receive_pauses_reading(void **st)
 {
     ws_state *s = *st;
@@ -354,6 +367,7 @@ static void W13_an_app_that_does_not_receive_pauses_reading(void **st)
     fake_pump(&s->fh);
 }
 
+/* W6: messages before the close come first */
 static void W6_messages_before_the_close_come_first(void **st)
 {
     ws_state *s = *st;
@@ -380,6 +394,7 @@ static void W6_messages_before_the_close_come_first(void **st)
     fake_pump(&s->fh);
 }
 
+/* W8: a violation closes with its code */
 static void W8_a_violation_closes_with_its_code(void **st)
 {
     ws_state *s = *st;
@@ -398,6 +413,7 @@ static void W8_a_violation_closes_with_its_code(void **st)
     fake_pump(&s->fh);
 }
 
+/* W9: pings answered and an idle client lost */
 static void W9_pings_answered_and_an_idle_client_lost(void **st)
 {
     ws_state *s = *st;
@@ -428,6 +444,7 @@ static void W9_pings_answered_and_an_idle_client_lost(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* W10: a send after the close is not an app error */
 static void W10_a_send_after_the_close_is_not_an_app_error(void **st)
 {
     ws_state *s = *st;
@@ -454,6 +471,7 @@ static void W10_a_send_after_the_close_is_not_an_app_error(void **st)
     assert_int_equal(c.app_errors, 1);
 }
 
+/* W16: counters balance for every end */
 static void W16_counters_balance_for_every_end(void **st)
 {
     ws_state *s = *st;
@@ -484,6 +502,7 @@ static void W16_counters_balance_for_every_end(void **st)
     assert_int_equal(c.running_apps, 0);
 }
 
+/* W11: a release while open tells the app */
 static void W11_a_release_while_open_tells_the_app(void **st)
 {
     ws_state *s = *st;
@@ -506,6 +525,7 @@ static void W11_a_release_while_open_tells_the_app(void **st)
     assert_int_equal(fake_counters(&s->fh).abandoned, 1);
 }
 
+/* W13: a client that reads no pongs is not read */
 static void W13_a_client_that_reads_no_pongs_is_not_read(void **st)
 {
     ws_state *s = *st;
@@ -546,6 +566,7 @@ static void receive_when_ready(fake_app *fa, asgicore_scope *scope, int event,
             ;
 }
 
+/* W13: no resume before the pending it answers */
 static void W13_no_resume_before_the_pending_it_answers(void **st)
 {
     ws_state *s = *st;
@@ -569,6 +590,7 @@ static void W13_no_resume_before_the_pending_it_answers(void **st)
     fake_pump(&s->fh);
 }
 
+/* W5: a failed write is a lost connection */
 static void W5_a_failed_write_is_a_lost_connection(void **st)
 {
     ws_state *s = *st;
@@ -584,6 +606,7 @@ static void W5_a_failed_write_is_a_lost_connection(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
 }
 
+/* W9: the keepalive counts from the hosts time */
 static void W9_the_keepalive_counts_from_the_hosts_time(void **st)
 {
     ws_state *s = *st;
@@ -600,6 +623,7 @@ static void W9_the_keepalive_counts_from_the_hosts_time(void **st)
     fake_pump(&s->fh);
 }
 
+/* W14: an app error on an open connection closes with 1011 */
 static void W14_an_app_error_on_an_open_connection_closes_with_1011(void **st)
 {
     ws_state *s = *st;
@@ -635,6 +659,7 @@ W7_an_app_that_finishes_while_paused_still_reads_the_reply(void **st)
     assert_int_equal(s->req.done_calls, 1); /* before the close timeout */
 }
 
+/* W2: a 403 wakes a waiting receive */
 static void W2_a_403_wakes_a_waiting_receive(void **st)
 {
     ws_state *s = *st;
@@ -652,6 +677,7 @@ static void W2_a_403_wakes_a_waiting_receive(void **st)
     asgicore_finish(s->req.scope, 0, NULL);
 }
 
+/* W7: a close timeout of the largest value never wraps */
 static void W7_a_close_timeout_of_the_largest_value_never_wraps(void **st)
 {
     ws_state *s = *st;

@@ -80,6 +80,7 @@ void same_at_every_split(const std::string &bytes, size_t max, const char *want)
     assert_string_equal(decode_all(bytes, max, each).c_str(), want);
 }
 
+/* W4: frames decode the same split at every offset */
 void W4_frames_decode_the_same_split_at_every_offset(void **)
 {
     std::string s;
@@ -103,6 +104,7 @@ void W4_frames_decode_the_same_split_at_every_offset(void **)
     same_at_every_split(s, 1 << 20, want.c_str());
 }
 
+/* W4: a 64 bit length frame */
 void W4_a_64_bit_length_frame(void **)
 {
     std::string big(70000, 'x');
@@ -118,6 +120,7 @@ struct Violation {
     unsigned code;
 };
 
+/* W8: violations close with the rfc code */
 void W8_violations_close_with_the_rfc_code(void **)
 {
     const Violation cases[] = {
@@ -166,6 +169,7 @@ void W8_violations_close_with_the_rfc_code(void **)
     }
 }
 
+/* W8: the size limit is judged on the declared length */
 void W8_the_size_limit_is_judged_on_the_declared_length(void **)
 {
     // only the header of a frame declaring 2^40 bytes: refused before any
@@ -181,6 +185,7 @@ void W8_the_size_limit_is_judged_on_the_declared_length(void **)
                         "violation 1002\n");
 }
 
+/* W8: invalid utf8 fails fast */
 void W8_invalid_utf8_fails_fast(void **)
 {
     // a 1000-byte text frame whose fourth byte is invalid: refused once
@@ -197,6 +202,7 @@ void W8_invalid_utf8_fails_fast(void **)
     assert_int_equal(f.close_code, 1007);
 }
 
+/* W5: close frames */
 void W5_close_frames(void **)
 {
     assert_string_equal(decode_all(client_frame(op_close, ""), 100, {}).c_str(),
@@ -214,6 +220,7 @@ void W5_close_frames(void **)
             ("close " + std::to_string(code) + " \n").c_str());
 }
 
+/* W4: encoded frames decode back */
 void W4_encoded_frames_decode_back(void **)
 {
     for (size_t n : {0, 1, 125, 126, 65535, 65536, 100000}) {
@@ -252,6 +259,7 @@ headers_of(std::initializer_list<std::pair<const char *, const char *>> list)
     return h;
 }
 
+/* W1: the handshake is validated */
 void W1_the_handshake_is_validated(void **)
 {
     assert_string_equal(accept_key("dGhlIHNhbXBsZSBub25jZQ==").c_str(),
@@ -485,6 +493,7 @@ std::string random_stream(std::mt19937 &rng)
     return s;
 }
 
+/* W4: random streams decode as wslay decodes them */
 void W4_random_streams_decode_as_wslay_decodes_them(void **)
 {
     std::mt19937 rng(20261130);

@@ -68,6 +68,7 @@ std::string server_close(unsigned code, const char *reason = "")
     return f;
 }
 
+/* W5, W6, W7: a client close after messages */
 void W5_W6_W7_a_client_close_after_messages(void **)
 {
     Session s(settings(), 0);
@@ -89,6 +90,7 @@ void W5_W6_W7_a_client_close_after_messages(void **)
     assert_int_equal(s.deadline(), ASGICORE_TIME_NEVER);
 }
 
+/* W5: a close without a code is 1005 and never sent */
 void W5_a_close_without_a_code_is_1005_and_never_sent(void **)
 {
     Session s(settings(), 0);
@@ -97,6 +99,7 @@ void W5_a_close_without_a_code_is_1005_and_never_sent(void **)
     assert_true(take_output(s) == std::string("\x88\x00", 2));
 }
 
+/* W5: a lost connection is 1006 after what arrived */
 void W5_a_lost_connection_is_1006_after_what_arrived(void **)
 {
     Session s(settings(), 0);
@@ -108,6 +111,7 @@ void W5_a_lost_connection_is_1006_after_what_arrived(void **)
     assert_true(s.phase() == Phase::closed);
 }
 
+/* W7: an app close waits for the reply */
 void W7_an_app_close_waits_for_the_reply(void **)
 {
     Session s(settings(), 0);
@@ -128,6 +132,7 @@ void W7_an_app_close_waits_for_the_reply(void **)
     assert_true(s.output().empty());  // no second close frame
 }
 
+/* W7: no reply within the close timeout */
 void W7_no_reply_within_the_close_timeout(void **)
 {
     Session s(settings(), 0);
@@ -140,6 +145,7 @@ void W7_no_reply_within_the_close_timeout(void **)
     assert_string_equal(events(s).c_str(), "disconnect 1006 \n");
 }
 
+/* W5: the app may not send reserved codes */
 void W5_the_app_may_not_send_reserved_codes(void **)
 {
     Session s(settings(), 0);
@@ -153,6 +159,7 @@ void W5_the_app_may_not_send_reserved_codes(void **)
     assert_int_equal(s.close(4999, std::string(123, 'r'), 0), ASGICORE_OK);
 }
 
+/* W8: violations close with their code */
 void W8_violations_close_with_their_code(void **)
 {
     struct {
@@ -176,6 +183,7 @@ void W8_violations_close_with_their_code(void **)
     }
 }
 
+/* W9: a ping gets its payload back */
 void W9_a_ping_gets_its_payload_back(void **)
 {
     Session s(settings(), 0);
@@ -186,6 +194,7 @@ void W9_a_ping_gets_its_payload_back(void **)
     assert_string_equal(events(s).c_str(), "");
 }
 
+/* W9: an idle connection is pinged then lost */
 void W9_an_idle_connection_is_pinged_then_lost(void **)
 {
     Session s(settings(1 << 20, 1000 * ms), 0);
@@ -209,6 +218,7 @@ void W9_an_idle_connection_is_pinged_then_lost(void **)
     assert_true(s.output().empty());
 }
 
+/* W13: a paused reader stops reading and pinging */
 void W13_a_paused_reader_stops_reading_and_pinging(void **)
 {
     // a limit one message reaches (each counts its payload and a fixed
@@ -239,6 +249,7 @@ void W13_a_paused_reader_stops_reading_and_pinging(void **)
     assert_int_equal(s.deadline(), 61'000 * ms);
 }
 
+/* W4: app messages are frames */
 void W4_app_messages_are_frames(void **)
 {
     Session s(settings(), 0);
