@@ -40,4 +40,23 @@ static void *app_main(void *arg)
     return NULL;
 }
 
+/* One turn of a host thread's loop: process what the app thread woke it
+ * for (waiting up to 1 ms on the host's eventfd), advance the manual clock
+ * by 1 ms, and fire the library's timer when it is due. */
+static void host_tick(asgicore_ctx *ctx, int efd, asgicore_time *now,
+                      asgicore_time *timer)
+{
+    struct pollfd p = {efd, POLLIN, 0};
+    if (poll(&p, 1, 1) > 0) {
+        uint64_t n;
+        if (read(efd, &n, sizeof n) == sizeof n)
+            assert_int_equal(asgicore_ctx_process(ctx), ASGICORE_OK);
+    }
+    *now += 1 * MS;
+    if (*timer <= *now) {
+        *timer = ASGICORE_TIME_NEVER;
+        assert_int_equal(asgicore_ctx_handle_expiry(ctx, *now), ASGICORE_OK);
+    }
+}
+
 #endif

@@ -353,18 +353,7 @@ static void threaded_host_and_app(void **st)
                 start_request(&reqs[i], opened++, at.app);
             host_turn(&reqs[i]);
         }
-        struct pollfd p = {H.efd, POLLIN, 0};
-        if (poll(&p, 1, 1) > 0) {
-            uint64_t n;
-            if (read(H.efd, &n, sizeof n) == sizeof n)
-                assert_int_equal(asgicore_ctx_process(H.ctx), ASGICORE_OK);
-        }
-        H.now += 1 * MS;
-        if (H.timer <= H.now) {
-            H.timer = ASGICORE_TIME_NEVER;
-            assert_int_equal(asgicore_ctx_handle_expiry(H.ctx, H.now),
-                             ASGICORE_OK);
-        }
+        host_tick(H.ctx, H.efd, &H.now, &H.timer);
     }
     atomic_store(&at.quit, 1);
     app_wake(&at);

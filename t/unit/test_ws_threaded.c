@@ -277,18 +277,7 @@ static void threaded_websockets(void **st)
                 start_conn(&conns[i], opened++, at.app);
             host_turn(&conns[i]);
         }
-        struct pollfd p = {H.efd, POLLIN, 0};
-        if (poll(&p, 1, 1) > 0) {
-            uint64_t n;
-            if (read(H.efd, &n, sizeof n) == sizeof n)
-                assert_int_equal(asgicore_ctx_process(H.ctx), ASGICORE_OK);
-        }
-        H.now += 1 * MS;
-        if (H.timer <= H.now) {
-            H.timer = ASGICORE_TIME_NEVER;
-            assert_int_equal(asgicore_ctx_handle_expiry(H.ctx, H.now),
-                             ASGICORE_OK);
-        }
+        host_tick(H.ctx, H.efd, &H.now, &H.timer);
     }
     /* the apps of dropped connections finish on their disconnect */
     for (int k = 0; k < 2000; k++) {
@@ -296,17 +285,7 @@ static void threaded_websockets(void **st)
         asgicore_ctx_counters(H.ctx, &c);
         if (c.running_apps == 0)
             break;
-        struct pollfd p = {H.efd, POLLIN, 0};
-        if (poll(&p, 1, 1) > 0) {
-            uint64_t n;
-            if (read(H.efd, &n, sizeof n) == sizeof n)
-                asgicore_ctx_process(H.ctx);
-        }
-        H.now += 1 * MS;
-        if (H.timer <= H.now) {
-            H.timer = ASGICORE_TIME_NEVER;
-            asgicore_ctx_handle_expiry(H.ctx, H.now);
-        }
+        host_tick(H.ctx, H.efd, &H.now, &H.timer);
     }
     atomic_store(&at.quit, 1);
     app_wake(&at);
