@@ -276,15 +276,12 @@ int Context::disconnect(Scope *s, int reason, asgicore_time now)
         reason > ASGICORE_DISCONNECT_SERVER)
         return ASGICORE_ERR_INVALID;
     last_now_ = std::max(last_now_, now);
-    if (s->ws && s->ws->session && !s->client_gone()) {
-        // W5: a connection lost without a close frame is 1006, after what
-        // arrived before
-        s->ws->session->lost();
-        if (s->ws->session->disconnect_code() != ws::close_abnormal) {
-            // the close handshake had ended: this is only the TCP close
-            ws_settle(s);
-            return ASGICORE_OK;
-        }
+    if (s->ws && s->ws->session && !s->client_gone() &&
+        s->ws->session->phase() == ws::Phase::closed) {
+        // the close handshake had ended: this is only the TCP close (a
+        // connection lost before is 1006: mark_client_gone tells the app)
+        ws_settle(s);
+        return ASGICORE_OK;
     }
     mark_client_gone(s, reason, now);
     return ASGICORE_OK;
@@ -309,9 +306,7 @@ int Context::release(Scope *s, asgicore_time now)
     bool ws_open = s->ws && s->ws->state == WsState::accepted &&
                    !s->ws->app_told && !s->client_gone();
     if (s->app_running() && (s->response != Response::complete || ws_open)) {
-        if (ws_open)
-            s->ws->session->lost();  // the app's receive says 1006
-        mark_client_gone(s, ASGICORE_DISCONNECT_SERVER, now);
+        mark_client_gone(s, ASGICORE_DISCONNECT_SERVER, now);  // W5: 1006
         if (s->app_running())
             counters_.abandoned++;
     }
