@@ -433,6 +433,19 @@ ASGICORE_API int asgicore_scope_feed_raw(asgicore_scope *scope,
                                          const void *data, size_t len,
                                          asgicore_time now);
 
+/*
+ * Since 0.3.0: the host is stopping (a graceful shutdown, a reload). An
+ * open WebSocket (after its 101) closes with 1001 "going away": the close
+ * frame, then the client's reply or the close timeout, as when the app
+ * closes; the app's receive() gets websocket.disconnect once the close
+ * handshake ends. Nothing happens when a close is under way already.
+ * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (not an open
+ * websocket scope, or released); ASGICORE_ERR_DISCONNECTED (closing or
+ * closed already).
+ */
+ASGICORE_API int asgicore_scope_going_away(asgicore_scope *scope,
+                                           asgicore_time now);
+
 /* The client went away. Idempotent: only the first report counts.
  * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (released);
  * ASGICORE_ERR_INVALID (also: an unknown reason). */

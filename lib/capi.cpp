@@ -193,6 +193,13 @@ int asgicore_scope_feed_raw(asgicore_scope *scope, const void *data, size_t len,
         [&] { return ctx_of(scope).feed_raw(scope, data, len, now); });
 }
 
+int asgicore_scope_going_away(asgicore_scope *scope, asgicore_time now)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).going_away(scope, now); });
+}
+
 int asgicore_scope_disconnect(asgicore_scope *scope, int reason,
                               asgicore_time now)
 {

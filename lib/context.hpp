@@ -36,6 +36,7 @@ public:
                    asgicore_scope **out);
     int feed_body(Scope *s, const void *data, size_t len, bool more);
     int feed_raw(Scope *s, const void *data, size_t len, asgicore_time now);
+    int going_away(Scope *s, asgicore_time now);
     int disconnect(Scope *s, int reason, asgicore_time now);
     int write_ready(Scope *s);
     int release(Scope *s, asgicore_time now);

@@ -223,6 +223,29 @@ int Context::feed_raw(Scope *s, const void *data, size_t len, asgicore_time now)
     return paused ? ASGICORE_PENDING : ASGICORE_OK;
 }
 
+// W15: the host is stopping: the close handshake with 1001, as an app's
+// close, unless one is under way.
+int Context::going_away(Scope *s, asgicore_time now)
+{
+    HostCall call(*this);
+    if (!s->host_open || !s->ws || s->ws->state != WsState::accepted)
+        return ASGICORE_ERR_STATE;
+    if (s->client_gone())
+        return ASGICORE_ERR_DISCONNECTED;
+    last_now_ = std::max(last_now_, now);
+    WsData &w = *s->ws;
+    if (w.clock_stale) {
+        w.clock_stale = false;
+        w.session->restart_clock(now);
+    }
+    int rc = w.session->close(ws::close_going_away, {}, now);
+    if (rc != ASGICORE_OK)
+        return rc;
+    ws_settle(s);
+    ws_maybe_resume(s);  // W7: the reply is read, even from a paused app
+    return ASGICORE_OK;
+}
+
 int Context::receive_v1(Scope *s, asgicore_event &ev)
 {
     if (s->ws)
@@ -409,6 +432,7 @@ int Context::ws_close(Scope *s, int code, const char *reason, size_t len)
         return rc;
     w.clock_stale = true;  // the close timeout starts at the host's time
     ws_settle(s);          // W7: the frame, then the close timeout
+    ws_maybe_resume(s);    // the reply is read, even if the app is behind
     return ASGICORE_OK;
 }
 

@@ -166,9 +166,14 @@ int Session::close(unsigned code, std::string_view reason, asgicore_time now)
     if (phase_ != Phase::open || disconnected_)
         return ASGICORE_ERR_DISCONNECTED;
     encode_close(out_, code, reason.data(), reason.size());
-    // W7: the peer's reply is awaited, reading on, until the timeout
+    // W7: the peer's reply is awaited, reading on, until the timeout; a
+    // pause ends, as what comes now is dropped (the app keeps what it has)
     phase_ = Phase::closing;
     close_deadline_ = later(now, settings_.close_timeout_ns);
+    if (paused_) {
+        paused_ = false;
+        decode(false);
+    }
     return ASGICORE_OK;
 }
 

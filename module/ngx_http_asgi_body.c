@@ -58,6 +58,10 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
         req->body_paused = 1;
     }
 
+    if (ngx_http_asgi_websocket_requested(r)) {
+        flags |= ASGICORE_SCOPE_WEBSOCKET;
+    }
+
     if (ngx_http_asgi_open_scope(r, req, flags) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -96,6 +100,13 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
 
     info.grace_period_ns = (int64_t) alcf->grace_period * 1000000;
     info.flags = flags;
+
+    info.websocket_max_message = alcf->websocket_max_message;
+    info.websocket_ping_interval_ns =
+        alcf->websocket_ping_interval
+        ? (int64_t) alcf->websocket_ping_interval * 1000000 : -1;
+    info.websocket_close_timeout_ns =
+        (uint64_t) alcf->websocket_close_timeout * 1000000;
 
     ngx_http_asgi_shutdown_hold_arm();
 
@@ -335,6 +346,13 @@ ngx_http_asgi_resume_handler(ngx_event_t *ev)
     c = r->connection;
 
     ngx_http_asgi_req_ref(req);
+
+    if (req->websocket) {
+        ngx_http_asgi_websocket_read(req);
+        ngx_http_asgi_req_unref(req);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
 
     if (req->expect_continue && ngx_http_asgi_send_continue(req) != NGX_OK) {
         ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);

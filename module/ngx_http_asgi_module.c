@@ -36,6 +36,10 @@ static char *ngx_http_asgi_set_root_path(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_asgi_serve_app(ngx_conf_t *cf,
     ngx_http_asgi_loc_conf_t *alcf, ngx_http_asgi_app_t *app);
+static char *ngx_http_asgi_positive_size(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_asgi_positive_msec(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_asgi_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_asgi_init_process(ngx_cycle_t *cycle);
 static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
@@ -44,6 +48,15 @@ static void ngx_http_asgi_exit_process(ngx_cycle_t *cycle);
 /* asgi_lifespan's values, indexed by NGX_HTTP_ASGI_LIFESPAN_* */
 static ngx_str_t  ngx_http_asgi_lifespans[] = {
     ngx_string("auto"), ngx_string("on"), ngx_string("off")
+};
+
+
+static ngx_conf_post_t  ngx_http_asgi_positive_size_post = {
+    ngx_http_asgi_positive_size
+};
+
+static ngx_conf_post_t  ngx_http_asgi_positive_msec_post = {
+    ngx_http_asgi_positive_msec
 };
 
 
@@ -118,6 +131,27 @@ static ngx_command_t  ngx_http_asgi_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_asgi_loc_conf_t, ignore_client_abort),
       NULL },
+
+    { ngx_string("asgi_websocket_max_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, websocket_max_message),
+      &ngx_http_asgi_positive_size_post },
+
+    { ngx_string("asgi_websocket_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, websocket_ping_interval),
+      NULL },
+
+    { ngx_string("asgi_websocket_close_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_asgi_loc_conf_t, websocket_close_timeout),
+      &ngx_http_asgi_positive_msec_post },
 
     { ngx_string("asgi_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -358,6 +392,9 @@ ngx_http_asgi_create_loc_conf(ngx_conf_t *cf)
     alcf->lifespan = NGX_CONF_UNSET_UINT;
     alcf->body_buffer_size = NGX_CONF_UNSET_SIZE;
     alcf->scheme = NGX_CONF_UNSET_PTR;
+    alcf->websocket_max_message = NGX_CONF_UNSET_SIZE;
+    alcf->websocket_ping_interval = NGX_CONF_UNSET_MSEC;
+    alcf->websocket_close_timeout = NGX_CONF_UNSET_MSEC;
 
     return alcf;
 }
@@ -392,6 +429,12 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->ignore_client_abort,
                          prev->ignore_client_abort, 0);
+    ngx_conf_merge_size_value(conf->websocket_max_message,
+                              prev->websocket_max_message, 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->websocket_ping_interval,
+                              prev->websocket_ping_interval, 20000);
+    ngx_conf_merge_msec_value(conf->websocket_close_timeout,
+                              prev->websocket_close_timeout, 5000);
     ngx_conf_merge_ptr_value(conf->python_path, prev->python_path, NULL);
     ngx_conf_merge_str_value(conf->root_path, prev->root_path, "");
     ngx_conf_merge_ptr_value(conf->scheme, prev->scheme, NULL);
@@ -798,4 +841,30 @@ static void
 ngx_http_asgi_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_asgi_worker_exit(cycle);
+}
+
+
+static char *
+ngx_http_asgi_positive_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp == 0) {
+        return "must be at least 1 byte";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_asgi_positive_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *mp = data;
+
+    if (*mp == 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
 }

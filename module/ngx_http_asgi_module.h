@@ -84,6 +84,9 @@ typedef struct {
     ngx_flag_t                     ignore_client_abort;
     ngx_flag_t                     status;
     size_t                         body_buffer_size;
+    size_t                         websocket_max_message;
+    ngx_msec_t                     websocket_ping_interval;  /* 0: off */
+    ngx_msec_t                     websocket_close_timeout;
 } ngx_http_asgi_loc_conf_t;
 
 
@@ -123,6 +126,13 @@ typedef struct {
     ngx_chain_t                   *free;       /* output buffers */
     ngx_chain_t                   *busy;
 
+    /* a WebSocket after its 101: what the socket did not take yet, and
+     * the list of open ones (for the 1001 of a shutdown) */
+    u_char                        *raw;
+    size_t                         raw_pos;
+    size_t                         raw_len;
+    ngx_queue_t                    ws_link;
+
     /* P9: the request's log context, for an app's lines after nginx
      * finalized the request (copied at the end of this allocation) */
     ngx_atomic_uint_t              log_connection;
@@ -145,6 +155,9 @@ typedef struct {
     unsigned                       response_complete:1;
     unsigned                       head_pending:1;   /* not written yet */
     unsigned                       expect_continue:1;
+    unsigned                       websocket:1;      /* taken over */
+    unsigned                       ws_read_done:1;
+    unsigned                       going_away:1;
 } ngx_http_asgi_req_t;
 
 
@@ -194,6 +207,15 @@ int ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     int last);
 void ngx_http_asgi_flush_head_handler(ngx_event_t *ev);
 void ngx_http_asgi_subrequest_writer(ngx_http_request_t *r);
+
+/* ngx_http_asgi_websocket.c */
+ngx_uint_t ngx_http_asgi_websocket_requested(ngx_http_request_t *r);
+ngx_int_t ngx_http_asgi_websocket_start(ngx_http_asgi_req_t *req);
+void ngx_http_asgi_websocket_end(ngx_http_asgi_req_t *req);
+void ngx_http_asgi_websocket_read(ngx_http_asgi_req_t *req);
+void ngx_http_asgi_websocket_shutdown(void);
+int ngx_http_asgi_send_raw(void *user, asgicore_scope *scope,
+    void *host_data, const void *data, size_t len);
 
 /* ngx_http_asgi_status.c */
 ngx_int_t ngx_http_asgi_status_handler(ngx_http_request_t *r);

@@ -47,6 +47,17 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
 
     r->headers_out.status = status;
 
+    if (status == NGX_HTTP_SWITCHING_PROTOCOLS) {
+        /* a WebSocket's 101: nginx writes "Connection: upgrade" itself */
+        ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
+        r->keepalive = 0;
+
+    } else if (status == 426) {
+        /* the library's answer to another WebSocket version; nginx has
+         * no reason phrase for it */
+        ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+    }
+
     for (i = 0; i < count; i++) {
 
         if (ngx_http_asgi_is_name(&headers[i].name, "content-length")) {
@@ -83,7 +94,8 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
         if (ngx_http_asgi_is_name(&headers[i].name, "connection")
             || ngx_http_asgi_is_name(&headers[i].name, "keep-alive")
             || ngx_http_asgi_is_name(&headers[i].name, "transfer-encoding")
-            || ngx_http_asgi_is_name(&headers[i].name, "upgrade"))
+            || (ngx_http_asgi_is_name(&headers[i].name, "upgrade")
+                && status != NGX_HTTP_SWITCHING_PROTOCOLS))
         {
             continue;
         }
@@ -121,6 +133,14 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
 
     if (rc == NGX_ERROR) {
         ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        return ASGICORE_OK;
+    }
+
+    if (status == NGX_HTTP_SWITCHING_PROTOCOLS) {
+        if (ngx_http_asgi_websocket_start(req) != NGX_OK) {
+            ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+        }
+
         return ASGICORE_OK;
     }
 

@@ -290,8 +290,22 @@ ngx_http_asgi_finalize_handler(ngx_event_t *ev)
     r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    if (req->outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
-        || req->outcome == ASGICORE_OUTCOME_CANCELLED)
+    if (req->websocket) {
+        /*
+         * After a close handshake the connection closes gracefully (write
+         * side shut, the client's last bytes drained: a reset would show
+         * the client 1006); after a drop, at once. $status stays 101.
+         */
+        if (req->outcome == ASGICORE_OUTCOME_COMPLETE && !c->error) {
+            r->lingering_close = 1;
+            ngx_http_finalize_request(r, NGX_OK);
+
+        } else {
+            ngx_http_finalize_request(r, NGX_ERROR);
+        }
+
+    } else if (req->outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
+               || req->outcome == ASGICORE_OUTCOME_CANCELLED)
     {
         status = req->error_status ? req->error_status
                                    : NGX_HTTP_CLIENT_CLOSED_REQUEST;
@@ -339,6 +353,8 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
     if (req->flush_head.posted) {
         ngx_delete_posted_event(&req->flush_head);
     }
+
+    ngx_http_asgi_websocket_end(req);
 
     if (req->scope) {
         scope = req->scope;

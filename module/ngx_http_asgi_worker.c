@@ -136,7 +136,7 @@ ngx_http_asgi_worker_init(ngx_cycle_t *cycle)
         ngx_http_asgi_wake,
         ngx_http_asgi_log,
         ngx_http_asgi_scope_gone,
-        NULL                        /* send_raw: no WebSocket yet */
+        ngx_http_asgi_send_raw
     };
 
     ngx_http_asgi_worker = NULL;
@@ -416,6 +416,10 @@ ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev)
 {
     asgicore_counters        c;
     ngx_http_asgi_worker_t  *w = ev->data;
+
+    if (ngx_exiting) {
+        ngx_http_asgi_websocket_shutdown();  /* W15 */
+    }
 
     if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK && c.live > 0) {
         ngx_add_timer(ev, NGX_HTTP_ASGI_HOLD_INTERVAL);

@@ -180,6 +180,24 @@ addr(asgicore_addr a)
                          a.port);
 }
 
+/* The WebSocket scope of ASGI 3 (spec 2.5: accept headers, the denial
+ * response), without `state`; `subprotocols` come from the runtime. */
+static PyObject *
+websocket_scope_dict(const asgicore_scope_info *i, PyObject *headers)
+{
+    int secure = i->scheme.len == 5 && memcmp(i->scheme.data, "https", 5) == 0;
+    return Py_BuildValue(
+        "{s:s,s:{s:s,s:s},s:{s:{}},s:N,s:s,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+        "type", "websocket", "asgi", "version", "3.0", "spec_version", "2.5",
+        "extensions", "websocket.http.response", "http_version",
+        str_or_none(i->http_version, 1), "scheme", secure ? "wss" : "ws",
+        "path", str_or_none(i->path, 1), "raw_path",
+        str_or_none(i->raw_path, 0), "query_string",
+        str_or_none(i->query_string, 0), "root_path",
+        str_or_none(i->root_path, 1), "headers", headers, "client",
+        addr(i->client), "server", addr(i->server));
+}
+
 /* The HTTP connection scope of ASGI 3, spec 2.4, without `state`. */
 static PyObject *
 scope_dict(asgicore_scope *scope)
@@ -205,6 +223,11 @@ scope_dict(asgicore_scope *scope)
         }
         PyList_SET_ITEM(headers, (Py_ssize_t) n, pair);
     }
+    /* the runtime's apps take WebSockets: the flag means the library made
+     * a websocket scope */
+    if (i->flags & ASGICORE_SCOPE_WEBSOCKET) {
+        return websocket_scope_dict(i, headers);
+    }
     /* extensions: http.response.trailers is supported */
     return Py_BuildValue(
         "{s:s,s:{s:s,s:s},s:{s:{}},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
@@ -222,7 +245,9 @@ scope_dict(asgicore_scope *scope)
 static struct {
     PyObject *type, *body, *more_body, *status, *headers, *trailers,
         *more_trailers, *http_request, *http_disconnect, *response_start,
-        *response_body, *response_trailers;
+        *response_body, *response_trailers, *bytes, *text, *code, *reason,
+        *subprotocol, *ws_connect, *ws_receive, *ws_disconnect, *ws_accept,
+        *ws_send, *ws_close, *ws_response_start, *ws_response_body;
 } k;
 
 static int
@@ -246,15 +271,64 @@ intern_keys(void)
     KEY(response_start, "http.response.start");
     KEY(response_body, "http.response.body");
     KEY(response_trailers, "http.response.trailers");
+    KEY(bytes, "bytes");
+    KEY(text, "text");
+    KEY(code, "code");
+    KEY(reason, "reason");
+    KEY(subprotocol, "subprotocol");
+    KEY(ws_connect, "websocket.connect");
+    KEY(ws_receive, "websocket.receive");
+    KEY(ws_disconnect, "websocket.disconnect");
+    KEY(ws_accept, "websocket.accept");
+    KEY(ws_send, "websocket.send");
+    KEY(ws_close, "websocket.close");
+    KEY(ws_response_start, "websocket.http.response.start");
+    KEY(ws_response_body, "websocket.http.response.body");
 #undef KEY
     return 0;
 }
 
 /* receive(h) -> the ASGI message dict | None when nothing yet */
 static PyObject *
+websocket_event(int rc, const asgicore_event_v2 *ev)
+{
+    PyObject *data;
+    /* L6: after the app finished, the connection is over for it */
+    if (rc == ASGICORE_ERR_FINISHED) {
+        return Py_BuildValue("{s:O,s:i,s:s}", "type", k.ws_disconnect, "code",
+                             1006, "reason", "");
+    }
+    switch (ev->type) {
+    case ASGICORE_EVENT_WEBSOCKET_CONNECT:
+        return Py_BuildValue("{s:O}", "type", k.ws_connect);
+    case ASGICORE_EVENT_WEBSOCKET_RECEIVE:
+        /* text was validated as UTF-8 by the library */
+        data = ev->text
+                   ? PyUnicode_DecodeUTF8(ev->data, (Py_ssize_t) ev->len,
+                                          "strict")
+                   : PyBytes_FromStringAndSize(ev->data, (Py_ssize_t) ev->len);
+        if (!data) {
+            return NULL;
+        }
+        return Py_BuildValue("{s:O,s:N}", "type", k.ws_receive,
+                             ev->text ? "text" : "bytes", data);
+    case ASGICORE_EVENT_WEBSOCKET_DISCONNECT:
+        data = PyUnicode_DecodeUTF8(ev->data ? ev->data : "",
+                                    (Py_ssize_t) ev->len, "replace");
+        if (!data) {
+            return NULL;
+        }
+        return Py_BuildValue("{s:O,s:i,s:N}", "type", k.ws_disconnect, "code",
+                             ev->code, "reason", data);
+    default:
+        return PyErr_Format(PyExc_RuntimeError, "receive: event %d", ev->type);
+    }
+}
+
+static PyObject *
 py_receive(PyObject *self, PyObject *arg)
 {
-    asgicore_event ev;
+    asgicore_event_v2 ev;
     PyObject *d, *body;
     int rc;
     asgicore_scope *scope;
@@ -262,9 +336,14 @@ py_receive(PyObject *self, PyObject *arg)
     if (!(scope = scope_of(arg))) {
         return NULL;
     }
-    rc = asgicore_receive(scope, &ev);
+    memset(&ev, 0, sizeof ev);
+    rc = asgicore_receive_versioned(scope, ASGICORE_EVENT_V2, &ev);
     if (rc == ASGICORE_PENDING) {
         Py_RETURN_NONE;
+    }
+    if ((rc == ASGICORE_OK || rc == ASGICORE_ERR_FINISHED) &&
+        (asgicore_scope_get_info(scope)->flags & ASGICORE_SCOPE_WEBSOCKET)) {
+        return websocket_event(rc, &ev);
     }
     /* L6: after the app finished (a task that outlived its request), the
      * request is over: http.disconnect, as after a complete response */
@@ -283,7 +362,7 @@ py_receive(PyObject *self, PyObject *arg)
         }
         return d;
     }
-    body = PyBytes_FromStringAndSize(ev.body, (Py_ssize_t) ev.body_len);
+    body = PyBytes_FromStringAndSize(ev.data, (Py_ssize_t) ev.len);
     if (!body || PyDict_SetItem(d, k.type, k.http_request) < 0 ||
         PyDict_SetItem(d, k.body, body) < 0 ||
         PyDict_SetItem(d, k.more_body, ev.more_body ? Py_True : Py_False) <
@@ -384,6 +463,121 @@ send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
     return PyErr_Occurred() ? NULL : PyLong_FromLong(rc);
 }
 
+/* An optional str (None or absent: NULL) as UTF-8 bytes in *out. */
+static int
+optional_text(PyObject *message, PyObject *key, PyObject **out)
+{
+    PyObject *v = PyDict_GetItemWithError(message, key);
+    *out = NULL;
+    if (!v) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (v == Py_None) {
+        return 0;
+    }
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "'%U' must be a str, not %.100s", key,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    *out = PyUnicode_AsUTF8String(v);
+    return *out ? 0 : -1;
+}
+
+static PyObject *
+websocket_accept(asgicore_scope *scope, PyObject *message)
+{
+    PyObject *headers, *keep = NULL, *sub;
+    asgicore_header *hs = NULL;
+    asgicore_str proto = {NULL, 0};
+    size_t n = 0;
+    int rc;
+    if (optional_text(message, k.subprotocol, &sub) < 0) {
+        return NULL;
+    }
+    headers = PyDict_GetItemWithError(message, k.headers);
+    if ((!headers && PyErr_Occurred()) ||
+        (headers && parse_headers(headers, &hs, &n, &keep) < 0)) {
+        Py_XDECREF(sub);
+        return NULL;
+    }
+    if (sub) {
+        proto.data = PyBytes_AS_STRING(sub);
+        proto.len = (size_t) PyBytes_GET_SIZE(sub);
+    }
+    rc = asgicore_websocket_accept(scope, sub ? &proto : NULL, hs, n);
+    free(hs);
+    Py_XDECREF(keep);
+    Py_XDECREF(sub);
+    return PyLong_FromLong(rc);
+}
+
+/* websocket.send: exactly one of bytes and text */
+static PyObject *
+websocket_send(asgicore_scope *scope, PyObject *message)
+{
+    PyObject *bytes, *text;
+    Py_buffer buf;
+    int rc;
+    bytes = PyDict_GetItemWithError(message, k.bytes);
+    if (!bytes && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (bytes == Py_None) {
+        bytes = NULL;
+    }
+    if (optional_text(message, k.text, &text) < 0) {
+        return NULL;
+    }
+    if ((bytes == NULL) == (text == NULL)) {
+        Py_XDECREF(text);
+        return PyErr_Format(PyExc_RuntimeError,
+                            "websocket.send needs exactly one of 'bytes' "
+                            "and 'text'");
+    }
+    if (text) {
+        rc = asgicore_websocket_send(scope, 1, PyBytes_AS_STRING(text),
+                                     (size_t) PyBytes_GET_SIZE(text));
+        Py_DECREF(text);
+        return PyLong_FromLong(rc);
+    }
+    if (PyObject_GetBuffer(bytes, &buf, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    rc = asgicore_websocket_send(scope, 0, buf.buf, (size_t) buf.len);
+    PyBuffer_Release(&buf);
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *
+websocket_close(asgicore_scope *scope, PyObject *message)
+{
+    PyObject *code_obj, *reason;
+    long code = 1000;
+    int rc;
+    code_obj = PyDict_GetItemWithError(message, k.code);
+    if (!code_obj && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (code_obj && code_obj != Py_None) {
+        code = PyLong_AsLong(code_obj);
+        if (code == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (code < 0 || code > 65535) {
+            code = 0; /* the library refuses it with its reason */
+        }
+    }
+    if (optional_text(message, k.reason, &reason) < 0) {
+        return NULL;
+    }
+    rc = asgicore_websocket_close(
+        scope, (int) code, reason ? PyBytes_AS_STRING(reason) : NULL,
+        reason ? (size_t) PyBytes_GET_SIZE(reason) : 0);
+    Py_XDECREF(reason);
+    return PyLong_FromLong(rc);
+}
+
 /* send(h, message) -> the library's result code */
 static PyObject *
 py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -416,8 +610,23 @@ py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return PyErr_Format(PyExc_RuntimeError,
                             "unexpected ASGI message type %R", type);
     }
-    if (type == k.response_body ||
-        PyUnicode_Compare(type, k.response_body) == 0) {
+    if (type == k.ws_send || PyUnicode_Compare(type, k.ws_send) == 0) {
+        return websocket_send(scope, message);
+    }
+    if (type == k.ws_accept || PyUnicode_Compare(type, k.ws_accept) == 0) {
+        return websocket_accept(scope, message);
+    }
+    if (type == k.ws_close || PyUnicode_Compare(type, k.ws_close) == 0) {
+        return websocket_close(scope, message);
+    }
+    /* the denial response (websocket.http.response) is an HTTP one */
+    if (type == k.ws_response_start ||
+        PyUnicode_Compare(type, k.ws_response_start) == 0) {
+        return send_headers(scope, message, 0);
+    }
+    if (type == k.response_body || type == k.ws_response_body ||
+        PyUnicode_Compare(type, k.response_body) == 0 ||
+        PyUnicode_Compare(type, k.ws_response_body) == 0) {
         body = PyDict_GetItemWithError(message, k.body);
         more = flag(message, k.more_body);
         if ((!body && PyErr_Occurred()) || more < 0) {
@@ -1163,7 +1372,7 @@ create(const char *argument, int *mode, char *error, size_t error_size)
     rt->apps[rt->napps] = pa;
     /* the runtime thread may be running: publish the app whole */
     __atomic_store_n(&rt->napps, rt->napps + 1, __ATOMIC_RELEASE);
-    *mode = ASGICORE_APP_THREADED;
+    *mode = ASGICORE_APP_THREADED | ASGICORE_APP_WEBSOCKET;
     return pa;
 }
 

@@ -29,7 +29,11 @@ import _asgicore
 
 
 class ClientDisconnected(OSError):
-    """send() after the client went away (ASGI spec 2.4)."""
+    """send() after the client went away (ASGI spec 2.4), or after the
+    WebSocket closed (W10)."""
+
+
+_DISCONNECTS = ("http.disconnect", "websocket.disconnect")
 
 
 Message = dict[str, Any]
@@ -311,7 +315,7 @@ class _Scope:
         while True:
             message = _receive(self.h)
             if message is not None:
-                if message["type"] == "http.disconnect":
+                if message["type"] in _DISCONNECTS:
                     self.client_left = True
                 return message
             # Nothing yet: RECEIVE_READY wakes every waiter (R11: a
@@ -484,9 +488,12 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
             ok = started.result() if started.done() else await started
             if ok is False:
                 # startup failed: this app answers 503 in this worker
-                await st.send({"type": "http.response.start", "status": 503,
+                prefix = "websocket.http" if scope["type"] == "websocket" \
+                    else "http"
+                await st.send({"type": prefix + ".response.start",
+                               "status": 503,
                                "headers": [(b"content-type", b"text/plain")]})
-                await st.send({"type": "http.response.body",
+                await st.send({"type": prefix + ".response.body",
                                "body": b"Service Unavailable\n"})
                 return
             if ok:
@@ -629,8 +636,20 @@ def _on_start(h: object, index: int, scope: Scope) -> None:
         # reason, the worker keeps serving
         _asgicore.finish(h, True, loaded.error)
         return
+    if scope["type"] == "websocket":
+        scope["subprotocols"] = _subprotocols(scope["headers"])
     st = _rt.scopes[h] = _Scope(h, index)
     st.task = _rt.create_task(_run(st, loaded.app, scope))
+
+
+def _subprotocols(headers: list[tuple[bytes, bytes]]) -> list[str]:
+    """The client's offer, in order, from every Sec-WebSocket-Protocol."""
+    offered: list[str] = []
+    for name, value in headers:
+        if name == b"sec-websocket-protocol":
+            offered += [p.strip() for p in value.decode("latin-1").split(",")
+                        if p.strip()]
+    return offered
 
 
 def _on_notify(h: object, event: int, status: int) -> None:

@@ -699,6 +699,96 @@ static void W7_a_close_timeout_of_the_largest_value_never_wraps(void **st)
     asgicore_finish(s->req.scope, 0, NULL);
 }
 
+/* W15: the host stopping closes with 1001, as an app's close */
+static void W15_a_host_going_away_closes_with_1001(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    s->req.raw_len = 0;
+    assert_int_equal(asgicore_scope_going_away(s->req.scope, s->fh.now),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.raw_len, 4);
+    assert_memory_equal(s->req.raw, "\x88\x02\x03\xe9", 4);
+    /* once: a close is under way */
+    assert_int_equal(asgicore_scope_going_away(s->req.scope, s->fh.now),
+                     ASGICORE_ERR_DISCONNECTED);
+    assert_int_equal(s->req.done_calls, 0); /* the reply is awaited */
+    assert_int_equal(feed(&s->fh, &s->req, 8, "\x03\xe9", 2), ASGICORE_OK);
+    fake_pump(&s->fh);
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.type, ASGICORE_EVENT_WEBSOCKET_DISCONNECT);
+    assert_int_equal(ev.code, 1001);
+    assert_int_equal(s->req.raw_len, 4); /* no echo of the reply */
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* W15: only an open websocket goes away; the close timeout bounds it */
+static void W15_going_away_needs_an_open_websocket(void **st)
+{
+    ws_state *s = *st;
+    fake_req http;
+    fake_open(&s->fh, &s->fa, &http);
+    assert_int_equal(asgicore_scope_going_away(http.scope, s->fh.now),
+                     ASGICORE_ERR_STATE);
+    fake_release(&s->fh, &http);
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, NULL);
+    assert_int_equal(asgicore_scope_going_away(s->req.scope, s->fh.now),
+                     ASGICORE_ERR_STATE); /* not accepted yet */
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    fake_pump(&s->fh);
+    assert_int_equal(asgicore_scope_going_away(s->req.scope, s->fh.now),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    /* no reply: lost after the close timeout (5 s by default) */
+    fake_advance(&s->fh, 5000000000LL);
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.code, 1006);
+    assert_int_equal(s->req.done_calls, 1);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* W7, W13, W15: a close while reading is paused resumes reading, so the
+ * reply is seen (what comes meanwhile is dropped) */
+static void W15_a_close_while_paused_reads_the_reply(void **st)
+{
+    ws_state *s = *st;
+    asgicore_scope_info limits;
+    memset(&limits, 0, sizeof limits);
+    limits.websocket_max_message = 1024;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    fake_pump(&s->fh);
+    int rc = ASGICORE_OK;
+    while (rc == ASGICORE_OK)
+        rc = feed(&s->fh, &s->req, 2, "", 0);
+    assert_int_equal(rc, ASGICORE_PENDING);
+    assert_int_equal(asgicore_scope_going_away(s->req.scope, s->fh.now),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.resumes, 1);
+    assert_int_equal(feed(&s->fh, &s->req, 1, "dropped", 7), ASGICORE_OK);
+    assert_int_equal(feed(&s->fh, &s->req, 8, "\x03\xe9", 2), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 1);
+    /* W6: the messages taken before the close still come first */
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.type, ASGICORE_EVENT_WEBSOCKET_RECEIVE);
+    while (ev.type == ASGICORE_EVENT_WEBSOCKET_RECEIVE) {
+        assert_int_equal(ev.len, 0);
+        ev = receive_ok(s->req.scope);
+    }
+    assert_int_equal(ev.code, 1001);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -748,6 +838,9 @@ int main(void)
         T(W7_an_app_that_finishes_while_paused_still_reads_the_reply),
         T(W2_a_403_wakes_a_waiting_receive),
         T(W7_a_close_timeout_of_the_largest_value_never_wraps),
+        T(W15_a_host_going_away_closes_with_1001),
+        T(W15_going_away_needs_an_open_websocket),
+        T(W15_a_close_while_paused_reads_the_reply),
         T(an_app_without_websockets_gets_http),
 #undef T
     };

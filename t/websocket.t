@@ -1,0 +1,324 @@
+# The websocket scope through nginx: the 101 and the connection taken over
+# (module/ngx_http_asgi_websocket.c), raw ASGI apps in the Python runtime
+# (t/apps/python/wsapp.py), a scripted raw-socket client
+# (t/tools/wsclient.py).
+use lib 't/lib';
+use Test::Asgi;
+use Test::More;
+
+run_tests();
+done_testing();
+
+__DATA__
+
+=== TEST 1: W1 W4 W5 W7 an echo: the 101, messages both ways, the client's close echoed, the app told its code
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo -show upgrade -show connection -show sec-websocket-accept 'text hello' recv 'binary 300' recv 'close 4001 see you' recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+upgrade: websocket
+connection: upgrade
+sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+text: hello
+binary: 300 bytes
+close 4001 ''
+eof
+--- record
+disconnect 4001 'see you' echo
+--- access_log
+101 complete /ws/echo
+
+=== TEST 2: W1 the scope: spec 2.5, ws scheme, subprotocols offered, the denial extension
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT '/a/scope?x=1' -H 'Sec-WebSocket-Protocol: chat, superchat' -H 'Sec-WebSocket-Protocol: json' recv recv close recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: 2.5 ws 1.1 /a/scope b'x=1' ['websocket.http.response'] ['chat', 'superchat', 'json']
+text: asgi,client,extensions,headers,http_version,path,query_string,raw_path,root_path,scheme,server,subprotocols,type
+close (no code)
+eof
+
+=== TEST 3: W3 the subprotocol chosen and the app's headers reach the client
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/subprotocol -H 'Sec-WebSocket-Protocol: chat, superchat' -show sec-websocket-protocol -show x-chosen 'close 1000' recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+sec-websocket-protocol: superchat
+x-chosen: yes
+close 1000 ''
+eof
+
+=== TEST 4: W3 a subprotocol the client did not offer is an app error: no 101
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/badsubprotocol -H 'Sec-WebSocket-Protocol: chat'
+--- response_body_like
+^HTTP/1.1 500 Internal Server Error
+--- record
+accept refused
+--- error_log
+which the client did not offer
+--- access_log
+500 app_error /ws/badsubprotocol
+
+=== TEST 5: W2 websocket.close before accept: 403
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/deny
+--- response_body
+HTTP/1.1 403 Forbidden
+--- record
+denied
+--- access_log
+403 complete /ws/deny
+
+=== TEST 6: W2 the denial response extension
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/denial -show www-authenticate
+--- response_body
+HTTP/1.1 401 Unauthorized
+www-authenticate: Bearer
+who are you?
+
+=== TEST 7: W1 a bad handshake never reaches the app: 400; another version: 426 naming 13
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo -H 'Sec-WebSocket-Key: short'; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo -H 'Sec-WebSocket-Version: 8' -show sec-websocket-version
+--- response_body_like
+^HTTP/1.1 400 Bad Request
+.*
+HTTP/1.1 426 Upgrade Required
+sec-websocket-version: 13
+--- access_log
+400 complete /ws/echo
+426 complete /ws/echo
+
+=== TEST 8: W14 an app that returns without closing closes with 1000
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/return recv recv 'close 1000' eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: bye
+close 1000 ''
+eof
+--- access_log
+101 complete /ws/return
+
+=== TEST 9: W14 an app that raises closes with 1011 and its error line
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/raise recv recv 'close 1011' eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: about to fail
+close 1011 ''
+eof
+--- error_log
+ValueError: the app failed on purpose
+--- access_log
+101 app_error /ws/raise
+
+=== TEST 10: W7 W10 the app closes: its frame, the client's reply, then disconnect; send() after raises ClientDisconnected
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/close recv recv 'close 4000' eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: hi
+close 4000 'done here'
+eof
+--- record
+after close websocket.disconnect 4000
+send after close raised ClientDisconnected
+--- no_error_log
+[error]
+--- access_log
+101 complete /ws/close
+
+=== TEST 11: W5 a connection lost without a close frame is 1006; W11 the grace period, then one cancel
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_disconnect_grace_period 200ms;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/linger 'text x' recv drop
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: x
+dropped
+--- record
+disconnect 1006 '' linger
+cancelled linger
+--- access_log
+101 client_disconnected /ws/linger
+
+=== TEST 12: W5 a close frame without a code is 1005 to the app, an empty close on the wire
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo close recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+close (no code)
+eof
+--- record
+disconnect 1005 '' echo
+
+=== TEST 13: W6 every message before the close frame is delivered before the disconnect (frames sent before the 101; the ping answered at once)
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/collect 'text one' 'binary 3' 'frame 0 1 7468' 'ping p' 'frame 1 0 726565' 'close 1000' recvall eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+pong 'p'
+close 1000 ''
+eof
+--- record
+collected one,3 bytes,three then 1000
+
+=== TEST 14: W8 protocol violations: unmasked 1002, reserved bits 1002, bad UTF-8 1007, over the limit 1009
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_websocket_max_message 1k;
+location / { asgi_app wsapp:app; }
+--- exec
+cd $ROOT/t/tools && for s in 'frame 1 1 6869 unmasked' 'frame 1 1 6869 rsv' 'frame 1 1 ceffba' 'binary 1025'; do /usr/bin/python3 wsclient.py $PORT /ws/echo "$s" recv eof | tail -n +2; done
+--- response_body
+close 1002 ''
+eof
+close 1002 ''
+eof
+close 1007 ''
+eof
+close 1009 ''
+eof
+--- record
+disconnect 1002 '' echo
+disconnect 1007 '' echo
+disconnect 1009 '' echo
+
+=== TEST 15: W10 send() after the client left raises ClientDisconnected, no app error
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/sendafter 'close 1001' recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+close 1001 ''
+eof
+--- record
+disconnect 1001 '' sendafter
+send raised ClientDisconnected True
+--- no_error_log
+[error]
+
+=== TEST 16: W9 a ping gets a pong; the server pings an idle client, and one that answers nothing is lost (1006)
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_websocket_ping_interval 300ms;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'ping hi' recv recv 'sleep 1.5' eof
+--- response_body_like
+^HTTP/1.1 101 Switching Protocols
+pong 'hi'
+ping '.*'
+(unexpected \d+ bytes\n)*eof
+--- record
+disconnect 1006 '' echo
+--- access_log
+101 client_disconnected /ws/echo
+
+=== TEST 17: HTTP/2 has no upgrade: a request asking for a WebSocket over it reaches the app as HTTP, as does plain HTTP
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/h2upgrade.py $H2PORT; curl -s http://127.0.0.1:$PORT/plain
+--- response_body
+200
+plain HTTP http
+
+=== TEST 18: W12 a client that does not read makes send() wait; its reset releases the waiting send at once
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $SMALLPORT /ws/flood 'sleep 1' rst
+--- response_body
+HTTP/1.1 101 Switching Protocols
+reset
+--- record
+flood stopped after few ClientDisconnected
+--- access_log
+101 client_disconnected /ws/flood
+
+=== TEST 19: W13 W9 an app that does not receive stops the reading (the client's sends block), and no pong timeout while paused
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_websocket_ping_interval 200ms;
+asgi_disconnect_grace_period 100ms;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/deaf 'noread 2' rst
+--- response_body
+HTTP/1.1 101 Switching Protocols
+sent under 64 MiB
+reset
+--- record
+cancelled deaf
+--- access_log
+101 client_disconnected /ws/deaf
