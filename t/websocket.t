@@ -322,3 +322,81 @@ reset
 cancelled deaf
 --- access_log
 101 client_disconnected /ws/deaf
+
+=== TEST 20: W15 a reload closes open WebSockets with 1001: the client's reply ends the handshake, the app hears 1001, the old worker exits
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+out=$SERVROOT/ws.out; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'text a' recv recv 'close 1001' eof > $out & for i in $(seq 200); do grep -qs 'text: a' $out && break; sleep 0.05; done; kill -HUP $(cat $SERVROOT/logs/nginx.pid); wait; cat $out
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: a
+close 1001 ''
+eof
+--- record
+disconnect 1001 '' echo
+--- access_log
+101 complete /ws/echo
+--- error_log eval
+qr/gracefully shutting down/
+
+=== TEST 21: W15 nginx -s quit closes every open WebSocket with 1001 (one receiving, one sending), then nginx exits
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/count recv recvall 'close 1001' eof > a.out & cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'text b' recv recv 'close 1001' eof > b.out & cd $SERVROOT; for i in $(seq 200); do grep -qs 'text: b' b.out && grep -qs 'text: 1' a.out && break; sleep 0.05; done; kill -QUIT $(cat logs/nginx.pid); wait; grep -E '^(close|eof)' a.out; cat b.out; for i in $(seq 100); do test -e logs/nginx.pid || break; sleep 0.1; done; test -e logs/nginx.pid && echo still running || echo nginx exited
+--- response_body
+close 1001 ''
+eof
+HTTP/1.1 101 Switching Protocols
+text: b
+close 1001 ''
+eof
+nginx exited
+--- record
+disconnect 1001 '' echo
+counter stopped 1001
+--- live_check_after
+--- access_log
+101 complete /ws/echo
+101 complete /ws/count
+
+=== TEST 22: invalid asgi_websocket_* values fail nginx -t naming the directive
+--- config
+location / { asgi_native_app $TEST_APP threaded; asgi_websocket_max_message 0; }
+--- must_die: "asgi_websocket_max_message" directive must be at least 1 byte
+
+=== TEST 23: a close timeout of 0 fails nginx -t
+--- config
+asgi_websocket_close_timeout 0;
+location / { asgi_native_app $TEST_APP threaded; }
+--- must_die: "asgi_websocket_close_timeout" directive must be more than 0
+
+=== TEST 24: a malformed ping interval fails nginx -t
+--- config
+location / { asgi_native_app $TEST_APP threaded; asgi_websocket_ping_interval often; }
+--- must_die: "asgi_websocket_ping_interval" directive invalid value
+
+=== TEST 25: W7 an app close the client never answers ends after asgi_websocket_close_timeout: the app hears 1006
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_websocket_ping_interval 0;
+asgi_websocket_close_timeout 300ms;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/close recv recv 'sleep 1' 'text still here' eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: hi
+close 4000 'done here'
+eof
+--- record
+after close websocket.disconnect 1006

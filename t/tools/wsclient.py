@@ -17,7 +17,8 @@ Opens the handshake (printing the status line and the headers named by
     sleep S                wait S seconds
     noread S               send 256 KiB messages for S seconds, reading
                            none
-    waitfile F             (first step) print to F too, flushed per line
+
+Each line is flushed as printed: a test may watch the output file.
 """
 import os
 import socket
