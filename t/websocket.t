@@ -400,3 +400,92 @@ close 4000 'done here'
 eof
 --- record
 after close websocket.disconnect 1006
+
+=== TEST 26: Starlette: a WebSocket endpoint echoes, and sees the client's code in WebSocketDisconnect
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsframeworks:star; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/star/echo 'text hello' recv 'close 4002 gone' recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: starlette: hello
+close 4002 ''
+eof
+--- record
+starlette disconnect 4002
+--- access_log
+101 complete /ws/star/echo
+
+=== TEST 27: Starlette: close before accept is 403; close after accept sends its code and reason
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsframeworks:star; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/star/deny; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/star/close recv recv 'close 4003' eof
+--- response_body
+HTTP/1.1 403 Forbidden
+HTTP/1.1 101 Switching Protocols
+text: {"bye": true}
+close 4003 'policy'
+eof
+
+=== TEST 28: FastAPI: path and query parameters, JSON both ways, WebSocketDisconnect with the code; plain HTTP on the same path
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsframeworks:fast; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT '/ws/fast/lobby?token=abc' recv 'text {"n": 1}' recv 'close 1000' recv eof; curl -s http://127.0.0.1:$PORT/ws/fast/lobby; echo
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: {"room": "lobby", "token": "abc"}
+text: {"echo": {"n": 1}}
+close 1000 ''
+eof
+{"http":"lobby"}
+--- record
+fastapi disconnect 1000
+
+=== TEST 29: FastAPI: an endpoint that raises closes with 1011 and logs its traceback
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsframeworks:fast; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/fast/x recv 'text {"fail": 1}' recv 'close 1011' eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: {"room": "x", "token": null}
+close 1011 ''
+eof
+--- error_log
+RuntimeError: the endpoint failed on purpose
+--- access_log
+101 app_error /ws/fast/x
+
+=== TEST 30: Django Channels: a chat room over the in-memory channel layer, two clients, disconnect codes
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wschannels.asgi:application; }
+--- exec
+cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /chat/lobby recv 'close 4001' recv eof > b.out & cd $SERVROOT; for i in $(seq 200); do grep -qs 'HTTP/1.1 101' b.out && break; sleep 0.05; done; sleep 0.2; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /chat/lobby 'text hi all' recv 'close 1000' recv eof; wait; cat b.out; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /chat/closed; curl -s http://127.0.0.1:$PORT/chat/hello
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: {"message": "hi all"}
+close 1000 ''
+eof
+HTTP/1.1 101 Switching Protocols
+text: {"message": "hi all"}
+close 4001 ''
+eof
+HTTP/1.1 403 Forbidden
+Hello from Django
+--- record
+channels disconnect 1000
+channels disconnect 4001
+--- timeout: 30
