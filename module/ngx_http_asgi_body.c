@@ -68,12 +68,18 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
     }
 
     req->reading_body = r->reading_body;
-    r->write_event_handler = (r == r->main) ? ngx_http_request_empty_handler
-                                            : ngx_http_asgi_subrequest_writer;
+
+    /* an inline or quick app may have taken the connection over (its
+     * 101) inside the open: its handlers stay */
+    if (!req->websocket) {
+        r->write_event_handler = (r == r->main)
+                                 ? ngx_http_request_empty_handler
+                                 : ngx_http_asgi_subrequest_writer;
+    }
 
     ngx_http_asgi_req_ref(req);
 
-    if (req->reading_body) {
+    if (req->reading_body && !req->websocket) {
         r->read_event_handler = ngx_http_asgi_read_body_handler;
     }
 
@@ -503,7 +509,7 @@ ngx_http_asgi_watch_when_read(ngx_http_asgi_req_t *req)
 
     r = req->r;
 
-    if (r == NULL || req->reading_body || req->client_gone
+    if (r == NULL || req->reading_body || req->client_gone || req->websocket
         || r->read_event_handler == ngx_http_asgi_check_broken_connection)
     {
         return;
