@@ -8,6 +8,10 @@ $(B)/bench/lifecycle: bench/lifecycle.cpp $(B)/libasgicore.a include/asgicore.h
 	$(CXX) $(CXXSTD) $(WARN) -Wno-mismatched-new-delete -O2 -Iinclude \
 		$< $(B)/libasgicore.a -lbenchmark -lpthread -o $@
 
+$(B)/bench/ws_load: bench/ws_load.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $< -o $@
+
 $(B)/bench/hello.so: bench/apps/hello.c include/asgicore.h
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -g -std=gnu11 $(WARN) -Iinclude $< -o $@ \
@@ -21,5 +25,12 @@ bench:
 		--benchmark_report_aggregates_only=true
 	sh bench/nginx-bench.sh $(B)
 	sh bench/python-bench.sh $(B)
+	$(MAKE) -s ws-bench
 
-.PHONY: bench
+# The WebSocket part alone (bench/ws-bench.sh).
+ws-bench:
+	@sh tools/ensure-packages $$(sh tools/packages build bench)
+	$(MAKE) -s $(B)/bench/ws_load $(B)/ngx_http_asgi_module.so python
+	sh bench/ws-bench.sh $(B)
+
+.PHONY: bench ws-bench

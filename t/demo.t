@@ -80,3 +80,18 @@ location / { asgi_native_app $BUILD/run/demo_app.so; }
 GET /
 --- error_code: 200
 --- response_body_like: native ASGI app
+
+=== TEST 6: the WebSocket counter counts, takes a bump, and logs the close code the page sends
+--- config
+location / {
+    asgi_python_path $ROOT/docs/examples;
+    asgi_app demo_app:app;
+}
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /counter recv 'text +100' recv recv 'close 4000 bye' recvall eof
+--- response_body_like eval
+qr/^HTTP\/1.1 101 Switching Protocols\ntext: \d+\n(text: \d+\n)*text: 1\d\d\n(text: \d+\n)*close 4000 ''\neof\n\z/
+--- error_log
+WebSocket closed by the client: code 4000 bye
+--- access_log
+101 complete /counter

@@ -7,6 +7,8 @@
                 app rolls back inside the grace period (3 s), then ends
     /stubborn   the same query, but the app ignores the disconnect: it is
                 cancelled (asyncio.CancelledError) when the grace period ends
+    /counter    a WebSocket: a counter the page shows live and can bump;
+                when the page closes it, the terminal shows the close code
 
 Watch the terminal running `make run`: the access log line of each request
 shows its status (499 when you left) and $asgi_outcome; the app's `logging`
@@ -44,6 +46,19 @@ ignores the disconnect: 3 s after you leave it is cancelled
 module's counters.</li>
 </ul>
 <p>The clock, live in this page:</p><pre id=clock></pre>
+<p>A WebSocket (<code>/counter</code>): the app counts, the button bumps the
+count, and closing the socket (the second button, or this tab: 1001) shows
+its close code in the terminal.</p>
+<pre id=counter>connecting...</pre>
+<button id=bump>+100</button> <button id=close>close with 4000</button>
+<script>
+const ws = new WebSocket(`ws://${location.host}/counter`);
+const counter = document.getElementById("counter");
+ws.onmessage = e => { counter.textContent = e.data; };
+ws.onclose = e => { counter.textContent += `  (closed: ${e.code})`; };
+document.getElementById("bump").onclick = () => ws.send("+100");
+document.getElementById("close").onclick = () => ws.close(4000, "bye");
+</script>
 <script>
 fetch("/clock").then(async r => {
   const reader = r.body.getReader(), dec = new TextDecoder();
@@ -115,7 +130,36 @@ async def query(receive, send, stubborn):
         raise
 
 
+async def counter(receive, send):
+    """A WebSocket: counts every half second; "+100" from the page bumps
+    the count; the close code the page sends (or 1001 when the tab closes)
+    ends it."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    count = 0
+    incoming = asyncio.ensure_future(receive())
+    while True:
+        await asyncio.wait([incoming], timeout=0.5)
+        if incoming.done():
+            message = incoming.result()
+            if message["type"] == "websocket.disconnect":
+                log.info("WebSocket closed by the client: code %d %s",
+                         message["code"], message.get("reason") or "")
+                return
+            if message.get("text") == "+100":
+                count += 100
+            incoming = asyncio.ensure_future(receive())
+        count += 1
+        await send({"type": "websocket.send", "text": str(count)})
+
+
 async def app(scope, receive, send):
+    if scope["type"] == "websocket":
+        if scope["path"] == "/counter":
+            await counter(receive, send)
+        else:
+            await send({"type": "websocket.close"})  # 403
+        return
     if scope["type"] != "http":
         return  # no lifespan needs
     path = scope["path"]

@@ -29,7 +29,8 @@ static int create_with(const char *argument, char *error, size_t size)
     void *user = entry->create(argument, &mode, error, size);
     if (!user)
         return -1;
-    assert_int_equal(mode, ASGICORE_APP_THREADED);
+    /* threaded, and it takes WebSockets (the runtime serves their scope) */
+    assert_int_equal(mode, ASGICORE_APP_THREADED | ASGICORE_APP_WEBSOCKET);
     entry->destroy(user);
     return 0;
 }

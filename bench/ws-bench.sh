@@ -1,0 +1,136 @@
+#!/bin/sh
+# make bench (WebSocket part): the raw ASGI echo app of bench/apps/ws_echo.py
+# served by the module (one nginx worker) and by uvicorn with Debian's
+# python3-websockets (one process, uvloop), in the same run, interleaved
+# rounds, medians and ratios:
+#   - echo round trip of a 64-byte message, p50/p99 (one connection);
+#   - echoed messages/s, 64 B (16 connections x 8 in flight) and 64 KiB
+#     (4 connections x 2 in flight);
+#   - memory per idle WebSocket: the server's RSS with 10,000 open, minus
+#     its RSS before; for nginx, also 10,000 idle keep-alive HTTP
+#     connections, to tell the module's share from nginx's own.
+# The load generator is bench/ws_load.c. Writes $B/bench/websocket.tsv.
+set -eu
+. "$(dirname "$0")/common.sh"
+B=${1:-build}
+B=$(cd "$B" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-/usr/bin/python3}
+ROUNDS=${ROUNDS:-3}
+SECONDS_EACH=${SECONDS_EACH:-3}
+IDLE=${IDLE:-10000}
+LOAD=$B/bench/ws_load
+dir=$(mktemp -d)
+pids=""
+cleanup() {
+    nginx -p "$dir/" -c nginx.conf -s stop 2>/dev/null || true
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+mkdir -p "$dir/logs" "$B/bench"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+base=$((21000 + $$ % 1000 * 10))
+port=$base
+uport=$((base + 1))
+
+$PY -m uvicorn --app-dir "$HERE/apps" --loop uvloop --ws websockets \
+    --no-access-log --log-level warning --port "$uport" ws_echo:app \
+    > "$dir/logs/uvicorn.log" 2>&1 &
+upid=$!
+pids="$upid"
+
+conf_head "$B" | sed 's/worker_connections 4096;/worker_connections 30000;/; s/^events/worker_rlimit_nofile 65536;\nevents/' \
+    > "$dir/nginx.conf"
+cat >> "$dir/nginx.conf" <<CONF
+    asgi_python_path $HERE/apps;
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location = /return200 { return 200 "Hello, world!\n"; }
+        location /ws/ { asgi_app ws_echo:app; }
+    }
+}
+CONF
+nginx -p "$dir/" -c nginx.conf
+
+# both servers echo before anything is measured
+ready() {
+    i=0
+    until "$LOAD" "$1" /ws/x latency 8 10 > /dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "no echo on port $1"; cat "$dir"/logs/*; exit 1; }
+        sleep 0.1
+    done
+}
+ready "$port"
+ready "$uport"
+
+out="$B/bench/websocket.tsv"
+: > "$out"
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+    for s in "module $port" "uvicorn $uport"; do
+        set -- $s
+        "$LOAD" "$2" /ws/x latency 64 2000 >> "$dir/lat.$1"
+        "$LOAD" "$2" /ws/x rate 16 8 64 "$SECONDS_EACH" >> "$dir/rate64.$1"
+        "$LOAD" "$2" /ws/x rate 4 2 65536 "$SECONDS_EACH" >> "$dir/rate64k.$1"
+    done
+    i=$((i + 1))
+done
+for s in module uvicorn; do
+    echo "latency $s $(awk '{ print $2 }' "$dir/lat.$s" | median) $(awk '{ print $4 }' "$dir/lat.$s" | median)" >> "$out"
+    echo "rate64 $s $(median < "$dir/rate64.$s")" >> "$out"
+    echo "rate64k $s $(median < "$dir/rate64k.$s")" >> "$out"
+done
+
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1)
+# idle PID PATH PORT: the RSS growth (KiB) with $IDLE connections open
+idle() {
+    rm -f "$dir/hold"
+    mkfifo "$dir/hold"
+    before=$(rss "$1")
+    "$LOAD" "$4" "$3" idle "$IDLE" < "$dir/hold" > "$dir/idle.out" &
+    lpid=$!
+    exec 3> "$dir/hold"
+    j=0
+    until grep -q '^open' "$dir/idle.out" 2>/dev/null; do
+        j=$((j + 1))
+        [ $j -lt 1200 ] || { echo "could not open $IDLE connections"; exit 1; }
+        sleep 0.1
+    done
+    sleep 1  # the app's tasks reach their receive()
+    after=$(rss "$1")
+    exec 3>&-
+    wait "$lpid" || true
+    echo $((after - before))
+    sleep 1  # the server lets go of them
+}
+echo "idle nginx_http $(idle "$worker" http:/return200 "$port")" >> "$out"
+echo "idle module $(idle "$worker" /ws/idle "$port")" >> "$out"
+echo "idle uvicorn $(idle "$upid" /ws/idle "$uport")" >> "$out"
+
+if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
+    echo "the nginx error log has alerts"; exit 1
+fi
+
+v() { awk -v k="$1" -v s="$2" -v f="${3:-3}" '$1 == k && $2 == s { print $f }' "$out"; }
+echo "WebSocket echo (bench/apps/ws_echo.py), 1 nginx worker / 1 uvicorn" \
+     "process (uvloop, websockets), median of $ROUNDS interleaved rounds:"
+for s in module uvicorn; do
+    printf '  %-8s round trip 64 B: p50 %6.1f us  p99 %6.1f us\n' "$s" \
+        "$(v latency $s 3)" "$(v latency $s 4)"
+done
+for s in module uvicorn; do
+    printf '  %-8s %9.0f msg/s (64 B, 16 conns x 8)  %7.0f msg/s (64 KiB, 4 conns x 2)\n' \
+        "$s" "$(v rate64 $s)" "$(v rate64k $s)"
+done
+awk -v a="$(v rate64 module)" -v b="$(v rate64 uvicorn)" \
+    -v c="$(v rate64k module)" -v d="$(v rate64k uvicorn)" \
+    -v p="$(v latency module 4)" -v q="$(v latency uvicorn 4)" 'BEGIN {
+    printf "ratios: messages/s 64 B %.2fx, 64 KiB %.2fx; p99 module/uvicorn %.2f\n", a / b, c / d, p / q }'
+awk -v n="$IDLE" -v h="$(v idle nginx_http)" -v m="$(v idle module)" \
+    -v u="$(v idle uvicorn)" 'BEGIN {
+    printf "memory per idle connection (%d open): nginx keep-alive HTTP %.1f KiB;" \
+           " module WebSocket %.1f KiB (%.1f KiB beyond nginx'"'"'s own); uvicorn %.1f KiB\n",
+           n, h / n, m / n, (m - h) / n, u / n }'
