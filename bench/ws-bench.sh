@@ -29,7 +29,13 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$dir/logs" "$B/bench"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# the idle connections need as many descriptors, on both ends
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] && nofile=65536
+[ "$nofile" -gt 65536 ] && nofile=65536
+ulimit -n "$nofile"
+[ "$nofile" -gt $((IDLE + 1000)) ] || {
+    echo "ulimit -Hn is $nofile: too few for IDLE=$IDLE connections"; exit 1; }
 base=$((21000 + $$ % 1000 * 10))
 port=$base
 uport=$((base + 1))
@@ -40,7 +46,7 @@ $PY -m uvicorn --app-dir "$HERE/apps" --loop uvloop --ws websockets \
 upid=$!
 pids="$upid"
 
-conf_head "$B" | sed 's/worker_connections 4096;/worker_connections 30000;/; s/^events/worker_rlimit_nofile 65536;\nevents/' \
+conf_head "$B" | sed "s/worker_connections 4096;/worker_connections $nofile;/; s/^events/worker_rlimit_nofile $nofile;\nevents/" \
     > "$dir/nginx.conf"
 cat >> "$dir/nginx.conf" <<CONF
     asgi_python_path $HERE/apps;
@@ -48,6 +54,14 @@ cat >> "$dir/nginx.conf" <<CONF
         listen 127.0.0.1:$port backlog=4096;
         location = /return200 { return 200 "Hello, world!\n"; }
         location /ws/ { asgi_app ws_echo:app; }
+        # nginx's own WebSocket: proxied to uvicorn
+        location /proxy-ws/ {
+            proxy_pass http://127.0.0.1:$uport;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection upgrade;
+            proxy_read_timeout 1h;
+        }
     }
 }
 CONF
@@ -84,30 +98,41 @@ for s in module uvicorn; do
 done
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1)
-# idle PID PATH PORT: the RSS growth (KiB) with $IDLE connections open
+# Memory: RSS growth with $IDLE connections open, each kind in a fresh
+# nginx (a worker reuses what it freed, so a second measure would show
+# less), warmed up first (the app loaded, its first connections made).
+# idle PID PATH PORT [COUNT]: the growth in KiB
 idle() {
-    rm -f "$dir/hold"
-    mkfifo "$dir/hold"
+    count=${4:-$IDLE}
+    rm -f "$dir/idle.out"
+    "$LOAD" "$3" "$2" idle 50 0 > /dev/null
+    sleep 0.5
     before=$(rss "$1")
-    "$LOAD" "$4" "$3" idle "$IDLE" < "$dir/hold" > "$dir/idle.out" &
+    "$LOAD" "$3" "$2" idle "$count" 4 > "$dir/idle.out" &
     lpid=$!
-    exec 3> "$dir/hold"
     j=0
     until grep -q '^open' "$dir/idle.out" 2>/dev/null; do
         j=$((j + 1))
-        [ $j -lt 1200 ] || { echo "could not open $IDLE connections"; exit 1; }
+        [ $j -lt 1200 ] || { echo "could not open $IDLE connections" >&2; exit 1; }
         sleep 0.1
     done
     sleep 1  # the app's tasks reach their receive()
     after=$(rss "$1")
-    exec 3>&-
-    wait "$lpid" || true
+    wait "$lpid"
     echo $((after - before))
-    sleep 1  # the server lets go of them
 }
-echo "idle nginx_http $(idle "$worker" http:/return200 "$port")" >> "$out"
-echo "idle module $(idle "$worker" /ws/idle "$port")" >> "$out"
+fresh_worker() {
+    nginx -p "$dir/" -c nginx.conf -s stop
+    while [ -e "$dir/logs/nginx.pid" ]; do sleep 0.1; done
+    nginx -p "$dir/" -c nginx.conf
+    ready "$port"
+    pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1
+}
+echo "idle nginx_http $(idle "$(fresh_worker)" http:/return200 "$port")" >> "$out"
+# a proxied one holds two descriptors in the worker
+pidle=$(( IDLE < (nofile - 1000) / 2 ? IDLE : (nofile - 1000) / 2 ))
+echo "idle nginx_proxy_ws $(idle "$(fresh_worker)" /proxy-ws/x "$port" "$pidle")" >> "$out"
+echo "idle module $(idle "$(fresh_worker)" /ws/idle "$port")" >> "$out"
 echo "idle uvicorn $(idle "$upid" /ws/idle "$uport")" >> "$out"
 
 if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
@@ -130,7 +155,9 @@ awk -v a="$(v rate64 module)" -v b="$(v rate64 uvicorn)" \
     -v p="$(v latency module 4)" -v q="$(v latency uvicorn 4)" 'BEGIN {
     printf "ratios: messages/s 64 B %.2fx, 64 KiB %.2fx; p99 module/uvicorn %.2f\n", a / b, c / d, p / q }'
 awk -v n="$IDLE" -v h="$(v idle nginx_http)" -v m="$(v idle module)" \
-    -v u="$(v idle uvicorn)" 'BEGIN {
-    printf "memory per idle connection (%d open): nginx keep-alive HTTP %.1f KiB;" \
-           " module WebSocket %.1f KiB (%.1f KiB beyond nginx'"'"'s own); uvicorn %.1f KiB\n",
-           n, h / n, m / n, (m - h) / n, u / n }'
+    -v p="$(v idle nginx_proxy_ws)" -v u="$(v idle uvicorn)" -v pn="$pidle" 'BEGIN {
+    printf "memory per idle connection, %d open (RSS growth of the nginx worker, of uvicorn):\n", n
+    printf "  nginx keep-alive HTTP connection       %5.1f KiB\n", h / n
+    printf "  nginx proxied WebSocket (nginx only, %d open) %5.1f KiB\n", pn, p / pn
+    printf "  module WebSocket (nginx + library + Python app) %5.1f KiB: %.1f KiB beyond an idle keep-alive connection, %.2fx a proxied one\n", m / n, (m - h) / n, (m / n) / (p / pn)
+    printf "  uvicorn WebSocket                      %5.1f KiB\n", u / n }'

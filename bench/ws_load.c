@@ -8,10 +8,10 @@
  *   ws_load PORT PATH latency SIZE COUNT
  *       one connection, one message at a time; prints the round trip's
  *       p50 and p99 in microseconds.
- *   ws_load PORT PATH idle CONNS
+ *   ws_load PORT PATH idle CONNS SECONDS
  *       opens CONNS WebSockets (or, with PATH starting "http:", CONNS
  *       keep-alive HTTP connections after one request each), prints
- *       "open N", and holds them (answering pings) until stdin closes.
+ *       "open N", and holds them (answering pings) SECONDS long.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -75,6 +75,8 @@ static void write_all(int fd, const void *data, size_t len)
 /* A blocking connect and handshake; the socket is then non-blocking. */
 static int open_conn(int http)
 {
+    /* "hold:PATH": the request is sent, its answer never awaited */
+    int hold = http && strncmp(path, "hold:", 5) == 0;
     struct sockaddr_in sa;
     char req[512], buf[4096];
     size_t got = 0;
@@ -100,7 +102,7 @@ static int open_conn(int http)
                  "\r\n\r\n",
                  path);
     write_all(fd, req, strlen(req));
-    for (;;) {
+    for (; !hold;) {
         ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
         if (n <= 0)
             die("handshake read");
@@ -297,9 +299,11 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    if (strcmp(mode, "idle") == 0 && argc == 5) {
+    if (strcmp(mode, "idle") == 0 && argc == 6) {
         int conns = atoi(argv[4]);
-        int http = strncmp(path, "http:", 5) == 0;
+        double until;
+        int http = strncmp(path, "http:", 5) == 0 ||
+                   strncmp(path, "hold:", 5) == 0;
         conn_t *cs = calloc((size_t)conns, sizeof *cs);
         int ep = epoll_create1(0);
         for (int i = 0; i < conns; i++) {
@@ -309,18 +313,15 @@ int main(int argc, char **argv)
         }
         printf("open %d\n", conns);
         fflush(stdout);
-        struct epoll_event ev = {EPOLLIN, {.ptr = NULL}};
-        epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+        until = now_s() + atof(argv[5]);
         long ignored = 0;
-        for (;;) {
+        while (now_s() < until) {
             struct epoll_event evs[64];
-            int n = epoll_wait(ep, evs, 64, -1);
-            for (int i = 0; i < n; i++) {
-                if (evs[i].data.ptr == NULL)
-                    return 0; /* stdin: done */
+            int n = epoll_wait(ep, evs, 64, 100);
+            for (int i = 0; i < n; i++)
                 drain(evs[i].data.ptr, &ignored);
-            }
         }
+        return 0;
     }
     fprintf(stderr, "usage: see the comment at the top\n");
     return 2;

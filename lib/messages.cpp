@@ -142,6 +142,21 @@ OutMessage *OutMessage::make_raw(const void *data, size_t len,
     return msg;
 }
 
+OutMessage *OutMessage::make_raw2(const void *head, size_t head_len,
+                                  const void *data, size_t len) noexcept
+{
+    OutMessage *msg = make_message(OutKind::raw, head_len + len);
+    if (!msg)
+        return nullptr;
+    std::memcpy(storage_of(msg), head, head_len);
+    if (len)
+        std::memcpy(storage_of(msg) + head_len, data, len);
+    msg->data = storage_of(msg);
+    msg->len = head_len + len;
+    msg->last = false;
+    return msg;
+}
+
 OutMessage *OutMessage::make_trailers(const asgicore_header *headers,
                                       size_t count, bool last) noexcept
 {

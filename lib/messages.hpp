@@ -38,6 +38,9 @@ struct OutMessage {
     // Bytes of a connection taken over (a WebSocket's frames).
     static OutMessage *make_raw(const void *data, size_t len,
                                 bool last) noexcept;
+    // The same from two pieces (a frame's header and its payload).
+    static OutMessage *make_raw2(const void *head, size_t head_len,
+                                 const void *data, size_t len) noexcept;
     static OutMessage *make_trailers(const asgicore_header *headers,
                                      size_t count, bool last) noexcept;
     static void destroy(OutMessage *msg) noexcept;

@@ -389,21 +389,37 @@ int Context::ws_send(Scope *s, bool text, const void *data, size_t len)
     if (s->send_waiting)
         return ASGICORE_ERR_BUSY;
     std::string &out = w.session->output();
-    size_t before = out.size();
-    int rc = w.session->send(text, data, len);
+    int rc = w.session->check_send(text, data, len);
     if (rc == ASGICORE_ERR_INVALID)
         return send_failed(s, ASGICORE_ERR_INVALID,
                            "websocket.send of text that is not UTF-8");
     if (rc != ASGICORE_OK)
         return rc;  // W10: closing or closed
-    OutMessage *msg = OutMessage::make_raw(out.data(), out.size(), false);
+    // Frames the session queued (pongs) go first; the message is framed
+    // straight into its output message: one copy of the payload.
+    uint8_t head[ws::max_header];
+    size_t head_len =
+        ws::encode_header(head, text ? ws::op_text : ws::op_binary, len);
+    OutMessage *queued = nullptr;
+    if (!out.empty()) {
+        queued = OutMessage::make_raw(out.data(), out.size(), false);
+        if (!queued)
+            return ASGICORE_ERR_NOMEM;
+    }
+    OutMessage *msg = OutMessage::make_raw2(head, head_len, data, len);
     if (!msg) {
-        out.resize(before);
+        if (queued)
+            OutMessage::destroy(queued);
         return ASGICORE_ERR_NOMEM;
     }
-    size_t bytes = out.size();
-    out.clear();
-    return queue_output(s, msg, bytes);  // W12: PENDING while backlogged
+    if (queued) {
+        size_t queued_bytes = out.size();
+        out.clear();
+        s->out.push(queued);
+        s->out_buffered += queued_bytes;
+    }
+    return queue_output(s, msg, head_len + len);  // W12: PENDING while
+                                                  // backlogged
 }
 
 int Context::ws_close(Scope *s, int code, const char *reason, size_t len)

@@ -99,6 +99,10 @@ private:
 };
 
 // Appends one unmasked server frame to `out`. May throw std::bad_alloc.
+// A server frame's header (unmasked) for `len` payload bytes: its size.
+constexpr size_t max_header = 10;
+size_t encode_header(uint8_t head[max_header], Opcode op, size_t len,
+                     bool fin = true) noexcept;
 void encode_frame(std::string &out, Opcode op, const void *data, size_t len,
                   bool fin = true);
 

@@ -138,7 +138,7 @@ bool Session::take_event(Event &out, bool *resume)
     return true;
 }
 
-int Session::send(bool text, const void *data, size_t len)
+int Session::check_send(bool text, const void *data, size_t len) const
 {
     if (phase_ != Phase::open || disconnected_)
         return ASGICORE_ERR_DISCONNECTED;  // W10
@@ -149,6 +149,13 @@ int Session::send(bool text, const void *data, size_t len)
         if (!v.feed(static_cast<const uint8_t *>(data), len) || !v.complete())
             return ASGICORE_ERR_INVALID;  // the client would fail us: 1007
     }
+    return ASGICORE_OK;
+}
+
+int Session::send(bool text, const void *data, size_t len)
+{
+    if (int rc = check_send(text, data, len))
+        return rc;
     encode_frame(out_, text ? op_text : op_binary, data, len);
     return ASGICORE_OK;
 }

@@ -67,6 +67,9 @@ public:
     // bytes. May throw std::bad_alloc.
     int send(bool text, const void *data, size_t len);
     int close(unsigned code, std::string_view reason, asgicore_time now);
+    // What send() checks, without encoding: the caller frames the message
+    // itself (one copy of a large one instead of two).
+    int check_send(bool text, const void *data, size_t len) const;
 
     // Frames for the host, in order; the host takes them all.
     std::string &output() noexcept { return out_; }

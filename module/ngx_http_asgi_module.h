@@ -131,6 +131,7 @@ typedef struct {
     u_char                        *raw;
     size_t                         raw_pos;
     size_t                         raw_len;
+    size_t                         raw_size;
     ngx_queue_t                    ws_link;
 
     /* P9: the request's log context, for an app's lines after nginx
@@ -158,6 +159,7 @@ typedef struct {
     unsigned                       websocket:1;      /* taken over */
     unsigned                       ws_read_done:1;
     unsigned                       going_away:1;
+    unsigned                       cork_full:1;      /* answered PENDING */
 } ngx_http_asgi_req_t;
 
 
@@ -212,6 +214,7 @@ void ngx_http_asgi_subrequest_writer(ngx_http_request_t *r);
 ngx_uint_t ngx_http_asgi_websocket_requested(ngx_http_request_t *r);
 ngx_int_t ngx_http_asgi_websocket_start(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_websocket_end(ngx_http_asgi_req_t *req);
+void ngx_http_asgi_websocket_hand_over(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_websocket_read(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_websocket_shutdown(void);
 int ngx_http_asgi_send_raw(void *user, asgicore_scope *scope,

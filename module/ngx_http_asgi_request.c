@@ -284,6 +284,10 @@ ngx_http_asgi_finalize_handler(ngx_event_t *ev)
                    asgicore_outcome_name(req->outcome),
                    (int) req->response_complete);
 
+    if (req->websocket && req->outcome == ASGICORE_OUTCOME_COMPLETE) {
+        ngx_http_asgi_websocket_hand_over(req);
+    }
+
     /* nginx may keep the request a while (flushing output, lingering
      * close): from here on it is nginx's alone. */
     ngx_http_asgi_detach(req);

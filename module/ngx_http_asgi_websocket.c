@@ -16,8 +16,20 @@
  * fed to it, so an idle connection holds no read buffer. */
 #define NGX_HTTP_ASGI_WS_READ_SIZE  16384
 
+/*
+ * Frames the library hands over in one turn of the event loop (echoes of
+ * a batch of messages, pongs) are gathered and written with one send()
+ * at the end of the turn: on a busy connection the syscall per frame is
+ * most of the cost. A large frame goes at once when nothing waits before
+ * it; past NGX_HTTP_ASGI_WS_CORK gathered bytes the library is told to
+ * wait (PENDING), so the memory stays bounded.
+ */
+#define NGX_HTTP_ASGI_WS_DIRECT     16384
+#define NGX_HTTP_ASGI_WS_CORK       65536
+
 
 static void ngx_http_asgi_ws_read_handler(ngx_http_request_t *r);
+static void ngx_http_asgi_ws_flush_handler(ngx_event_t *ev);
 static void ngx_http_asgi_ws_write_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_asgi_ws_feed(ngx_http_asgi_req_t *req,
     u_char *data, size_t len);
@@ -97,6 +109,10 @@ ngx_http_asgi_websocket_start(ngx_http_asgi_req_t *req)
 
     ngx_queue_insert_tail(&ngx_http_asgi_ws_open, &req->ws_link);
 
+    /* the head is written: its flush event gathers frames from now on */
+    req->head_pending = 0;
+    req->flush_head.handler = ngx_http_asgi_ws_flush_handler;
+
     if (ngx_http_send_special(r, NGX_HTTP_FLUSH) == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -127,7 +143,46 @@ ngx_http_asgi_websocket_end(ngx_http_asgi_req_t *req)
         req->raw = NULL;
         req->raw_pos = 0;
         req->raw_len = 0;
+        req->raw_size = 0;
     }
+}
+
+
+/*
+ * The library is done: frames it handed over and the socket did not take
+ * yet go to nginx's own output, which the request's end waits for before
+ * its lingering close.
+ */
+
+void
+ngx_http_asgi_websocket_hand_over(ngx_http_asgi_req_t *req)
+{
+    size_t               size;
+    ngx_buf_t           *b;
+    ngx_chain_t          out;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+    size = req->raw_len - req->raw_pos;
+
+    if (r == NULL || size == 0 || req->client_gone) {
+        return;
+    }
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return;
+    }
+
+    b->last = ngx_cpymem(b->pos, req->raw + req->raw_pos, size);
+    b->flush = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    req->raw_pos = req->raw_len;
+
+    (void) ngx_http_output_filter(r, &out);
 }
 
 
@@ -151,38 +206,56 @@ ngx_http_asgi_send_raw(void *user, asgicore_scope *scope, void *host_data,
 
     c = r->connection;
 
-    if (req->write_blocked || req->raw_len > req->raw_pos) {
+    if (req->write_blocked) {
         return ngx_http_asgi_ws_keep(req, data, len) == NGX_OK
                ? ASGICORE_PENDING : ASGICORE_ERR_NOMEM;
     }
 
-    while (len) {
-        n = c->send(c, (u_char *) data, len);
+    if (req->raw_len == req->raw_pos && len >= NGX_HTTP_ASGI_WS_DIRECT
+        && r->out == NULL && !c->buffered)
+    {
+        while (len) {
+            n = c->send(c, (u_char *) data, len);
 
-        if (n == NGX_ERROR) {
-            ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+            if (n == NGX_ERROR) {
+                ngx_http_asgi_client_gone(req,
+                                          ASGICORE_DISCONNECT_WRITE_ERROR);
+                return ASGICORE_OK;
+            }
+
+            if (n == NGX_AGAIN || n == 0) {
+                break;
+            }
+
+            data = (u_char *) data + n;
+            len -= n;
+        }
+
+        if (len == 0) {
             return ASGICORE_OK;
         }
 
-        if (n == NGX_AGAIN || n == 0) {
-            break;
+        if (ngx_http_asgi_ws_keep(req, data, len) != NGX_OK) {
+            return ASGICORE_ERR_NOMEM;
         }
 
-        data = (u_char *) data + n;
-        len -= n;
-    }
+        ngx_http_asgi_ws_block_writes(req);
 
-    if (len == 0) {
-        return ASGICORE_OK;
+        return req->client_gone ? ASGICORE_OK : ASGICORE_PENDING;
     }
 
     if (ngx_http_asgi_ws_keep(req, data, len) != NGX_OK) {
         return ASGICORE_ERR_NOMEM;
     }
 
-    ngx_http_asgi_ws_block_writes(req);
+    ngx_post_event(&req->flush_head, &ngx_posted_events);
 
-    return req->client_gone ? ASGICORE_OK : ASGICORE_PENDING;
+    if (req->raw_len - req->raw_pos >= NGX_HTTP_ASGI_WS_CORK) {
+        req->cork_full = 1;
+        return ASGICORE_PENDING;
+    }
+
+    return ASGICORE_OK;
 }
 
 
@@ -191,31 +264,84 @@ ngx_http_asgi_ws_keep(ngx_http_asgi_req_t *req, const u_char *data,
     size_t len)
 {
     u_char  *p;
-    size_t   size, kept;
+    size_t   kept, size;
 
     kept = req->raw_len - req->raw_pos;
-    size = kept + len;
 
-    p = ngx_alloc(size, req->r->connection->log);
-    if (p == NULL) {
-        return NGX_ERROR;
+    if (req->raw_pos && req->raw_size - req->raw_len < len) {
+        /* what was written leaves room at the front */
+        ngx_memmove(req->raw, req->raw + req->raw_pos, kept);
+        req->raw_pos = 0;
+        req->raw_len = kept;
     }
 
-    if (kept) {
-        ngx_memcpy(p, req->raw + req->raw_pos, kept);
+    if (req->raw_size - req->raw_len < len) {
+        size = ngx_max(ngx_max(2 * req->raw_size, kept + len), 4096);
+
+        p = ngx_alloc(size, req->r->connection->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (kept) {
+            ngx_memcpy(p, req->raw + req->raw_pos, kept);
+        }
+
+        if (req->raw) {
+            ngx_free(req->raw);
+        }
+
+        req->raw = p;
+        req->raw_pos = 0;
+        req->raw_len = kept;
+        req->raw_size = size;
     }
 
-    ngx_memcpy(p + kept, data, len);
-
-    if (req->raw) {
-        ngx_free(req->raw);
-    }
-
-    req->raw = p;
-    req->raw_pos = 0;
-    req->raw_len = size;
+    ngx_memcpy(req->raw + req->raw_len, data, len);
+    req->raw_len += len;
 
     return NGX_OK;
+}
+
+
+/* The end of the turn: what was gathered goes in one write. */
+
+static void
+ngx_http_asgi_ws_flush_handler(ngx_event_t *ev)
+{
+    ngx_http_asgi_req_t  *req = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = req->r;
+
+    if (r == NULL || req->scope == NULL || req->client_gone
+        || req->write_blocked)
+    {
+        return;
+    }
+
+    c = r->connection;
+
+    rc = ngx_http_asgi_ws_flush(req);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
+
+    } else if (rc == NGX_AGAIN) {
+        ngx_http_asgi_ws_block_writes(req);
+
+    } else if (req->cork_full) {
+        req->cork_full = 0;
+
+        ngx_http_asgi_req_ref(req);
+        asgicore_scope_write_ready(req->scope);
+        ngx_http_asgi_req_unref(req);
+    }
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -281,11 +407,13 @@ ngx_http_asgi_ws_flush(ngx_http_asgi_req_t *req)
         req->raw_pos += n;
     }
 
+    /* drained: an idle connection keeps no buffer */
     if (req->raw) {
         ngx_free(req->raw);
         req->raw = NULL;
         req->raw_pos = 0;
         req->raw_len = 0;
+        req->raw_size = 0;
     }
 
     return NGX_OK;
@@ -336,6 +464,7 @@ ngx_http_asgi_ws_write_handler(ngx_http_request_t *r)
     }
 
     req->write_blocked = 0;
+    req->cork_full = 0;
 
     ngx_http_asgi_req_ref(req);
     asgicore_scope_write_ready(req->scope);
