@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <strings.h>
 #include <vector>
 
 namespace asgicore {
@@ -109,6 +110,11 @@ void Context::ws_settle(Scope *s)
     if (session.disconnect_code() && !w.app_told) {
         // W11: told, then the grace period; a waiting send is released
         w.app_told = true;
+        if (session.violation())  // W8: the one line that says why
+            log(ASGICORE_LOG_INFO, s,
+                "WebSocket closed with " +
+                    std::to_string(session.disconnect_code()) +
+                    ": the client sent " + session.violation());
         if (s->app_running()) {
             if (s->send_waiting) {
                 s->send_waiting = false;
@@ -276,7 +282,13 @@ int Context::receive_v2(Scope *s, asgicore_event_v2 &ev)
     if (w.state == WsState::accepted) {
         ws::Event e;
         bool resume = false;
+        bool was_paused = w.session->paused();
         if (w.session->take_event(e, &resume)) {
+            if (was_paused && !w.session->paused()) {
+                // the kept bytes were decoded: their pongs or echo go
+                // out, the keepalive restarts (W9, W13)
+                ws_settle(s);
+            }
             if (resume)
                 ws_maybe_resume(s);  // W13: read again
             w.delivered = std::move(e);
@@ -352,6 +364,26 @@ int Context::ws_accept(Scope *s, const asgicore_str *subprotocol,
         return send_failed(s, ASGICORE_ERR_BAD_HEADER,
                            "websocket.accept header with an invalid name, or "
                            "a control character in a value: not written");
+    // W3: the handshake's own headers are the server's (a second Upgrade
+    // or Sec-WebSocket-Accept fails the client; a length frames nothing)
+    static const char *const reserved[] = {"upgrade",
+                                           "connection",
+                                           "sec-websocket-accept",
+                                           "sec-websocket-protocol",
+                                           "sec-websocket-extensions",
+                                           "content-length",
+                                           "transfer-encoding",
+                                           "keep-alive"};
+    for (size_t i = 0; i < count; i++)
+        for (const char *name : reserved)
+            if (headers[i].name.len == std::strlen(name) &&
+                strncasecmp(headers[i].name.data, name, headers[i].name.len) ==
+                    0)
+                return send_failed(s, ASGICORE_ERR_BAD_HEADER,
+                                   std::string("websocket.accept header \"") +
+                                       name +
+                                       "\" is the server's to set (a "
+                                       "subprotocol goes in \"subprotocol\")");
     std::vector<asgicore_header> all = {
         {str_of("upgrade"), str_of("websocket")},
         {str_of("connection"), str_of("Upgrade")},

@@ -68,6 +68,22 @@ bool key_valid(std::string_view key) noexcept
     return true;
 }
 
+// An HTTP token (RFC 9110): what a subprotocol name must be.
+bool is_token(std::string_view s) noexcept
+{
+    if (s.empty())
+        return false;
+    for (char c : s) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  (c >= '0' && c <= '9') ||
+                  std::string_view("!#$%&'*+-.^_`|~").find(c) !=
+                      std::string_view::npos;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool has_token(std::string_view value, std::string_view token) noexcept
@@ -100,6 +116,7 @@ Handshake check_handshake(std::string_view method,
     Handshake h;
     bool upgrade = false, connection = false;
     int keys = 0, versions = 0;
+    bool bad_protocol = false;
     std::string_view key, version;
     for (const HeaderView &hv : headers) {
         if (hv.name == "upgrade") {
@@ -117,6 +134,8 @@ Handshake check_handshake(std::string_view method,
             while (!v.empty()) {
                 size_t comma = v.find(',');
                 std::string_view p = trim(v.substr(0, comma));
+                if (!p.empty() && !is_token(p))
+                    bad_protocol = true;  // it would be echoed to the client
                 if (!p.empty())
                     h.subprotocols.emplace_back(p);
                 if (comma == std::string_view::npos)
@@ -140,6 +159,9 @@ Handshake check_handshake(std::string_view method,
     } else if (keys != 1 || !key_valid(key)) {
         h.status = 400;
         h.error = "no valid Sec-WebSocket-Key";
+    } else if (bad_protocol) {
+        h.status = 400;
+        h.error = "a Sec-WebSocket-Protocol value that is not a token";
     } else {
         h.accept = accept_key(key);
     }

@@ -94,6 +94,8 @@ void Session::decode(bool ignore_pause)
         case Decoded::violation: {
             // W8: failed with the RFC's code; the app is told that code
             bool send = phase_ == Phase::open;
+            if (!violation_)
+                violation_ = f.error;
             disconnect(send ? f.close_code : unsigned(close_abnormal),
                        std::string());
             phase_ = Phase::closed;

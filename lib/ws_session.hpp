@@ -89,6 +89,8 @@ public:
     Phase phase() const noexcept { return phase_; }
     // The code of the disconnect the app got (0: not yet).
     unsigned disconnect_code() const noexcept { return disconnect_code_; }
+    // What the client did wrong, when a violation ended the connection.
+    const char *violation() const noexcept { return violation_; }
 
 private:
     void decode(bool ignore_pause);
@@ -110,6 +112,7 @@ private:
     bool disconnected_ = false;
     bool disconnect_taken_ = false;
     unsigned disconnect_code_ = 0;
+    const char *violation_ = nullptr;
     std::string disconnect_reason_;
 
     asgicore_time last_heard_;     // the client's last bytes

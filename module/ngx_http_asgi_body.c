@@ -60,6 +60,7 @@ ngx_http_asgi_body_start(ngx_http_request_t *r)
 
     if (ngx_http_asgi_websocket_requested(r)) {
         flags |= ASGICORE_SCOPE_WEBSOCKET;
+        req->ws_requested = 1;
     }
 
     if (ngx_http_asgi_open_scope(r, req, flags) != NGX_OK) {
@@ -105,6 +106,10 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
     }
 
     info.grace_period_ns = (int64_t) alcf->grace_period * 1000000;
+
+    if (alcf->grace_period > ngx_http_asgi_worker->max_grace) {
+        ngx_http_asgi_worker->max_grace = alcf->grace_period;
+    }
     info.flags = flags;
 
     info.websocket_max_message = alcf->websocket_max_message;

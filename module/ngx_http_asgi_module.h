@@ -101,6 +101,8 @@ typedef struct {
     ngx_event_t                    timer;
     ngx_event_t                    shutdown_hold; /* while scopes live */
     ngx_connection_t              *wake;       /* the eventfd */
+    ngx_msec_t                     max_grace;  /* of the scopes opened */
+    ngx_msec_t                     apps_until; /* see shutdown_hold */
     ngx_log_t                     *log;
 } ngx_http_asgi_worker_t;
 
@@ -157,6 +159,7 @@ typedef struct {
     unsigned                       head_pending:1;   /* not written yet */
     unsigned                       expect_continue:1;
     unsigned                       websocket:1;      /* taken over */
+    unsigned                       ws_requested:1;   /* Upgrade asked */
     unsigned                       ws_read_done:1;
     unsigned                       going_away:1;
     unsigned                       cork_full:1;      /* answered PENDING */

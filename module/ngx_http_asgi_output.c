@@ -52,7 +52,16 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
         ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
         r->keepalive = 0;
 
-    } else if (status == 426) {
+    } else if (req->ws_requested) {
+        /*
+         * Any other answer to an upgrade request ends the connection: the
+         * client may have sent frames behind it, which must never be read
+         * as the next request.
+         */
+        r->keepalive = 0;
+    }
+
+    if (status == 426) {
         /* the library's answer to another WebSocket version; nginx has
          * no reason phrase for it */
         ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");

@@ -406,7 +406,18 @@ ngx_http_asgi_shutdown_hold_check(void)
            == ASGICORE_OK
         && c.live == 0)
     {
-        ngx_del_timer(hold);
+        if (c.running_apps == 0) {
+            ngx_del_timer(hold);
+            return;
+        }
+
+        /*
+         * An app may run on after its scope ended: a WebSocket's app is
+         * told of the close, then has its grace period. A stopping worker
+         * waits for it that long (and a second), not for ever.
+         */
+        ngx_http_asgi_worker->apps_until = ngx_current_msec
+                                    + ngx_http_asgi_worker->max_grace + 1000;
     }
 }
 
@@ -421,7 +432,11 @@ ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev)
         ngx_http_asgi_websocket_shutdown();  /* W15 */
     }
 
-    if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK && c.live > 0) {
+    if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK
+        && (c.live > 0
+            || (c.running_apps > 0
+                && (ngx_msec_int_t) (w->apps_until - ngx_current_msec) > 0)))
+    {
         ngx_add_timer(ev, NGX_HTTP_ASGI_HOLD_INTERVAL);
     }
 }

@@ -83,9 +83,10 @@ env ASGI_RECORD=$RECORD;
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app wsapp:app; }
 --- exec
-/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/deny
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/deny -show connection
 --- response_body
 HTTP/1.1 403 Forbidden
+connection: close
 --- record
 denied
 --- access_log
@@ -240,6 +241,9 @@ eof
 disconnect 1002 '' echo
 disconnect 1007 '' echo
 disconnect 1009 '' echo
+--- error_log
+WebSocket closed with 1002: the client sent an unmasked frame
+WebSocket closed with 1007: the client sent a text message that is not UTF-8
 
 === TEST 15: W10 send() after the client left raises ClientDisconnected, no app error
 --- main_config
@@ -489,3 +493,37 @@ Hello from Django
 channels disconnect 1000
 channels disconnect 4001
 --- timeout: 30
+
+=== TEST 31: W15 W11 a client that never answers the 1001 of a quit: after the close timeout its app hears 1006, gets its grace period and its cancel, then nginx exits
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_websocket_close_timeout 300ms;
+asgi_disconnect_grace_period 300ms;
+location / { asgi_app wsapp:app; }
+--- exec
+cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/linger 'text a' recv recv 'sleep 3' > a.out & cd $SERVROOT; for i in $(seq 200); do grep -qs 'text: a' a.out && break; sleep 0.05; done; kill -QUIT $(cat logs/nginx.pid); wait; cat a.out; for i in $(seq 100); do test -e logs/nginx.pid || break; sleep 0.1; done; test -e logs/nginx.pid && echo still running || echo nginx exited
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: a
+close 1001 ''
+nginx exited
+--- record
+disconnect 1006 '' linger
+cancelled linger
+--- live_check_after
+
+=== TEST 32: W1 a refused upgrade ends the connection: frames sent behind it are never read as a request
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/denial -show connection; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo -H 'Sec-WebSocket-Protocol: a b' -show connection
+--- response_body_like
+^HTTP/1.1 401 Unauthorized
+connection: close
+who are you\?
+HTTP/1.1 400 Bad Request
+connection: close
+a Sec-WebSocket-Protocol value that is not a token

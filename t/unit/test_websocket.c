@@ -789,6 +789,90 @@ static void W15_a_close_while_paused_reads_the_reply(void **st)
     fake_pump(&s->fh);
 }
 
+/* W9, W13: a ping that waited behind a pause is answered when the app
+ * receives, and the keepalive runs again: nothing more need come */
+static void W13_a_ping_kept_during_a_pause_is_answered_on_receive(void **st)
+{
+    ws_state *s = *st;
+    asgicore_scope_info limits;
+    memset(&limits, 0, sizeof limits);
+    limits.websocket_max_message = 64;
+    limits.websocket_ping_interval_ns = (int64_t)SEC;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    fake_pump(&s->fh);
+    unsigned char buf[256];
+    char payload[60];
+    memset(payload, 'm', sizeof payload);
+    size_t n = client_frame(buf, 2, payload, sizeof payload);
+    n += client_frame(buf + n, 9, "p", 1);
+    assert_int_equal(asgicore_scope_feed_raw(s->req.scope, buf, n, s->fh.now),
+                     ASGICORE_PENDING);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.raw_len, 0); /* the ping waits behind */
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.type, ASGICORE_EVENT_WEBSOCKET_RECEIVE);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.raw_len, 3);
+    assert_memory_equal(s->req.raw, "\x8a\x01p", 3);
+    /* the keepalive: pinged after the interval, lost after another */
+    fake_advance(&s->fh, SEC);
+    fake_pump(&s->fh);
+    assert_int_equal((unsigned char)s->req.raw[3], 0x89);
+    fake_advance(&s->fh, SEC);
+    fake_pump(&s->fh);
+    ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.code, 1006);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* W3: the handshake's own headers are not the app's to add */
+static void W3_accept_refuses_the_handshakes_own_headers(void **st)
+{
+    ws_state *s = *st;
+    const char *names[] = {"Upgrade", "sec-websocket-accept", "content-length",
+                           "Connection"};
+    for (size_t i = 0; i < 4; i++) {
+        fake_req req;
+        fake_open_ws(&s->fh, &s->fa, &req, NULL, NULL, NULL);
+        receive_ok(req.scope);
+        asgicore_header h = {{names[i], strlen(names[i])}, {"x", 1}};
+        assert_int_equal(asgicore_websocket_accept(req.scope, NULL, &h, 1),
+                         ASGICORE_ERR_BAD_HEADER);
+        asgicore_finish(req.scope, 1, NULL);
+        fake_pump(&s->fh);
+        assert_int_not_equal(req.status, 101);
+        fake_release(&s->fh, &req);
+    }
+    assert_true(fake_logged(&s->fh, "is the server's to set"));
+}
+
+/* W1: an offered subprotocol that is not a token is refused (it would be
+ * echoed into the 101) */
+static void W1_a_subprotocol_that_is_not_a_token_is_refused(void **st)
+{
+    ws_state *s = *st;
+    fake_open_ws(&s->fh, &s->fa, &s->req, "sec-websocket-protocol",
+                 "chat, d\x01x", NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.status, 400);
+}
+
+/* W8: a violation is logged once, naming it */
+static void W8_a_violation_is_logged(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    assert_int_equal(feed(&s->fh, &s->req, 3, "", 0), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_true(fake_logged(&s->fh, "WebSocket closed with 1002: the client "
+                                    "sent"));
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -841,6 +925,10 @@ int main(void)
         T(W15_a_host_going_away_closes_with_1001),
         T(W15_going_away_needs_an_open_websocket),
         T(W15_a_close_while_paused_reads_the_reply),
+        T(W13_a_ping_kept_during_a_pause_is_answered_on_receive),
+        T(W3_accept_refuses_the_handshakes_own_headers),
+        T(W1_a_subprotocol_that_is_not_a_token_is_refused),
+        T(W8_a_violation_is_logged),
         T(an_app_without_websockets_gets_http),
 #undef T
     };
