@@ -128,12 +128,13 @@ fresh_worker() {
     ready "$port"
     pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1
 }
+# uvicorn first: the proxied connections below go to it too
+echo "idle uvicorn $(idle "$upid" /ws/idle "$uport")" >> "$out"
 echo "idle nginx_http $(idle "$(fresh_worker)" http:/return200 "$port")" >> "$out"
 # a proxied one holds two descriptors in the worker
 pidle=$(( IDLE < (nofile - 1000) / 2 ? IDLE : (nofile - 1000) / 2 ))
 echo "idle nginx_proxy_ws $(idle "$(fresh_worker)" /proxy-ws/x "$port" "$pidle")" >> "$out"
 echo "idle module $(idle "$(fresh_worker)" /ws/idle "$port")" >> "$out"
-echo "idle uvicorn $(idle "$upid" /ws/idle "$uport")" >> "$out"
 
 if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
     echo "the nginx error log has alerts"; exit 1

@@ -14,7 +14,7 @@
 
 /* Reads go through one buffer per worker: the library takes every byte
  * fed to it, so an idle connection holds no read buffer. */
-#define NGX_HTTP_ASGI_WS_READ_SIZE  16384
+#define NGX_HTTP_ASGI_WS_READ_SIZE  65536
 
 /*
  * Frames the library hands over in one turn of the event loop (echoes of

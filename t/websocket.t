@@ -527,3 +527,19 @@ who are you\?
 HTTP/1.1 400 Bad Request
 connection: close
 a Sec-WebSocket-Protocol value that is not a token
+
+=== TEST 33: an app that dies while its large message is still being written (slow client): the frame arrives whole, then 1011
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $SMALLPORT /ws/killmid 'sleep 1' recv recv 'close 1011' eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+binary: 8388608 bytes
+close 1011 ''
+eof
+--- error_log
+RuntimeError: killed mid-message
+--- access_log
+101 app_error /ws/killmid

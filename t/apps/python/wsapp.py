@@ -150,6 +150,14 @@ async def app(scope, receive, send):
                 record("collected %s then %s" % (",".join(got), m["code"]))
                 return
             got.append(m.get("text") or "%d bytes" % len(m["bytes"]))
+    elif kind == "killmid":
+        # the app dies while a large message is still being written to a
+        # slow client: the frame goes out whole, then the 1011
+        await send({"type": "websocket.accept"})
+        asyncio.ensure_future(send({"type": "websocket.send",
+                                    "bytes": b"z" * (8 << 20)}))
+        await asyncio.sleep(0.2)
+        raise RuntimeError("killed mid-message")
     elif kind == "slowaccept":
         await asyncio.sleep(0.3)
         await send({"type": "websocket.accept"})
