@@ -167,6 +167,16 @@ void Context::ws_expire(Scope *s, asgicore_time now)
         w.clock_stale = false;
         w.session->restart_clock(now);
     }
+    if (w.session && s->host_open && w.session->deadline() <= now &&
+        s->host_blocked && w.session->phase() != ws::Phase::closed) {
+        // W7, W9: the client cannot answer a close or a ping still queued
+        // behind what it is reading: while the host is backlogged the
+        // timers wait (the host's send timeout bounds a client that reads
+        // nothing)
+        w.session->restart_clock(now);
+        ws_arm_timer(s);
+        return;
+    }
     if (w.session && s->host_open && w.session->deadline() <= now) {
         bool was_closed = w.session->phase() == ws::Phase::closed;
         w.session->expire(now);

@@ -103,6 +103,7 @@ typedef struct {
     ngx_connection_t              *wake;       /* the eventfd */
     ngx_msec_t                     max_grace;  /* of the scopes opened */
     ngx_msec_t                     apps_until; /* see shutdown_hold */
+    ngx_msec_t                     exiting_since;
     ngx_log_t                     *log;
 } ngx_http_asgi_worker_t;
 

@@ -425,17 +425,30 @@ ngx_http_asgi_shutdown_hold_check(void)
 static void
 ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev)
 {
+    ngx_flag_t               wait_apps;
+    ngx_core_conf_t         *ccf;
     asgicore_counters        c;
     ngx_http_asgi_worker_t  *w = ev->data;
+
+    if (ngx_exiting && w->exiting_since == 0) {
+        w->exiting_since = ngx_current_msec ? ngx_current_msec : 1;
+    }
+
+    /* apps that run on after their scopes (see shutdown_hold_check) are
+     * waited for no longer than worker_shutdown_timeout */
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+    wait_apps = (ngx_msec_int_t) (w->apps_until - ngx_current_msec) > 0
+                && (ccf->shutdown_timeout == 0 || w->exiting_since == 0
+                    || ngx_current_msec - w->exiting_since
+                       < ccf->shutdown_timeout);
 
     if (ngx_exiting) {
         ngx_http_asgi_websocket_shutdown();  /* W15 */
     }
 
     if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK
-        && (c.live > 0
-            || (c.running_apps > 0
-                && (ngx_msec_int_t) (w->apps_until - ngx_current_msec) > 0)))
+        && (c.live > 0 || (c.running_apps > 0 && wait_apps)))
     {
         ngx_add_timer(ev, NGX_HTTP_ASGI_HOLD_INTERVAL);
     }

@@ -74,6 +74,13 @@ static asgicore_event_v2 receive_ok(asgicore_scope *scope)
     return ev;
 }
 
+static void expect_pending_v2(asgicore_scope *scope)
+{
+    asgicore_event_v2 ev;
+    assert_int_equal(asgicore_receive_versioned(scope, ASGICORE_EVENT_V2, &ev),
+                     ASGICORE_PENDING);
+}
+
 static void connect_and_accept(ws_state *s)
 {
     fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, NULL);
@@ -873,6 +880,37 @@ static void W8_a_violation_is_logged(void **st)
     fake_pump(&s->fh);
 }
 
+/* W7: a close queued behind a message the client is still reading: the
+ * close timeout runs from when the host could write again */
+static void W7_the_close_timeout_waits_for_a_backlogged_host(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    s->req.write_result = ASGICORE_PENDING;
+    assert_int_equal(asgicore_websocket_send(s->req.scope, 0, "big", 3),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(asgicore_websocket_close(s->req.scope, 1000, NULL, 0),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    /* long past the close timeout (5 s), the slow client still reads */
+    fake_advance(&s->fh, 20 * SEC);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 0);
+    expect_pending_v2(s->req.scope);
+    /* the host drains: the timeout runs from there */
+    s->req.write_result = ASGICORE_OK;
+    asgicore_scope_write_ready(s->req.scope);
+    fake_pump(&s->fh);
+    fake_advance(&s->fh, 5 * SEC);
+    fake_pump(&s->fh);
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.code, 1006);
+    assert_int_equal(s->req.done_calls, 1);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -929,6 +967,7 @@ int main(void)
         T(W3_accept_refuses_the_handshakes_own_headers),
         T(W1_a_subprotocol_that_is_not_a_token_is_refused),
         T(W8_a_violation_is_logged),
+        T(W7_the_close_timeout_waits_for_a_backlogged_host),
         T(an_app_without_websockets_gets_http),
 #undef T
     };
