@@ -543,3 +543,42 @@ eof
 RuntimeError: killed mid-message
 --- access_log
 101 app_error /ws/killmid
+
+=== TEST 34: a native inline app takes WebSockets (ASGICORE_APP_WEBSOCKET): echo, fragments and pings, the client's close; 403 before accept
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+location /i/ { asgi_native_app $TEST_APP "inline websocket record=$RECORD"; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /i/echo 'text one' recv 'frame 0 2 0102' 'ping x' 'frame 1 0 03' recv recv 'close 4005' recv eof; /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /i/wsdeny
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: one
+pong 'x'
+binary: 3 bytes
+close 4005 ''
+eof
+HTTP/1.1 403 Forbidden
+--- record
+ws-disconnect 4005 /i/echo
+--- access_log
+101 complete /i/echo
+403 complete /i/wsdeny
+
+=== TEST 35: a native threaded app: a large echo to a slow client, then a violation (1009)
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_websocket_max_message 300000;
+location /t/ { asgi_native_app $TEST_APP "threaded websocket record=$RECORD"; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $SMALLPORT /t/echo 'binary 300000' recv 'binary 300001' recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+binary: 300000 bytes
+close 1009 ''
+eof
+--- record
+ws-disconnect 1009 /t/echo
+--- error_log
+WebSocket closed with 1009: the client sent

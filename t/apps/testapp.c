@@ -3,6 +3,9 @@
  *
  *   asgi_native_app testapp.so "inline";            callbacks on nginx's thread
  *   asgi_native_app testapp.so "threaded record=F";  its own thread and timers
+ * With "websocket" in the argument it takes WebSockets too: each is an echo
+ * (a path ending in /wsdeny: closed before accept, a 403); it records
+ * "ws-disconnect CODE" when the connection ends.
  *
  * record=F appends one line per notable event to file F ("cancelled /x",
  * "cleanup-done /x", ...), so tests can see what happened after the client
@@ -95,7 +98,8 @@ typedef struct req {
     int waiting_send;    /* a send answered PENDING */
     int started;         /* response start sent */
     int disconnected;
-    long sent; /* chunks or bytes sent */
+    int websocket; /* a websocket scope: ws_step drives it */
+    long sent;     /* chunks or bytes sent */
     char *body;
     size_t body_len;
     uint64_t timer;   /* ms deadline, 0 = none */
@@ -549,6 +553,45 @@ static const struct {
     {"/empty-header", K_EMPTYHEADER},
 };
 
+/* A WebSocket echo, driven by notifications as the HTTP kinds are. */
+static void ws_step(req_t *rq)
+{
+    char what[64];
+    asgicore_event_v2 ev;
+    int rc;
+    while (!rq->waiting_send) {
+        rc = asgicore_receive_versioned(rq->scope, ASGICORE_EVENT_V2, &ev);
+        if (rc == ASGICORE_PENDING)
+            return; /* RECEIVE_READY comes */
+        if (rc != ASGICORE_OK) {
+            finish(rq, 1, "receive failed");
+            return;
+        }
+        switch (ev.type) {
+        case ASGICORE_EVENT_WEBSOCKET_CONNECT:
+            if (strstr(rq->path, "/wsdeny"))
+                rc = asgicore_websocket_close(rq->scope, 1000, NULL, 0);
+            else
+                rc = asgicore_websocket_accept(rq->scope, NULL, NULL, 0);
+            break;
+        case ASGICORE_EVENT_WEBSOCKET_RECEIVE:
+            rc = asgicore_websocket_send(rq->scope, ev.text, ev.data, ev.len);
+            break;
+        default:
+            snprintf(what, sizeof what, "ws-disconnect %d", ev.code);
+            record(rq->app, what, rq->path);
+            finish(rq, 0, NULL);
+            return;
+        }
+        if (rc == ASGICORE_PENDING)
+            rq->waiting_send = 1; /* SEND_READY comes */
+        else if (rc != ASGICORE_OK && rc != ASGICORE_ERR_DISCONNECTED) {
+            finish(rq, 1, asgicore_strerror(rc));
+            return;
+        }
+    }
+}
+
 static void app_start(void *user, asgicore_scope *scope)
 {
     app_t *app = user;
@@ -575,6 +618,11 @@ static void app_start(void *user, asgicore_scope *scope)
     rq->next = app->reqs;
     app->reqs = rq;
     asgicore_scope_set_app_data(scope, rq);
+    if (info->flags & ASGICORE_SCOPE_WEBSOCKET) {
+        rq->websocket = 1;
+        ws_step(rq);
+        return;
+    }
     step(rq);
 }
 
@@ -601,7 +649,10 @@ static void app_notify(void *user, asgicore_scope *scope, int event, int status)
         break;
     case ASGICORE_NOTIFY_RECEIVE_READY: rq->waiting_receive = 0; break;
     }
-    step(rq);
+    if (rq->websocket)
+        ws_step(rq);
+    else
+        step(rq);
 }
 
 static void app_wake(void *user)
@@ -688,6 +739,8 @@ static void *app_create(const char *argument, int *mode, char *error,
     }
     app->efd = -1;
     *mode = app->threaded ? ASGICORE_APP_THREADED : ASGICORE_APP_INLINE;
+    if (strstr(argument, "websocket"))
+        *mode |= ASGICORE_APP_WEBSOCKET;
     return app;
 }
 
