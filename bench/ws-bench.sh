@@ -85,7 +85,7 @@ i=0
 while [ $i -lt "$ROUNDS" ]; do
     for s in "module $port" "uvicorn $uport"; do
         set -- $s
-        "$LOAD" "$2" /ws/x latency 64 2000 >> "$dir/lat.$1"
+        "$LOAD" "$2" /ws/x latency 64 5000 >> "$dir/lat.$1"
         "$LOAD" "$2" /ws/x rate 16 8 64 "$SECONDS_EACH" >> "$dir/rate64.$1"
         "$LOAD" "$2" /ws/x rate 4 2 65536 "$SECONDS_EACH" >> "$dir/rate64k.$1"
     done
