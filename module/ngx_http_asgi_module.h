@@ -216,6 +216,7 @@ void ngx_http_asgi_subrequest_writer(ngx_http_request_t *r);
 
 /* ngx_http_asgi_websocket.c */
 ngx_uint_t ngx_http_asgi_websocket_requested(ngx_http_request_t *r);
+ngx_uint_t ngx_http_asgi_websocket_over_http2(ngx_http_request_t *r);
 ngx_int_t ngx_http_asgi_websocket_start(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_websocket_end(ngx_http_asgi_req_t *req);
 void ngx_http_asgi_websocket_hand_over(ngx_http_asgi_req_t *req);

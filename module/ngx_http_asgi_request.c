@@ -38,6 +38,10 @@ ngx_http_asgi_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
+    if (ngx_http_asgi_websocket_over_http2(r)) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
     req = ngx_http_asgi_req_new(r);
     if (req == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

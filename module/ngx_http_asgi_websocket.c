@@ -47,17 +47,30 @@ static ngx_queue_t  ngx_http_asgi_ws_open = {
 };
 
 
+static ngx_uint_t
+ngx_http_asgi_upgrade_is_websocket(ngx_http_request_t *r)
+{
+    ngx_str_t  *v;
+
+    if (r->headers_in.upgrade == NULL) {
+        return 0;
+    }
+
+    v = &r->headers_in.upgrade->value;
+
+    return ngx_strlcasestrn(v->data, v->data + v->len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           != NULL;
+}
+
+
 /* "Upgrade: websocket" on an HTTP/1.1 main request: the library decides
- * the rest of the handshake. HTTP/2 has no upgrade (nginx answers 400). */
+ * the rest of the handshake. */
 
 ngx_uint_t
 ngx_http_asgi_websocket_requested(ngx_http_request_t *r)
 {
-    ngx_str_t  *v;
-
-    if (r != r->main || r->http_version != NGX_HTTP_VERSION_11
-        || r->headers_in.upgrade == NULL)
-    {
+    if (r != r->main || r->http_version != NGX_HTTP_VERSION_11) {
         return 0;
     }
 
@@ -67,11 +80,27 @@ ngx_http_asgi_websocket_requested(ngx_http_request_t *r)
     }
 #endif
 
-    v = &r->headers_in.upgrade->value;
+    return ngx_http_asgi_upgrade_is_websocket(r);
+}
 
-    return ngx_strlcasestrn(v->data, v->data + v->len,
-                            (u_char *) "websocket", sizeof("websocket") - 2)
-           != NULL;
+
+/* HTTP/2 has no upgrade (RFC 9113 forbids the header; nginx has no
+ * extended CONNECT): a request asking for a WebSocket over it is a 400,
+ * not an HTTP request for the app. */
+
+ngx_uint_t
+ngx_http_asgi_websocket_over_http2(ngx_http_request_t *r)
+{
+#if (NGX_HTTP_V2)
+    if (r->stream && ngx_http_asgi_upgrade_is_websocket(r)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "asgi: a WebSocket asked for over HTTP/2, which has "
+                      "no upgrade");
+        return 1;
+    }
+#endif
+
+    return 0;
 }
 
 

@@ -282,15 +282,17 @@ disconnect 1006 '' echo
 --- access_log
 101 client_disconnected /ws/echo
 
-=== TEST 17: HTTP/2 has no upgrade: a request asking for a WebSocket over it reaches the app as HTTP, as does plain HTTP
+=== TEST 17: HTTP/2 has no upgrade: a request asking for a WebSocket over it is a 400; plain HTTP still reaches the app
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app wsapp:app; }
 --- exec
 /usr/bin/python3 $ROOT/t/tools/h2upgrade.py $H2PORT; curl -s http://127.0.0.1:$PORT/plain
 --- response_body
-200
+400
 plain HTTP http
+--- error_log
+asgi: a WebSocket asked for over HTTP/2, which has no upgrade
 
 === TEST 18: W12 a client that does not read makes send() wait; its reset releases the waiting send at once
 --- main_config
