@@ -374,6 +374,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             allowed(rc, {ASGICORE_OK}, "disconnect");
             break;
         case 12:
+            if (byte() % 4 == 0) {
+                // W15: the host stopping, in any state
+                rc = asgicore_scope_going_away(h.scope, h.now);
+                allowed(rc,
+                        {ASGICORE_OK, ASGICORE_ERR_STATE,
+                         ASGICORE_ERR_DISCONNECTED},
+                        "going_away");
+                break;
+            }
             rc = asgicore_scope_write_ready(h.scope);
             allowed(rc, {ASGICORE_OK}, "write_ready");
             break;
