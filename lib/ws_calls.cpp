@@ -163,10 +163,7 @@ void Context::ws_expire(Scope *s, asgicore_time now)
         w.grace_deadline = ASGICORE_TIME_NEVER;
         cancel(s);
     }
-    if (w.session && w.clock_stale) {
-        w.clock_stale = false;
-        w.session->restart_clock(now);
-    }
+    w.refresh_clock(now);
     if (w.session && s->host_open && w.session->deadline() <= now &&
         s->host_blocked && w.session->phase() != ws::Phase::closed) {
         // W7, W9: the client cannot answer a close or a ping still queued
@@ -220,10 +217,7 @@ int Context::feed_raw(Scope *s, const void *data, size_t len, asgicore_time now)
         return ASGICORE_ERR_DISCONNECTED;
     last_now_ = std::max(last_now_, now);
     WsData &w = *s->ws;
-    if (w.clock_stale) {
-        w.clock_stale = false;
-        w.session->restart_clock(now);
-    }
+    w.refresh_clock(now);
     w.session->feed(data, len, now);
     ws_settle(s);
     if (!ws_reading_blocked(s))
@@ -250,10 +244,7 @@ int Context::going_away(Scope *s, asgicore_time now)
         return ASGICORE_ERR_DISCONNECTED;
     last_now_ = std::max(last_now_, now);
     WsData &w = *s->ws;
-    if (w.clock_stale) {
-        w.clock_stale = false;
-        w.session->restart_clock(now);
-    }
+    w.refresh_clock(now);
     int rc = w.session->close(ws::close_going_away, {}, now);
     if (rc != ASGICORE_OK)
         return rc;

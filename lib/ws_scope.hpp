@@ -30,6 +30,15 @@ struct WsData {
     // next time restarts them
     bool clock_stale = false;
     asgicore_time grace_deadline = ASGICORE_TIME_NEVER;
+
+    // The host's time `now` reaches the session's timers if they are stale.
+    void refresh_clock(asgicore_time now)
+    {
+        if (session && clock_stale) {
+            clock_stale = false;
+            session->restart_clock(now);
+        }
+    }
 };
 
 }  // namespace asgicore

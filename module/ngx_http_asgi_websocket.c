@@ -30,6 +30,8 @@
 
 static void ngx_http_asgi_ws_read_handler(ngx_http_request_t *r);
 static void ngx_http_asgi_ws_flush_handler(ngx_event_t *ev);
+static ssize_t ngx_http_asgi_ws_send(ngx_connection_t *c, const void *data,
+    size_t len);
 static void ngx_http_asgi_ws_write_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_asgi_ws_feed(ngx_http_asgi_req_t *req,
     u_char *data, size_t len);
@@ -243,26 +245,19 @@ ngx_http_asgi_send_raw(void *user, asgicore_scope *scope, void *host_data,
     if (req->raw_len == req->raw_pos && len >= NGX_HTTP_ASGI_WS_DIRECT
         && r->out == NULL && !c->buffered)
     {
-        while (len) {
-            n = c->send(c, (u_char *) data, len);
+        n = ngx_http_asgi_ws_send(c, data, len);
 
-            if (n == NGX_ERROR) {
-                ngx_http_asgi_client_gone(req,
-                                          ASGICORE_DISCONNECT_WRITE_ERROR);
-                return ASGICORE_OK;
-            }
-
-            if (n == NGX_AGAIN || n == 0) {
-                break;
-            }
-
-            data = (u_char *) data + n;
-            len -= n;
-        }
-
-        if (len == 0) {
+        if (n == NGX_ERROR) {
+            ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
             return ASGICORE_OK;
         }
+
+        if ((size_t) n == len) {
+            return ASGICORE_OK;
+        }
+
+        data = (u_char *) data + n;
+        len -= n;
 
         if (ngx_http_asgi_ws_keep(req, data, len) != NGX_OK) {
             return ASGICORE_ERR_NOMEM;
@@ -374,6 +369,31 @@ ngx_http_asgi_ws_flush_handler(ngx_event_t *ev)
 }
 
 
+/* Writes until the socket takes no more: the bytes written, or
+ * NGX_ERROR. */
+
+static ssize_t
+ngx_http_asgi_ws_send(ngx_connection_t *c, const void *data, size_t len)
+{
+    size_t    sent;
+    ssize_t   n;
+
+    for (sent = 0; sent < len; sent += n) {
+        n = c->send(c, (u_char *) data + sent, len - sent);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (n == NGX_AGAIN || n == 0) {
+            break;
+        }
+    }
+
+    return sent;
+}
+
+
 /* Backlogged: wait for the socket, send_timeout while waiting. */
 
 static void
@@ -422,18 +442,17 @@ ngx_http_asgi_ws_flush(ngx_http_asgi_req_t *req)
         }
     }
 
-    while (req->raw_pos < req->raw_len) {
-        n = c->send(c, req->raw + req->raw_pos, req->raw_len - req->raw_pos);
+    n = ngx_http_asgi_ws_send(c, req->raw + req->raw_pos,
+                              req->raw_len - req->raw_pos);
 
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
-        if (n == NGX_AGAIN || n == 0) {
-            return NGX_AGAIN;
-        }
+    req->raw_pos += n;
 
-        req->raw_pos += n;
+    if (req->raw_pos < req->raw_len) {
+        return NGX_AGAIN;
     }
 
     /* drained: an idle connection keeps no buffer */
