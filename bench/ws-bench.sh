@@ -3,7 +3,8 @@
 # served by the module (one nginx worker) and by uvicorn with Debian's
 # python3-websockets (one process, uvloop), in the same run, interleaved
 # rounds, medians and ratios:
-#   - echo round trip of a 64-byte message, p50/p99 (one connection);
+#   - echo round trip of a 64-byte message, p50/p99 (one connection),
+#     2 x ROUNDS back-to-back pairs of LAT_COUNT round trips;
 #   - echoed messages/s, 64 B (16 connections x 8 in flight) and 64 KiB
 #     (4 connections x 2 in flight);
 #   - memory per idle WebSocket: the server's RSS with 10,000 open, minus
@@ -19,6 +20,7 @@ PY=${PYTHON:-/usr/bin/python3}
 ROUNDS=${ROUNDS:-3}
 SECONDS_EACH=${SECONDS_EACH:-3}
 IDLE=${IDLE:-10000}
+LAT_COUNT=${LAT_COUNT:-10000}
 LOAD=$B/bench/ws_load
 dir=$(mktemp -d)
 pids=""
@@ -81,16 +83,28 @@ ready "$uport"
 
 out="$B/bench/websocket.tsv"
 : > "$out"
+# Latency first, in back-to-back pairs (a round trip's tail is what the
+# machine did in the last milliseconds: a throughput run just before one
+# server and not the other would weigh on its p99).
+i=0
+while [ $i -lt $((ROUNDS * 2)) ]; do
+    for s in "module $port" "uvicorn $uport"; do
+        set -- $s
+        "$LOAD" "$2" /ws/x latency 64 "$LAT_COUNT" >> "$dir/lat.$1"
+    done
+    i=$((i + 1))
+done
 i=0
 while [ $i -lt "$ROUNDS" ]; do
     for s in "module $port" "uvicorn $uport"; do
         set -- $s
-        "$LOAD" "$2" /ws/x latency 64 5000 >> "$dir/lat.$1"
         "$LOAD" "$2" /ws/x rate 16 8 64 "$SECONDS_EACH" >> "$dir/rate64.$1"
         "$LOAD" "$2" /ws/x rate 4 2 65536 "$SECONDS_EACH" >> "$dir/rate64k.$1"
     done
     i=$((i + 1))
 done
+paste "$dir/lat.module" "$dir/lat.uvicorn" | awk '$4 < $8 { n++ }
+    END { print "latency_pairs " NR " " n + 0 }' >> "$out"
 for s in module uvicorn; do
     echo "latency $s $(awk '{ print $2 }' "$dir/lat.$s" | median) $(awk '{ print $4 }' "$dir/lat.$s" | median)" >> "$out"
     echo "rate64 $s $(median < "$dir/rate64.$s")" >> "$out"
@@ -142,15 +156,18 @@ fi
 
 v() { awk -v k="$1" -v s="$2" -v f="${3:-3}" '$1 == k && $2 == s { print $f }' "$out"; }
 echo "WebSocket echo (bench/apps/ws_echo.py), 1 nginx worker / 1 uvicorn" \
-     "process (uvloop, websockets), median of $ROUNDS interleaved rounds:"
+     "process (uvloop, websockets), medians:"
 for s in module uvicorn; do
-    printf '  %-8s round trip 64 B: p50 %6.1f us  p99 %6.1f us\n' "$s" \
-        "$(v latency $s 3)" "$(v latency $s 4)"
+    printf '  %-8s round trip 64 B: p50 %6.1f us  p99 %6.1f us  (%d runs of %d)\n' \
+        "$s" "$(v latency $s 3)" "$(v latency $s 4)" $((ROUNDS * 2)) "$LAT_COUNT"
 done
+pairs=$(awk '$1 == "latency_pairs" { print $3 " of " $2 }' "$out")
+echo "  the module's p99 was the lower in $pairs back-to-back pairs"
 for s in module uvicorn; do
     printf '  %-8s %9.0f msg/s (64 B, 16 conns x 8)  %7.0f msg/s (64 KiB, 4 conns x 2)\n' \
         "$s" "$(v rate64 $s)" "$(v rate64k $s)"
 done
+echo "(messages/s: median of $ROUNDS interleaved rounds)"
 awk -v a="$(v rate64 module)" -v b="$(v rate64 uvicorn)" \
     -v c="$(v rate64k module)" -v d="$(v rate64k uvicorn)" \
     -v p="$(v latency module 4)" -v q="$(v latency uvicorn 4)" 'BEGIN {

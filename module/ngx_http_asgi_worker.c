@@ -517,9 +517,9 @@ ngx_http_asgi_wake_handler(ngx_event_t *ev)
         return;
     }
 
-    while (read(c->fd, &n, sizeof(n)) == sizeof(n)) {
-        /* void */
-    }
+    /* one read resets the counter (no EFD_SEMAPHORE): a wake after it
+     * is a new edge */
+    (void) !read(c->fd, &n, sizeof(n));
 
     asgicore_ctx_process(w->ctx);
     ngx_http_asgi_fleet_changed();

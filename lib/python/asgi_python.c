@@ -776,9 +776,9 @@ py_dispatch(PyObject *self, PyObject *noargs)
     if (abandoned()) {
         return PyLong_FromLong(0);
     }
-    while (read(rt->efd, &n, sizeof n) == sizeof n) {
-        /* drain: one dispatch serves every wake so far */
-    }
+    /* one read resets the counter: this dispatch serves every wake so
+     * far, and a wake after it makes the fd readable again */
+    (void) !read(rt->efd, &n, sizeof n);
     /* the callbacks run here, on this thread, with the GIL held */
     for (i = 0; i < napps(); i++) {
         asgicore_app *app = app_of(i);
