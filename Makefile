@@ -36,6 +36,7 @@ comma := ,
 
 include mk/lib.mk
 include mk/module.mk
+include mk/apache.mk
 include mk/python.mk
 include mk/test.mk
 include mk/fuzz.mk
@@ -45,7 +46,7 @@ include mk/install.mk
 include mk/compat.mk
 include mk/deb.mk
 
-all: lib module python
+all: lib module python apache
 
 deps:
 	@sh tools/ensure-packages $$(sh tools/packages build test)

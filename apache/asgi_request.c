@@ -1,0 +1,476 @@
+/*
+ * Copyright (c) 2026 The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * The pump of one request, on the thread Apache serves it on: the scope
+ * from the request_rec, the body read without blocking and fed through
+ * the host thread, the response written as the host thread hands it over,
+ * and the client watched while the app works (a write after the client's
+ * FIN succeeds, so only the socket tells).
+ */
+
+#include "mod_asgi.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#define ASGI_BODY_CHUNK (64 * 1024)
+/* HTTP/2 streams have no socket of their own: c->aborted is polled. */
+#define ASGI_H2_POLL_MS 50
+
+/* ------------------------------------------------------------ wait fd */
+
+static pthread_key_t wait_key;
+static pthread_once_t wait_once = PTHREAD_ONCE_INIT;
+
+static void close_wait_fd(void *p)
+{
+    close((int)(intptr_t)p - 1);
+}
+
+static void make_wait_key(void)
+{
+    (void)pthread_key_create(&wait_key, close_wait_fd);
+}
+
+/* The calling thread's eventfd, made on first use, closed at its exit. */
+int asgi_wait_fd(void)
+{
+    void *p;
+    int fd;
+    pthread_once(&wait_once, make_wait_key);
+    p = pthread_getspecific(wait_key);
+    if (p)
+        return (int)(intptr_t)p - 1;
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd >= 0)
+        (void)pthread_setspecific(wait_key, (void *)(intptr_t)(fd + 1));
+    return fd;
+}
+
+/* ------------------------------------------------------------ the scope */
+
+static asgicore_str str_of(const char *s)
+{
+    asgicore_str v = {s, s ? strlen(s) : 0};
+    return v;
+}
+
+static void strip_root_path(asgicore_str *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (path->len < n || memcmp(path->data, prefix, n) != 0
+        || (path->len > n && path->data[n] != '/'))
+        return;
+    if (path->len == n) {
+        path->data = "/";
+        path->len = 1;
+        return;
+    }
+    path->data += n;
+    path->len -= n;
+}
+
+static void scope_info(request_rec *r, asgi_dir_conf *conf,
+                       asgicore_scope_info *info)
+{
+    conn_rec *c = r->connection;
+    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    asgicore_header *h;
+    const char *p;
+    int i, n = 0;
+
+    memset(info, 0, sizeof *info);
+    info->method = str_of(r->method);
+    info->scheme = str_of(ap_http_scheme(r));
+    info->http_version = str_of(r->proto_num >= 2000   ? "2"
+                                : r->proto_num >= 1001 ? "1.1"
+                                                       : "1.0");
+    /* r->uri is percent-decoded and normalized already */
+    info->path = str_of(r->uri);
+    p = r->unparsed_uri ? r->unparsed_uri : "";
+    info->raw_path.data = p;
+    info->raw_path.len = strcspn(p, "?#");
+    info->query_string = str_of(r->args ? r->args : "");
+    if (conf->root_path && conf->root_path[0]) {
+        info->root_path = str_of(conf->root_path);
+        strip_root_path(&info->path, conf->root_path);
+    } else {
+        info->root_path = str_of("");
+    }
+
+    h = apr_palloc(r->pool, sizeof *h * (arr->nelts ? arr->nelts : 1));
+    for (i = 0; i < arr->nelts; i++) {
+        char *name;
+        if (!e[i].key)
+            continue;
+        name = apr_pstrdup(r->pool, e[i].key);
+        ap_str_tolower(name);
+        h[n].name = str_of(name);
+        h[n].value = str_of(e[i].val ? e[i].val : "");
+        n++;
+    }
+    info->headers = h;
+    info->header_count = n;
+
+    info->client.host = str_of(r->useragent_ip);
+    info->client.port = r->useragent_addr ? r->useragent_addr->port : 0;
+    info->server.host = str_of(c->local_ip);
+    info->server.port = c->local_addr ? c->local_addr->port : 0;
+
+    info->grace_period_ns = conf->grace_ms == ASGI_UNSET
+                                ? -1
+                                : (int64_t)conf->grace_ms * 1000000;
+    if (conf->ignore_client_abort == 1)
+        info->flags |= ASGICORE_SCOPE_IGNORE_CLIENT_ABORT;
+}
+
+/* ------------------------------------------------------------ the pump */
+
+typedef struct {
+    request_rec *r;
+    asgi_req *req;
+    apr_bucket_brigade *bb;
+    int fd;              /* the client's socket; -1 on HTTP/2 */
+    int h2;
+    int reading;         /* the body has not all been fed */
+    int client_gone;
+    int head_sent;
+    int eos_sent;
+    char *chunk;         /* the body chunk the host thread may be feeding */
+    apr_time_t body_deadline;
+} pump;
+
+static void post_disconnect(pump *p, int reason)
+{
+    if (p->client_gone)
+        return;
+    p->client_gone = 1;
+    p->reading = 0;
+    pthread_mutex_lock(&p->req->lock);
+    p->req->disconnect_reason = reason;
+    pthread_mutex_unlock(&p->req->lock);
+    asgi_host_post(p->req, ASGI_CMD_DISCONNECT);
+}
+
+static const char *status_line(request_rec *r, int status)
+{
+    const char *line = ap_get_status_line(status);
+    if (line && atoi(line) == status)
+        return line;
+    return apr_psprintf(r->pool, "%03d ", status);
+}
+
+static void apply_head(pump *p, asgi_out *o)
+{
+    request_rec *r = p->r;
+    const char *d = o->data;
+    size_t i;
+
+    r->status = o->status;
+    r->status_line = status_line(r, o->status);
+    for (i = 0; i < o->header_count; i++) {
+        size_t nlen, vlen;
+        char *name, *value;
+        memcpy(&nlen, d, sizeof nlen);
+        d += sizeof nlen;
+        name = apr_pstrmemdup(r->pool, d, nlen);
+        d += nlen;
+        memcpy(&vlen, d, sizeof vlen);
+        d += sizeof vlen;
+        value = apr_pstrmemdup(r->pool, d, vlen);
+        d += vlen;
+        if (strcasecmp(name, "content-type") == 0)
+            ap_set_content_type(r, value);
+        else
+            apr_table_addn(r->headers_out, name, value);
+    }
+    p->head_sent = 1;
+}
+
+/* Writes what the host thread handed over; frees it. */
+static void write_out(pump *p, asgi_out *list)
+{
+    conn_rec *c = p->r->connection;
+    apr_bucket_brigade *bb = p->bb;
+    asgi_out *o, *next;
+    apr_status_t rv;
+
+    for (o = list; o; o = o->next) {
+        if (o->kind == ASGI_OUT_HEAD) {
+            apply_head(p, o);
+            continue;
+        }
+        if (o->len)
+            APR_BRIGADE_INSERT_TAIL(
+                bb, apr_bucket_transient_create(o->data, o->len,
+                                                c->bucket_alloc));
+        if (o->last) {
+            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+            p->eos_sent = 1;
+            break;
+        }
+    }
+    if (!APR_BRIGADE_EMPTY(bb) || (p->head_sent && !p->eos_sent)) {
+        if (!p->eos_sent)
+            APR_BRIGADE_INSERT_TAIL(bb,
+                                    apr_bucket_flush_create(c->bucket_alloc));
+        if (!p->client_gone) {
+            rv = ap_pass_brigade(p->r->output_filters, bb);
+            if (rv != APR_SUCCESS || c->aborted)
+                post_disconnect(p, ASGICORE_DISCONNECT_WRITE_ERROR);
+        }
+        apr_brigade_cleanup(bb);
+    }
+    for (o = list; o; o = next) {
+        next = o->next;
+        free(o);
+    }
+}
+
+/* Reads what the client sent of the body, without waiting. 1: a chunk
+ * went to the host thread; 0: nothing to read now. */
+static int read_body(pump *p)
+{
+    request_rec *r = p->r;
+    apr_bucket_brigade *bb = p->bb;
+    apr_bucket *b;
+    apr_size_t len = 0;
+    apr_status_t rv;
+    int more = 1;
+
+    rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                        APR_NONBLOCK_READ, ASGI_BODY_CHUNK);
+    if (APR_STATUS_IS_EAGAIN(rv)) {
+        apr_brigade_cleanup(bb);
+        return 0;
+    }
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(bb);
+        post_disconnect(p, APR_STATUS_IS_TIMEUP(rv)
+                               ? ASGICORE_DISCONNECT_TIMEOUT
+                           : APR_STATUS_IS_ECONNRESET(rv)
+                               ? ASGICORE_DISCONNECT_RESET
+                               : ASGICORE_DISCONNECT_CLOSED);
+        return 0;
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        const char *data;
+        apr_size_t n;
+        if (APR_BUCKET_IS_EOS(b)) {
+            more = 0;
+            break;
+        }
+        if (APR_BUCKET_IS_METADATA(b))
+            continue;
+        if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS)
+            break;
+        if (len + n > ASGI_BODY_CHUNK)
+            n = ASGI_BODY_CHUNK - len; /* not more than asked for */
+        memcpy(p->chunk + len, data, n);
+        len += n;
+    }
+    apr_brigade_cleanup(bb);
+    if (len == 0 && more)
+        return 0;
+
+    pthread_mutex_lock(&p->req->lock);
+    p->req->feed_data = p->chunk;
+    p->req->feed_len = len;
+    p->req->feed_more = more;
+    p->req->feed_busy = 1;
+    pthread_mutex_unlock(&p->req->lock);
+    asgi_host_post(p->req, ASGI_CMD_FEED);
+    if (!more)
+        p->reading = 0;
+    p->body_deadline = apr_time_now() + r->server->timeout;
+    return 1;
+}
+
+/* The client's socket says it left: FIN or reset. */
+static void check_client(pump *p, short revents)
+{
+    char c;
+    ssize_t n;
+    if (!(revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return;
+    n = recv(p->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (revents & (POLLRDHUP | POLLHUP)))
+        post_disconnect(p, ASGICORE_DISCONNECT_CLOSED);
+    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        post_disconnect(p, errno == ECONNRESET ? ASGICORE_DISCONNECT_RESET
+                                               : ASGICORE_DISCONNECT_CLOSED);
+}
+
+/* HTTP/2 needs no Content-Length for a body: its first read tells. */
+static int has_body(request_rec *r)
+{
+    const char *te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    if (r->proto_num >= 2000)
+        return !(cl && apr_atoi64(cl) == 0);
+    return te != NULL || (cl && apr_atoi64(cl) > 0);
+}
+
+int asgi_serve(request_rec *r, asgi_dir_conf *conf)
+{
+    conn_rec *c = r->connection;
+    asgi_req *req;
+    pump p;
+    int wfd, outcome, complete, open_failed;
+    uint64_t n;
+
+    if (!conf->app->app) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "ASGI app %s is not running (see the log of the "
+                      "child's start)", conf->app->name);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    wfd = asgi_wait_fd();
+    if (wfd < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "ASGI: eventfd()");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    (void)!read(wfd, &n, sizeof n); /* a late wake of an earlier request */
+
+    req = calloc(1, sizeof *req);
+    if (!req)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    atomic_init(&req->refs, 2); /* the pump's and the library's */
+    pthread_mutex_init(&req->lock, NULL);
+    req->app = conf->app;
+    req->server = r->server;
+    req->wake_fd = wfd;
+    snprintf(req->client, sizeof req->client, "%s:%d", r->useragent_ip,
+             r->useragent_addr ? r->useragent_addr->port : 0);
+    scope_info(r, conf, &req->info);
+
+    memset(&p, 0, sizeof p);
+    p.r = r;
+    p.req = req;
+    p.bb = apr_brigade_create(r->pool, c->bucket_alloc);
+    p.h2 = c->master != NULL;
+    p.fd = -1;
+    if (!p.h2) {
+        apr_socket_t *s = ap_get_conn_socket(c);
+        apr_os_sock_t os;
+        if (s && apr_os_sock_get(&os, s) == APR_SUCCESS)
+            p.fd = os;
+    }
+    p.reading = has_body(r);
+    p.chunk = apr_palloc(r->pool, ASGI_BODY_CHUNK);
+    p.body_deadline = apr_time_now() + r->server->timeout;
+
+    if (!p.reading) {
+        req->feed_data = NULL;
+        req->feed_len = 0;
+        req->feed_more = 0;
+        req->feed_busy = 1;
+    }
+    asgi_host_post(req, ASGI_CMD_OPEN | (p.reading ? 0 : ASGI_CMD_FEED));
+
+    for (;;) {
+        asgi_out *list;
+        int done, busy, paused, unblock = 0;
+        struct pollfd fds[2];
+        int nfds = 1, timeout = -1;
+
+        pthread_mutex_lock(&req->lock);
+        list = req->out_head;
+        req->out_head = req->out_tail = NULL;
+        req->out_bytes = 0;
+        if (req->blocked) {
+            req->blocked = 0;
+            unblock = 1;
+        }
+        done = req->done;
+        busy = req->feed_busy;
+        paused = req->paused;
+        if (req->feed_more < 0)
+            p.reading = 0; /* the library takes no more body */
+        pthread_mutex_unlock(&req->lock);
+
+        if (list)
+            write_out(&p, list);
+        if (unblock)
+            asgi_host_post(req, ASGI_CMD_WRITE_READY);
+        if (done)
+            break;
+
+        if (p.reading && !busy && !paused && !p.client_gone) {
+            if (read_body(&p))
+                continue;
+            if (apr_time_now() > p.body_deadline) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              "ASGI: the client sent no body for %" APR_TIME_T_FMT
+                              " s", apr_time_sec(r->server->timeout));
+                post_disconnect(&p, ASGICORE_DISCONNECT_TIMEOUT);
+                continue;
+            }
+        }
+
+        fds[0].fd = wfd;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+        if (p.fd >= 0 && !p.client_gone) {
+            fds[1].fd = p.fd;
+            fds[1].events = POLLRDHUP;
+            fds[1].revents = 0;
+            if (p.reading && !busy && !paused) {
+                fds[1].events |= POLLIN;
+                timeout = 1000; /* the body deadline is checked */
+            }
+            nfds = 2;
+        } else if (p.h2 && !p.client_gone) {
+            timeout = ASGI_H2_POLL_MS;
+        }
+        if (poll(fds, nfds, timeout) < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents)
+            (void)!read(wfd, &n, sizeof n);
+        /* while reading, the read itself sees the end */
+        if (nfds == 2 && !(p.reading && (fds[1].revents & POLLIN)))
+            check_client(&p, fds[1].revents);
+        if (p.h2 && c->aborted)
+            post_disconnect(&p, ASGICORE_DISCONNECT_STREAM_RESET);
+    }
+
+    pthread_mutex_lock(&req->lock);
+    outcome = req->outcome;
+    complete = req->response_complete;
+    open_failed = req->open_failed;
+    req->wake_fd = -1; /* this thread serves other requests next */
+    pthread_mutex_unlock(&req->lock);
+
+    if (!open_failed)
+        asgi_host_post(req, ASGI_CMD_RELEASE);
+    asgi_req_unref(req); /* the pump's */
+
+    apr_table_setn(r->notes, "asgi-outcome", asgicore_outcome_name(outcome));
+    if (open_failed)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (!complete || p.client_gone) {
+        c->keepalive = AP_CONN_CLOSE;
+        if (p.client_gone || outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED) {
+            c->aborted = 1;
+            r->status = 499; /* as nginx logs a client that left */
+        } else if (p.head_sent) {
+            /* an incomplete response: cut, so no byte is read as the
+             * next one */
+            c->aborted = 1;
+        }
+    }
+    return OK;
+}

@@ -1,0 +1,71 @@
+/*
+ * Copyright (c) 2026 The asgicore authors. BSD-2-Clause, see LICENSE.
+ *
+ * ASGIStatus: the library's counters of the child that answers, as text
+ * or (?format=json) JSON. Children do not share them yet.
+ */
+
+#include "mod_asgi.h"
+
+#include <unistd.h>
+
+#include "http_protocol.h"
+
+static const char *reasons[] = {"",           "closed",
+                                 "reset",      "half_closed",
+                                 "stream_reset", "connection_lost",
+                                 "write_error", "timeout",
+                                 "server"};
+
+int asgi_status_handler(request_rec *r)
+{
+    asgicore_counters c;
+    int json = r->args && strstr(r->args, "format=json") != NULL;
+
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (asgi_host_counters(&c) != ASGICORE_OK)
+        memset(&c, 0, sizeof c);
+    ap_set_content_type(r, json ? "application/json" : "text/plain");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only)
+        return OK;
+    if (json) {
+        ap_rprintf(r,
+                   "{\"child\":%ld,\"live\":%" APR_UINT64_T_FMT
+                   ",\"opened\":%" APR_UINT64_T_FMT
+                   ",\"completed\":%" APR_UINT64_T_FMT
+                   ",\"disconnected\":%" APR_UINT64_T_FMT
+                   ",\"cancelled\":%" APR_UINT64_T_FMT
+                   ",\"app_errors\":%" APR_UINT64_T_FMT
+                   ",\"not_dispatched\":%" APR_UINT64_T_FMT
+                   ",\"running_apps\":%" APR_UINT64_T_FMT
+                   ",\"abandoned\":%" APR_UINT64_T_FMT ",\"clients_left\":{",
+                   (long)getpid(), c.live, c.opened, c.completed,
+                   c.disconnected, c.cancelled, c.app_errors,
+                   c.not_dispatched, c.running_apps, c.abandoned);
+        for (int i = 1; i < ASGICORE_DISCONNECT_REASONS; i++)
+            ap_rprintf(r, "%s\"%s\":%" APR_UINT64_T_FMT, i == 1 ? "" : ",",
+                       reasons[i], c.disconnects[i]);
+        ap_rputs("}}\n", r);
+        return OK;
+    }
+    ap_rprintf(r,
+               "child: %ld\nlive scopes: %" APR_UINT64_T_FMT
+               "\nopened: %" APR_UINT64_T_FMT
+               "\ncompleted: %" APR_UINT64_T_FMT
+               "\ndisconnected: %" APR_UINT64_T_FMT
+               "\ncancelled: %" APR_UINT64_T_FMT
+               "\napp errors: %" APR_UINT64_T_FMT
+               "\nnot dispatched: %" APR_UINT64_T_FMT
+               "\nrunning apps: %" APR_UINT64_T_FMT
+               "\nabandoned: %" APR_UINT64_T_FMT "\nclients left:",
+               (long)getpid(), c.live, c.opened, c.completed, c.disconnected,
+               c.cancelled, c.app_errors, c.not_dispatched, c.running_apps,
+               c.abandoned);
+    for (int i = 1; i < ASGICORE_DISCONNECT_REASONS; i++)
+        ap_rprintf(r, "%s %s %" APR_UINT64_T_FMT, i == 1 ? "" : ",",
+                   reasons[i], c.disconnects[i]);
+    ap_rputs("\n", r);
+    return OK;
+}
