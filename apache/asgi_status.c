@@ -17,6 +17,13 @@ static const char *reasons[] = {"",           "closed",
                                  "write_error", "timeout",
                                  "server"};
 
+static const char *state_name(int state)
+{
+    return state == ASGICORE_APP_READY     ? "ready"
+           : state == ASGICORE_APP_LOADING ? "loading"
+                                           : "failed";
+}
+
 int asgi_status_handler(request_rec *r)
 {
     asgicore_counters c;
@@ -32,7 +39,7 @@ int asgi_status_handler(request_rec *r)
         return OK;
     if (json) {
         ap_rprintf(r,
-                   "{\"child\":%ld,\"live\":%" APR_UINT64_T_FMT
+                   "{\"pid\":%ld,\"live\":%" APR_UINT64_T_FMT
                    ",\"opened\":%" APR_UINT64_T_FMT
                    ",\"completed\":%" APR_UINT64_T_FMT
                    ",\"disconnected\":%" APR_UINT64_T_FMT
@@ -47,7 +54,19 @@ int asgi_status_handler(request_rec *r)
         for (int i = 1; i < ASGICORE_DISCONNECT_REASONS; i++)
             ap_rprintf(r, "%s\"%s\":%" APR_UINT64_T_FMT, i == 1 ? "" : ",",
                        reasons[i], c.disconnects[i]);
-        ap_rputs("}}\n", r);
+        ap_rputs("},\"apps\":[", r);
+        for (const asgi_app *a = asgi_apps_list(); a; a = a->next) {
+            char message[1024] = "";
+            int state = a->app ? asgicore_app_get_state(a->app, message,
+                                                        sizeof message)
+                               : ASGICORE_APP_FAILED;
+            ap_rprintf(r, "%s{\"app\":\"%s\",\"state\":\"%s\",\"message\":\"%s\"}",
+                       a == asgi_apps_list() ? "" : ",",
+                       ap_escape_quotes(r->pool, a->name),
+                       state_name(state),
+                       ap_escape_quotes(r->pool, message));
+        }
+        ap_rputs("]}\n", r);
         return OK;
     }
     ap_rprintf(r,
@@ -67,5 +86,13 @@ int asgi_status_handler(request_rec *r)
         ap_rprintf(r, "%s %s %" APR_UINT64_T_FMT, i == 1 ? "" : ",",
                    reasons[i], c.disconnects[i]);
     ap_rputs("\n", r);
+    for (const asgi_app *a = asgi_apps_list(); a; a = a->next) {
+        char message[1024] = "";
+        int state = a->app ? asgicore_app_get_state(a->app, message,
+                                                    sizeof message)
+                           : ASGICORE_APP_FAILED;
+        ap_rprintf(r, "app %s: %s%s%s\n", a->name, state_name(state),
+                   message[0] ? ": " : "", message);
+    }
     return OK;
 }

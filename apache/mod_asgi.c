@@ -23,6 +23,11 @@ static asgicore_time asgi_max_grace_ns;
 
 static const char *lifespan_names[] = {"auto", "on", "off"};
 
+const asgi_app *asgi_apps_list(void)
+{
+    return asgi_apps;
+}
+
 /* ------------------------------------------------------------ config */
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)

@@ -132,6 +132,9 @@ int asgi_wait_fd(void);
 /* asgi_request.c */
 int asgi_serve(request_rec *r, asgi_dir_conf *conf);
 
+/* mod_asgi.c */
+const asgi_app *asgi_apps_list(void);
+
 /* asgi_status.c */
 int asgi_status_handler(request_rec *r);
 

@@ -62,6 +62,15 @@ package Test::Asgi;
 #   ASGI_LOG_LEVEL      error_log level (default debug)
 #   ASGI_MAIN_CONFIG    top-level directives added to every block
 #   ASGI_TEST_BLOCKS=regex runs only the blocks whose name matches it.
+#   ASGI_SERVER=apache  run the blocks against Apache httpd with mod_asgi
+#                       (ASGI_APACHE_MODULE, default build/mod_asgi.so;
+#                       ASGI_APACHE_MPM event or worker, default event)
+#
+# Under Apache a block's nginx --- config is translated (locations and the
+# asgi_* directives); a block with anything else (or a --- main_config,
+# --- http_config, --- port, --- must_die) needs its own --- apache_config
+# (and --- apache_must_die), or it is skipped as nginx's own behaviour;
+# --- apache_skip: reason skips it on purpose.
 #
 # Waiting is on events, with deadlines: the access-log line of the request,
 # log lines, recorded lines, the live-scope counter. After every block the
@@ -83,7 +92,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname basename);
 
 use base 'Exporter';
-our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop
+our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop server_name
                  nginx_signal http_get wait_for error_log_text
                  recorded_at status_json worker_rss_kb
                  app_threads_leave_signals);
@@ -101,6 +110,10 @@ my $name = basename($0, '.t');
 my $servroot = "$build/t/servroot/$name";
 my $port = $ENV{ASGI_TEST_PORT} || free_port_pair();
 my $nginx = $ENV{ASGI_NGINX} || 'nginx';
+my $server = $ENV{ASGI_SERVER} || 'nginx';
+my $apache_module = $ENV{ASGI_APACHE_MODULE} || "$build/mod_asgi.so";
+my $apache_mpm = $ENV{ASGI_APACHE_MPM} || 'event';
+sub server_name { $server }
 $ENV{ASGI_LOG_LEVEL} ||= 'debug';
 
 # Four consecutive free ports (HTTP/1.1, cleartext HTTP/2, HTTP/2 over
@@ -165,6 +178,11 @@ $config
     }
 }
 CONF
+    return substitute($text);
+}
+
+sub substitute {
+    my ($text) = @_;
     $text =~ s/\$TEST_APP/$test_app/g;
     $text =~ s/\$PYTHON_RUNTIME/@{[dirname($module)]}\/asgi_python.so/g;
     $text =~ s/\$BUILD/$build/g;
@@ -197,14 +215,23 @@ sub wait_for {
     }
 }
 
+sub pid_file {
+    "$servroot/logs/" . ($server eq 'apache' ? 'httpd.pid' : 'nginx.pid')
+}
+
 sub nginx_pid {
-    my $pid = slurp("$servroot/logs/nginx.pid");
+    my $pid = slurp(pid_file());
     $pid =~ s/\s+//g;
     return $pid;
 }
 
+# nginx's signals, as Apache's equivalents: QUIT (graceful stop) is
+# WINCH, HUP (reload) is USR1 (graceful restart).
+my %apache_signal = (QUIT => 'WINCH', HUP => 'USR1');
+
 sub nginx_signal {
     my ($sig) = @_;
+    $sig = $apache_signal{$sig} // $sig if $server eq 'apache';
     my $pid = nginx_pid();
     kill $sig, $pid if $pid;
 }
@@ -214,12 +241,14 @@ sub nginx_stop {
     my ($sig) = @_;
     my $pid = nginx_pid();
     return unless $pid && kill 0, $pid;
-    kill $sig // 'TERM', $pid;
+    $sig //= 'TERM';
+    $sig = $apache_signal{$sig} // $sig if $server eq 'apache';
+    kill $sig, $pid;
     # The master removes its pid file as it exits (its zombie may linger
     # until init reaps it, so kill 0 would say it still runs).
-    unless (wait_for(30, sub { !-e "$servroot/logs/nginx.pid" })) {
+    unless (wait_for(30, sub { !-e pid_file() })) {
         kill 'KILL', $pid;
-        unlink "$servroot/logs/nginx.pid";
+        unlink pid_file();
     }
 }
 
@@ -228,6 +257,7 @@ sub nginx_start {
     nginx_stop();
     remove_tree($servroot);
     make_path("$servroot/conf", "$servroot/logs", "$servroot/tmp");
+    return apache_start($block) if $server eq 'apache';
     open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
     print $fh conf_text($block);
     close $fh;
@@ -249,6 +279,165 @@ sub nginx_start {
                                       PeerPort => $port, Timeout => 1);
         return $s ? 1 : 0;
     }) or return "nginx did not start listening";
+    return undef;
+}
+
+# ------------------------------------------------------------ Apache
+
+# nginx's asgi_* directives and their mod_asgi names.
+my %apache_directive = (
+    asgi_native_app => 'ASGINativeApp', asgi_app => 'ASGIApp',
+    asgi_python_path => 'ASGIPythonPath', asgi_lifespan => 'ASGILifespan',
+    asgi_disconnect_grace_period => 'ASGIDisconnectGracePeriod',
+    asgi_ignore_client_abort => 'ASGIIgnoreClientAbort',
+    asgi_root_path => 'ASGIRootPath', asgi_status => 'ASGIStatus',
+    asgi_python_runtime => 'ASGIPythonRuntime',
+);
+
+# nginx's "location [=] /p { d; d; }" and server-level asgi_* directives
+# as Apache sections; undef when the text holds anything else.
+sub apache_translate {
+    my ($config) = @_;
+    my (@top, @locations);
+    my $text = $config;
+    $text =~ s/#[^\n]*//g;
+    my $directives = sub {
+        my ($body) = @_;
+        my @out;
+        for my $d (split /;/, $body) {
+            $d =~ s/^\s+|\s+$//g;
+            next unless length $d;
+            my ($name, $args) = $d =~ /^(\w+)\s*(.*)$/s or return undef;
+            my $apache = $apache_directive{$name} or return undef;
+            push @out, "    $apache $args";
+        }
+        return \@out;
+    };
+    while ($text =~ /\S/) {
+        if ($text =~ s/^\s*location\s+(=\s*)?(\S+)\s*\{([^{}]*)\}//s) {
+            my ($exact, $path, $body) = ($1, $2, $3);
+            my $d = $directives->($body) // return undef;
+            push @locations, [$exact ? 1 : 0, $path, $d];
+        } elsif ($text =~ s/^\s*([^;{}]+;)//s) {
+            my $d = $directives->($1) // return undef;
+            push @top, @$d;
+        } else {
+            return undef;
+        }
+    }
+    # Apache merges every matching section in order, the last one wins:
+    # shorter prefixes first gives nginx's longest match; exact ones last.
+    my @sorted = sort { $a->[0] <=> $b->[0]
+                        || length($a->[1]) <=> length($b->[1]) } @locations;
+    my $out = join "\n", map { s/^    //r } @top;
+    for my $l (@sorted) {
+        my ($exact, $path, $d) = @$l;
+        my $open = $exact ? "<LocationMatch \"^\Q$path\E\$\">"
+                          : "<Location $path>";
+        my $close = $exact ? '</LocationMatch>' : '</Location>';
+        $out .= "\n$open\n" . join("\n", @$d) . "\n$close";
+    }
+    return $out;
+}
+
+# The block's Apache configuration, or undef with why it is skipped.
+sub apache_block_config {
+    my ($block) = @_;
+    return (undef, $block->apache_skip) if defined $block->apache_skip;
+    return ($block->apache_config, undef) if defined $block->apache_config;
+    for my $s (qw(main_config http_config port must_die workers)) {
+        return (undef, "its --- $s is nginx's") if defined $block->$s;
+    }
+    my $exec = $block->exec // '';
+    return (undef, "its client uses nginx's TLS or small-buffer listener")
+        if $exec =~ /\$(TLSPORT|SMALLPORT)/;
+    my $t = apache_translate($block->config // '');
+    return (undef, "its configuration uses nginx's own directives")
+        unless defined $t;
+    return ($t, undef);
+}
+
+# As root the children run as www-data: they must reach the repository
+# (a CI clone may sit in a private directory) and write the server root.
+sub apache_access {
+    return unless $> == 0;
+    for my $dir ($root, $build) {
+        my $d = $dir;
+        while ($d ne '/' && $d ne '.') {
+            my $mode = (stat $d)[2];
+            chmod(($mode & 07777) | 0711, $d) if defined $mode && !($mode & 1);
+            $d = dirname($d);
+        }
+    }
+    my ($uid, $gid) = (getpwnam('www-data'))[2, 3];
+    system('chown', '-R', "$uid:$gid", $servroot) if defined $uid;
+}
+
+sub apache_conf_text {
+    my ($block, $config) = @_;
+    my $user = $> == 0 ? "User www-data\nGroup www-data" : '';
+    my $mods = '/usr/lib/apache2/modules';
+    my $level = $ENV{ASGI_LOG_LEVEL} eq 'debug' ? 'info asgi:debug'
+                                                : $ENV{ASGI_LOG_LEVEL};
+    my $text = <<"CONF";
+ServerRoot $servroot
+ServerName localhost
+Listen 127.0.0.1:$port
+Listen 127.0.0.1:@{[$port + 1]}
+PidFile logs/httpd.pid
+DefaultRuntimeDir logs
+Mutex file:logs default
+LoadModule mpm_${apache_mpm}_module $mods/mod_mpm_${apache_mpm}.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule http2_module $mods/mod_http2.so
+LoadModule asgi_module $apache_module
+$user
+Protocols h2c http/1.1
+ErrorLog logs/error.log
+LogLevel $level
+LogFormat "%>s %{asgi-outcome}n %U%q" asgi_test
+CustomLog logs/access.log asgi_test
+StartServers 1
+ServerLimit 1
+ThreadLimit 16
+ThreadsPerChild 16
+MaxRequestWorkers 16
+MinSpareThreads 1
+MaxSpareThreads 16
+GracefulShutdownTimeout 10
+<Location /_asgi_status>
+    ASGIStatus
+</Location>
+$config
+CONF
+    return substitute($text);
+}
+
+sub apache_start {
+    my ($block) = @_;
+    my ($config, $why) = apache_block_config($block);
+    return "skip: $why" unless defined $config;
+    open my $fh, '>', "$servroot/conf/httpd.conf" or die $!;
+    print $fh apache_conf_text($block, $config);
+    close $fh;
+    apache_access();
+    my $env = '';
+    if ($sanitize eq 'asan') {
+        chomp(my $rt = `gcc -print-file-name=libasan.so`);
+        $env = "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
+             . "log_path=$servroot/logs/asan "
+             . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
+    }
+    my $conf = "$servroot/conf/httpd.conf";
+    my $out = `$env/usr/sbin/apache2 -f $conf -t 2>&1`;
+    return $out if $? != 0;
+    $out = `$env/usr/sbin/apache2 -f $conf -k start 2>&1`;
+    return $out if $? != 0;
+    wait_for(5, sub {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 1);
+        return $s ? 1 : 0;
+    }) or return "Apache did not start listening";
     return undef;
 }
 
@@ -394,6 +583,8 @@ sub worker_rss_kb {
 # Signals meant for the worker must reach the nginx thread: every other
 # thread of the worker (the apps' threads) must have them blocked.
 sub app_threads_leave_signals {
+    # Apache's own threads take signals as Apache arranges
+    return pass("signals: nginx's arrangement") if $server eq 'apache';
     my $pid = status_json()->{pid};
     my @tids = grep { $_ != $pid } map { m{/(\d+)$} } glob("/proc/$pid/task/*");
     ok(@tids >= 1, "the worker runs an app thread (@tids)");
@@ -437,6 +628,14 @@ sub lines_of {
 
 sub log_has {
     my ($text, $pattern) = @_;
+    # nginx's "[error]" is Apache's "[module:error]"; Apache names the
+    # module in each line instead of nginx's "asgi: " prefix
+    $pattern =~ s/^((?:\[\w+\] )?)asgi: /$1/
+        if $server eq 'apache' && !ref $pattern;
+    if ($server eq 'apache' && !ref $pattern
+        && $pattern =~ /^\[(debug|info|notice|warn|error|crit|alert|emerg)\](.*)$/s) {
+        $pattern = qr/\[[\w.]+:$1\]\Q$2\E/;
+    }
     return ref $pattern eq 'Regexp' ? $text =~ $pattern
                                     : index($text, $pattern) >= 0;
 }
@@ -446,16 +645,22 @@ sub run_block {
     my $label = $block->name;
 
     my $err = nginx_start($block);
-    if (defined $err) {
-        if (defined $block->must_die) {
-            like($err, qr/\Q@{[$block->must_die]}\E/, "$label - nginx -t fails");
-            return;
-        }
-        fail("$label - nginx started: $err");
+    if (defined $err && $err =~ /^skip: (.*)/s) {
+        SKIP: { skip("$label - not run under Apache: $1", 1) }
         return;
     }
-    if (defined $block->must_die) {
-        fail("$label - nginx should have refused the configuration");
+    my $must_die = $server eq 'apache' ? $block->apache_must_die
+                                       : $block->must_die;
+    if (defined $err) {
+        if (defined $must_die) {
+            like($err, qr/\Q$must_die\E/, "$label - the server refuses the configuration");
+            return;
+        }
+        fail("$label - $server started: $err");
+        return;
+    }
+    if (defined $must_die) {
+        fail("$label - $server should have refused the configuration");
         nginx_stop();
         return;
     }
@@ -554,7 +759,7 @@ sub run_block {
     for my $line (lines_of($block->no_error_log)) {
         ok(!log_has($log, $line), "$label - error log lacks \"$line\"");
     }
-    my @alerts = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log;
+    my @alerts = grep { /\[(?:[\w.]+:)?(alert|crit|emerg)\]/ } split /\n/, $log;
     for my $allowed (lines_of($block->allow_alerts)) {
         @alerts = grep { $_ !~ /$allowed/ } @alerts;
     }
@@ -563,7 +768,7 @@ sub run_block {
     # A worker that exits on its own (a sanitizer's exit code 1, a
     # report written to stderr) is a failure even if the next worker
     # answered the client.
-    my @exits = grep { /worker process \d+ exited with code [1-9]|runtime error:|ERROR: \w+Sanitizer/ }
+    my @exits = grep { /worker process \d+ exited with code [1-9]|child pid \d+ exit signal|runtime error:|ERROR: \w+Sanitizer/ }
         split /\n/, $log;
     ok(!@exits, "$label - no worker exited on its own")
         or diag(join "\n", @exits);
