@@ -277,9 +277,11 @@ int Context::disconnect(Scope *s, int reason, asgicore_time now)
         return ASGICORE_ERR_INVALID;
     last_now_ = std::max(last_now_, now);
     if (s->ws && s->ws->session && !s->client_gone() &&
-        s->ws->session->phase() == ws::Phase::closed) {
-        // the close handshake had ended: this is only the TCP close (a
-        // connection lost before is 1006: mark_client_gone tells the app)
+        s->ws->session->phase() == ws::Phase::closed &&
+        s->delivery == Delivery::drained) {
+        // the close handshake had ended, our close frame written: this is
+        // only the TCP close (a connection lost before is 1006, and one
+        // lost before our reply left ends the scope: mark_client_gone)
         ws_settle(s);
         return ASGICORE_OK;
     }

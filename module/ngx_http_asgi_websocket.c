@@ -592,6 +592,14 @@ ngx_http_asgi_websocket_read(ngx_http_asgi_req_t *req)
                           "asgi: client closed the WebSocket connection%s",
                           n == 0 ? "" : " (reset)");
             ngx_http_asgi_ws_stop_reading(r);
+
+            if (n == 0 && !req->write_blocked) {
+                /* a FIN closes only the client's side: what this read
+                 * produced (the reply to a close frame that came with the
+                 * FIN) still goes out, as far as the socket takes it */
+                (void) ngx_http_asgi_ws_flush(req);
+            }
+
             ngx_http_asgi_client_gone(req, n == 0
                                            ? ASGICORE_DISCONNECT_CLOSED
                                            : ASGICORE_DISCONNECT_RESET);

@@ -584,3 +584,34 @@ eof
 ws-disconnect 1009 /t/echo
 --- error_log
 WebSocket closed with 1009: the client sent
+
+=== TEST 36: W7 the client's close comes while a flood fills its socket, then it leaves (reset, or garbage then FIN): each scope ends, none is kept
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+for end in "close 1000|sleep 0.3|rst" "raw ffff|sleep 0.3|drop" "close 4000|drop"; do
+  IFS='|'; set -- $end; unset IFS
+  /usr/bin/python3 $ROOT/t/tools/wsclient.py $SMALLPORT /ws/flood 'sleep 0.3' "$@" | tail -1
+done
+--- response_body
+reset
+dropped
+dropped
+--- access_log
+101 client_disconnected /ws/flood
+
+=== TEST 37: W7 a close frame that comes with the client's FIN (half-close) is still answered
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'text hi' 'close 4001' half recvall
+--- response_body
+HTTP/1.1 101 Switching Protocols
+half-closed
+close 4001 ''
+--- access_log
+101 complete /ws/echo

@@ -14,6 +14,7 @@ Opens the handshake (printing the status line and the headers named by
     recvall                print frames until the server closes
     eof                    wait until the server closes the connection
     drop | rst             leave (FIN, or a reset)
+    half                   shut down writing (FIN), reading on
     sleep S                wait S seconds
     noread S               send 256 KiB messages for S seconds, reading
                            none
@@ -187,6 +188,9 @@ def main():
                 c.sock.close()
                 print("dropped")
                 return
+            elif word == "half":
+                c.sock.shutdown(socket.SHUT_WR)
+                print("half-closed")
             elif word == "rst":
                 c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                   struct.pack("ii", 1, 0))

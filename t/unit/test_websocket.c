@@ -911,6 +911,33 @@ static void W7_the_close_timeout_waits_for_a_backlogged_host(void **st)
     fake_pump(&s->fh);
 }
 
+/* W7: the client's close came while the host was backlogged (our reply
+ * behind what the app sent), then the client left: the scope ends (the
+ * reply could not be written), the app keeps the client's code. */
+static void W7_a_client_that_leaves_before_the_reply_ends_the_scope(void **st)
+{
+    ws_state *s = *st;
+    connect_and_accept(s);
+    s->req.write_result = ASGICORE_PENDING;
+    assert_int_equal(asgicore_websocket_send(s->req.scope, 0, "big", 3),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(feed(&s->fh, &s->req, 8, "\x03\xe8", 2), ASGICORE_OK);
+    fake_pump(&s->fh);
+    asgicore_event_v2 ev = receive_ok(s->req.scope);
+    assert_int_equal(ev.type, ASGICORE_EVENT_WEBSOCKET_DISCONNECT);
+    assert_int_equal(ev.code, 1000);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 0); /* the reply is still due */
+    assert_int_equal(asgicore_scope_disconnect(
+                         s->req.scope, ASGICORE_DISCONNECT_RESET, s->fh.now),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_CLIENT_DISCONNECTED);
+}
+
 static void an_app_without_websockets_gets_http(void **st)
 {
     ws_state *s = *st;
@@ -968,6 +995,7 @@ int main(void)
         T(W1_a_subprotocol_that_is_not_a_token_is_refused),
         T(W8_a_violation_is_logged),
         T(W7_the_close_timeout_waits_for_a_backlogged_host),
+        T(W7_a_client_that_leaves_before_the_reply_ends_the_scope),
         T(an_app_without_websockets_gets_http),
 #undef T
     };
