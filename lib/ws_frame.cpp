@@ -71,7 +71,7 @@ Decoded Decoder::next(const uint8_t **p, const uint8_t *end, Frame &out)
                                      "a reserved opcode");
                 if (!(head_[1] & 0x80))
                     return violation(out, close_protocol_error,
-                                     "an unmasked frame from the client");
+                                     "an unmasked frame");
                 if (control && !(head_[0] & 0x80))
                     return violation(out, close_protocol_error,
                                      "a fragmented control frame");

@@ -65,7 +65,9 @@ bool key_valid(std::string_view key) noexcept
         if (!ok)
             return false;
     }
-    return true;
+    // the last character holds 2 bits of the 16th byte and 4 unused
+    // bits, which are zero in the one base64 form of 16 bytes
+    return std::string_view("AQgw").find(key[21]) != std::string_view::npos;
 }
 
 // An HTTP token (RFC 9110): what a subprotocol name must be.
@@ -116,7 +118,7 @@ Handshake check_handshake(std::string_view method,
     Handshake h;
     bool upgrade = false, connection = false;
     int keys = 0, versions = 0;
-    bool bad_protocol = false;
+    bool bad_protocol = false, body = false;
     std::string_view key, version;
     for (const HeaderView &hv : headers) {
         if (hv.name == "upgrade") {
@@ -129,6 +131,9 @@ Handshake check_handshake(std::string_view method,
         } else if (hv.name == "sec-websocket-version") {
             versions++;
             version = trim(hv.value);
+        } else if (hv.name == "transfer-encoding" ||
+                   (hv.name == "content-length" && trim(hv.value) != "0")) {
+            body = true;
         } else if (hv.name == "sec-websocket-protocol") {
             std::string_view v = hv.value;
             while (!v.empty()) {
@@ -159,6 +164,10 @@ Handshake check_handshake(std::string_view method,
     } else if (keys != 1 || !key_valid(key)) {
         h.status = 400;
         h.error = "no valid Sec-WebSocket-Key";
+    } else if (body) {
+        // its bytes would be read as frames after the 101
+        h.status = 400;
+        h.error = "a WebSocket handshake with a request body";
     } else if (bad_protocol) {
         h.status = 400;
         h.error = "a Sec-WebSocket-Protocol value that is not a token";

@@ -110,6 +110,33 @@ static void W1_an_invalid_handshake_never_reaches_the_app(void **st)
     assert_int_equal(s->fa.starts, 0);
     assert_int_equal(s->req.status, 400);
     assert_true(fake_logged(&s->fh, "WebSocket handshake refused with 400"));
+    fake_release(&s->fh, &s->req);
+
+    /* 16 bytes have one base64 form: the last character's unused bits
+     * are zero ("...ZQ==", not "...ZR==") */
+    fake_open_ws(&s->fh, &s->fa, &s->req, "sec-websocket-key",
+                 "dGhlIHNhbXBsZSBub25jZR==", NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.starts, 0);
+    assert_int_equal(s->req.status, 400);
+    fake_release(&s->fh, &s->req);
+
+    /* a body would be read as frames after the 101 */
+    fake_open_ws(&s->fh, &s->fa, &s->req, "content-length", "12", NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.starts, 0);
+    assert_int_equal(s->req.status, 400);
+    assert_true(fake_logged(&s->fh, "a request body"));
+    fake_release(&s->fh, &s->req);
+    fake_open_ws(&s->fh, &s->fa, &s->req, "transfer-encoding", "chunked",
+                 NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.starts, 0);
+    assert_int_equal(s->req.status, 400);
+    fake_release(&s->fh, &s->req);
+    fake_open_ws(&s->fh, &s->fa, &s->req, "content-length", "0", NULL);
+    fake_pump(&s->fh);
+    assert_int_equal(s->fa.starts, 1); /* no body: fine */
 }
 
 /* W1: connect first and the 101 on accept */
