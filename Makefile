@@ -52,7 +52,8 @@ deps:
 	@sh tools/ensure-packages $$(sh tools/packages build test)
 
 check: format-check behaviours-test unit-test valgrind-test abi-test install-test fuzz-test \
-	python-unit-test python-tsan-test nginx-test nginx-asan-test run-check
+	python-unit-test python-tsan-test nginx-test nginx-asan-test apache-test \
+	apache-asan-test run-check
 
 test: deps
 	@$(MAKE) --no-print-directory check

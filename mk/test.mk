@@ -131,6 +131,21 @@ nginx-test:
 	$(MAKE) -s $(call nginx_suites,plain)
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) prove -I t/lib $(if $(T),$(T),t/*.t)
 
+# The suites whose behaviour is the server's, against Apache httpd with
+# mod_asgi (the harness's Apache backend); then with the ASan+UBSan builds.
+APACHE_SUITES := t/basic.t t/abort.t t/frameworks.t t/http2.t t/lifespan.t \
+	t/status.t t/storm.t t/database.t t/differential.t
+apache-test:
+	$(MAKE) -s $(call nginx_suites,plain) $(B)/mod_asgi.so
+	ASGI_SERVER=apache ASGI_BUILD_DIR=$(CURDIR)/$(B) \
+		prove -I t/lib $(if $(T),$(T),$(APACHE_SUITES))
+
+apache-asan-test:
+	$(MAKE) -s $(call nginx_suites,asan) $(B)/asan/mod_asgi.so
+	ASGI_SERVER=apache ASGI_BUILD_DIR=$(CURDIR)/$(B) $(ASAN_SUITE_ENV) \
+		ASGI_APACHE_MODULE=$(CURDIR)/$(B)/asan/mod_asgi.so \
+		ASGI_STORM_N=2000 prove -I t/lib $(if $(T),$(T),$(APACHE_SUITES))
+
 # The nginx suites again with the ASan+UBSan builds (the storm smaller).
 nginx-asan-test:
 	$(MAKE) -s $(call nginx_suites,asan)
@@ -152,5 +167,6 @@ stress:
 		t/storm.t
 
 .PHONY: unit-test valgrind-test abi-test abi-update behaviours-test \
+	apache-test apache-asan-test \
 	format-check python-unit-test \
 	python-tsan-test nginx-test nginx-asan-test soak stress

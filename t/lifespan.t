@@ -25,7 +25,7 @@ startup
 --- after
 nginx_stop('QUIT');
 like(`cat @{[servroot()]}/record`, qr/^startup\nshutdown$/m, "lifespan shutdown ran at quit");
-like(error_log_text(), qr/\[warn\] \d+#\d+: asgi: lifeapp: closing the pool/, "what it logged while stopping reached the error log");
+error_log_like(qr/\[warn\] \d+#\d+: asgi: lifeapp: closing the pool/, "what it logged while stopping reached the error log");
 
 === TEST 2: asgi_lifespan off: no lifespan, no state
 --- main_config

@@ -108,6 +108,20 @@ CORPUS = [
      req(b"POST /items HTTP/1.1", [b"Content-Length: 3"], b"abc"), {}),
 ]
 
+# Under Apache httpd (ASGI_SERVER=apache, the harness's backend): what
+# Apache's HTTP parser does differently, and allowed the same way.
+if os.environ.get("ASGI_SERVER") == "apache":
+    _APACHE = {
+        "duplicate headers": {
+            "headers": "Apache merges a repeated request header into one, "
+                       "comma-separated (RFC 9110 5.3 makes them the same)"},
+        "content-length and chunked": {
+            "headers": "Apache drops the Content-Length of a chunked "
+                       "request (RFC 9112 6.3), where h11 keeps it"},
+    }
+    CORPUS = [(name, app, raw, dict(allowed, **_APACHE.get(name, {})))
+              for name, app, raw, allowed in CORPUS]
+
 PIPELINED = b"".join([
     b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n",
     b"POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",

@@ -94,7 +94,7 @@ use File::Basename qw(dirname basename);
 use base 'Exporter';
 our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop server_name
                  nginx_signal http_get wait_for error_log_text
-                 recorded_at status_json worker_rss_kb
+                 recorded_at status_json worker_rss_kb error_log_like
                  app_threads_leave_signals);
 
 my $root = abs_path(dirname(__FILE__) . '/../../..');
@@ -203,6 +203,13 @@ sub slurp {
 
 sub error_log_text { slurp("$servroot/logs/error.log") }
 
+# like(error_log_text(), ...) in either server's log format (log_has)
+sub error_log_like {
+    my ($pattern, $name) = @_;
+    ok(log_has(error_log_text(), $pattern), $name)
+        or diag("no $pattern in the error log");
+}
+
 # Polls `cond` until it is true or `seconds` pass; returns its last value.
 sub wait_for {
     my ($seconds, $cond) = @_;
@@ -249,6 +256,11 @@ sub nginx_stop {
     unless (wait_for(30, sub { !-e pid_file() })) {
         kill 'KILL', $pid;
         unlink pid_file();
+    }
+    # Apache removes its pid file as the stop begins: the parent exits
+    # after its children (it is init's child, so no zombie lingers)
+    if ($server eq 'apache' && !wait_for(30, sub { !kill 0, $pid })) {
+        kill 'KILL', $pid;
     }
 }
 
@@ -345,12 +357,16 @@ sub apache_block_config {
     my ($block) = @_;
     return (undef, $block->apache_skip) if defined $block->apache_skip;
     return ($block->apache_config, undef) if defined $block->apache_config;
-    for my $s (qw(main_config http_config port must_die workers)) {
+    for my $s (qw(http_config port must_die workers)) {
         return (undef, "its --- $s is nginx's") if defined $block->$s;
     }
+    # nginx's "env NAME=value;" is the environment Apache starts with
+    my $main = $block->main_config // '';
+    $main =~ s/^\s*env\s+\w+=\S*;\s*$//mg;
+    return (undef, "its --- main_config is nginx's") if $main =~ /\S/;
     my $exec = $block->exec // '';
-    return (undef, "its client uses nginx's TLS or small-buffer listener")
-        if $exec =~ /\$(TLSPORT|SMALLPORT)/;
+    return (undef, "its client uses nginx's small-buffer listener")
+        if $exec =~ /\$SMALLPORT/;
     my $t = apache_translate($block->config // '');
     return (undef, "its configuration uses nginx's own directives")
         unless defined $t;
@@ -384,15 +400,26 @@ ServerRoot $servroot
 ServerName localhost
 Listen 127.0.0.1:$port
 Listen 127.0.0.1:@{[$port + 1]}
+Listen 127.0.0.1:@{[$port + 2]}
 PidFile logs/httpd.pid
 DefaultRuntimeDir logs
 Mutex file:logs default
 LoadModule mpm_${apache_mpm}_module $mods/mod_mpm_${apache_mpm}.so
 LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule http2_module $mods/mod_http2.so
+LoadModule ssl_module $mods/mod_ssl.so
 LoadModule asgi_module $apache_module
 $user
 Protocols h2c http/1.1
+# %2F decoded in the path, as nginx does (docs/apache.md)
+AllowEncodedSlashes On
+<VirtualHost 127.0.0.1:@{[$port + 2]}>
+    SSLEngine on
+    SSLCertificateFile $build/t/cert.pem
+    SSLCertificateKeyFile $build/t/key.pem
+    Protocols h2 http/1.1
+    AllowEncodedSlashes On
+</VirtualHost>
 ErrorLog logs/error.log
 LogLevel $level
 LogFormat "%>s %{asgi-outcome}n %U%q" asgi_test
@@ -405,10 +432,12 @@ MaxRequestWorkers 16
 MinSpareThreads 1
 MaxSpareThreads 16
 GracefulShutdownTimeout 10
-<Location /_asgi_status>
-    ASGIStatus
-</Location>
 $config
+# last: Apache merges sections in order, this one wins as nginx's exact
+# location does
+<LocationMatch "^/_asgi_status\$">
+    ASGIStatus
+</LocationMatch>
 CONF
     return substitute($text);
 }
@@ -427,6 +456,10 @@ sub apache_start {
         $env = "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
              . "log_path=$servroot/logs/asan "
              . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
+    }
+    my $main = substitute($block->main_config // '');
+    while ($main =~ /^\s*env\s+(\w+)=(\S*);/mg) {
+        $env .= "$1='$2' ";
     }
     my $conf = "$servroot/conf/httpd.conf";
     my $out = `$env/usr/sbin/apache2 -f $conf -t 2>&1`;
@@ -632,6 +665,15 @@ sub log_has {
     # module in each line instead of nginx's "asgi: " prefix
     $pattern =~ s/^((?:\[\w+\] )?)asgi: /$1/
         if $server eq 'apache' && !ref $pattern;
+    if ($server eq 'apache' && ref $pattern eq 'Regexp') {
+        # the same for a regex; nginx's "PID#TID: *CONN " is Apache's
+        # "[pid P:tid T] [client ADDR] "
+        my $src = "$pattern";
+        $src =~ s/\\\[(debug|info|notice|warn|error|crit|alert|emerg)\\\]/\\[[\\w.]+:$1\\]/g;
+        $src =~ s/\\d\+#\\d\+: (?:\\\*\\d\+ )?/.*?/g;
+        $src =~ s/asgi: //g;
+        $pattern = qr/$src/;
+    }
     if ($server eq 'apache' && !ref $pattern
         && $pattern =~ /^\[(debug|info|notice|warn|error|crit|alert|emerg)\](.*)$/s) {
         $pattern = qr/\[[\w.]+:$1\]\Q$2\E/;
