@@ -128,8 +128,7 @@ static void W1_an_invalid_handshake_never_reaches_the_app(void **st)
     assert_int_equal(s->req.status, 400);
     assert_true(fake_logged(&s->fh, "a request body"));
     fake_release(&s->fh, &s->req);
-    fake_open_ws(&s->fh, &s->fa, &s->req, "transfer-encoding", "chunked",
-                 NULL);
+    fake_open_ws(&s->fh, &s->fa, &s->req, "transfer-encoding", "chunked", NULL);
     fake_pump(&s->fh);
     assert_int_equal(s->fa.starts, 0);
     assert_int_equal(s->req.status, 400);
