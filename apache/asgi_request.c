@@ -424,7 +424,9 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
         fds[0].fd = wfd;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
-        if (p.fd >= 0 && !p.client_gone) {
+        /* after the end of the response, a client that leaves (as one
+         * that asked for Connection: close does) is no disconnect */
+        if (p.fd >= 0 && !p.client_gone && !p.eos_sent) {
             fds[1].fd = p.fd;
             fds[1].events = POLLRDHUP;
             fds[1].revents = 0;
@@ -433,7 +435,7 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
                 timeout = 1000; /* the body deadline is checked */
             }
             nfds = 2;
-        } else if (p.h2 && !p.client_gone) {
+        } else if (p.h2 && !p.client_gone && !p.eos_sent) {
             timeout = ASGI_H2_POLL_MS;
         }
         if (poll(fds, nfds, timeout) < 0 && errno != EINTR)
@@ -443,7 +445,7 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
         /* while reading, the read itself sees the end */
         if (nfds == 2 && !(p.reading && (fds[1].revents & POLLIN)))
             check_client(&p, fds[1].revents);
-        if (p.h2 && c->aborted)
+        if (p.h2 && c->aborted && !p.eos_sent)
             post_disconnect(&p, ASGICORE_DISCONNECT_STREAM_RESET);
     }
 
@@ -461,16 +463,17 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
     apr_table_setn(r->notes, "asgi-outcome", asgicore_outcome_name(outcome));
     if (open_failed)
         return HTTP_INTERNAL_SERVER_ERROR;
-    if (!complete || p.client_gone) {
+    if (outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
+        || (p.client_gone && !complete)) {
         c->keepalive = AP_CONN_CLOSE;
-        if (p.client_gone || outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED) {
+        c->aborted = 1;
+        r->status = 499; /* as nginx logs a client that left */
+    } else if (!complete) {
+        /* an incomplete response: cut, so that no byte is read as the
+         * next response */
+        c->keepalive = AP_CONN_CLOSE;
+        if (p.head_sent)
             c->aborted = 1;
-            r->status = 499; /* as nginx logs a client that left */
-        } else if (p.head_sent) {
-            /* an incomplete response: cut, so no byte is read as the
-             * next one */
-            c->aborted = 1;
-        }
     }
     return OK;
 }
