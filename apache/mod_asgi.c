@@ -282,7 +282,8 @@ static void python_argument(apr_pool_t *p, asgi_app *app, server_rec *s)
     int lifespan = conf->lifespan != ASGI_UNSET  ? conf->lifespan
                    : top->lifespan != ASGI_UNSET ? top->lifespan
                                                  : ASGI_LIFESPAN_AUTO;
-    char *arg = apr_psprintf(p, "app=%s\nlifespan=%s\nshutdown_timeout=10",
+    char *arg = apr_psprintf(p, "app=%s\nlifespan=%s\nshutdown_timeout=10"
+                             "\nserver=Apache httpd",
                              app->python_app, lifespan_names[lifespan]);
     apr_array_header_t *lists[2] = {conf->python_path, top->python_path};
     for (int k = 0; k < 2; k++) {

@@ -453,9 +453,10 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 /*
  * The Python runtime's argument: one "name=value" setting per line (the
  * runtime's own format, lib/python/asgi_python.c): app=, lifespan=,
- * shutdown_timeout=, then path= for each directory (a value runs to the
- * end of its line: it may hold spaces or colons). Lifespan shutdown is
- * bounded by worker_shutdown_timeout, or 10 s when it is not set.
+ * shutdown_timeout=, server= (the name its messages give the host), then
+ * path= for each directory (a value runs to the end of its line: it may
+ * hold spaces or colons). Lifespan shutdown is bounded by
+ * worker_shutdown_timeout, or 10 s when it is not set.
  */
 
 static char *
@@ -479,7 +480,7 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
                && ccf->shutdown_timeout)
               ? ccf->shutdown_timeout : 10000;
 
-    len = sizeof("app=\nlifespan=\nshutdown_timeout=.000") - 1
+    len = sizeof("app=\nlifespan=\nshutdown_timeout=.000\nserver=nginx") - 1
           + alcf->app->python_app.len + mode->len + NGX_INT_T_LEN;
 
     for (i = 0; i < n; i++) {
@@ -499,9 +500,9 @@ ngx_http_asgi_python_argument(ngx_conf_t *cf, ngx_http_asgi_loc_conf_t *alcf)
     }
 
     alcf->app->argument.data = p;
-    p = ngx_sprintf(p, "app=%V\nlifespan=%V\nshutdown_timeout=%M.%03M",
-                    &alcf->app->python_app, mode, timeout / 1000,
-                    timeout % 1000);
+    p = ngx_sprintf(p, "app=%V\nlifespan=%V\nshutdown_timeout=%M.%03M"
+                    "\nserver=nginx", &alcf->app->python_app, mode,
+                    timeout / 1000, timeout % 1000);
 
     for (i = 0; i < n; i++) {
         p = ngx_sprintf(p, "\npath=%V", &dirs[i]);

@@ -255,7 +255,7 @@ location / { asgi_app rawapp:app; }
 GET /signal
 --- error_code: 200
 --- response_body
-refused: signal handlers belong to nginx in an nginx worker (asgicore): not setting one for signal 15
+refused: signal handlers belong to nginx, which runs this process (asgicore): not setting one for signal 15
 
 === TEST 18: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
 --- config

@@ -44,6 +44,7 @@ typedef struct {
     char *path;              /* extra sys.path entries, one per line */
     int lifespan;            /* an index in lifespan_modes */
     double shutdown_timeout; /* seconds */
+    char server[64];         /* the host's name, for messages */
     asgicore_app *app;
 } pyapp_t;
 
@@ -57,6 +58,7 @@ typedef struct {
     int stopping;  /* atomic: set by the host thread at exit */
     int abandoned; /* the thread did not stop: no more library calls */
     double shutdown_timeout; /* seconds, for lifespan shutdown */
+    char server[64];         /* "nginx", "Apache httpd": for messages */
     PyObject *on_start;      /* set by the runtime, called with the GIL */
     PyObject *on_notify;
 } runtime_t;
@@ -837,6 +839,12 @@ py_app_count(PyObject *self, PyObject *noargs)
 }
 
 static PyObject *
+py_server(PyObject *self, PyObject *noargs)
+{
+    return PyUnicode_FromString(rt->server);
+}
+
+static PyObject *
 py_shutdown_timeout(PyObject *self, PyObject *noargs)
 {
     return PyFloat_FromDouble(rt->shutdown_timeout);
@@ -879,6 +887,9 @@ PyDoc_STRVAR(app_config_doc,
              "The app's reference, its path lines and its lifespan mode.");
 PyDoc_STRVAR(app_count_doc, "app_count() -> int\n\n"
                             "How many apps this process serves.");
+PyDoc_STRVAR(server_doc,
+             "server() -> str\n\n"
+             "The host's name for messages: \"nginx\", \"Apache httpd\".");
 PyDoc_STRVAR(shutdown_timeout_doc, "shutdown_timeout() -> float\n\n"
                                    "Seconds lifespan shutdown may take.");
 
@@ -898,6 +909,7 @@ static PyMethodDef asgicore_methods[] = {
     {"app_count", py_app_count, METH_NOARGS, app_count_doc},
     {"shutdown_timeout", py_shutdown_timeout, METH_NOARGS,
      shutdown_timeout_doc},
+    {"server", py_server, METH_NOARGS, server_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1175,6 +1187,8 @@ runtime_main(void *arg)
  *   lifespan=auto|on|off       default auto
  *   shutdown_timeout=SECONDS   default 10: bounds lifespan shutdown (one
  *                              per process: the last app's counts)
+ *   server=NAME                the host's name in messages ("nginx",
+ *                              "Apache httpd"); default "the server"
  */
 
 typedef int (*setting_parser)(pyapp_t *pa, const char *value, size_t len,
@@ -1265,6 +1279,20 @@ set_shutdown_timeout(pyapp_t *pa, const char *value, size_t len, char *error,
     return 0;
 }
 
+static int
+set_server(pyapp_t *pa, const char *value, size_t len, char *error,
+           size_t error_size)
+{
+    if (len == 0 || len >= sizeof pa->server) {
+        snprintf(error, error_size, "server=: from 1 to %zu bytes",
+                 sizeof pa->server - 1);
+        return -1;
+    }
+    memcpy(pa->server, value, len);
+    pa->server[len] = '\0';
+    return 0;
+}
+
 static const struct {
     const char *name;
     setting_parser parse;
@@ -1274,6 +1302,7 @@ static const struct {
     {"path", add_path, 1},
     {"lifespan", set_lifespan, 0},
     {"shutdown_timeout", set_shutdown_timeout, 0},
+    {"server", set_server, 0},
 };
 
 static int
@@ -1286,6 +1315,7 @@ parse_argument(pyapp_t *pa, const char *argument, char *error,
 
     pa->lifespan = 0;
     pa->shutdown_timeout = 10.0;
+    snprintf(pa->server, sizeof pa->server, "the server");
     pa->path = strdup(""); /* no entry yet, but never NULL */
     if (!pa->path) {
         snprintf(error, error_size, "out of memory");
@@ -1368,6 +1398,7 @@ create(const char *argument, int *mode, char *error, size_t error_size)
         return NULL;
     }
     rt->shutdown_timeout = pa->shutdown_timeout;
+    memcpy(rt->server, pa->server, sizeof rt->server);
     pa->index = rt->napps;
     rt->apps[rt->napps] = pa;
     /* the runtime thread may be running: publish the app whole */

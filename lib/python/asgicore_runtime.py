@@ -222,7 +222,7 @@ class _LogBuffer(io.RawIOBase):
 _real_signal = signal.signal
 # the signals nginx handles in its workers (SIGPIPE stays ignored, as
 # python3 ignores it)
-_NGINX_SIGNALS = tuple(getattr(signal, name) for name in (
+_HOST_SIGNALS = tuple(getattr(signal, name) for name in (
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGALRM", "SIGUSR1",
     "SIGUSR2", "SIGWINCH", "SIGIO", "SIGCHLD", "SIGSYS")
     if hasattr(signal, name))
@@ -233,8 +233,9 @@ def _refuse_signal_handler(signalnum: int, handler: Any) -> Any:
     # let an app replace nginx's handlers for the whole worker process.
     # ValueError is what it raises off the main thread, which libraries
     # already expect.
-    raise ValueError("signal handlers belong to nginx in an nginx worker "
-                     "(asgicore): not setting one for signal %s" % signalnum)
+    raise ValueError("signal handlers belong to %s, which runs this process "
+                     "(asgicore): not setting one for signal %s"
+                     % (_asgicore.server(), signalnum))
 
 
 def _let_children_have_signals() -> None:
@@ -274,7 +275,7 @@ def _let_children_have_signals() -> None:
     def child() -> None:
         # the runtime's threads block every signal: one sent at once stays
         # pending until the dispositions are python3's
-        for sig in _NGINX_SIGNALS:
+        for sig in _HOST_SIGNALS:
             try:
                 real_signal(sig, signal.SIG_DFL)
             except (OSError, ValueError):
@@ -795,12 +796,13 @@ def _refuse_shadowing(ref: str, dirs: list[str], module_name: str) -> Any:
         owner = _rt.imported_by.get(name)
         raise ImportError(
             "the ASGI app %r would import the module %r from %s, but %s "
-            "imported it from %s first: the Python apps of one nginx "
-            "worker share sys.modules, so %r would run the other's code. "
-            "Rename one of the modules, or serve the apps from two nginx "
+            "imported it from %s first: the Python apps of one %s "
+            "process share sys.modules, so %r would run the other's code. "
+            "Rename one of the modules, or serve the apps from two %s "
             "instances"
             % (ref, name, shadowed[name][2], "the ASGI app %r" % owner
-               if owner else "the worker", shadowed[name][1], ref))
+               if owner else "the worker", shadowed[name][1],
+               _asgicore.server(), ref, _asgicore.server()))
     return module
 
 
@@ -823,8 +825,9 @@ def _import_django_aware(ref: str, module_name: str) -> Any:
             "the ASGI app %r sets DJANGO_SETTINGS_MODULE to %r, but the "
             "ASGI app %r set it to %r first: Django's settings are "
             "process-wide, so %r would run with the other's. Serve the two "
-            "projects from two nginx instances"
-            % (ref, wanted, _rt.django[0], _rt.django[1], ref))
+            "projects from two %s instances"
+            % (ref, wanted, _rt.django[0], _rt.django[1], ref,
+               _asgicore.server()))
     if _rt.django is None and wanted is not None and \
             wanted != _rt.environ_django:
         _rt.django = (ref, wanted)
@@ -861,7 +864,7 @@ def _load_app(ref: str, path: str) -> ASGIApp:
 
 
 
-def _keep_nginx_clock() -> None:
+def _keep_host_clock() -> None:
     """P5: the C library's time zone is process-wide, and nginx's own log
     and $time_local timestamps use it. A TZ an app sets (Django sets its
     TIME_ZONE so) stays in Python's os.environ and never reaches the C
@@ -877,9 +880,10 @@ def _keep_nginx_clock() -> None:
         text = value.decode() if isinstance(value, bytes) else value
         if text not in _rt.tz_noted:
             _rt.tz_noted.add(text)
-            _log(_asgicore.LOG_INFO, "an app set TZ=%s: nginx's clock and "
-                 "the C library's local time stay in nginx's zone (zoneinfo "
-                 "and zone-aware datetimes follow the app's)" % text)
+            _log(_asgicore.LOG_INFO, "an app set TZ=%s: %s's clock and "
+                 "the C library's local time stay in the process's zone "
+                 "(zoneinfo and zone-aware datetimes follow the app's)"
+                 % (text, _asgicore.server()))
 
     def unsetenv(key: Any) -> None:
         if not is_tz(key):
@@ -913,7 +917,7 @@ def serve() -> None:
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
     _let_children_have_signals()
-    _keep_nginx_clock()
+    _keep_host_clock()
     _rt.create_task = _rt.loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _rt.loop.add_reader(_asgicore.wake_fd(), _on_wake)

@@ -90,6 +90,10 @@ static void bad_values_are_named(void **st)
     expect_refused("app=m:a\nshutdown_timeout=-1", "from 0 to 86400");
     expect_refused("app=m:a\nshutdown_timeout=5s", "shutdown_timeout=");
     expect_refused("app=m:a\nshutdown_timeout=nan", "from 0 to 86400");
+    expect_refused("app=m:a\nserver=", "server=: from 1 to 63 bytes");
+    char server[100] = "app=m:a\nserver=";
+    memset(server + 16, 'n', 64);
+    expect_refused(server, "server=: from 1 to 63 bytes");
 }
 
 static void only_path_repeats(void **st)
