@@ -134,7 +134,7 @@ nginx-test:
 # The suites whose behaviour is the server's, against Apache httpd with
 # mod_asgi (the harness's Apache backend); then with the ASan+UBSan builds.
 APACHE_SUITES := t/basic.t t/abort.t t/frameworks.t t/http2.t t/lifespan.t \
-	t/status.t t/storm.t t/database.t t/differential.t
+	t/status.t t/storm.t t/database.t t/differential.t t/shutdown.t
 apache-test:
 	$(MAKE) -s $(call nginx_suites,plain) $(B)/mod_asgi.so
 	ASGI_SERVER=apache ASGI_BUILD_DIR=$(CURDIR)/$(B) \

@@ -95,7 +95,7 @@ use base 'Exporter';
 our @EXPORT = qw(run_tests server_port servroot nginx_start nginx_stop server_name
                  nginx_signal http_get wait_for error_log_text
                  recorded_at status_json worker_rss_kb error_log_like
-                 app_threads_leave_signals);
+                 app_threads_leave_signals server_exited);
 
 my $root = abs_path(dirname(__FILE__) . '/../../..');
 # ASGI_BUILD_DIR: the build directory (make's B); plain `prove` uses
@@ -226,10 +226,20 @@ sub pid_file {
     "$servroot/logs/" . ($server eq 'apache' ? 'httpd.pid' : 'nginx.pid')
 }
 
+my $last_pid;
+
 sub nginx_pid {
     my $pid = slurp(pid_file());
     $pid =~ s/\s+//g;
+    $last_pid = $pid if $pid;
     return $pid;
+}
+
+# Whether the server signalled last has exited: nginx's master removes
+# its pid file as it exits, Apache's as its stop begins.
+sub server_exited {
+    return !-e pid_file() if $server ne 'apache';
+    return !$last_pid || !kill 0, $last_pid;
 }
 
 # nginx's signals, as Apache's equivalents: QUIT (graceful stop) is
