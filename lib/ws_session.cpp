@@ -73,8 +73,10 @@ void Session::decode(bool ignore_pause)
             event_bytes_ += f.payload.size() + event_overhead;
             events_.push_back(
                 Event{Event::message, f.text, std::move(f.payload), 0});
-            if (event_bytes_ >= settings_.read_buffer_limit)
+            if (event_bytes_ >= settings_.read_buffer_limit && !paused_) {
                 paused_ = true;  // W13
+                probe_from_ = last_now_;
+            }
             break;
         case Decoded::ping:
             if (phase_ == Phase::open)  // W9: the same payload
@@ -193,8 +195,10 @@ asgicore_time Session::deadline() const noexcept
     case Phase::closing: return close_deadline_;
     case Phase::open: break;
     }
-    if (settings_.ping_interval_ns == 0 || paused_ || disconnected_)
+    if (settings_.ping_interval_ns == 0 || disconnected_)
         return ASGICORE_TIME_NEVER;
+    if (paused_)  // W13: pings go on, without a pong timeout
+        return later(probe_from_, settings_.ping_interval_ns);
     return later(ping_sent_ ? ping_sent_ : last_heard_,
                  settings_.ping_interval_ns);
 }
@@ -236,13 +240,19 @@ void Session::expire(asgicore_time now)
         disconnect(close_abnormal, std::string());
         return;
     }
-    if (ping_sent_ == 0) {
-        // W9: an idle connection is pinged
+    if (ping_sent_ == 0 || paused_) {
+        // W9: an idle connection is pinged; W13: a paused one too, with no
+        // deadline for the pong (it waits unread behind what the app has
+        // not received), so that a client that closed its socket answers
+        // with a reset the host sees
         uint8_t payload[4] = {uint8_t(pings_ >> 24), uint8_t(pings_ >> 16),
                               uint8_t(pings_ >> 8), uint8_t(pings_)};
         pings_++;
         encode_frame(out_, op_ping, payload, sizeof payload);
-        ping_sent_ = now;
+        if (paused_)
+            probe_from_ = now;
+        else
+            ping_sent_ = now;
         return;
     }
     // W9: no answer within the interval: the connection is lost

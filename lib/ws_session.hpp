@@ -118,6 +118,10 @@ private:
     asgicore_time last_heard_;     // the client's last bytes
     asgicore_time last_now_;       // the latest time given
     asgicore_time ping_sent_ = 0;  // an unanswered ping, or 0
+    // While paused: the last ping sent without a deadline (or the pause's
+    // start). It is answered or not: a client that closed its socket
+    // answers it with a reset, which tells the host it left.
+    asgicore_time probe_from_ = 0;
     asgicore_time close_deadline_ = ASGICORE_TIME_NEVER;
     uint32_t pings_ = 0;
 };

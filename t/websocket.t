@@ -616,3 +616,22 @@ half-closed
 )?close 4001 ''
 --- access_log
 101 complete /ws/echo
+
+=== TEST 38: W13 a client that closes its socket while the app does not receive (reading paused, its FIN unread behind a full window) is found by the pings, which it answers with a reset
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+asgi_websocket_ping_interval 300ms;
+asgi_disconnect_grace_period 100ms;
+location / { asgi_app wsapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/deaf 'noread 1' drop
+--- response_body
+HTTP/1.1 101 Switching Protocols
+sent under 64 MiB
+dropped
+--- record
+cancelled deaf
+--- access_log
+101 client_disconnected /ws/deaf
