@@ -134,6 +134,10 @@ static void scope_info(request_rec *r, asgi_dir_conf *conf,
                                 : (int64_t)conf->grace_ms * 1000000;
     if (conf->ignore_client_abort == 1)
         info->flags |= ASGICORE_SCOPE_IGNORE_CLIENT_ABORT;
+    /* "Expect: 100-continue": Apache answers "100 Continue" on the first
+     * read of the body, so the pump reads only once the app asks */
+    if (r->expecting_100)
+        info->flags |= ASGICORE_SCOPE_BODY_ON_DEMAND;
 }
 
 /* ------------------------------------------------------------ the pump */
@@ -217,15 +221,14 @@ static void write_out(pump *p, asgi_out *list)
                 bb, apr_bucket_transient_create(o->data, o->len,
                                                 c->bucket_alloc));
         if (o->last) {
-            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
+            /* the end of the stream waits for `done`: a response the
+             * library cut (response_complete 0) must not end cleanly */
             p->eos_sent = 1;
             break;
         }
     }
-    if (!APR_BRIGADE_EMPTY(bb) || (p->head_sent && !p->eos_sent)) {
-        if (!p->eos_sent)
-            APR_BRIGADE_INSERT_TAIL(bb,
-                                    apr_bucket_flush_create(c->bucket_alloc));
+    if (!APR_BRIGADE_EMPTY(bb) || p->head_sent) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
         if (!p->client_gone) {
             rv = ap_pass_brigade(p->r->output_filters, bb);
             if (rv != APR_SUCCESS || c->aborted)
@@ -250,6 +253,15 @@ static int read_body(pump *p)
     apr_status_t rv;
     int more = 1;
 
+    if (r->expecting_100 && r->proto_num >= HTTP_VERSION(1, 1)) {
+        /* the app asked for the body: "100 Continue" now (Apache's input
+         * filter sends it only for a blocking read) */
+        int status = r->status;
+        r->status = HTTP_CONTINUE;
+        ap_send_interim_response(r, 0);
+        r->status = status;
+        r->expecting_100 = 0;
+    }
     rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                         APR_NONBLOCK_READ, ASGI_BODY_CHUNK);
     if (APR_STATUS_IS_EAGAIN(rv)) {
@@ -373,6 +385,8 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
     p.chunk = apr_palloc(r->pool, ASGI_BODY_CHUNK);
     p.body_deadline = apr_time_now() + r->server->timeout;
 
+    if (p.reading && (req->info.flags & ASGICORE_SCOPE_BODY_ON_DEMAND))
+        req->paused = 1; /* until resume_body: the app asked */
     if (!p.reading) {
         req->feed_data = NULL;
         req->feed_len = 0;
@@ -463,6 +477,12 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
     apr_table_setn(r->notes, "asgi-outcome", asgicore_outcome_name(outcome));
     if (open_failed)
         return HTTP_INTERNAL_SERVER_ERROR;
+    if (complete && p.eos_sent && !p.client_gone) {
+        APR_BRIGADE_INSERT_TAIL(p.bb, apr_bucket_eos_create(c->bucket_alloc));
+        if (ap_pass_brigade(r->output_filters, p.bb) != APR_SUCCESS)
+            c->aborted = 1;
+        apr_brigade_cleanup(p.bb);
+    }
     if (outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
         || (p.client_gone && !complete)) {
         c->keepalive = AP_CONN_CLOSE;

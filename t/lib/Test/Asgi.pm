@@ -420,9 +420,14 @@ LoadModule http2_module $mods/mod_http2.so
 LoadModule ssl_module $mods/mod_ssl.so
 LoadModule asgi_module $apache_module
 $user
-Protocols h2c http/1.1
 # %2F decoded in the path, as nginx does (docs/apache.md)
 AllowEncodedSlashes On
+# HTTP/2 by prior knowledge on its own port, as nginx's listener: no
+# "Upgrade: h2c" offered on the HTTP/1.1 one
+<VirtualHost 127.0.0.1:@{[$port + 1]}>
+    Protocols h2c http/1.1
+    AllowEncodedSlashes On
+</VirtualHost>
 <VirtualHost 127.0.0.1:@{[$port + 2]}>
     SSLEngine on
     SSLCertificateFile $build/t/cert.pem
