@@ -135,10 +135,15 @@ nginx-test:
 # mod_asgi (the harness's Apache backend); then with the ASan+UBSan builds.
 APACHE_SUITES := t/basic.t t/abort.t t/frameworks.t t/http2.t t/lifespan.t \
 	t/status.t t/storm.t t/database.t t/differential.t t/shutdown.t
+# the worker MPM: the requests' threads and the abort paths again
+APACHE_WORKER_SUITES := t/basic.t t/abort.t t/http2.t t/shutdown.t t/storm.t
 apache-test:
 	$(MAKE) -s $(call nginx_suites,plain) $(B)/mod_asgi.so
 	ASGI_SERVER=apache ASGI_BUILD_DIR=$(CURDIR)/$(B) \
 		prove -I t/lib $(if $(T),$(T),$(APACHE_SUITES))
+	$(if $(T),,ASGI_SERVER=apache ASGI_APACHE_MPM=worker \
+		ASGI_BUILD_DIR=$(CURDIR)/$(B) \
+		prove -I t/lib $(APACHE_WORKER_SUITES))
 
 apache-asan-test:
 	$(MAKE) -s $(call nginx_suites,asan) $(B)/asan/mod_asgi.so
