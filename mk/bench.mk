@@ -26,6 +26,7 @@ bench:
 	sh bench/nginx-bench.sh $(B)
 	sh bench/python-bench.sh $(B)
 	$(MAKE) -s ws-bench
+	$(MAKE) -s apache-bench
 
 # The WebSocket part alone (bench/ws-bench.sh).
 ws-bench:
@@ -33,4 +34,11 @@ ws-bench:
 	$(MAKE) -s $(B)/bench/ws_load $(B)/ngx_http_asgi_module.so python
 	sh bench/ws-bench.sh $(B)
 
-.PHONY: bench ws-bench
+# Apache httpd: mod_asgi against mod_proxy to uvicorn, and nginx's module
+# (bench/apache-bench.sh).
+apache-bench:
+	@sh tools/ensure-packages $$(sh tools/packages build bench)
+	$(MAKE) -s $(B)/mod_asgi.so $(B)/ngx_http_asgi_module.so python
+	sh bench/apache-bench.sh $(B)
+
+.PHONY: bench ws-bench apache-bench
