@@ -17,8 +17,13 @@ static const char *reasons[] = {"",           "closed",
                                  "write_error", "timeout",
                                  "server"};
 
-static const char *state_name(int state)
+/* The app's state name; its message into message[size]. */
+static const char *app_state(const asgi_app *a, char *message, size_t size)
 {
+    int state = ASGICORE_APP_FAILED;
+    message[0] = '\0';
+    if (a->app)
+        state = asgicore_app_get_state(a->app, message, size);
     return state == ASGICORE_APP_READY     ? "ready"
            : state == ASGICORE_APP_LOADING ? "loading"
                                            : "failed";
@@ -56,14 +61,11 @@ int asgi_status_handler(request_rec *r)
                        reasons[i], c.disconnects[i]);
         ap_rputs("},\"apps\":[", r);
         for (const asgi_app *a = asgi_apps_list(); a; a = a->next) {
-            char message[1024] = "";
-            int state = a->app ? asgicore_app_get_state(a->app, message,
-                                                        sizeof message)
-                               : ASGICORE_APP_FAILED;
+            char message[1024];
+            const char *state = app_state(a, message, sizeof message);
             ap_rprintf(r, "%s{\"app\":\"%s\",\"state\":\"%s\",\"message\":\"%s\"}",
                        a == asgi_apps_list() ? "" : ",",
-                       ap_escape_quotes(r->pool, a->name),
-                       state_name(state),
+                       ap_escape_quotes(r->pool, a->name), state,
                        ap_escape_quotes(r->pool, message));
         }
         ap_rputs("]}\n", r);
@@ -87,11 +89,9 @@ int asgi_status_handler(request_rec *r)
                    reasons[i], c.disconnects[i]);
     ap_rputs("\n", r);
     for (const asgi_app *a = asgi_apps_list(); a; a = a->next) {
-        char message[1024] = "";
-        int state = a->app ? asgicore_app_get_state(a->app, message,
-                                                    sizeof message)
-                           : ASGICORE_APP_FAILED;
-        ap_rprintf(r, "app %s: %s%s%s\n", a->name, state_name(state),
+        char message[1024];
+        const char *state = app_state(a, message, sizeof message);
+        ap_rprintf(r, "app %s: %s%s%s\n", a->name, state,
                    message[0] ? ": " : "", message);
     }
     return OK;

@@ -283,25 +283,32 @@ sub nginx_start {
     open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
     print $fh conf_text($block);
     close $fh;
-    my $env = '';
-    if ($sanitize eq 'asan') {
-        chomp(my $rt = `gcc -print-file-name=libasan.so`);
-        # ASGI_ASAN_OPTIONS adds options (make soak: a small quarantine)
-        my $extra = $ENV{ASGI_ASAN_OPTIONS} ? ":$ENV{ASGI_ASAN_OPTIONS}" : '';
-        $env = "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
-             . "log_path=$servroot/logs/asan$extra "
-             . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
-    }
+    my $env = sanitizer_env();
     my $out = `$env$nginx -p $servroot/ -c conf/nginx.conf 2>&1`;
     if ($? != 0) {
         return $out;
     }
-    wait_for(5, sub {
+    return listening() ? undef : "nginx did not start listening";
+}
+
+# The environment that preloads the ASan runtime into the server, or ''.
+sub sanitizer_env {
+    return '' unless $sanitize eq 'asan';
+    chomp(my $rt = `gcc -print-file-name=libasan.so`);
+    # ASGI_ASAN_OPTIONS adds options (make soak: a small quarantine)
+    my $extra = $ENV{ASGI_ASAN_OPTIONS} ? ":$ENV{ASGI_ASAN_OPTIONS}" : '';
+    return "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
+         . "log_path=$servroot/logs/asan$extra "
+         . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
+}
+
+# Whether the server accepts connections within 5 s.
+sub listening {
+    return wait_for(5, sub {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $port, Timeout => 1);
         return $s ? 1 : 0;
-    }) or return "nginx did not start listening";
-    return undef;
+    });
 }
 
 # ------------------------------------------------------------ Apache
@@ -465,13 +472,7 @@ sub apache_start {
     print $fh apache_conf_text($block, $config);
     close $fh;
     apache_access();
-    my $env = '';
-    if ($sanitize eq 'asan') {
-        chomp(my $rt = `gcc -print-file-name=libasan.so`);
-        $env = "LD_PRELOAD=$rt ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:"
-             . "log_path=$servroot/logs/asan "
-             . "UBSAN_OPTIONS=print_stacktrace=1:log_path=$servroot/logs/ubsan ";
-    }
+    my $env = sanitizer_env();
     my $main = substitute($block->main_config // '');
     while ($main =~ /^\s*env\s+(\w+)=(\S*);/mg) {
         $env .= "$1='$2' ";
@@ -481,12 +482,7 @@ sub apache_start {
     return $out if $? != 0;
     $out = `$env/usr/sbin/apache2 -f $conf -k start 2>&1`;
     return $out if $? != 0;
-    wait_for(5, sub {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Timeout => 1);
-        return $s ? 1 : 0;
-    }) or return "Apache did not start listening";
-    return undef;
+    return listening() ? undef : "Apache did not start listening";
 }
 
 # One HTTP/1.1 exchange on its own connection. Returns (status, headers
