@@ -17,6 +17,25 @@ static const char *reasons[] = {"",           "closed",
                                  "write_error", "timeout",
                                  "server"};
 
+/* A JSON string's inside: a failed app's message holds its traceback. */
+static const char *json_text(request_rec *r, const char *s)
+{
+    char *out = apr_palloc(r->pool, 6 * strlen(s) + 1), *p = out;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            p += sprintf(p, "\\u%04x", c);
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
 /* The app's state name; its message into message[size]. */
 static const char *app_state(const asgi_app *a, char *message, size_t size)
 {
@@ -65,8 +84,7 @@ int asgi_status_handler(request_rec *r)
             const char *state = app_state(a, message, sizeof message);
             ap_rprintf(r, "%s{\"app\":\"%s\",\"state\":\"%s\",\"message\":\"%s\"}",
                        a == asgi_apps_list() ? "" : ",",
-                       ap_escape_quotes(r->pool, a->name), state,
-                       ap_escape_quotes(r->pool, message));
+                       json_text(r, a->name), state, json_text(r, message));
         }
         ap_rputs("]}\n", r);
         return OK;
