@@ -113,27 +113,22 @@ static asgi_out *new_out(int kind, size_t len)
     return o;
 }
 
-static int cb_send_head(void *user, asgicore_scope *scope, void *host_data,
-                        int status, const asgicore_header *headers,
-                        size_t count, int has_trailers)
+/* The head's or the trailers' fields, packed for the pump. */
+static asgi_out *new_fields_out(int kind, const asgicore_header *fields,
+                                size_t count)
 {
     size_t i, len = 0;
     char *p;
     asgi_out *o;
-    (void)user;
-    (void)scope;
-    (void)has_trailers;
     for (i = 0; i < count; i++)
-        len += 2 * sizeof(size_t) + headers[i].name.len
-               + headers[i].value.len;
-    o = new_out(ASGI_OUT_HEAD, len);
+        len += 2 * sizeof(size_t) + fields[i].name.len + fields[i].value.len;
+    o = new_out(kind, len);
     if (!o)
-        return ASGICORE_ERR_NOMEM;
-    o->status = status;
+        return NULL;
     o->header_count = count;
     p = o->data;
     for (i = 0; i < count; i++) {
-        const asgicore_str *s[2] = {&headers[i].name, &headers[i].value};
+        const asgicore_str *s[2] = {&fields[i].name, &fields[i].value};
         for (int k = 0; k < 2; k++) {
             memcpy(p, &s[k]->len, sizeof(size_t));
             p += sizeof(size_t);
@@ -142,6 +137,21 @@ static int cb_send_head(void *user, asgicore_scope *scope, void *host_data,
             p += s[k]->len;
         }
     }
+    return o;
+}
+
+static int cb_send_head(void *user, asgicore_scope *scope, void *host_data,
+                        int status, const asgicore_header *headers,
+                        size_t count, int has_trailers)
+{
+    asgi_out *o;
+    (void)user;
+    (void)scope;
+    (void)has_trailers;
+    o = new_fields_out(ASGI_OUT_HEAD, headers, count);
+    if (!o)
+        return ASGICORE_ERR_NOMEM;
+    o->status = status;
     return push_out(host_data, o);
 }
 
@@ -160,15 +170,20 @@ static int cb_send_body(void *user, asgicore_scope *scope, void *host_data,
     return push_out(host_data, o);
 }
 
-/* Apache 2.4 cannot send trailers over HTTP/1.1: the body ends here. */
+/* Only for HTTP/2 scopes (ASGICORE_CAP_TRAILERS): mod_http2 writes
+ * r->trailers_out with the end of the stream. */
 static int cb_send_trailers(void *user, asgicore_scope *scope,
                             void *host_data, const asgicore_header *trailers,
                             size_t count, int last)
 {
-    (void)trailers;
-    (void)count;
-    return last ? cb_send_body(user, scope, host_data, NULL, 0, 1)
-                : ASGICORE_OK;
+    asgi_out *o;
+    (void)user;
+    (void)scope;
+    o = new_fields_out(ASGI_OUT_TRAILERS, trailers, count);
+    if (!o)
+        return ASGICORE_ERR_NOMEM;
+    o->last = last;
+    return push_out(host_data, o);
 }
 
 static void cb_resume_body(void *user, asgicore_scope *scope, void *host_data)
@@ -232,11 +247,20 @@ static void cb_log(void *user, int level, void *host_data, const char *message)
         lvl = APLOG_DEBUG;
         break;
     }
-    if (req)
-        ap_log_error(APLOG_MARK, lvl, 0, req->server, "[client %s] %s",
-                     req->client, message);
-    else
-        ap_log_error(APLOG_MARK, lvl, 0, host.server, "%s", message);
+    /* Apache writes a line break as "\n": a traceback is an entry per
+     * line, as Apache's other Python modules log one */
+    for (;;) {
+        int len = (int)strcspn(message, "\n");
+        if (req)
+            ap_log_error(APLOG_MARK, lvl, 0, req->server, "[client %s] %.*s",
+                         req->client, len, message);
+        else
+            ap_log_error(APLOG_MARK, lvl, 0, host.server, "%.*s", len,
+                         message);
+        if (!message[len] || !message[len + 1])
+            break;
+        message += len + 1;
+    }
 }
 
 static void cb_scope_gone(void *user, void *host_data)
@@ -476,8 +500,11 @@ static void *host_main(void *arg)
         run_commands();
         asgicore_ctx_process(host.ctx);
         now = asgi_now();
-        if (host.deadline <= now)
+        if (host.deadline <= now) {
+            /* one-shot: the library sets it again if it needs one */
+            host.deadline = ASGICORE_TIME_NEVER;
             asgicore_ctx_handle_expiry(host.ctx, now);
+        }
         if (may_exit(&until, now))
             break;
     }
@@ -521,9 +548,12 @@ const char *asgi_host_start(server_rec *s, apr_pool_t *pool, asgi_app *apps)
         return apr_psprintf(pool, "eventfd(): %s", strerror(errno));
 
     /* the host thread and the apps' threads take no signal: they are the
-     * child's main thread's */
+     * child's main thread's. But SIGCHLD: every thread of an Apache child
+     * blocks it, and an app's event loop (uvloop's) learns from it that a
+     * process it started has exited; Apache does not use it in a child */
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    sigdelset(&all, SIGCHLD);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&host.thread, NULL, host_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)

@@ -138,6 +138,10 @@ static void scope_info(request_rec *r, asgi_dir_conf *conf,
      * read of the body, so the pump reads only once the app asks */
     if (r->expecting_100)
         info->flags |= ASGICORE_SCOPE_BODY_ON_DEMAND;
+    /* Apache 2.4's HTTP/1.1 chunked encoding ends without trailers;
+     * mod_http2 writes r->trailers_out with the end of the stream */
+    if (r->proto_num >= 2000)
+        info->capabilities |= ASGICORE_CAP_TRAILERS;
 }
 
 /* ------------------------------------------------------------ the pump */
@@ -176,14 +180,12 @@ static const char *status_line(request_rec *r, int status)
     return apr_psprintf(r->pool, "%03d ", status);
 }
 
-static void apply_head(pump *p, asgi_out *o)
+/* Calls add(name, value) for each field of a head or trailers. */
+static void each_field(request_rec *r, const asgi_out *o,
+                       void (*add)(request_rec *, char *, char *))
 {
-    request_rec *r = p->r;
     const char *d = o->data;
     size_t i;
-
-    r->status = o->status;
-    r->status_line = status_line(r, o->status);
     for (i = 0; i < o->header_count; i++) {
         size_t nlen, vlen;
         char *name, *value;
@@ -195,11 +197,29 @@ static void apply_head(pump *p, asgi_out *o)
         d += sizeof vlen;
         value = apr_pstrmemdup(r->pool, d, vlen);
         d += vlen;
-        if (strcasecmp(name, "content-type") == 0)
-            ap_set_content_type(r, value);
-        else
-            apr_table_addn(r->headers_out, name, value);
+        add(r, name, value);
     }
+}
+
+static void add_header(request_rec *r, char *name, char *value)
+{
+    if (strcasecmp(name, "content-type") == 0)
+        ap_set_content_type(r, value);
+    else
+        apr_table_addn(r->headers_out, name, value);
+}
+
+static void add_trailer(request_rec *r, char *name, char *value)
+{
+    apr_table_addn(r->trailers_out, name, value);
+}
+
+static void apply_head(pump *p, asgi_out *o)
+{
+    request_rec *r = p->r;
+    r->status = o->status;
+    r->status_line = status_line(r, o->status);
+    each_field(r, o, add_header);
     p->head_sent = 1;
 }
 
@@ -216,7 +236,9 @@ static void write_out(pump *p, asgi_out *list)
             apply_head(p, o);
             continue;
         }
-        if (o->len)
+        if (o->kind == ASGI_OUT_TRAILERS)
+            each_field(p->r, o, add_trailer);
+        else if (o->len)
             APR_BRIGADE_INSERT_TAIL(
                 bb, apr_bucket_transient_create(o->data, o->len,
                                                 c->bucket_alloc));

@@ -77,11 +77,12 @@ enum {
 /* A piece of the response, from the host thread to the pump. */
 typedef struct asgi_out {
     struct asgi_out *next;
-    enum { ASGI_OUT_HEAD, ASGI_OUT_BODY } kind;
+    enum { ASGI_OUT_HEAD, ASGI_OUT_BODY, ASGI_OUT_TRAILERS } kind;
     int status;                  /* head */
-    size_t header_count;         /* head: data holds each name, then value,
-                                  * each a size_t length and its bytes */
-    int last;                    /* body: the response ends here */
+    size_t header_count;         /* head, trailers: data holds each name,
+                                  * then value, each a size_t length and
+                                  * its bytes */
+    int last;                    /* body, trailers: the response ends */
     size_t len;
     char data[];
 } asgi_out;

@@ -236,7 +236,9 @@ typedef struct asgicore_callbacks {
                  int outcome, int response_complete);
     /* The earliest deadline changed: call asgicore_ctx_handle_expiry at
      * `deadline` (ASGICORE_TIME_NEVER: no timer is needed). A new deadline
-     * replaces the previous one. */
+     * replaces the previous one. The timer is one-shot: once it fired
+     * (asgicore_ctx_handle_expiry was called) the host holds none until
+     * the next set_timer. */
     void (*set_timer)(void *user, asgicore_time deadline);
     /* Work was posted from outside a host-side call: call
      * asgicore_ctx_process soon, on the host thread. Thread-safe; coalesced
@@ -357,11 +359,24 @@ typedef struct asgicore_scope_info {
     uint64_t websocket_max_message;
     int64_t websocket_ping_interval_ns;
     uint64_t websocket_close_timeout_ns;
+    /* ASGICORE_SCOPE_INFO_V3 (since 0.3.0): what the host can do for this
+     * request, ASGICORE_CAP_* bits. Apps offer only these (the Python
+     * runtime names the extensions in the scope). With V1 and V2 the
+     * library takes ASGICORE_CAP_TRAILERS, as those hosts promised. */
+    uint32_t capabilities;
 } asgicore_scope_info;
 
 #define ASGICORE_SCOPE_INFO_V1 1 /* up to flags */
-#define ASGICORE_SCOPE_INFO_V2 2
-#define ASGICORE_SCOPE_INFO_VERSION ASGICORE_SCOPE_INFO_V2
+#define ASGICORE_SCOPE_INFO_V2 2 /* up to websocket_close_timeout_ns */
+#define ASGICORE_SCOPE_INFO_V3 3
+#define ASGICORE_SCOPE_INFO_VERSION ASGICORE_SCOPE_INFO_V3
+
+/* The host can send response trailers for this request (its send_trailers
+ * callback writes them: HTTP/2, or chunked HTTP/1.1). Without it, an app
+ * that announces trailers anyway gets its body through, ended when its
+ * last http.response.trailers comes; the trailers are dropped, with one
+ * log line. */
+#define ASGICORE_CAP_TRAILERS 0x1u
 
 /* A client abort after the whole body arrived is hidden from the app: it
  * runs to completion, its output is discarded. */

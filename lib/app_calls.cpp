@@ -320,7 +320,12 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
         s->expects_trailers = trailers;
         return ASGICORE_OK;
     }
-    OutMessage *msg = OutMessage::make_head(status, headers, count, trailers);
+    // Trailers the host cannot write are the library's to drop: the host
+    // sees a response without them
+    bool host_trailers =
+        trailers && (s->info.capabilities & ASGICORE_CAP_TRAILERS);
+    OutMessage *msg =
+        OutMessage::make_head(status, headers, count, host_trailers);
     if (!msg)
         return ASGICORE_ERR_NOMEM;
     if (status == 204 || status == 205)
@@ -398,9 +403,17 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
         return send_failed(s, ASGICORE_ERR_BAD_HEADER,
                            "response trailer with an invalid name, or a "
                            "control character in a value: not written");
+    bool host_trailers = s->info.capabilities & ASGICORE_CAP_TRAILERS;
+    // before the allocation below, which must not leak if this throws
+    if (!host_trailers && !more)
+        log(ASGICORE_LOG_INFO, s,
+            "http.response.trailers dropped: the server cannot send "
+            "trailers for this request (its scope does not offer the "
+            "extension)");
     OutMessage *msg = nullptr;
-    if (!s->client_gone()) {
-        msg = OutMessage::make_trailers(trailers, count, !more);
+    if (!s->client_gone() && (host_trailers || !more)) {
+        msg = host_trailers ? OutMessage::make_trailers(trailers, count, !more)
+                            : OutMessage::make_body(nullptr, 0, true);
         if (!msg)
             return ASGICORE_ERR_NOMEM;
     }

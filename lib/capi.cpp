@@ -163,15 +163,23 @@ int asgicore_scope_open_versioned(asgicore_ctx *ctx, asgicore_app *app,
 {
     if (!ctx || !app || !info || !out)
         return ASGICORE_ERR_INVALID;
-    if (info_version != ASGICORE_SCOPE_INFO_V1 &&
-        info_version != ASGICORE_SCOPE_INFO_V2)
-        return ASGICORE_ERR_VERSION;
+    size_t given;
+    switch (info_version) {
     // A V1 caller's struct ends at flags: the WebSocket limits default.
+    case ASGICORE_SCOPE_INFO_V1:
+        given = offsetof(asgicore_scope_info, websocket_max_message);
+        break;
+    case ASGICORE_SCOPE_INFO_V2:
+        given = offsetof(asgicore_scope_info, capabilities);
+        break;
+    case ASGICORE_SCOPE_INFO_V3: given = sizeof(asgicore_scope_info); break;
+    default: return ASGICORE_ERR_VERSION;
+    }
     asgicore_scope_info copy{};
-    std::memcpy(&copy, info,
-                info_version == ASGICORE_SCOPE_INFO_V1
-                    ? offsetof(asgicore_scope_info, websocket_max_message)
-                    : sizeof copy);
+    std::memcpy(&copy, info, given);
+    // Hosts before V3 wrote trailers when asked to
+    if (info_version < ASGICORE_SCOPE_INFO_V3)
+        copy.capabilities = ASGICORE_CAP_TRAILERS;
     return guarded([&] { return ctx->open_scope(app, copy, host_data, out); });
 }
 

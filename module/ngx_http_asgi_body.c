@@ -119,6 +119,10 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
     info.websocket_close_timeout_ns =
         (uint64_t) alcf->websocket_close_timeout * 1000000;
 
+    /* nginx writes trailers in chunked HTTP/1.1 and in HTTP/2 */
+    info.capabilities = r->http_version >= NGX_HTTP_VERSION_11
+                        ? ASGICORE_CAP_TRAILERS : 0;
+
     ngx_http_asgi_shutdown_hold_arm();
 
     /* the library's reference, until its scope_gone */

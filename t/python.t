@@ -43,6 +43,8 @@ GET /a/scope?x=1
 --- error_code: 200
 --- response_body
 3.0 2.4 http.response.trailers 1.1 GET b'x=1' /a/scope localhost
+--- apache_response_body
+3.0 2.4  1.1 GET b'x=1' /a/scope localhost
 
 === TEST 4: R2 a body in, S1 a streamed response out
 --- config
@@ -115,6 +117,13 @@ logged
  qr/\[error\] \d+#\d+: \*\d+ asgi: rawapp: it failed\nTraceback \(most recent call last\):\n.*\nZeroDivisionError: division by zero, client: /s,
  qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: from a thread, client: 127\.0\.0\.1, server: \S*, request: "GET \/log HTTP\/1\.1"/,
  qr/\[info\] \d+#\d+: \*\d+ asgi: configured: kept its level, client: /]
+--- apache_error_log eval
+[qr/\[asgi:warn\] \[pid \d+:tid \d+\] \[client 127\.0\.0\.1:\d+\] rawapp: warned from python$/m,
+ qr/\[asgi:info\] .*\[client [\d.:]+\] printed to stdout$/m,
+ qr/\[asgi:error\] .*\[client [\d.:]+\] written to stderr$/m,
+ qr/\[asgi:error\] .*\[client ([\d.:]+)\] rawapp: it failed\n.*\[client \1\] Traceback \(most recent call last\):\n(.*\n)*.*\[client \1\] ZeroDivisionError: division by zero$/m,
+ qr/\[asgi:warn\] .*\[client [\d.:]+\] rawapp: from a thread$/m,
+ qr/\[asgi:info\] .*\[client [\d.:]+\] configured: kept its level$/m]
 
 === TEST 9: R10 cancelling a pending receive() propagates, and loses nothing
 --- main_config
@@ -192,6 +201,31 @@ with trailers
 --- no_error_log
 [error]
 
+=== TEST 12b: S1 trailers are offered (the scope's extension) exactly where the server writes them, and then reach the client
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+for v in --http1.1 --http1.0 --http2-prior-knowledge; do
+  port=$PORT; [ $v = --http2-prior-knowledge ] && port=$H2PORT
+  ext=$(curl -s $v http://127.0.0.1:$port/scope | cut -d' ' -f3)
+  got=$(curl -s $v -D - -o /dev/null http://127.0.0.1:$port/trailers \
+        | tr -d '\r' | grep -i '^x-checksum:')
+  echo "$v offers '$ext', sent '$got'"
+done
+--- response_body
+--http1.1 offers 'http.response.trailers', sent 'x-checksum: abc'
+--http1.0 offers '', sent ''
+--http2-prior-knowledge offers 'http.response.trailers', sent 'x-checksum: abc'
+--- apache_response_body
+--http1.1 offers '', sent ''
+--http1.0 offers '', sent ''
+--http2-prior-knowledge offers 'http.response.trailers', sent 'x-checksum: abc'
+--- error_log
+http.response.trailers dropped: the server cannot send trailers
+--- no_error_log
+[error]
+
 === TEST 13: asgi_python_path processes .pth files, as a virtual environment's site-packages needs
 --- config
 asgi_python_path $ROOT/t/apps/python/sitedir;
@@ -256,6 +290,8 @@ GET /signal
 --- error_code: 200
 --- response_body
 refused: signal handlers belong to nginx, which runs this process (asgicore): not setting one for signal 15
+--- apache_response_body
+refused: signal handlers belong to Apache httpd, which runs this process (asgicore): not setting one for signal 15
 
 === TEST 18: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
 --- config
@@ -299,6 +335,8 @@ GET /bugafter
 499 client_disconnected /bugafter
 --- error_log eval
 qr/\[error\] .*asgi: app failed: KeyError: 'missing http\.disconnect'\nTraceback.*KeyError: 'missing http\.disconnect'/s
+--- apache_error_log eval
+qr/\[asgi:error\] .* app failed: KeyError: 'missing http\.disconnect'\n.*\] Traceback .*\n(.*\n)*.*\] KeyError: 'missing http\.disconnect'$/m
 
 === TEST 21: asgi_root_path mounts the app at a prefix: it moves from path to root_path
 --- config

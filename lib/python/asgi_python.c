@@ -230,15 +230,23 @@ scope_dict(asgicore_scope *scope)
     if (i->flags & ASGICORE_SCOPE_WEBSOCKET) {
         return websocket_scope_dict(i, headers);
     }
-    /* extensions: http.response.trailers is supported */
+    /* extensions: trailers where the host can write them */
+    PyObject *extensions =
+        (i->capabilities & ASGICORE_CAP_TRAILERS)
+            ? Py_BuildValue("{s:{}}", "http.response.trailers")
+            : PyDict_New();
+    if (!extensions) {
+        Py_DECREF(headers);
+        return NULL;
+    }
     return Py_BuildValue(
-        "{s:s,s:{s:s,s:s},s:{s:{}},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+        "{s:s,s:{s:s,s:s},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
         "type", "http", "asgi", "version", "3.0", "spec_version", "2.4",
-        "extensions", "http.response.trailers", "method",
-        str_or_none(i->method, 1), "scheme", str_or_none(i->scheme, 1),
-        "http_version", str_or_none(i->http_version, 1), "path",
-        str_or_none(i->path, 1), "raw_path", str_or_none(i->raw_path, 0),
-        "query_string", str_or_none(i->query_string, 0), "root_path",
+        "extensions", extensions, "method", str_or_none(i->method, 1),
+        "scheme", str_or_none(i->scheme, 1), "http_version",
+        str_or_none(i->http_version, 1), "path", str_or_none(i->path, 1),
+        "raw_path", str_or_none(i->raw_path, 0), "query_string",
+        str_or_none(i->query_string, 0), "root_path",
         str_or_none(i->root_path, 1), "headers", headers, "client",
         addr(i->client), "server", addr(i->server));
 }

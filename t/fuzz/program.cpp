@@ -91,6 +91,7 @@ struct Req {
     bool cancel_delivered = false;
     bool response_sent = false;  // the app's last message was taken
     bool head_request = false;   // HEAD: no body on the wire
+    bool can_trailers = true;    // ASGICORE_CAP_TRAILERS was offered
     int status = 0;              // of the head written
     long long declared = -1;     // its content-length, -1 if none
     size_t body_written = 0;
@@ -332,12 +333,14 @@ void Runner::client_leaves(Req *r)
 }
 
 int Runner::cb_head(void *u, asgicore_scope *, void *hd, int status,
-                    const asgicore_header *h, size_t n, int)
+                    const asgicore_header *h, size_t n, int has_trailers)
 {
     OutOfLibrary out;
     Runner *self = runner_of(u);
     Req *r = static_cast<Req *>(hd);
     self->check(!r->head, "two heads for one response");
+    self->check(r->can_trailers || !has_trailers,
+                "trailers announced to a host that cannot write them");
     self->check(status >= 200 && status <= 999, "a head with a bad status");
     r->head = true;
     r->status = status;
@@ -386,6 +389,8 @@ int Runner::cb_trailers(void *u, asgicore_scope *, void *hd,
     Runner *self = runner_of(u);
     Req *r = static_cast<Req *>(hd);
     self->check(r->head, "trailers before the head");
+    self->check(r->can_trailers,
+                "send_trailers for a host that cannot write them");
     int rc = self->write(r, "send_trailers for a released scope");
     r->last = r->last || last;
     return rc;
@@ -574,8 +579,10 @@ void Runner::open_scope()
                                      1000 * (int64_t)kMs};
     info.grace_period_ns = graces[flags >> 6];
     info.flags = flags & 0x7;
+    info.capabilities = (flags & 0x20) ? 0 : ASGICORE_CAP_TRAILERS;
     auto req = std::make_unique<Req>();
     Req *r = req.get();
+    r->can_trailers = info.capabilities & ASGICORE_CAP_TRAILERS;
     reqs_.push_back(std::move(req));
     r->open = true;  // callbacks may come from inside the open
     r->flags = info.flags;

@@ -143,6 +143,7 @@ void fake_host_init(fake_host *fh, const asgicore_settings *settings)
     memset(fh, 0, sizeof *fh);
     fh->now = 1000 * SEC; /* any epoch */
     fh->timer = ASGICORE_TIME_NEVER;
+    fh->capabilities = ASGICORE_CAP_TRAILERS;
     assert_int_equal(asgicore_ctx_new(settings, &cb, fh, &fh->ctx),
                      ASGICORE_OK);
 }
@@ -169,6 +170,7 @@ void fake_host_init_v1(fake_host *fh, const asgicore_settings *settings)
     memset(fh, 0, sizeof *fh);
     fh->now = 1000 * SEC;
     fh->timer = ASGICORE_TIME_NEVER;
+    fh->info_version = ASGICORE_SCOPE_INFO_V1;
     assert_int_equal(
         asgicore_ctx_new_versioned(
             ASGICORE_SETTINGS_VERSION, settings, ASGICORE_CALLBACKS_V1,
@@ -234,10 +236,14 @@ static asgicore_scope *open_scope(fake_host *fh, fake_app *fa, fake_req *req,
     info->client.port = 50000;
     info->server.host = str("127.0.0.1");
     info->server.port = 8080;
+    info->capabilities = fh->capabilities;
     memset(req, 0, sizeof *req);
     req->write_result = ASGICORE_OK;
     assert_int_equal(
-        asgicore_scope_open(fh->ctx, fa->app, info, req, &req->scope),
+        asgicore_scope_open_versioned(
+            fh->ctx, fa->app,
+            fh->info_version ? fh->info_version : ASGICORE_SCOPE_INFO_VERSION,
+            info, req, &req->scope),
         ASGICORE_OK);
     return req->scope;
 }

@@ -56,6 +56,10 @@ typedef struct fake_host {
     int log_lines[5];         /* per level */
     char log[8192];           /* every line, "level: message\n" */
     void *last_log_host_data; /* of the latest line */
+    /* How fake_open* open scopes: the scope info version (0: the
+     * header's) and, with V3, the capabilities (all by default). */
+    int info_version;
+    uint32_t capabilities;
 } fake_host;
 
 typedef struct fake_app fake_app;

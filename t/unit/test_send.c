@@ -87,6 +87,63 @@ static void S1_trailers_end_the_response(void **st)
     fake_pump(&s->fh);
 }
 
+/* S1: a host that cannot write trailers (Apache over HTTP/1.1) does not
+ * offer them; an app that sends them anyway gets its body through, ended
+ * by its last trailers message. */
+static void S1_trailers_the_host_cannot_send_are_dropped(void **st)
+{
+    state *s = *st;
+    s->fh.capabilities = 0;
+    asgicore_scope *sc = open_get(s);
+    static const asgicore_header trailer[] = {{{"x-checksum", 10}, {"abc", 3}}};
+    assert_int_equal(asgicore_scope_get_info(sc)->capabilities, 0);
+    expect_request(sc, "", 0);
+    assert_int_equal(asgicore_send_start(sc, 200, NULL, 0, 1), ASGICORE_OK);
+    assert_int_equal(asgicore_send_body(sc, "data", 4, 0), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_false(s->req.has_trailers);
+    assert_false(s->req.last_written);
+    expect_pending(sc); /* the app still owes its trailers */
+    assert_int_equal(asgicore_send_trailers(sc, trailer, 1, 1), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_false(s->req.last_written);
+    assert_int_equal(asgicore_send_trailers(sc, trailer, 1, 0), ASGICORE_OK);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.trailer_writes, 0);
+    assert_true(s->req.last_written);
+    assert_memory_equal(s->req.body, "data", 4);
+    assert_int_equal(s->req.body_len, 4);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_INFO], 1);
+    assert_true(fake_logged(&s->fh, "trailers dropped"));
+    assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
+    expect_disconnect(sc);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* S1: a host built before scope info V3 wrote trailers: it still does. */
+static void S1_hosts_before_capabilities_keep_trailers(void **st)
+{
+    state *s = *st;
+    s->fh.info_version = ASGICORE_SCOPE_INFO_V2;
+    s->fh.capabilities = 0; /* not read from a V2 struct */
+    asgicore_scope *sc = open_get(s);
+    assert_int_equal(asgicore_scope_get_info(sc)->capabilities,
+                     ASGICORE_CAP_TRAILERS);
+    expect_request(sc, "", 0);
+    asgicore_send_start(sc, 200, NULL, 0, 1);
+    asgicore_send_body(sc, "data", 4, 0);
+    asgicore_send_trailers(sc, NULL, 0, 0);
+    fake_pump(&s->fh);
+    assert_true(s->req.has_trailers);
+    assert_int_equal(s->req.trailer_writes, 1);
+    assert_true(s->req.last_written);
+    asgicore_finish(sc, 0, NULL);
+    fake_pump(&s->fh);
+}
+
 static void expect_app_error(state *s, int rc, int expected)
 {
     assert_int_equal(rc, expected);
@@ -541,6 +598,8 @@ int main(void)
         T(S1_head_and_body_chunks_streamed_as_sent),
         T(S1_empty_more_body_writes_nothing),
         T(S1_trailers_end_the_response),
+        T(S1_trailers_the_host_cannot_send_are_dropped),
+        T(S1_hosts_before_capabilities_keep_trailers),
         T(S2_body_before_start_is_an_app_error),
         T(S2_second_start_is_an_app_error),
         T(S2_message_after_final_body_is_an_app_error),
