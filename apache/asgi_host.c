@@ -466,14 +466,17 @@ static void *host_main(void *arg)
 {
     asgicore_settings settings;
     asgicore_time until = 0;
-    int rc;
+    int rc, loading = 1;
     (void)arg;
 
     asgicore_settings_default(&settings);
     host.deadline = ASGICORE_TIME_NEVER;
     rc = asgicore_ctx_new(&settings, &callbacks, NULL, &host.ctx);
-    if (rc == ASGICORE_OK)
+    asgi_fleet_join();
+    if (rc == ASGICORE_OK) {
         start_apps(); /* before the child serves: no request finds none */
+        loading = asgi_fleet_update(host.ctx, host.apps);
+    }
     pthread_mutex_lock(&host.lock);
     if (rc != ASGICORE_OK)
         host.start_error = asgicore_strerror(rc);
@@ -493,7 +496,8 @@ static void *host_main(void *arg)
                           ? 0
                           : (int)((host.deadline - now + 999999) / 1000000);
         }
-        if (until && (timeout < 0 || timeout > 100))
+        /* stopping, or an app's state to show when it settles */
+        if ((until || loading) && (timeout < 0 || timeout > 100))
             timeout = 100;
         if (poll(&p, 1, timeout) > 0)
             (void)!read(host.wake_fd, &n, sizeof n);
@@ -505,12 +509,15 @@ static void *host_main(void *arg)
             host.deadline = ASGICORE_TIME_NEVER;
             asgicore_ctx_handle_expiry(host.ctx, now);
         }
+        loading = asgi_fleet_update(host.ctx, host.apps);
         if (may_exit(&until, now))
             break;
     }
 
     stop_apps();
     asgicore_ctx_process(host.ctx); /* what the apps logged while stopping */
+    asgi_fleet_update(host.ctx, host.apps);
+    asgi_fleet_leave(); /* its totals stay in the server's */
     asgicore_ctx_free(host.ctx);
     host.ctx = NULL;
     return NULL;

@@ -110,8 +110,13 @@ static const char *add_app(cmd_parms *cmd, asgi_dir_conf *conf,
     if (err)
         return err;
     app->section = conf;
-    app->next = asgi_apps;
-    asgi_apps = app;
+    /* in the configuration's order: the first app imports first (P3) */
+    {
+        asgi_app **tail = &asgi_apps;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = app;
+    }
     conf->app = app;
     return NULL;
 }
@@ -300,6 +305,7 @@ static int asgi_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                             apr_pool_t *ptemp, server_rec *s)
 {
     int threaded = 0, python = 0;
+    const char *err;
     (void)plog;
     (void)ptemp;
     if (!asgi_apps)
@@ -333,6 +339,10 @@ static int asgi_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                      "from two Apache instances.",
                      ap_find_linked_module("mod_wsgi.c") ? "mod_wsgi"
                                                          : "mod_python");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((err = asgi_fleet_setup(s)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "mod_asgi: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* an exiting child waits for apps in their grace period */

@@ -139,4 +139,36 @@ const asgi_app *asgi_apps_list(void);
 /* asgi_status.c */
 int asgi_status_handler(request_rec *r);
 
+/* An app's state as ASGIStatus shows it. */
+enum {
+    ASGI_STATE_UNKNOWN = 0,
+    ASGI_STATE_LOADING,
+    ASGI_STATE_READY,
+    ASGI_STATE_FAILED
+};
+/* The app's ASGI_STATE_*; its message into message[size] unless NULL. */
+int asgi_app_state(const asgi_app *a, char *message, size_t size);
+
+/* asgi_fleet.c: every child's figures, for ASGIStatus */
+#define ASGI_FLEET_APPS 128 /* apps whose states children share */
+
+typedef struct {
+    int pid;
+    int current;                 /* of the running configuration */
+    asgicore_counters counters;
+    unsigned char app_state[ASGI_FLEET_APPS];
+} asgi_fleet_child;
+
+typedef struct {
+    asgicore_counters totals;    /* exited children's too */
+    int nchildren;
+    asgi_fleet_child *children;
+} asgi_fleet_view;
+
+const char *asgi_fleet_setup(server_rec *s);
+void asgi_fleet_join(void);
+int asgi_fleet_update(asgicore_ctx *ctx, const asgi_app *apps);
+void asgi_fleet_leave(void);
+int asgi_fleet_read(apr_pool_t *pool, asgi_fleet_view *v);
+
 #endif /* MOD_ASGI_H */

@@ -28,12 +28,23 @@ GET /deep?n=80
 --- error_code: 500
 --- error_log eval
 qr/\[error\] \d+#\d+: \*\d+ asgi: app failed: ValueError: deep failure at the bottom\nTraceback \(most recent call last\):\n.*, client: 127\.0\.0\.1, server: \S*, request: "GET \/deep\?n=80 HTTP\/1\.1"/s
+--- apache_error_log eval
+qr/\[asgi:error\] .*\[client 127\.0\.0\.1:\d+\] app failed: ValueError: deep failure at the bottom\n.*\] Traceback \(most recent call last\):$/m
 --- after
 my $log = error_log_text();
+if (server_name() eq 'apache') {
+    # Apache: an entry per line, each with the client
+    my @entries = grep { /\[asgi:error\]/ } split /\n/, $log;
+    ok(@entries >= 160, "P2 the traceback spans " . scalar(@entries) . " entries");
+    is(scalar(grep { !/\] \[client 127\.0\.0\.1:\d+\] / } @entries), 0,
+       "P2 every entry carries the client");
+    $log =~ s/^\[[^\n]*?\[client [\d.:]+\] //mg;
+} else {
 my @entries = grep { /asgi: (app failed|\(part \d+\/\d+\))/ } split /(?=^\d{4}\/\d\d\/\d\d )/m, $log;
 ok(@entries >= 3, "P2 the traceback spans " . scalar(@entries) . " entries");
 is(scalar(grep { !/, client: 127\.0\.0\.1, server: \S*, request: "GET \/deep\?n=80 HTTP\/1\.1"/ } @entries), 0,
    "P2 every entry carries the request");
+}
 my $frames = () = $log =~ /in deep_[ab]\n/g;
 is($frames, 81, "P2 all 81 frames of deep_a() and deep_b() are in the log");
 like($log, qr/raise ValueError\("deep failure at the bottom"\)/, "P2 the raising line is there");
@@ -52,7 +63,8 @@ for i in 1 2 3; do curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PO
 my $log = error_log_text();
 my $tracebacks = () = $log =~ /Traceback \(most recent call last\)/g;
 is($tracebacks, 1, "P6 the traceback is logged once");
-my $short = () = $log =~ /app failed: the ASGI app 'broken:app' could not be imported when this worker started \(\w+Error: [^\n]*; the traceback was logged then\), client/g;
+my $end = server_name() eq 'apache' ? qr/\)$/m : qr/\), client/;
+my $short = () = $log =~ /app failed: the ASGI app 'broken:app' could not be imported when this worker started \(\w+Error: [^\n]*; the traceback was logged then$end/g;
 is($short, 3, "P6 one short line per request, with the request");
 
 === TEST 4: P8 each app's state in asgi_status (JSON and text), and one line when an app is ready
@@ -120,6 +132,8 @@ cancelled ignore
 499 cancelled_after_grace /ignore
 --- error_log eval
 qr/\[warn\] \d+#\d+: \*\d+ asgi: rawapp: cleaning up after the cancel, client: 127\.0\.0\.1, server: \S*, request: "GET \/ignore HTTP\/1\.1"/
+--- apache_error_log eval
+qr/\[asgi:warn\] .*\[client 127\.0\.0\.1:\d+\] rawapp: cleaning up after the cancel$/m
 
 === TEST 8: P3 two apps that would import the same package from two directories: the second is refused, naming both
 --- config
@@ -186,10 +200,12 @@ TZ=Etc/GMT-14
 logged after the app's tzset
 an app set TZ=Etc/GMT-14
 --- after
-my ($stamp) = error_log_text() =~ /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[warn\] .*logged after the app's tzset/m;
+my ($stamp) = server_name() eq 'apache'
+    ? error_log_text() =~ /^\[\w+ \w+ +\d+ (\d\d:\d\d:\d\d)\.\d+ \d{4}\] \[asgi:warn\] .*logged after the app's tzset/m
+    : error_log_text() =~ /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[warn\] .*logged after the app's tzset/m;
 my @t = localtime();
 my $now = sprintf("%04d/%02d/%02d %02d:%02d", $t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1]);
-my ($h) = $stamp =~ / (\d\d):/;
+my ($h) = $stamp =~ /(?:^| )(\d\d):/;
 is($h, sprintf("%02d", $t[2]), "P5 nginx's timestamp $stamp stays in nginx's zone (now $now)")
     or diag("the hour moved: the app's zone reached nginx");
 
@@ -250,6 +266,8 @@ GET /raiseodd
 --- error_code: 500
 --- error_log
 app failed: ValueError: before\0after name-\udcff
+--- apache_error_log
+app failed: ValueError: before\\0after name-\\udcff
 --- access_log
 500 app_error /raiseodd
 
@@ -294,6 +312,8 @@ printed
 fast=True
 --- error_log eval
 qr/asgi: partial line of its own, client: 127\.0\.0\.1, server: \S*, request: "GET \/partial HTTP\/1\.1"/
+--- apache_error_log eval
+qr/\[client 127\.0\.0\.1:\d+\] partial line of its own$/m
 
 === TEST 22: sys.stdout.buffer and reconfigure() work; asgi_python_path with a space in it
 --- config

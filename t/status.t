@@ -40,6 +40,7 @@ location /n2/ { asgi_native_app $TEST_APP inline; }
 \d+ samples, grammar ok, figures agree with the JSON; completed 12
 
 === TEST 3: a reload that fails (its port is taken) leaves the running workers current, with their apps ready
+--- apache_skip: a graceful restart that cannot bind stops Apache altogether (its own behaviour)
 --- workers: 4
 --- allow_alerts: bind\(\) to 127\.0\.0\.1:\d+ failed
 --- config
@@ -53,7 +54,6 @@ ok the reload failed: bind() to the taken port
 ok 4 workers, all of the running configuration; rawapp:app ready in 4
 
 === TEST 4: the format is case-insensitive; an unknown one is a 400 that names the valid ones
---- apache_skip: ASGIStatus has no Prometheus format yet
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
 --- exec
@@ -64,7 +64,12 @@ curl -s -w 'xml %{http_code}' "http://127.0.0.1:$PORT/_asgi_status?format=xml"; 
 {"pid":
 prometheus 200 asgi_status: unknown format; give format=text, format=json or format=prometheus
 xml 400
+--- apache_response_body
+{"pid":
+prometheus 200 ASGIStatus: unknown format; give format=text, format=json or format=prometheus
+xml 400
 === TEST 5: a module loaded but not used makes no zone: another module's zone may be named asgi_status
+--- apache_skip: nginx's shared zones
 --- exec
 sh $ROOT/t/tools/zone-name.sh $ROOT/build
 --- response_body

@@ -19,6 +19,7 @@ import urllib.request
 from typing import Any, Callable, Dict
 
 Status = Dict[str, Any]
+RELOAD = signal.SIGHUP
 FIELDS = ("live", "opened", "completed", "disconnected", "cancelled",
           "app_errors", "not_dispatched", "running_apps", "abandoned")
 
@@ -102,7 +103,12 @@ def failed_reload(port: int, servroot: str, nworkers: int,
 def main() -> int:
     port, servroot, nworkers = (int(sys.argv[1]), sys.argv[2],
                                 int(sys.argv[3]))
-    master = int(open(os.path.join(servroot, "logs/nginx.pid")).read())
+    global RELOAD
+    apache = os.path.exists(os.path.join(servroot, "logs/httpd.pid"))
+    master = int(open(os.path.join(
+        servroot, "logs/httpd.pid" if apache else "logs/nginx.pid")).read())
+    # Apache's graceful restart is nginx's reload
+    RELOAD = signal.SIGUSR1 if apache else signal.SIGHUP
     if sys.argv[4:] == ["failed-reload"]:
         return failed_reload(port, servroot, nworkers, master)
 
@@ -146,7 +152,7 @@ def main() -> int:
     flight.start()
     await_status(port, "the request in flight is live",
                  lambda s: s["live"] == 1)
-    os.kill(master, signal.SIGHUP)
+    os.kill(master, RELOAD)
     s = await_status(port, "an exiting worker holds the request",
                      lambda s: any(not w["current"] and w["live"] == 1
                                    for w in s["workers"]), deadline=10)

@@ -357,9 +357,15 @@ sub apache_translate {
         }
     }
     # Apache merges every matching section in order, the last one wins:
-    # shorter prefixes first gives nginx's longest match; exact ones last.
-    my @sorted = sort { $a->[0] <=> $b->[0]
-                        || length($a->[1]) <=> length($b->[1]) } @locations;
+    # a location after those that are its prefixes gives nginx's longest
+    # match; exact ones last. Otherwise the block's order stays (the apps
+    # start in it).
+    for my $l (@locations) {
+        push @$l, scalar grep { $_ != $l && index($l->[1], $_->[1]) == 0 }
+                              @locations;
+    }
+    my @sorted = sort { $a->[0] <=> $b->[0] || $a->[3] <=> $b->[3] }
+                 @locations;
     my $out = join "\n", map { s/^    //r } @top;
     for my $l (@sorted) {
         my ($exact, $path, $d) = @$l;
@@ -376,7 +382,7 @@ sub apache_block_config {
     my ($block) = @_;
     return (undef, $block->apache_skip) if defined $block->apache_skip;
     return ($block->apache_config, undef) if defined $block->apache_config;
-    for my $s (qw(http_config port must_die workers)) {
+    for my $s (qw(http_config port must_die)) {
         return (undef, "its --- $s is nginx's") if defined $block->$s;
     }
     # nginx's "env NAME=value;" is the environment Apache starts with
@@ -412,6 +418,8 @@ sub apache_conf_text {
     my ($block, $config) = @_;
     my $user = $> == 0 ? "User www-data\nGroup www-data" : '';
     my $mods = '/usr/lib/apache2/modules';
+    # nginx's --- workers: N is N children
+    my $children = $block->workers // 1;
     my $level = $ENV{ASGI_LOG_LEVEL} eq 'debug' ? 'info asgi:debug'
                                                 : $ENV{ASGI_LOG_LEVEL};
     my $text = <<"CONF";
@@ -448,13 +456,15 @@ ErrorLog logs/error.log
 LogLevel $level
 LogFormat "%>s %{asgi-outcome}n %U%q" asgi_test
 CustomLog logs/access.log asgi_test
-StartServers 1
-ServerLimit 1
+StartServers $children
+# room for the children of a generation that exits gracefully
+ServerLimit @{[2 * $children]}
 ThreadLimit 16
 ThreadsPerChild 16
-MaxRequestWorkers 16
+# as many children as nginx has workers, whatever their load
+MaxRequestWorkers @{[16 * $children]}
 MinSpareThreads 1
-MaxSpareThreads 16
+MaxSpareThreads @{[16 * $children + 16]}
 GracefulShutdownTimeout 10
 $config
 # last: Apache merges sections in order, this one wins as nginx's exact
