@@ -407,6 +407,19 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
     p.chunk = apr_palloc(r->pool, ASGI_BODY_CHUNK);
     p.body_deadline = apr_time_now() + r->server->timeout;
 
+    /* L2: a client whose FIN came with its request is gone before the
+     * app could start: the library counts it and never starts the app */
+    if (!p.reading && p.fd >= 0 && conf->ignore_client_abort != 1) {
+        struct pollfd pf = {p.fd, POLLRDHUP, 0};
+        if (poll(&pf, 1, 0) > 0
+            && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "ASGI: the client closed the connection before "
+                          "the app started");
+            req->info.flags |= ASGICORE_SCOPE_CLIENT_GONE;
+            p.client_gone = 1;
+        }
+    }
     if (p.reading && (req->info.flags & ASGICORE_SCOPE_BODY_ON_DEMAND))
         req->paused = 1; /* until resume_body: the app asked */
     if (!p.reading) {
@@ -514,6 +527,17 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
         /* an incomplete response: cut, so that no byte is read as the
          * next response */
         c->keepalive = AP_CONN_CLOSE;
+        if (p.head_sent && p.h2) {
+            /* as mod_proxy says a backend broke: mod_http2 resets the
+             * stream rather than end it */
+            APR_BRIGADE_INSERT_TAIL(
+                p.bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
+                                             c->bucket_alloc));
+            APR_BRIGADE_INSERT_TAIL(p.bb,
+                                    apr_bucket_eos_create(c->bucket_alloc));
+            (void)ap_pass_brigade(r->output_filters, p.bb);
+            apr_brigade_cleanup(p.bb);
+        }
         if (p.head_sent)
             c->aborted = 1;
     }

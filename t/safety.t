@@ -303,6 +303,9 @@ location / { asgi_app rawapp:app; }
 --- error_log eval
 [qr/\[info\] .*asgi: path is \/utf8\/\xef\xbf\xbd\xef\xbf\xbd\(/,
  qr/\[warn\] .*asgi: rawapp: path \/utf8\//]
+--- apache_error_log eval
+[qr/\[asgi:info\] .*\] path is \/utf8\/\\xef\\xbf\\xbd\\xef\\xbf\\xbd\(/,
+ qr/\[asgi:warn\] .*\] rawapp: path \/utf8\//]
 --- no_error_log
 Traceback
 [error]
@@ -337,6 +340,10 @@ location / { asgi_app rawapp:app; }
 --- response_body
 HTTP/1.1 200 OK
 connection: ['keep-alive']
+next request on it: answered
+--- apache_response_body
+HTTP/1.1 200 OK
+connection: []
 next request on it: answered
 
 === TEST 23: B2 item 10 an app that fails after http.response.start, before any body: a real 500
