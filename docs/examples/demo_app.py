@@ -1,4 +1,5 @@
-"""The Python demo served by `make run`: a plain ASGI 3 app inside nginx.
+"""The Python demo served by `make run`: a plain ASGI 3 app inside nginx
+(127.0.0.1:8080) and inside Apache httpd (127.0.0.1:8082).
 
     /           a page explaining what to try
     /clock      streams the time once a second until the browser tab closes:
@@ -18,6 +19,13 @@ import asyncio
 import logging
 import time
 
+try:  # the server asgicore runs in; the page names it
+    from _asgicore import server as _server
+    SERVER = _server()
+except ImportError:
+    SERVER = "nginx"
+MODULE = "mod_asgi" if SERVER.startswith("Apache") else "ngx_http_asgi_module"
+
 log = logging.getLogger("demo")
 log.setLevel(logging.INFO)  # its lines go to nginx's error log as they are
 
@@ -25,9 +33,9 @@ PAGE = b"""<!doctype html><html><head><meta charset=utf-8>
 <title>asgicore demo</title><style>body{font-family:sans-serif;max-width:44em;
 margin:2em auto;line-height:1.5}code{background:#eee;padding:0 .2em}
 pre{background:#f4f4f4;padding:.5em;min-height:3em}</style></head><body>
-<h1>A Python ASGI app inside nginx</h1>
+<h1>A Python ASGI app inside @SERVER@</h1>
 <p>This page comes from <code>docs/examples/demo_app.py</code>, a plain ASGI 3
-app that nginx runs itself through <code>ngx_http_asgi_module</code> and
+app that @SERVER@ runs itself through <code>@MODULE@</code> and
 <code>libasgicore</code>: no gunicorn or uvicorn behind a proxy. What the
 library adds is what happens when the client goes away: the app receives
 <code>http.disconnect</code>, has a grace period to clean up, and is
@@ -46,7 +54,8 @@ ignores the disconnect: 3 s after you leave it is cancelled
 module's counters.</li>
 </ul>
 <p>The clock, live in this page:</p><pre id=clock></pre>
-<p>A WebSocket (<code>/counter</code>): the app counts, the button bumps the
+<p>A WebSocket (<code>/counter</code>, through nginx: mod_asgi does not
+take WebSockets yet): the app counts, the button bumps the
 count, and closing the socket (the second button, or this tab: 1001) shows
 its close code in the terminal.</p>
 <pre id=counter>connecting...</pre>
@@ -165,7 +174,9 @@ async def app(scope, receive, send):
     path = scope["path"]
     await read_body(receive)
     if path == "/":
-        await respond(send, 200, PAGE, b"text/html; charset=utf-8")
+        page = PAGE.replace(b"@SERVER@", SERVER.encode()).replace(
+            b"@MODULE@", MODULE.encode())
+        await respond(send, 200, page, b"text/html; charset=utf-8")
     elif path == "/clock":
         await clock(receive, send)
     elif path in ("/slow", "/stubborn"):
