@@ -4,7 +4,10 @@
 # asgi_python.so from its own directory, the runtime its python/ files from
 # its own), and the load_module snippet where Debian keeps them. Enabling
 # the module (a link in /etc/nginx/modules-enabled) is left to the operator
-# or a package. make uninstall removes every file install wrote.
+# or a package. Then mod_asgi for Apache httpd the same way: the module and
+# a copy of the runtime in Apache's modules directory, asgi.load in
+# mods-available (a2enmod asgi enables it). make uninstall removes every
+# file install wrote.
 
 NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 NGINX_SNIPPETS_DIR ?= /usr/share/nginx/modules-available
@@ -19,7 +22,26 @@ INSTALLED_MODULE := $(NGINX_MODULES_DIR)/ngx_http_asgi_module.so \
 INSTALLED_PYTHON := $(NGINX_MODULES_DIR)/asgi_python.so \
 	$(NGINX_MODULES_DIR)/python/asgicore_runtime.py
 
-install: install-lib install-module
+APACHE_MODULES_DIR ?= /usr/lib/apache2/modules
+APACHE_MODS_DIR ?= /etc/apache2/mods-available
+INSTALLED_APACHE := $(APACHE_MODULES_DIR)/mod_asgi.so \
+	$(APACHE_MODULES_DIR)/asgi_python.so \
+	$(APACHE_MODULES_DIR)/python/asgicore_runtime.py \
+	$(APACHE_MODS_DIR)/asgi.load
+
+install: install-lib install-module install-apache
+
+# mod_asgi loads asgi_python.so from its own directory, as the nginx
+# module does: the runtime is installed beside each
+install-apache: apache python
+	install -d $(DESTDIR)$(APACHE_MODULES_DIR)/python \
+		$(DESTDIR)$(APACHE_MODS_DIR)
+	install -m 0644 $(B)/mod_asgi.so $(B)/asgi_python.so \
+		$(DESTDIR)$(APACHE_MODULES_DIR)/
+	install -m 0644 $(B)/python/asgicore_runtime.py \
+		$(DESTDIR)$(APACHE_MODULES_DIR)/python/
+	echo "LoadModule asgi_module $(APACHE_MODULES_DIR)/mod_asgi.so" \
+		> $(DESTDIR)$(APACHE_MODS_DIR)/asgi.load
 
 install-module: module python
 	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)$(NGINX_SNIPPETS_DIR)
@@ -39,12 +61,13 @@ install-module: module python
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED_LIB) $(INSTALLED_MODULE) \
-		$(INSTALLED_PYTHON))
+		$(INSTALLED_PYTHON) $(INSTALLED_APACHE))
 	-rmdir $(DESTDIR)$(NGINX_MODULES_DIR)/python 2>/dev/null
+	-rmdir $(DESTDIR)$(APACHE_MODULES_DIR)/python 2>/dev/null
 
 # install-test: make install into a scratch root lists exactly the files
 # above; make uninstall leaves none of them.
 install-test:
 	sh tools/check-install $(B)
 
-.PHONY: install install-module uninstall install-test
+.PHONY: install install-module install-apache uninstall install-test
