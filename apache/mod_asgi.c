@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <libgen.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -134,7 +135,9 @@ static const char *set_native_app(cmd_parms *cmd, void *dc, const char *path,
     return add_app(cmd, dc, app);
 }
 
-/* asgi_python.so beside this module, unless ASGIPythonRuntime names one. */
+/* asgi_python.so beside this module (a build), or in ../asgi/ (an
+ * installation: Apache's modules directory holds modules only), unless
+ * ASGIPythonRuntime names one. */
 static const char *python_runtime;
 
 static const char *set_python_runtime(cmd_parms *cmd, void *dc,
@@ -150,10 +153,14 @@ static const char *default_runtime(apr_pool_t *p)
     Dl_info info;
     if (python_runtime)
         return python_runtime;
+    const char *dir, *beside;
     if (!dladdr((void *)&asgi_module, &info) || !info.dli_fname)
         return NULL;
-    return apr_pstrcat(p, ap_make_dirstr_parent(p, info.dli_fname),
-                       "asgi_python.so", NULL);
+    dir = ap_make_dirstr_parent(p, info.dli_fname);
+    beside = apr_pstrcat(p, dir, "asgi_python.so", NULL);
+    if (access(beside, F_OK) == 0)
+        return beside;
+    return apr_pstrcat(p, dir, "../asgi/asgi_python.so", NULL);
 }
 
 static const char *set_python_app(cmd_parms *cmd, void *dc, const char *spec)

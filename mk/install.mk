@@ -24,22 +24,23 @@ INSTALLED_PYTHON := $(NGINX_MODULES_DIR)/asgi_python.so \
 
 APACHE_MODULES_DIR ?= /usr/lib/apache2/modules
 APACHE_MODS_DIR ?= /etc/apache2/mods-available
+APACHE_RUNTIME_DIR ?= $(APACHE_MODULES_DIR)/../asgi
 INSTALLED_APACHE := $(APACHE_MODULES_DIR)/mod_asgi.so \
-	$(APACHE_MODULES_DIR)/asgi_python.so \
-	$(APACHE_MODULES_DIR)/python/asgicore_runtime.py \
+	$(APACHE_RUNTIME_DIR)/asgi_python.so \
+	$(APACHE_RUNTIME_DIR)/python/asgicore_runtime.py \
 	$(APACHE_MODS_DIR)/asgi.load
 
 install: install-lib install-module install-apache
 
-# mod_asgi loads asgi_python.so from its own directory, as the nginx
-# module does: the runtime is installed beside each
+# mod_asgi loads the runtime from ../asgi/ (Apache's modules directory
+# holds modules only), the runtime its python/ files from its own
 install-apache: apache python
-	install -d $(DESTDIR)$(APACHE_MODULES_DIR)/python \
-		$(DESTDIR)$(APACHE_MODS_DIR)
-	install -m 0644 $(B)/mod_asgi.so $(B)/asgi_python.so \
-		$(DESTDIR)$(APACHE_MODULES_DIR)/
+	install -d $(DESTDIR)$(APACHE_MODULES_DIR) \
+		$(DESTDIR)$(APACHE_RUNTIME_DIR)/python $(DESTDIR)$(APACHE_MODS_DIR)
+	install -m 0644 $(B)/mod_asgi.so $(DESTDIR)$(APACHE_MODULES_DIR)/
+	install -m 0644 $(B)/asgi_python.so $(DESTDIR)$(APACHE_RUNTIME_DIR)/
 	install -m 0644 $(B)/python/asgicore_runtime.py \
-		$(DESTDIR)$(APACHE_MODULES_DIR)/python/
+		$(DESTDIR)$(APACHE_RUNTIME_DIR)/python/
 	echo "LoadModule asgi_module $(APACHE_MODULES_DIR)/mod_asgi.so" \
 		> $(DESTDIR)$(APACHE_MODS_DIR)/asgi.load
 
@@ -63,7 +64,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED_LIB) $(INSTALLED_MODULE) \
 		$(INSTALLED_PYTHON) $(INSTALLED_APACHE))
 	-rmdir $(DESTDIR)$(NGINX_MODULES_DIR)/python 2>/dev/null
-	-rmdir $(DESTDIR)$(APACHE_MODULES_DIR)/python 2>/dev/null
+	-rmdir $(DESTDIR)$(APACHE_RUNTIME_DIR)/python \
+		$(DESTDIR)$(APACHE_RUNTIME_DIR) 2>/dev/null
 
 # install-test: make install into a scratch root lists exactly the files
 # above; make uninstall leaves none of them.
