@@ -205,7 +205,12 @@ static void add_header(request_rec *r, char *name, char *value)
 {
     if (strcasecmp(name, "content-type") == 0)
         ap_set_content_type(r, value);
-    else
+    /* hop-by-hop: Apache frames the response itself (a Transfer-Encoding
+     * it did not set would make it send the body unframed) */
+    else if (strcasecmp(name, "connection") != 0
+             && strcasecmp(name, "keep-alive") != 0
+             && strcasecmp(name, "transfer-encoding") != 0
+             && strcasecmp(name, "upgrade") != 0)
         apr_table_addn(r->headers_out, name, value);
 }
 

@@ -505,3 +505,13 @@ Hello, world!
 401
 --- no_error_log
 [error]
+
+=== TEST 34: S4 hop-by-hop headers from the app are dropped: the server frames the body, a forged response inside it stays body
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/probe.py responses $PORT /hopbyhop /hello
+--- response_body
+200 b'0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nFORGED!'
+200 b'Hello from Python\n'

@@ -136,6 +136,33 @@ def pipeline(port, first, second):
     print("after it", rest[n:][:60])
 
 
+def responses(port, first, second):
+    """Two pipelined requests, each response read as its own head frames
+    it: the second must be the second request's answer."""
+    s = connect(port)
+    s.settimeout(5)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              % (first.encode(), second.encode()))
+    rest = b""
+    for _ in range(2):
+        status, headers, body, rest = read_response(_Prefixed(s, rest))
+        print(status, body)
+
+
+class _Prefixed:
+    """A socket whose first recv() returns bytes read before."""
+
+    def __init__(self, sock, data):
+        self.sock, self.data = sock, data
+
+    def recv(self, n):
+        if self.data:
+            data, self.data = self.data, b""
+            return data
+        return self.sock.recv(n)
+
+
 def readsome(port, path, n):
     s = connect(port)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -306,6 +333,8 @@ def main():
         late(port, args[0])
     elif cmd == "pipeline":
         pipeline(port, args[0], args[1])
+    elif cmd == "responses":
+        responses(port, args[0], args[1])
     elif cmd == "readsome":
         readsome(port, args[0], int(args[1]))
     elif cmd == "upload":

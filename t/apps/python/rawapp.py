@@ -408,6 +408,18 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"x-v", b"a" + value + b"z")]})
         await send({"type": "http.response.body", "body": b"sent"})
+    elif kind == "hopbyhop":
+        # S4: hop-by-hop headers are the server's: a body that would read
+        # as a second response if the app's framing were believed
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"transfer-encoding", b"chunked"),
+                                (b"connection", b"keep-alive"),
+                                (b"keep-alive", b"timeout=99"),
+                                (b"upgrade", b"h2c")]})
+        await send({"type": "http.response.body",
+                    "body": b"0\r\n\r\nHTTP/1.1 200 OK\r\n"
+                            b"Content-Length: 7\r\n\r\nFORGED!"})
     elif kind == "startfail":
         # item 10: http.response.start, then a failure before any body
         await body_of(receive)
