@@ -152,6 +152,7 @@ typedef struct {
     apr_bucket_brigade *bb;
     int fd;              /* the client's socket; -1 on HTTP/2 */
     int h2;
+    int error_status;    /* the body Apache refused: its answer (400...) */
     int reading;         /* the body has not all been fed */
     int client_gone;
     int head_sent;
@@ -269,6 +270,22 @@ static void write_out(pump *p, asgi_out *list)
     }
 }
 
+/* Whether the client's connection is gone: its socket's EOF or reset,
+ * or (HTTP/2) its stream's. */
+static int connection_lost(pump *p)
+{
+    struct pollfd pf;
+    if (p->r->connection->aborted)
+        return 1;
+    if (p->fd < 0)
+        return 0;
+    pf.fd = p->fd;
+    pf.events = POLLRDHUP;
+    pf.revents = 0;
+    return poll(&pf, 1, 0) > 0
+           && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* Reads what the client sent of the body, without waiting. 1: a chunk
  * went to the host thread; 0: nothing to read now. */
 static int read_body(pump *p)
@@ -297,11 +314,19 @@ static int read_body(pump *p)
     }
     if (rv != APR_SUCCESS) {
         apr_brigade_cleanup(bb);
-        post_disconnect(p, APR_STATUS_IS_TIMEUP(rv)
-                               ? ASGICORE_DISCONNECT_TIMEOUT
-                           : APR_STATUS_IS_ECONNRESET(rv)
-                               ? ASGICORE_DISCONNECT_RESET
-                               : ASGICORE_DISCONNECT_CLOSED);
+        if (APR_STATUS_IS_TIMEUP(rv)) {
+            p->error_status = HTTP_REQUEST_TIME_OUT;
+            post_disconnect(p, ASGICORE_DISCONNECT_TIMEOUT);
+        } else if (APR_STATUS_IS_ECONNRESET(rv)) {
+            post_disconnect(p, ASGICORE_DISCONNECT_RESET);
+        } else if (connection_lost(p)) {
+            post_disconnect(p, ASGICORE_DISCONNECT_CLOSED);
+        } else {
+            /* a body Apache refused (bad chunk framing, LimitRequestBody):
+             * the app learns it will not complete; Apache answers */
+            p->error_status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            post_disconnect(p, ASGICORE_DISCONNECT_SERVER);
+        }
         return 0;
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
@@ -470,6 +495,7 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                               "ASGI: the client sent no body for %" APR_TIME_T_FMT
                               " s", apr_time_sec(r->server->timeout));
+                p.error_status = HTTP_REQUEST_TIME_OUT; /* as nginx */
                 post_disconnect(&p, ASGICORE_DISCONNECT_TIMEOUT);
                 continue;
             }
@@ -522,6 +548,12 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
         if (ap_pass_brigade(r->output_filters, p.bb) != APR_SUCCESS)
             c->aborted = 1;
         apr_brigade_cleanup(p.bb);
+    }
+    if (p.error_status && !p.head_sent) {
+        /* Apache's own answer to the body it refused, on a connection
+         * that ends: the rest of the body is not read */
+        c->keepalive = AP_CONN_CLOSE;
+        return p.error_status;
     }
     if (outcome == ASGICORE_OUTCOME_CLIENT_DISCONNECTED
         || (p.client_gone && !complete)) {

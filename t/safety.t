@@ -515,3 +515,13 @@ location / { asgi_app rawapp:app; }
 --- response_body
 200 b'0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nFORGED!'
 200 b'Hello from Python\n'
+
+=== TEST 35: R3 a chunked body with broken framing is the server's 400, not a client's 499
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- raw_request eval
+"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n"
+--- error_code: 400
+--- access_log eval
+qr{^400 (-|client_disconnected) /echo$}m
