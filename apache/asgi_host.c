@@ -542,6 +542,53 @@ int asgi_host_counters(asgicore_counters *out)
                     : ASGICORE_ERR_STATE;
 }
 
+/* The requests in flight, for a stop that cannot wait for them. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static asgi_req *live_head;
+
+void asgi_host_track(asgi_req *req)
+{
+    pthread_mutex_lock(&live_lock);
+    req->live_prev = NULL;
+    req->live_next = live_head;
+    if (live_head)
+        live_head->live_prev = req;
+    live_head = req;
+    pthread_mutex_unlock(&live_lock);
+}
+
+void asgi_host_untrack(asgi_req *req)
+{
+    pthread_mutex_lock(&live_lock);
+    if (req->live_prev)
+        req->live_prev->live_next = req->live_next;
+    else
+        live_head = req->live_next;
+    if (req->live_next)
+        req->live_next->live_prev = req->live_prev;
+    req->live_prev = req->live_next = NULL;
+    pthread_mutex_unlock(&live_lock);
+}
+
+/* The child stops without waiting for its requests (apache2 -k stop, or
+ * the end of GracefulShutdownTimeout): each app hears its client leave
+ * for the server (nginx's fast stop), with its grace period, and each
+ * pump stops writing, so that the workers return and the apps stop. */
+void asgi_host_stopping(void)
+{
+    pthread_mutex_lock(&live_lock);
+    for (asgi_req *req = live_head; req; req = req->live_next) {
+        pthread_mutex_lock(&req->lock);
+        req->server_stop = 1;
+        if (!req->disconnect_reason)
+            req->disconnect_reason = ASGICORE_DISCONNECT_SERVER;
+        signal_pump(req);
+        pthread_mutex_unlock(&req->lock);
+        asgi_host_post(req, ASGI_CMD_DISCONNECT);
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
 /* In child_init: the thread, the context and the apps. NULL or why not. */
 const char *asgi_host_start(server_rec *s, apr_pool_t *pool, asgi_app *apps)
 {

@@ -458,6 +458,7 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
         req->feed_more = 0;
         req->feed_busy = 1;
     }
+    asgi_host_track(req);
     asgi_host_post(req, ASGI_CMD_OPEN | (p.reading ? 0 : ASGI_CMD_FEED));
 
     for (;;) {
@@ -475,6 +476,11 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
             unblock = 1;
         }
         done = req->done;
+        if (req->server_stop && !p.client_gone) {
+            /* the child stops: the host thread told the app */
+            p.client_gone = 1;
+            p.reading = 0;
+        }
         busy = req->feed_busy;
         paused = req->paused;
         if (req->feed_more < 0)
@@ -536,6 +542,7 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
     req->wake_fd = -1; /* this thread serves other requests next */
     pthread_mutex_unlock(&req->lock);
 
+    asgi_host_untrack(req);
     if (!open_failed)
         asgi_host_post(req, ASGI_CMD_RELEASE);
     asgi_req_unref(req); /* the pump's */

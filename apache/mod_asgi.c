@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ap_mpm.h"
+#include "mpm_common.h" /* child_stopping, since 2.4.49 */
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -372,6 +373,15 @@ static void asgi_child_init(apr_pool_t *pchild, server_rec *s)
                      "answer 503): %s", err);
 }
 
+/* A stop that does not wait (apache2 -k stop; a graceful one that ran
+ * out of GracefulShutdownTimeout): the apps hear their clients leave. */
+static void asgi_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)pchild;
+    if (!graceful && asgi_apps)
+        asgi_host_stopping();
+}
+
 /* ASGI locations map to no file: no directory walk, no file checks. */
 static int asgi_map_to_storage(request_rec *r)
 {
@@ -399,6 +409,7 @@ static void asgi_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(asgi_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(asgi_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(asgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(asgi_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(asgi_map_to_storage, NULL, NULL,
                            APR_HOOK_FIRST);
     ap_hook_handler(asgi_handler, NULL, NULL, APR_HOOK_FIRST);

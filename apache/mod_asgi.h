@@ -119,6 +119,8 @@ typedef struct asgi_req {
     int outcome;
     int response_complete;
     int open_failed;             /* scope_open returned an error */
+    int server_stop;             /* the child stops now: the client goes */
+    struct asgi_req *live_prev, *live_next; /* in flight (asgi_host.c) */
 } asgi_req;
 
 /* asgi_host.c */
@@ -126,6 +128,9 @@ extern asgicore_time asgi_exit_wait_ns;
 const char *asgi_host_start(server_rec *s, apr_pool_t *pool, asgi_app *apps);
 void asgi_host_post(asgi_req *req, unsigned cmds);
 void asgi_req_unref(asgi_req *req);
+void asgi_host_track(asgi_req *req);
+void asgi_host_untrack(asgi_req *req);
+void asgi_host_stopping(void);
 int asgi_host_counters(asgicore_counters *out);
 asgicore_time asgi_now(void);
 int asgi_wait_fd(void);

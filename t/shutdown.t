@@ -162,3 +162,28 @@ ok(wait_for(15, sub { server_exited() }), "nginx exited");
 my $took = time - $t;
 ok($took < 8, sprintf "B3 the worker exited %.2f s after quit, its Python thread still blocked", $took);
 like(error_log_text(), qr/the Python thread did not stop/, "B3 and said why");
+
+=== TEST 8: L4 a fast stop (nginx -s stop, apache2 -k stop) with a request in flight: the server exits soon after; under Apache the app hears its client leave, gets its grace and cancel
+--- config
+asgi_disconnect_grace_period 1s;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+location = /status { asgi_status; }
+--- after
+my $t;
+my @statuses = load(1, 1, '/t/ignore', sub {
+    ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 1\b/ }),
+       "L4 a request in flight");
+    $t = time;
+    nginx_signal('TERM');
+});
+is(join(',', @statuses), 'none', "L4 its client was closed");
+ok(wait_for(15, sub { server_exited() }), "the server exited");
+my $took = time - $t;
+ok($took < 3 + $main::slack, sprintf "L4 exited %.2f s after the stop: the 1 s grace, then the cancel", $took);
+# (nginx's fast stop ends the worker at once: its apps are abandoned;
+# Apache's child cannot end before its worker threads return)
+if (server_name() eq 'apache') {
+    my $record = `cat @{[servroot()]}/record`;
+    like($record, qr/^saw-disconnect \/t\/ignore/m, "L4 the app heard its client leave");
+    like($record, qr/^cancelled \/t\/ignore/m, "L4 and got its cancel");
+}
