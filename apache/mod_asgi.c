@@ -99,13 +99,26 @@ static apr_status_t unload_app(void *data)
     return APR_SUCCESS;
 }
 
+/* Apps belong to the server or a <Location>: a <Directory>, <Files> or
+ * <If> section is not where a request's URL picks its app. */
+static const char *app_context(cmd_parms *cmd)
+{
+    /* (NOT_IN_DIRECTORY covers <If> too) */
+    return ap_check_cmd_context(cmd, NOT_IN_DIRECTORY | NOT_IN_FILES);
+}
+
 static const char *add_app(cmd_parms *cmd, asgi_dir_conf *conf,
                            asgi_app *app)
 {
     const char *err;
+    if ((err = app_context(cmd)) != NULL)
+        return err;
     if (conf->app)
         return apr_psprintf(cmd->pool, "%s: this section serves an app "
                             "already (%s)", cmd->cmd->name, conf->app->name);
+    if (conf->status)
+        return apr_psprintf(cmd->pool, "%s: this section serves ASGIStatus "
+                            "already", cmd->cmd->name);
     err = load_app(cmd, app);
     apr_pool_cleanup_register(cmd->pool, app, unload_app,
                               apr_pool_cleanup_null);
@@ -145,6 +158,11 @@ static const char *set_python_runtime(cmd_parms *cmd, void *dc,
                                       const char *path)
 {
     (void)dc;
+    for (asgi_app *a = asgi_apps; a; a = a->next)
+        if (a->python_app)
+            return apr_psprintf(cmd->pool, "ASGIPythonRuntime must come "
+                                "before the first ASGIApp (%s loaded %s)",
+                                a->name, a->path);
     python_runtime = ap_server_root_relative(cmd->pool, path);
     return python_runtime ? NULL : "ASGIPythonRuntime: bad path";
 }
@@ -208,7 +226,11 @@ static const char *set_grace(cmd_parms *cmd, void *dc, const char *v)
 {
     asgi_dir_conf *conf = dc;
     apr_interval_time_t t;
-    if (ap_timeout_parameter_parse(v, &t, "s") != APR_SUCCESS || t < 0
+    size_t digits = strspn(v, "0123456789");
+    /* a number and its unit, nothing after (Apache's parser stops early) */
+    if (!digits || strspn(v + digits, "abcdefghijklmnopqrstuvwxyz")
+                       != strlen(v + digits)
+        || ap_timeout_parameter_parse(v, &t, "s") != APR_SUCCESS || t < 0
         || t > apr_time_from_sec(86400))
         return apr_psprintf(cmd->pool, "ASGIDisconnectGracePeriod: \"%s\" "
                             "is not a time (e.g. 3, 3s or 500ms, at most a "
@@ -235,10 +257,18 @@ static const char *set_root_path(cmd_parms *cmd, void *dc, const char *v)
     return NULL;
 }
 
-static const char *set_status(cmd_parms *cmd, void *dc)
+static const char *set_status(cmd_parms *cmd, void *dc, const char *args)
 {
-    (void)cmd;
-    ((asgi_dir_conf *)dc)->status = 1;
+    asgi_dir_conf *conf = dc;
+    if (*args)
+        return "ASGIStatus takes no argument";
+    if (!cmd->path)
+        return "ASGIStatus belongs in a <Location> section: at server level "
+               "it would answer every URL no app serves";
+    if (conf->app)
+        return apr_psprintf(cmd->pool, "ASGIStatus: this section serves an "
+                            "app already (%s)", conf->app->name);
+    conf->status = 1;
     return NULL;
 }
 
@@ -267,7 +297,7 @@ static const command_rec asgi_cmds[] = {
     AP_INIT_TAKE1("ASGIRootPath", set_root_path, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "the prefix the app is mounted at (scope root_path)"),
-    AP_INIT_NO_ARGS("ASGIStatus", set_status, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_RAW_ARGS("ASGIStatus", set_status, NULL, RSRC_CONF | ACCESS_CONF,
                     "serve the library's counters here"),
     {NULL}};
 

@@ -27,5 +27,5 @@ endef
 $(eval $(call apache_flavour,plain))
 $(eval $(call apache_flavour,asan))
 
-apache: $(B)/mod_asgi.so
+apache: $(B)/mod_asgi.so python # the runtime its ASGIApp loads
 .PHONY: apache

@@ -134,7 +134,7 @@ nginx-test:
 # The suites whose behaviour is the server's, against Apache httpd with
 # mod_asgi (the harness's Apache backend); then with the ASan+UBSan builds.
 APACHE_SUITES := t/basic.t t/abort.t t/frameworks.t t/http2.t t/lifespan.t t/python.t \
-	t/fidelity.t t/safety.t \
+	t/fidelity.t t/safety.t t/apache_directives.t \
 	t/status.t t/storm.t t/database.t t/differential.t t/shutdown.t
 # the worker MPM: the requests' threads and the abort paths again
 APACHE_WORKER_SUITES := t/basic.t t/abort.t t/http2.t t/shutdown.t t/storm.t
