@@ -25,6 +25,7 @@
 #include "util_filter.h"
 
 #define ASGI_BODY_CHUNK (64 * 1024)
+#define ASGI_WRITE_PIECE (64 * 1024) /* of a large message, flushed */
 /* HTTP/2 streams have no socket of their own: c->aborted is polled. */
 #define ASGI_H2_POLL_MS 50
 
@@ -100,6 +101,9 @@ static void scope_info(request_rec *r, asgi_dir_conf *conf,
     /* r->uri is percent-decoded and normalized already */
     info->path = str_of(r->uri);
     p = r->unparsed_uri ? r->unparsed_uri : "";
+    /* an absolute-form target (GET http://host/x): its path alone */
+    if (*p != '/' && r->parsed_uri.path)
+        p = r->parsed_uri.path;
     info->raw_path.data = p;
     info->raw_path.len = strcspn(p, "?#");
     info->query_string = str_of(r->args ? r->args : "");
@@ -230,24 +234,52 @@ static void apply_head(pump *p, asgi_out *o)
 }
 
 /* Writes what the host thread handed over; frees it. */
+/* Passes what the brigade holds, flushed; a failure is the client's. */
+static void pass_flushed(pump *p)
+{
+    conn_rec *c = p->r->connection;
+    APR_BRIGADE_INSERT_TAIL(p->bb, apr_bucket_flush_create(c->bucket_alloc));
+    if (!p->client_gone) {
+        apr_status_t rv = ap_pass_brigade(p->r->output_filters, p->bb);
+        if (rv != APR_SUCCESS || c->aborted)
+            post_disconnect(p, ASGICORE_DISCONNECT_WRITE_ERROR);
+    }
+    apr_brigade_cleanup(p->bb);
+}
+
+/* Writes what the host thread handed over; frees it. A large message goes
+ * in pieces, each flushed: mod_http2 would take a whole one into memory
+ * whatever the stream's window, and the wait in each flush is what holds
+ * the app's next send back. */
 static void write_out(pump *p, asgi_out *list)
 {
     conn_rec *c = p->r->connection;
     apr_bucket_brigade *bb = p->bb;
     asgi_out *o, *next;
-    apr_status_t rv;
+    int pending = 0;
 
     for (o = list; o; o = o->next) {
         if (o->kind == ASGI_OUT_HEAD) {
             apply_head(p, o);
+            pending = 1;
             continue;
         }
         if (o->kind == ASGI_OUT_TRAILERS)
             each_field(p->r, o, add_trailer);
-        else if (o->len)
+        for (size_t off = 0;
+             o->kind == ASGI_OUT_BODY && off < o->len && !p->client_gone;
+             off += ASGI_WRITE_PIECE) {
+            size_t n = o->len - off < ASGI_WRITE_PIECE ? o->len - off
+                                                       : ASGI_WRITE_PIECE;
             APR_BRIGADE_INSERT_TAIL(
-                bb, apr_bucket_transient_create(o->data, o->len,
+                bb, apr_bucket_transient_create(o->data + off, n,
                                                 c->bucket_alloc));
+            pending = 1;
+            if (n == ASGI_WRITE_PIECE) {
+                pass_flushed(p);
+                pending = 0;
+            }
+        }
         if (o->last) {
             /* the end of the stream waits for `done`: a response the
              * library cut (response_complete 0) must not end cleanly */
@@ -255,15 +287,8 @@ static void write_out(pump *p, asgi_out *list)
             break;
         }
     }
-    if (!APR_BRIGADE_EMPTY(bb) || p->head_sent) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(c->bucket_alloc));
-        if (!p->client_gone) {
-            rv = ap_pass_brigade(p->r->output_filters, bb);
-            if (rv != APR_SUCCESS || c->aborted)
-                post_disconnect(p, ASGICORE_DISCONNECT_WRITE_ERROR);
-        }
-        apr_brigade_cleanup(bb);
-    }
+    if (pending || p->head_sent)
+        pass_flushed(p);
     for (o = list; o; o = next) {
         next = o->next;
         free(o);

@@ -525,3 +525,13 @@ location / { asgi_app rawapp:app; }
 --- error_code: 400
 --- access_log eval
 qr{^400 (-|client_disconnected) /echo$}m
+
+=== TEST 36: R1 an absolute-form request target: path and raw_path are its path alone
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- raw_request eval
+"GET http://elsewhere.example/x/paths?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+--- error_code: 200
+--- response_body
+ /x/paths b'/x/paths'
