@@ -557,7 +557,9 @@ int asgi_serve(request_rec *r, asgi_dir_conf *conf)
         if (nfds == 2 && !(p.reading && (fds[1].revents & POLLIN)))
             check_client(&p, fds[1].revents);
         if (p.h2 && c->aborted && !p.eos_sent)
-            post_disconnect(&p, ASGICORE_DISCONNECT_STREAM_RESET);
+            post_disconnect(&p, c->master->aborted
+                                    ? ASGICORE_DISCONNECT_CONNECTION_LOST
+                                    : ASGICORE_DISCONNECT_STREAM_RESET);
     }
 
     pthread_mutex_lock(&req->lock);

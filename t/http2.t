@@ -74,6 +74,8 @@ my $fast = recorded_at('cancelled', '/t/ignore') - recorded_at('saw-disconnect',
 my $slow = recorded_at('cancelled', '/slow/ignore') - recorded_at('saw-disconnect', '/slow/ignore');
 ok($fast >= 250 && $fast <= 350, "H2 first scope cancelled after its own grace: $fast ms");
 ok($slow >= 750 && $slow <= 850, "H2 second scope cancelled after its own grace: $slow ms");
+my $status = JSON::PP::decode_json(scalar http_get('/_asgi_status?format=json'));
+is($status->{disconnects}{connection_lost}, 3, "H2 the three are counted as a lost connection, not resets");
 
 === TEST 5: H1 with a Python app: a reset stream disconnects that scope only
 --- main_config
