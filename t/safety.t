@@ -199,19 +199,23 @@ location / { asgi_app rawapp:app; }
 --- error_log
 the response is cut
 
-=== TEST 13: S7 a 1xx status as the final response is an app error: 500
+=== TEST 13: S7 a 1xx status as the final response is an app error: 500; one out of range is named in the error
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
 --- exec
-for c in 100 101 103 199; do curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PORT/status?code=$c"; done
+for c in 100 101 103 199 1000 4294967296; do curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PORT/status?code=$c"; done
 --- response_body
+500
+500
 500
 500
 500
 500
 --- error_log
 status 101 in http.response.start: a 1xx status is not a final response
+invalid status 1000 in http.response.start
+invalid status 2147483647 in http.response.start
 
 === TEST 14: S7 a 205 carries no body, whatever the app sends
 --- config

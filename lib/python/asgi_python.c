@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -463,8 +464,9 @@ send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
         if (status_obj) {
             v = PyLong_AsLong(status_obj);
         }
-        /* out of range: the library refuses it with its reason */
-        status = v >= 0 && v <= 999 ? (int) v : 0;
+        /* out of range: the library refuses it, naming it (an int's
+         * range keeps the number) */
+        status = v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int) v;
         more = PyErr_Occurred() ? -1 : flag(message, k.trailers);
         rc = more < 0 ? -1 : asgicore_send_start(scope, status, hs, n, more);
     }
