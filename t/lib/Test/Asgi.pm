@@ -256,10 +256,35 @@ sub nginx_signal {
 }
 
 # Stops nginx: fast (TERM) unless told 'QUIT' for a graceful shutdown.
+# The children of process $pid.
+sub children_of {
+    my ($pid) = @_;
+    my @kids;
+    for my $stat (glob("/proc/[0-9]*/stat")) {
+        my $text = slurp($stat) or next;
+        my @f = split ' ', substr($text, rindex($text, ')') + 2);
+        push @kids, $stat =~ m{/proc/(\d+)/} if $f[1] == $pid;
+    }
+    return @kids;
+}
+
 sub nginx_stop {
     my ($sig) = @_;
     my $pid = nginx_pid();
     return unless $pid && kill 0, $pid;
+    if (!defined $sig && $server eq 'apache') {
+        # between blocks: once its children have exited (their exit is
+        # what the suites test), Apache's parent only polls for them,
+        # once a second: it is not waited for
+        my @kids = children_of($pid);
+        kill 'TERM', $pid;
+        wait_for(30, sub { !grep { kill 0, $_ } @kids });
+        wait_for(5, sub { !-e pid_file() });
+        kill 'KILL', $pid;
+        wait_for(5, sub { !kill 0, $pid });
+        unlink pid_file();
+        return;
+    }
     $sig //= 'TERM';
     $sig = $apache_signal{$sig} // $sig if $server eq 'apache';
     kill $sig, $pid;
