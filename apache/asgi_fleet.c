@@ -95,13 +95,16 @@ static void add_totals(asgicore_counters *to, const asgicore_counters *c)
         to->disconnects[i] += c->disconnects[i];
 }
 
-/* A consistent copy of a slot; 0 if it is free. */
+/* A consistent copy of a slot; 0 if it is free. A writer holds the slot
+ * odd for a few stores; one killed there leaves it odd for good, so the
+ * wait is bounded and the copy then taken as it is (its child is dead:
+ * the slot is being retired). */
 static int read_slot(fleet_slot *slot, fleet_slot *out)
 {
-    for (;;) {
+    for (int tries = 0;; tries++) {
         unsigned seq = atomic_load(&slot->seq);
-        int pid;
-        if (seq & 1) {
+        int pid, stuck = tries >= 1000;
+        if ((seq & 1) && !stuck) {
             sched_yield();
             continue;
         }
@@ -110,7 +113,7 @@ static int read_slot(fleet_slot *slot, fleet_slot *out)
         memcpy(&out->counters, &slot->counters, sizeof out->counters);
         memcpy(out->app_state, slot->app_state, sizeof out->app_state);
         atomic_thread_fence(memory_order_acquire);
-        if (atomic_load(&slot->seq) == seq) {
+        if (atomic_load(&slot->seq) == seq || stuck) {
             atomic_store(&out->pid, pid);
             return pid != 0;
         }
@@ -142,6 +145,7 @@ static void retire(fleet_slot *slot)
     add_totals(&fleet->retired, &copy.counters);
     memset(&slot->counters, 0, sizeof slot->counters);
     memset(slot->app_state, 0, sizeof slot->app_state);
+    atomic_store(&slot->seq, 0); /* a writer killed mid-update left it odd */
     atomic_store(&slot->pid, 0);
 }
 
