@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -462,6 +463,10 @@ static int may_exit(asgicore_time *until, asgicore_time now)
     return now >= *until;
 }
 
+/* A graceful stop's end (GracefulShutdownTimeout): then the requests in
+ * flight are told, as by a stop that does not wait. 0: none. */
+static _Atomic asgicore_time stop_deadline;
+
 static void *host_main(void *arg)
 {
     asgicore_settings settings;
@@ -499,6 +504,12 @@ static void *host_main(void *arg)
         /* stopping, or an app's state to show when it settles */
         if ((until || loading) && (timeout < 0 || timeout > 100))
             timeout = 100;
+        if (atomic_load(&stop_deadline)) {
+            asgicore_time d = atomic_load(&stop_deadline);
+            int ms = d <= now ? 0 : (int)((d - now + 999999) / 1000000);
+            if (timeout < 0 || ms < timeout)
+                timeout = ms;
+        }
         if (poll(&p, 1, timeout) > 0)
             (void)!read(host.wake_fd, &n, sizeof n);
         run_commands();
@@ -508,6 +519,12 @@ static void *host_main(void *arg)
             /* one-shot: the library sets it again if it needs one */
             host.deadline = ASGICORE_TIME_NEVER;
             asgicore_ctx_handle_expiry(host.ctx, now);
+        }
+        if (atomic_load(&stop_deadline) && atomic_load(&stop_deadline) <= now) {
+            atomic_store(&stop_deadline, 0);
+            asgi_host_stopping();
+            run_commands(); /* the disconnects it posted */
+            asgicore_ctx_process(host.ctx);
         }
         loading = asgi_fleet_update(host.ctx, host.apps);
         if (may_exit(&until, now))
@@ -540,6 +557,12 @@ int asgi_host_counters(asgicore_counters *out)
 {
     return host.ctx ? asgicore_ctx_counters(host.ctx, out)
                     : ASGICORE_ERR_STATE;
+}
+
+void asgi_host_stop_at(asgicore_time deadline)
+{
+    atomic_store(&stop_deadline, deadline);
+    wake_fd_write(host.wake_fd);
 }
 
 /* The requests in flight, for a stop that cannot wait for them. */
@@ -576,8 +599,9 @@ void asgi_host_untrack(asgi_req *req)
  * pump stops writing, so that the workers return and the apps stop. */
 void asgi_host_stopping(void)
 {
+    int n = 0;
     pthread_mutex_lock(&live_lock);
-    for (asgi_req *req = live_head; req; req = req->live_next) {
+    for (asgi_req *req = live_head; req; req = req->live_next, n++) {
         pthread_mutex_lock(&req->lock);
         req->server_stop = 1;
         if (!req->disconnect_reason)
@@ -587,6 +611,10 @@ void asgi_host_stopping(void)
         asgi_host_post(req, ASGI_CMD_DISCONNECT);
     }
     pthread_mutex_unlock(&live_lock);
+    if (n)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, host.server,
+                     "the child stops now: %d request%s in flight told that "
+                     "their clients leave", n, n == 1 ? "" : "s");
 }
 
 /* In child_init: the thread, the context and the apps. NULL or why not. */

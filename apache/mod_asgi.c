@@ -408,8 +408,17 @@ static void asgi_child_init(apr_pool_t *pchild, server_rec *s)
 static void asgi_child_stopping(apr_pool_t *pchild, int graceful)
 {
     (void)pchild;
-    if (!graceful && asgi_apps)
+    if (!asgi_apps)
+        return;
+    if (!graceful)
         asgi_host_stopping();
+    else if (ap_graceful_shutdown_timeout > 0)
+        /* Apache ends the child then without telling this hook again:
+         * the apps are told when it comes, and have their grace period
+         * while Apache's SIGTERMs follow (about 6 s before its SIGKILL) */
+        asgi_host_stop_at(asgi_now() + (asgicore_time)
+                                           ap_graceful_shutdown_timeout
+                                           * 1000000000);
 }
 
 /* ASGI locations map to no file: no directory walk, no file checks. */

@@ -131,6 +131,7 @@ void asgi_req_unref(asgi_req *req);
 void asgi_host_track(asgi_req *req);
 void asgi_host_untrack(asgi_req *req);
 void asgi_host_stopping(void);
+void asgi_host_stop_at(asgicore_time deadline);
 int asgi_host_counters(asgicore_counters *out);
 asgicore_time asgi_now(void);
 int asgi_wait_fd(void);

@@ -187,3 +187,62 @@ if (server_name() eq 'apache') {
     like($record, qr/^saw-disconnect \/t\/ignore/m, "L4 the app heard its client leave");
     like($record, qr/^cancelled \/t\/ignore/m, "L4 and got its cancel");
 }
+
+=== TEST 9: L4 a fast stop while a response waits on a client that does not read: the app hears its client leave (Apache), the server exits
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+location = /status { asgi_status; }
+--- after
+use IO::Socket::INET;
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => server_port())
+    or die "connect: $!";
+print $s "GET /big?size=200000000 HTTP/1.1\r\nHost: x\r\n\r\n";
+ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 1\b/ }),
+   "L4 a response in flight to a client that does not read");
+select(undef, undef, undef, 0.5);   # its writes fill the socket
+nginx_signal('TERM');
+# (Apache closes the connections of a child that stops at once, but a
+# thread blocked writing waits for its Timeout or Apache's SIGKILL: the
+# app is told at once all the same)
+if (server_name() eq 'apache') {
+    ok(wait_for(10, sub { `cat @{[servroot()]}/record 2>/dev/null` =~ /^disconnected big/m }),
+       "L4 the app heard its client leave");
+}
+ok(wait_for(20, sub { server_exited() }), "the server exited");
+close $s;
+
+=== TEST 10: L4 a graceful stop that runs out of time (worker_shutdown_timeout, GracefulShutdownTimeout) tells the app in flight its client leaves (under Apache: then its grace and cancel), then the server exits
+--- main_config
+worker_shutdown_timeout 1s;
+--- config
+asgi_disconnect_grace_period 1s;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+location = /status { asgi_status; }
+--- apache_config
+GracefulShutdownTimeout 1
+ASGIDisconnectGracePeriod 1s
+<Location /t/>
+    ASGINativeApp $TEST_APP "threaded record=$RECORD"
+</Location>
+<Location /status>
+    ASGIStatus
+</Location>
+--- after
+my $t;
+my @statuses = load(1, 1, '/t/ignore', sub {
+    ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 1\b/ }),
+       "L4 a request in flight");
+    $t = time;
+    nginx_signal('QUIT');
+});
+ok(wait_for(20, sub { server_exited() }), "the server exited");
+my $took = time - $t;
+ok($took < 3.5 + $main::slack, sprintf "L4 exited %.2f s after the graceful stop: its 1 s, the 1 s grace, the cancel", $took);
+my $record = `cat @{[servroot()]}/record`;
+like($record, qr/^saw-disconnect \/t\/ignore/m, "L4 the app heard its client leave");
+# (nginx ends the worker at worker_shutdown_timeout, grace or not: TEST 3)
+like($record, qr/^cancelled \/t\/ignore/m, "L4 and got its cancel")
+    if server_name() eq 'apache';
