@@ -101,9 +101,13 @@ static void scope_info(request_rec *r, asgi_dir_conf *conf,
     /* r->uri is percent-decoded and normalized already */
     info->path = str_of(r->uri);
     p = r->unparsed_uri ? r->unparsed_uri : "";
-    /* an absolute-form target (GET http://host/x): its path alone */
-    if (*p != '/' && r->parsed_uri.path)
-        p = r->parsed_uri.path;
+    /* an absolute-form target (GET http://host/x): its path alone, as
+     * sent (Apache's parsed path is normalized in place) */
+    if (*p != '/' && strstr(p, "://")) {
+        const char *q = strstr(p, "://") + 3;
+        q += strcspn(q, "/?#"); /* after the authority */
+        p = *q == '/' ? q : "/";
+    }
     info->raw_path.data = p;
     info->raw_path.len = strcspn(p, "?#");
     info->query_string = str_of(r->args ? r->args : "");
@@ -206,22 +210,41 @@ static void each_field(request_rec *r, const asgi_out *o,
     }
 }
 
+/* Connection-specific fields: Apache frames the response itself (a
+ * Transfer-Encoding it did not set would make it send the body unframed)
+ * and HTTP/2 forbids them (a client would reset the stream). */
+static int hop_by_hop(const char *name)
+{
+    static const char *names[] = {"connection",       "keep-alive",
+                                  "transfer-encoding", "upgrade",
+                                  "proxy-connection",  "te",
+                                  "http2-settings"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static void add_header(request_rec *r, char *name, char *value)
 {
-    if (strcasecmp(name, "content-type") == 0)
+    if (strcasecmp(name, "content-type") == 0) {
         ap_set_content_type(r, value);
-    /* hop-by-hop: Apache frames the response itself (a Transfer-Encoding
-     * it did not set would make it send the body unframed) */
-    else if (strcasecmp(name, "connection") != 0
-             && strcasecmp(name, "keep-alive") != 0
-             && strcasecmp(name, "transfer-encoding") != 0
-             && strcasecmp(name, "upgrade") != 0)
+    } else if (strcasecmp(name, "content-length") == 0) {
+        /* one value: the library let through only a number, or a list
+         * of the same one, which HTTP/2 would refuse */
+        value[strcspn(value, ", \t")] = '\0';
+        apr_table_setn(r->headers_out, "Content-Length", value);
+    } else if (!hop_by_hop(name)) {
         apr_table_addn(r->headers_out, name, value);
+    }
 }
 
 static void add_trailer(request_rec *r, char *name, char *value)
 {
-    apr_table_addn(r->trailers_out, name, value);
+    /* fields that frame a message have no place after it */
+    if (!hop_by_hop(name) && strcasecmp(name, "content-length") != 0
+        && strcasecmp(name, "trailer") != 0)
+        apr_table_addn(r->trailers_out, name, value);
 }
 
 static void apply_head(pump *p, asgi_out *o)

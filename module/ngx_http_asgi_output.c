@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_asgi_copy_header(ngx_http_request_t *r,
 static ngx_int_t ngx_http_asgi_is_name(const asgicore_str *name,
     const char *lowcase);
 static off_t ngx_http_asgi_length(const asgicore_str *value);
+static ngx_int_t ngx_http_asgi_hop_by_hop(const asgicore_str *name);
 
 
 int
@@ -100,9 +101,7 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
         }
 
         /* hop-by-hop: nginx frames the response itself */
-        if (ngx_http_asgi_is_name(&headers[i].name, "connection")
-            || ngx_http_asgi_is_name(&headers[i].name, "keep-alive")
-            || ngx_http_asgi_is_name(&headers[i].name, "transfer-encoding")
+        if (ngx_http_asgi_hop_by_hop(&headers[i].name)
             || (ngx_http_asgi_is_name(&headers[i].name, "upgrade")
                 && status != NGX_HTTP_SWITCHING_PROTOCOLS))
         {
@@ -296,6 +295,17 @@ ngx_http_asgi_send_trailers(void *user, asgicore_scope *scope,
     }
 
     for (i = 0; i < count; i++) {
+
+        /* fields that frame a message have no place after it (an HTTP/2
+         * client resets the stream) */
+        if (ngx_http_asgi_hop_by_hop(&trailers[i].name)
+            || ngx_http_asgi_is_name(&trailers[i].name, "upgrade")
+            || ngx_http_asgi_is_name(&trailers[i].name, "content-length")
+            || ngx_http_asgi_is_name(&trailers[i].name, "trailer"))
+        {
+            continue;
+        }
+
         if (ngx_http_asgi_copy_header(r, &r->headers_out.trailers,
                                       &trailers[i], &h)
             != NGX_OK)
@@ -572,4 +582,19 @@ ngx_http_asgi_is_name(const asgicore_str *name, const char *lowcase)
     return name->len == len
            && ngx_strncasecmp((u_char *) name->data, (u_char *) lowcase, len)
               == 0;
+}
+
+
+/* Connection-specific fields, which nginx sets itself and HTTP/2 forbids
+ * (a client resets a stream that carries one); Upgrade is the caller's. */
+
+static ngx_int_t
+ngx_http_asgi_hop_by_hop(const asgicore_str *name)
+{
+    return ngx_http_asgi_is_name(name, "connection")
+           || ngx_http_asgi_is_name(name, "keep-alive")
+           || ngx_http_asgi_is_name(name, "transfer-encoding")
+           || ngx_http_asgi_is_name(name, "proxy-connection")
+           || ngx_http_asgi_is_name(name, "te")
+           || ngx_http_asgi_is_name(name, "http2-settings");
 }

@@ -535,7 +535,22 @@ qr{^400 (-|client_disconnected) /echo$}m
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
 --- raw_request eval
-"GET http://elsewhere.example/x/paths?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+"GET http://elsewhere.example/x/p%61ths?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 --- error_code: 200
 --- response_body
- /x/paths b'/x/paths'
+ /x/paths b'/x/p%61ths'
+
+=== TEST 37: S4 over HTTP/2, fields it forbids (Proxy-Connection, TE) in a response or its trailers are dropped and a repeated content-length is one: the stream stays valid
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+for q in "" "?trailers=1"; do
+  curl -s --http2-prior-knowledge -D head -o body "http://127.0.0.1:$H2PORT/h2fields$q"; echo "curl $? body $(cat body)"
+  tr -d '\r' < head | grep -iE '^(content-length|te|proxy-connection|x-checksum):'
+done
+--- response_body
+curl 0 body hello
+content-length: 5
+curl 0 body hello
+x-checksum: abc

@@ -420,6 +420,23 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body",
                     "body": b"0\r\n\r\nHTTP/1.1 200 OK\r\n"
                             b"Content-Length: 7\r\n\r\nFORGED!"})
+    elif kind == "h2fields":
+        # fields HTTP/2 forbids in a response or its trailers, and a
+        # content-length given twice: the server keeps the stream valid
+        await body_of(receive)
+        trailers = ("http.response.trailers" in scope.get("extensions", {})
+                    and _query(scope).get("trailers") == "1")
+        length = [] if trailers else [(b"content-length", b"5")] * 2
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"proxy-connection", b"keep-alive"),
+                                (b"te", b"gzip")] + length,
+                    "trailers": trailers})
+        await send({"type": "http.response.body", "body": b"hello"})
+        if trailers:
+            await send({"type": "http.response.trailers",
+                        "headers": [(b"content-length", b"5"),
+                                    (b"te", b"gzip"),
+                                    (b"x-checksum", b"abc")]})
     elif kind == "startfail":
         # item 10: http.response.start, then a failure before any body
         await body_of(receive)
