@@ -158,6 +158,9 @@ static const char *set_python_runtime(cmd_parms *cmd, void *dc,
                                       const char *path)
 {
     (void)dc;
+    if (python_runtime)
+        return apr_psprintf(cmd->pool, "ASGIPythonRuntime is given twice "
+                            "(%s first)", python_runtime);
     for (asgi_app *a = asgi_apps; a; a = a->next)
         if (a->python_app)
             return apr_psprintf(cmd->pool, "ASGIPythonRuntime must come "
@@ -227,9 +230,12 @@ static const char *set_grace(cmd_parms *cmd, void *dc, const char *v)
     asgi_dir_conf *conf = dc;
     apr_interval_time_t t;
     size_t digits = strspn(v, "0123456789");
-    /* a number and its unit, nothing after (Apache's parser stops early) */
-    if (!digits || strspn(v + digits, "abcdefghijklmnopqrstuvwxyz")
-                       != strlen(v + digits)
+    const char *unit = v + digits;
+    /* a number and one of Apache's units, nothing after (its parser
+     * stops early: "2sx" would be 2 s) */
+    if (!digits
+        || (*unit && strcmp(unit, "ms") != 0 && strcmp(unit, "s") != 0
+            && strcmp(unit, "mi") != 0 && strcmp(unit, "h") != 0)
         || ap_timeout_parameter_parse(v, &t, "s") != APR_SUCCESS || t < 0
         || t > apr_time_from_sec(86400))
         return apr_psprintf(cmd->pool, "ASGIDisconnectGracePeriod: \"%s\" "
@@ -260,8 +266,12 @@ static const char *set_root_path(cmd_parms *cmd, void *dc, const char *v)
 static const char *set_status(cmd_parms *cmd, void *dc, const char *args)
 {
     asgi_dir_conf *conf = dc;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIRECTORY
+                                                    | NOT_IN_FILES);
     if (*args)
         return "ASGIStatus takes no argument";
+    if (err)
+        return err;
     if (!cmd->path)
         return "ASGIStatus belongs in a <Location> section: at server level "
                "it would answer every URL no app serves";

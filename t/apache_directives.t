@@ -89,3 +89,24 @@ GET /a/hello
 --- error_code: 200
 --- response_body
 Hello from Python
+
+=== TEST 10: ASGIStatus in a <Directory> section is refused (it would answer for its files)
+--- apache_config
+<Directory /tmp>
+    ASGIStatus
+</Directory>
+--- apache_must_die: ASGIStatus cannot occur within <Directory> section
+
+=== TEST 11: a grace period's unit is one Apache knows, and nothing after it
+--- apache_config
+<Location /a>
+    ASGINativeApp $TEST_APP
+    ASGIDisconnectGracePeriod 2sx
+</Location>
+--- apache_must_die: ASGIDisconnectGracePeriod: "2sx" is not a time
+
+=== TEST 12: ASGIPythonRuntime given twice is refused
+--- apache_config
+ASGIPythonRuntime $BUILD/asgi_python.so
+ASGIPythonRuntime /elsewhere/asgi_python.so
+--- apache_must_die: ASGIPythonRuntime is given twice
