@@ -143,6 +143,9 @@ static void retire(fleet_slot *slot)
     fleet_slot copy;
     read_slot(slot, &copy);
     add_totals(&fleet->retired, &copy.counters);
+    /* a child killed with requests in flight: they end with it, counted
+     * as the server's (an exiting child has none left) */
+    fleet->retired.abandoned += copy.counters.live;
     memset(&slot->counters, 0, sizeof slot->counters);
     memset(slot->app_state, 0, sizeof slot->app_state);
     atomic_store(&slot->seq, 0); /* a writer killed mid-update left it odd */
