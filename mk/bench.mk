@@ -41,4 +41,10 @@ apache-bench:
 	$(MAKE) -s $(B)/mod_asgi.so $(B)/ngx_http_asgi_module.so python
 	sh bench/apache-bench.sh $(B)
 
-.PHONY: bench ws-bench apache-bench
+# Where the worker's CPU goes, per thread (bench/profile.sh; needs perf).
+profile:
+	@sh tools/ensure-packages $$(sh tools/packages build bench)
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so python
+	sh bench/profile.sh $(B)
+
+.PHONY: bench ws-bench apache-bench profile
