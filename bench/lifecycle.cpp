@@ -120,9 +120,9 @@ struct Fixture {
 
     Fixture()
     {
-        static const asgicore_callbacks cb = {head,    body,    nullptr,
-                                              nullptr, done,    set_timer,
-                                              nullptr, nullptr, nullptr};
+        static const asgicore_callbacks cb = {
+            head,      body,    nullptr, nullptr, done,
+            set_timer, nullptr, nullptr, nullptr, nullptr};
         static const asgicore_app_callbacks acb = {app_start, app_notify,
                                                    nullptr};
         asgicore_ctx_new(nullptr, &cb, &host, &host.ctx);
@@ -159,6 +159,23 @@ void BM_lifecycle(benchmark::State &state)
     check_balanced(state, f.host.ctx, false);
 }
 BENCHMARK(BM_lifecycle);
+
+// The same for a request without a body (a GET): the host feeds its end.
+void BM_lifecycle_no_body(benchmark::State &state)
+{
+    Fixture f;
+    asgicore_scope *scope;
+    unsigned long before = allocations.load();
+    for (auto _ : state) {
+        asgicore_scope_open(f.host.ctx, f.app, &f.info, nullptr, &scope);
+        asgicore_scope_feed_body(scope, nullptr, 0, 0);
+    }
+    state.counters["allocs_per_scope"] =
+        benchmark::Counter(double(allocations.load() - before),
+                           benchmark::Counter::kAvgIterations);
+    check_balanced(state, f.host.ctx, false);
+}
+BENCHMARK(BM_lifecycle_no_body);
 
 void BM_abort_path(benchmark::State &state)
 {
