@@ -219,7 +219,9 @@ void Session::app_gone() noexcept
 void Session::restart_clock(asgicore_time now) noexcept
 {
     last_now_ = now;
-    if (ping_sent_ == 0)
+    if (paused_)
+        probe_from_ = now;  // W13: the probe is what waits
+    else if (ping_sent_ == 0)
         last_heard_ = now;
     else
         ping_sent_ = now;

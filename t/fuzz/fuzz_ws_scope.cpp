@@ -166,6 +166,9 @@ void advance(Host &h, asgicore_time ns)
     if (h.timer <= h.now) {
         h.timer = ASGICORE_TIME_NEVER;
         asgicore_ctx_handle_expiry(h.ctx, h.now);
+        // every deadline up to now fired; the next one is later
+        check(asgicore_ctx_get_expiry(h.ctx) > h.now,
+              "a deadline at or before now survived handle_expiry");
     }
 }
 

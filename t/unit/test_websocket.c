@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     fake_host fh;
@@ -396,6 +397,50 @@ static void W13_an_app_that_does_not_receive_pauses_reading(void **st)
     receive_ok(s->req.scope);
     fake_pump(&s->fh);
     assert_int_equal(s->req.resumes, 1);
+    asgicore_finish(s->req.scope, 0, NULL);
+    fake_pump(&s->fh);
+}
+
+/* W9, W13: a paused connection whose host is backlogged past the ping
+ * interval: the probe waits for the host, and the timer is not due again at
+ * once (handle_expiry looped forever on it) */
+static void W13_a_paused_backlogged_connection_past_the_interval(void **st)
+{
+    ws_state *s = *st;
+    asgicore_scope_info limits;
+    memset(&limits, 0, sizeof limits);
+    limits.websocket_max_message = 1024;
+    limits.websocket_ping_interval_ns = (int64_t)SEC;
+    fake_open_ws(&s->fh, &s->fa, &s->req, NULL, NULL, &limits);
+    receive_ok(s->req.scope);
+    asgicore_websocket_accept(s->req.scope, NULL, NULL, 0);
+    fake_pump(&s->fh);
+    int rc = ASGICORE_OK, fed = 0;
+    while (rc == ASGICORE_OK && fed < 1024) {
+        rc = feed(&s->fh, &s->req, 2, "", 0);
+        fed++;
+    }
+    assert_int_equal(rc, ASGICORE_PENDING); /* paused */
+    s->req.write_result = ASGICORE_PENDING; /* and the client reads nothing */
+    assert_int_equal(asgicore_websocket_send(s->req.scope, 0, "big", 3),
+                     ASGICORE_OK);
+    fake_pump(&s->fh);
+    size_t written = s->req.raw_len;
+    alarm(10); /* a regression spins inside the next call */
+    fake_advance(&s->fh, 3 * SEC);
+    fake_pump(&s->fh);
+    alarm(0);
+    assert_true(asgicore_ctx_get_expiry(s->fh.ctx) > s->fh.now);
+    assert_int_equal(s->req.raw_len, written); /* no probe behind the backlog */
+    assert_int_equal(s->req.done_calls, 0);
+    /* the host drains: the probe follows an interval later */
+    s->req.write_result = ASGICORE_OK;
+    asgicore_scope_write_ready(s->req.scope);
+    fake_pump(&s->fh);
+    fake_advance(&s->fh, SEC);
+    fake_pump(&s->fh);
+    assert_true(s->req.raw_len > written);
+    assert_int_equal((unsigned char)s->req.raw[s->req.raw_len - 6], 0x89);
     asgicore_finish(s->req.scope, 0, NULL);
     fake_pump(&s->fh);
 }
@@ -999,6 +1044,7 @@ int main(void)
         T(W11_grace_then_one_cancel),
         T(W12_a_backlogged_host_makes_send_wait),
         T(W13_an_app_that_does_not_receive_pauses_reading),
+        T(W13_a_paused_backlogged_connection_past_the_interval),
         T(W6_messages_before_the_close_come_first),
         T(W8_a_violation_closes_with_its_code),
         T(W9_pings_answered_and_an_idle_client_lost),
