@@ -51,9 +51,12 @@ all: lib module python apache
 deps:
 	@sh tools/ensure-packages $$(sh tools/packages build test)
 
-check: format-check behaviours-test unit-test valgrind-test abi-test install-test fuzz-test \
-	python-unit-test python-tsan-test nginx-test nginx-asan-test apache-test \
-	apache-asan-test run-check
+CHECK_SUITES := format-check behaviours-test unit-test valgrind-test abi-test \
+	install-test fuzz-test python-unit-test python-tsan-test nginx-test \
+	nginx-asan-test apache-test apache-asan-test run-check
+
+check:
+	@MAKE="$(MAKE)" sh tools/run-suites $(B) $(CHECK_SUITES)
 
 test: deps
 	@$(MAKE) --no-print-directory check
