@@ -106,7 +106,8 @@ int Context::receive(Scope *s, asgicore_event &ev)
     }
     // Chunks that queued up while the app was busy go as one message: an
     // app's cost is per message (a Python round trip), a copy is cheap.
-    BodyChunk *chunk = merge_front(s->body, settings_.body_buffer_limit);
+    BodyChunk *chunk =
+        merge_front(s->body, settings_.body_buffer_limit, &s->arena);
     if (!chunk)
         chunk = s->body.pop();
     if (chunk) {
@@ -204,11 +205,13 @@ void Context::fail_response(Scope *s)
         };
         static_assert(sizeof error_body - 1 == 22);
         discard_output(s);  // nothing of it reached the host
-        OutMessage *head = OutMessage::make_head(500, headers, 2, false);
+        OutMessage *head =
+            OutMessage::make_head(&s->arena, 500, headers, 2, false);
         // S7: the answer to HEAD has the length of the 500, not its bytes
         size_t len =
             response_has_body(500, s->info.method) ? sizeof error_body - 1 : 0;
-        OutMessage *body = OutMessage::make_body(error_body, len, true);
+        OutMessage *body =
+            OutMessage::make_body(&s->arena, error_body, len, true);
         if (head && body) {
             s->out.push(head);
             s->out.push(body);
@@ -325,7 +328,7 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
     bool host_trailers =
         trailers && (s->info.capabilities & ASGICORE_CAP_TRAILERS);
     OutMessage *msg =
-        OutMessage::make_head(status, headers, count, host_trailers);
+        OutMessage::make_head(&s->arena, status, headers, count, host_trailers);
     if (!msg)
         return ASGICORE_ERR_NOMEM;
     if (status == 204 || status == 205)
@@ -374,7 +377,7 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
     bool ends_response = ends_body && !s->expects_trailers;
     OutMessage *msg = nullptr;
     if (!s->client_gone() && (len || ends_response)) {
-        msg = OutMessage::make_body(data, len, ends_response);
+        msg = OutMessage::make_body(&s->arena, data, len, ends_response);
         if (!msg)
             return ASGICORE_ERR_NOMEM;  // nothing changed
     }
@@ -412,8 +415,9 @@ int Context::send_trailers(Scope *s, const asgicore_header *trailers,
             "extension)");
     OutMessage *msg = nullptr;
     if (!s->client_gone() && (host_trailers || !more)) {
-        msg = host_trailers ? OutMessage::make_trailers(trailers, count, !more)
-                            : OutMessage::make_body(nullptr, 0, true);
+        msg = host_trailers
+                  ? OutMessage::make_trailers(&s->arena, trailers, count, !more)
+                  : OutMessage::make_body(&s->arena, nullptr, 0, true);
         if (!msg)
             return ASGICORE_ERR_NOMEM;
     }

@@ -252,8 +252,8 @@ void Context::flush_output(Scope *s, Lock &lk)
         }
         bool last = msg->last;
         bool head = msg->kind == OutKind::head;
-        OutMessage::destroy(msg);
         lk.lock();
+        OutMessage::destroy(msg);  // (its scope's arena is locked too)
         if (head && s->delivery == Delivery::nothing)
             s->delivery = Delivery::head;
         if (rc < 0) {

@@ -149,10 +149,16 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
     } catch (const std::bad_alloc &) {
         return ASGICORE_ERR_NOMEM;
     }
-    void *mem = ::operator new(sizeof(asgicore_scope) + extra, std::nothrow);
+    // The messages' arena follows the request data, aligned.
+    size_t arena_at =
+        (sizeof(asgicore_scope) + extra + ScopeArena::alignment - 1) &
+        ~(ScopeArena::alignment - 1);
+    size_t arena_size = ScopeArena::size_after(arena_at);
+    void *mem = ::operator new(arena_at + arena_size, std::nothrow);
     if (!mem)
         return ASGICORE_ERR_NOMEM;
     auto *s = new (mem) asgicore_scope();
+    s->arena.init(static_cast<char *>(mem) + arena_at, arena_size);
     char *cursor = reinterpret_cast<char *>(s + 1);
     s->ctx = this;
     s->app = app;
@@ -252,7 +258,7 @@ int Context::feed_body_locked(Scope *s, const void *data, size_t len, bool more)
             return ASGICORE_OK;
         }
     }
-    BodyChunk *chunk = BodyChunk::make(data, len, last);
+    BodyChunk *chunk = BodyChunk::make(&s->arena, data, len, last);
     if (!chunk)
         return ASGICORE_ERR_NOMEM;
     s->body.push(chunk);

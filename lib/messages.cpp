@@ -7,19 +7,37 @@ namespace asgicore {
 
 namespace {
 
-void *allocate(size_t size) noexcept
+// From the arena when it fits, else from the heap; `*from` says which.
+void *allocate(ScopeArena *arena, size_t size, ScopeArena **from) noexcept
 {
+    if (arena) {
+        if (void *p = arena->allocate(size)) {
+            *from = arena;
+            return p;
+        }
+    }
+    *from = nullptr;
     return ::operator new(size, std::nothrow);
+}
+
+void release(ScopeArena *from, void *block) noexcept
+{
+    if (from)
+        from->release();
+    else
+        ::operator delete(block);
 }
 
 }  // namespace
 
-BodyChunk *BodyChunk::make(const void *data, size_t len, bool last) noexcept
+BodyChunk *BodyChunk::make(ScopeArena *arena, const void *data, size_t len,
+                           bool last) noexcept
 {
-    void *mem = allocate(sizeof(BodyChunk) + len);
+    ScopeArena *from;
+    void *mem = allocate(arena, sizeof(BodyChunk) + len, &from);
     if (!mem)
         return nullptr;
-    auto *chunk = new (mem) BodyChunk{nullptr, len, last};
+    auto *chunk = new (mem) BodyChunk{nullptr, from, len, last};
     if (len && data)  // without data: the caller fills it
         std::memcpy(chunk->data(), data, len);
     return chunk;
@@ -27,11 +45,13 @@ BodyChunk *BodyChunk::make(const void *data, size_t len, bool last) noexcept
 
 void BodyChunk::destroy(BodyChunk *chunk) noexcept
 {
+    ScopeArena *from = chunk->arena;
     chunk->~BodyChunk();
-    ::operator delete(chunk);
+    release(from, chunk);
 }
 
-BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit) noexcept
+BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit,
+                       ScopeArena *arena) noexcept
 {
     size_t total = 0;
     size_t count = 0;
@@ -44,7 +64,7 @@ BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit) noexcept
     }
     if (count < 2)
         return nullptr;
-    BodyChunk *merged = BodyChunk::make(nullptr, total, false);
+    BodyChunk *merged = BodyChunk::make(arena, nullptr, total, false);
     if (!merged)
         return nullptr;
     char *to = merged->data();
@@ -89,13 +109,14 @@ asgicore_header *copy_headers(const asgicore_header *headers, size_t count,
 
 namespace {
 
-OutMessage *make_message(OutKind kind, size_t extra) noexcept
+OutMessage *make_message(ScopeArena *arena, OutKind kind, size_t extra) noexcept
 {
-    void *mem = allocate(sizeof(OutMessage) + extra);
+    ScopeArena *from;
+    void *mem = allocate(arena, sizeof(OutMessage) + extra, &from);
     if (!mem)
         return nullptr;
-    return new (mem)
-        OutMessage{nullptr, kind, false, false, 0, nullptr, 0, nullptr, 0};
+    return new (mem) OutMessage{nullptr, from,    kind, false,   false,
+                                0,       nullptr, 0,    nullptr, 0};
 }
 
 char *storage_of(OutMessage *msg) noexcept
@@ -105,11 +126,12 @@ char *storage_of(OutMessage *msg) noexcept
 
 }  // namespace
 
-OutMessage *OutMessage::make_head(int status, const asgicore_header *headers,
-                                  size_t count, bool has_trailers) noexcept
+OutMessage *OutMessage::make_head(ScopeArena *arena, int status,
+                                  const asgicore_header *headers, size_t count,
+                                  bool has_trailers) noexcept
 {
-    OutMessage *msg =
-        make_message(OutKind::head, headers_storage_size(headers, count));
+    OutMessage *msg = make_message(arena, OutKind::head,
+                                   headers_storage_size(headers, count));
     if (!msg)
         return nullptr;
     msg->status = status;
@@ -119,10 +141,10 @@ OutMessage *OutMessage::make_head(int status, const asgicore_header *headers,
     return msg;
 }
 
-OutMessage *OutMessage::make_body(const void *data, size_t len,
-                                  bool last) noexcept
+OutMessage *OutMessage::make_body(ScopeArena *arena, const void *data,
+                                  size_t len, bool last) noexcept
 {
-    OutMessage *msg = make_message(OutKind::body, len);
+    OutMessage *msg = make_message(arena, OutKind::body, len);
     if (!msg)
         return nullptr;
     if (len)
@@ -133,19 +155,20 @@ OutMessage *OutMessage::make_body(const void *data, size_t len,
     return msg;
 }
 
-OutMessage *OutMessage::make_raw(const void *data, size_t len,
-                                 bool last) noexcept
+OutMessage *OutMessage::make_raw(ScopeArena *arena, const void *data,
+                                 size_t len, bool last) noexcept
 {
-    OutMessage *msg = make_body(data, len, last);
+    OutMessage *msg = make_body(arena, data, len, last);
     if (msg)
         msg->kind = OutKind::raw;
     return msg;
 }
 
-OutMessage *OutMessage::make_raw2(const void *head, size_t head_len,
-                                  const void *data, size_t len) noexcept
+OutMessage *OutMessage::make_raw2(ScopeArena *arena, const void *head,
+                                  size_t head_len, const void *data,
+                                  size_t len) noexcept
 {
-    OutMessage *msg = make_message(OutKind::raw, head_len + len);
+    OutMessage *msg = make_message(arena, OutKind::raw, head_len + len);
     if (!msg)
         return nullptr;
     std::memcpy(storage_of(msg), head, head_len);
@@ -157,11 +180,12 @@ OutMessage *OutMessage::make_raw2(const void *head, size_t head_len,
     return msg;
 }
 
-OutMessage *OutMessage::make_trailers(const asgicore_header *headers,
+OutMessage *OutMessage::make_trailers(ScopeArena *arena,
+                                      const asgicore_header *headers,
                                       size_t count, bool last) noexcept
 {
-    OutMessage *msg =
-        make_message(OutKind::trailers, headers_storage_size(headers, count));
+    OutMessage *msg = make_message(arena, OutKind::trailers,
+                                   headers_storage_size(headers, count));
     if (!msg)
         return nullptr;
     msg->headers = copy_headers(headers, count, storage_of(msg));
@@ -172,8 +196,9 @@ OutMessage *OutMessage::make_trailers(const asgicore_header *headers,
 
 void OutMessage::destroy(OutMessage *msg) noexcept
 {
+    ScopeArena *from = msg->arena;
     msg->~OutMessage();
-    ::operator delete(msg);
+    release(from, msg);
 }
 
 }  // namespace asgicore

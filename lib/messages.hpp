@@ -1,8 +1,10 @@
-// Request body chunks and response messages, each one allocation holding
-// its bytes, queued in FIFO order.
+// Request body chunks and response messages, each one block holding its
+// bytes (in its scope's arena when it fits, else on the heap), queued in
+// FIFO order.
 #pragma once
 
 #include "asgicore.h"
+#include "scope_arena.hpp"
 
 #include <cstddef>
 
@@ -10,11 +12,13 @@ namespace asgicore {
 
 struct BodyChunk {
     BodyChunk *next;
+    ScopeArena *arena;  // where it lives; null: the heap
     size_t len;
     bool last;  // the host said the body ends here
     char *data() noexcept { return reinterpret_cast<char *>(this + 1); }
 
-    static BodyChunk *make(const void *data, size_t len, bool last) noexcept;
+    static BodyChunk *make(ScopeArena *arena, const void *data, size_t len,
+                           bool last) noexcept;
     static void destroy(BodyChunk *chunk) noexcept;
 };
 
@@ -22,6 +26,7 @@ enum class OutKind : unsigned char { head, body, trailers, raw };
 
 struct OutMessage {
     OutMessage *next;
+    ScopeArena *arena;  // where it lives; null: the heap
     OutKind kind;
     bool last;          // the response ends with this message
     bool has_trailers;  // head only
@@ -31,17 +36,20 @@ struct OutMessage {
     const char *data;  // body only
     size_t len;
 
-    static OutMessage *make_head(int status, const asgicore_header *headers,
-                                 size_t count, bool has_trailers) noexcept;
-    static OutMessage *make_body(const void *data, size_t len,
-                                 bool last) noexcept;
+    static OutMessage *make_head(ScopeArena *arena, int status,
+                                 const asgicore_header *headers, size_t count,
+                                 bool has_trailers) noexcept;
+    static OutMessage *make_body(ScopeArena *arena, const void *data,
+                                 size_t len, bool last) noexcept;
     // Bytes of a connection taken over (a WebSocket's frames).
-    static OutMessage *make_raw(const void *data, size_t len,
+    static OutMessage *make_raw(ScopeArena *arena, const void *data, size_t len,
                                 bool last) noexcept;
     // The same from two pieces (a frame's header and its payload).
-    static OutMessage *make_raw2(const void *head, size_t head_len,
-                                 const void *data, size_t len) noexcept;
-    static OutMessage *make_trailers(const asgicore_header *headers,
+    static OutMessage *make_raw2(ScopeArena *arena, const void *head,
+                                 size_t head_len, const void *data,
+                                 size_t len) noexcept;
+    static OutMessage *make_trailers(ScopeArena *arena,
+                                     const asgicore_header *headers,
                                      size_t count, bool last) noexcept;
     static void destroy(OutMessage *msg) noexcept;
 };
@@ -90,7 +98,8 @@ private:
 // The chunks at the front of `body` merged into one, up to `limit` bytes;
 // null when fewer than two fit or there is no memory, and then `body` is
 // unchanged.
-BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit) noexcept;
+BodyChunk *merge_front(Fifo<BodyChunk> &body, size_t limit,
+                       ScopeArena *arena) noexcept;
 
 // Bytes needed to copy a header array (the array, then the name and value
 // bytes), and the copy itself into `storage` sized that way.

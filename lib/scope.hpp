@@ -148,6 +148,10 @@ struct Scope {
     // Websocket scopes only.
     std::unique_ptr<WsData> ws;
 
+    // The small messages above: in the scope's own allocation, after the
+    // request data.
+    ScopeArena arena;
+
     bool app_running() const noexcept
     {
         return app_state == AppState::queued || app_state == AppState::running;

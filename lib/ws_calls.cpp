@@ -39,8 +39,10 @@ void Context::ws_refuse(Scope *s, int status, const char *why)
         {str_of("sec-websocket-version"), str_of("13")},
     };
     size_t count = status == 426 ? 3 : 2;
-    OutMessage *head = OutMessage::make_head(status, headers, count, false);
-    OutMessage *msg = OutMessage::make_body(body.data(), body.size(), true);
+    OutMessage *head =
+        OutMessage::make_head(&s->arena, status, headers, count, false);
+    OutMessage *msg =
+        OutMessage::make_body(&s->arena, body.data(), body.size(), true);
     if (head && msg) {
         s->out.push(head);
         s->out.push(msg);
@@ -67,8 +69,9 @@ void Context::ws_deny(Scope *s, int status)
     static const asgicore_header headers[] = {
         {{"content-length", 14}, {"0", 1}},
     };
-    OutMessage *head = OutMessage::make_head(status, headers, 1, false);
-    OutMessage *body = OutMessage::make_body(nullptr, 0, true);
+    OutMessage *head =
+        OutMessage::make_head(&s->arena, status, headers, 1, false);
+    OutMessage *body = OutMessage::make_body(&s->arena, nullptr, 0, true);
     if (!head || !body) {
         if (head)
             OutMessage::destroy(head);
@@ -96,7 +99,8 @@ void Context::ws_settle(Scope *s)
     bool closed = session.phase() == ws::Phase::closed;
     std::string &out = session.output();
     if (!out.empty() && !s->client_gone()) {
-        OutMessage *msg = OutMessage::make_raw(out.data(), out.size(), closed);
+        OutMessage *msg =
+            OutMessage::make_raw(&s->arena, out.data(), out.size(), closed);
         if (msg) {  // else it stays in the session for the next settle
             s->out.push(msg);
             s->out_buffered += out.size();
@@ -394,7 +398,8 @@ int Context::ws_accept(Scope *s, const asgicore_str *subprotocol,
         all.push_back({str_of("sec-websocket-protocol"), str_of(sub)});
     all.insert(all.end(), headers, headers + count);
     w.session.emplace(w.settings, last_now_);
-    OutMessage *msg = OutMessage::make_head(101, all.data(), all.size(), false);
+    OutMessage *msg =
+        OutMessage::make_head(&s->arena, 101, all.data(), all.size(), false);
     if (!msg) {
         w.session.reset();
         return ASGICORE_ERR_NOMEM;
@@ -435,11 +440,12 @@ int Context::ws_send(Scope *s, bool text, const void *data, size_t len)
         ws::encode_header(head, text ? ws::op_text : ws::op_binary, len);
     OutMessage *queued = nullptr;
     if (!out.empty()) {
-        queued = OutMessage::make_raw(out.data(), out.size(), false);
+        queued = OutMessage::make_raw(&s->arena, out.data(), out.size(), false);
         if (!queued)
             return ASGICORE_ERR_NOMEM;
     }
-    OutMessage *msg = OutMessage::make_raw2(head, head_len, data, len);
+    OutMessage *msg =
+        OutMessage::make_raw2(&s->arena, head, head_len, data, len);
     if (!msg) {
         if (queued)
             OutMessage::destroy(queued);
