@@ -129,7 +129,7 @@ ASAN_SUITE_ENV = ASGI_SANITIZE=asan \
 
 nginx-test:
 	$(MAKE) -s $(call nginx_suites,plain)
-	ASGI_BUILD_DIR=$(CURDIR)/$(B) prove -I t/lib $(if $(T),$(T),t/*.t)
+	ASGI_BUILD_DIR=$(CURDIR)/$(B) prove --timer -I t/lib $(if $(T),$(T),t/*.t)
 
 # The suites whose behaviour is the server's, against Apache httpd with
 # mod_asgi (the harness's Apache backend); then with the ASan+UBSan builds.
@@ -145,22 +145,22 @@ APACHE_ASAN_SUITES := t/basic.t t/abort.t t/http2.t t/lifespan.t \
 apache-test:
 	$(MAKE) -s $(call nginx_suites,plain) $(B)/mod_asgi.so
 	ASGI_SERVER=apache ASGI_BUILD_DIR=$(CURDIR)/$(B) \
-		prove -I t/lib $(if $(T),$(T),$(APACHE_SUITES))
+		prove --timer -I t/lib $(if $(T),$(T),$(APACHE_SUITES))
 	$(if $(T),,ASGI_SERVER=apache ASGI_APACHE_MPM=worker \
 		ASGI_BUILD_DIR=$(CURDIR)/$(B) \
-		prove -I t/lib $(APACHE_WORKER_SUITES))
+		prove --timer -I t/lib $(APACHE_WORKER_SUITES))
 
 apache-asan-test:
 	$(MAKE) -s $(call nginx_suites,asan) $(B)/asan/mod_asgi.so
 	ASGI_SERVER=apache ASGI_BUILD_DIR=$(CURDIR)/$(B) $(ASAN_SUITE_ENV) \
 		ASGI_APACHE_MODULE=$(CURDIR)/$(B)/asan/mod_asgi.so \
-		ASGI_STORM_N=2000 prove -I t/lib $(if $(T),$(T),$(APACHE_ASAN_SUITES))
+		ASGI_STORM_N=2000 prove --timer -I t/lib $(if $(T),$(T),$(APACHE_ASAN_SUITES))
 
 # The nginx suites again with the ASan+UBSan builds (the storm smaller).
 nginx-asan-test:
 	$(MAKE) -s $(call nginx_suites,asan)
 	ASGI_BUILD_DIR=$(CURDIR)/$(B) $(ASAN_SUITE_ENV) ASGI_STORM_N=2000 \
-		prove -I t/lib $(if $(T),$(T),t/*.t)
+		prove --timer -I t/lib $(if $(T),$(T),t/*.t)
 
 # The soak: 10^6 requests (ASGI_SOAK_N) against ASan+UBSan builds, a small
 # quarantine so that memory can be seen flat.
