@@ -5,6 +5,9 @@
 # when python3-httptools is installed), directly and behind nginx
 # proxy_pass with upstream keep-alive. One nginx worker, one uvicorn
 # process, the same wrk settings, interleaved rounds; medians and ratios.
+# Each run also measures the CPU time per request of the serving threads
+# (schedstat: nanoseconds on a CPU), the module's split into the nginx
+# thread and the Python thread; uvicorn behind the proxy counts with nginx.
 # Then the time from the client closing its socket to the app's receive()
 # returning http.disconnect, p50/p99, for the module and for uvicorn.
 # Writes $B/bench/python.tsv and the plot $B/bench/python.svg.
@@ -42,7 +45,8 @@ lat $((base + 5)) $fast latency:app
 up $((base + 6)) $fast upload:app"
 [ $have_httptools = yes ] && uvicorns="$uvicorns
 ht-raw $((base + 3)) httptools hello_raw:app
-ht-star $((base + 4)) httptools hello_star:app"
+ht-star $((base + 4)) httptools hello_star:app
+ht-fast $((base + 7)) httptools hello_fastapi:app"
 
 echo "$uvicorns" > "$dir/uvicorns"
 uport() { awk -v n="$1" '$1 == n { print $2 }' "$dir/uvicorns"; }
@@ -65,6 +69,7 @@ cat >> "$dir/nginx.conf" <<CONF
         }
         location /raw/ { asgi_app hello_raw:app; }
         location /star/ { asgi_app hello_star:app; }
+        location /fast/ { asgi_app hello_fastapi:app; }
         location /lat/ { asgi_app latency:app; }
         location /proxy-lat/ {
             proxy_pass http://127.0.0.1:$(uport lat);
@@ -102,39 +107,79 @@ wait_for() {
     done
 }
 
-# the measured servers: LABEL URL
+# the measured servers: LABEL URL WHO (whose threads' CPU counts: nginx,
+# uvicorn NAME, or nginx+NAME)
 cat > "$dir/servers" <<LIST
-nginx_return_200 http://127.0.0.1:$port/return200
-module_raw http://127.0.0.1:$port/raw/x
-uvicorn_h11_raw http://127.0.0.1:$(uport h11-raw)/x
-module_starlette http://127.0.0.1:$port/star/x
-uvicorn_h11_starlette http://127.0.0.1:$(uport h11-star)/x
+nginx_return_200 http://127.0.0.1:$port/return200 nginx
+module_raw http://127.0.0.1:$port/raw/x nginx
+uvicorn_h11_raw http://127.0.0.1:$(uport h11-raw)/x h11-raw
+module_starlette http://127.0.0.1:$port/star/x nginx
+uvicorn_h11_starlette http://127.0.0.1:$(uport h11-star)/x h11-star
+module_fastapi http://127.0.0.1:$port/fast/x nginx
 LIST
 if [ $have_httptools = yes ]; then
     cat >> "$dir/servers" <<LIST
-uvicorn_httptools_raw http://127.0.0.1:$(uport ht-raw)/x
-uvicorn_httptools_starlette http://127.0.0.1:$(uport ht-star)/x
+uvicorn_httptools_raw http://127.0.0.1:$(uport ht-raw)/x ht-raw
+uvicorn_httptools_starlette http://127.0.0.1:$(uport ht-star)/x ht-star
+uvicorn_httptools_fastapi http://127.0.0.1:$(uport ht-fast)/x ht-fast
 LIST
 fi
 cat >> "$dir/servers" <<LIST
-nginx_proxy_uvicorn_${fast}_raw http://127.0.0.1:$port/proxy-raw/x
-nginx_proxy_uvicorn_${fast}_starlette http://127.0.0.1:$port/proxy-star/x
+nginx_proxy_uvicorn_${fast}_raw http://127.0.0.1:$port/proxy-raw/x nginx+$fastkey-raw
+nginx_proxy_uvicorn_${fast}_starlette http://127.0.0.1:$port/proxy-star/x nginx+$fastkey-star
 LIST
-while read -r label url; do wait_for "$url"; done < "$dir/servers"
+while read -r label url who; do wait_for "$url"; done < "$dir/servers"
 
+# CPU: nanoseconds on a CPU of every thread of the given processes
+worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1)
+cpu_ns() {
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat; done |
+        awk '{ t += $1 } END { printf "%.0f\n", t }'
+}
+# the processes behind WHO
+pids_of() {
+    case $1 in
+    nginx) echo "$worker" ;;
+    nginx+*) echo "$worker $(pgrep -f -- "--port $(uport "${1#nginx+}") ")" ;;
+    *) pgrep -f -- "--port $(uport "$1") " ;;
+    esac
+}
+# measure LABEL URL WHO: a wrk run; appends req/s, CPU us per request and,
+# for the nginx worker, its nginx thread's share
+measure() {
+    # shellcheck disable=SC2046
+    set -- "$1" "$2" $(pids_of "$3")
+    label=$1 url=$2
+    shift 2
+    before=$(cpu_ns "$@")
+    nbefore=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
+    res=$(wrk -t1 -c"$CONNS" -d"$DURATION" "$url")
+    nafter=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
+    after=$(cpu_ns "$@")
+    n=$(echo "$res" | awk '/requests in/ { print $1 }')
+    echo "$res" | awk '/Requests\/sec/ { print $2 }' >> "$dir/rate.$label"
+    awk -v t=$((after - before)) -v n="$n" 'BEGIN { printf "%.2f\n", t / 1e3 / n }' \
+        >> "$dir/cpu.$label"
+    awk -v t=$((nafter - nbefore)) -v n="$n" 'BEGIN { printf "%.2f\n", t / 1e3 / n }' \
+        >> "$dir/ngx.$label"
+}
 
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-    while read -r label url; do
-        rate "$url" >> "$dir/rate.$label"
+    while read -r label url who; do
+        measure "$label" "$url" "$who"
     done < "$dir/servers"
     i=$((i + 1))
 done
 
 out="$B/bench/python.tsv"
 : > "$out"
-while read -r label url; do
+while read -r label url who; do
     echo "rate $label $(median < "$dir/rate.$label")" >> "$out"
+    echo "cpu $label $(median < "$dir/cpu.$label")" >> "$out"
+    case $who in
+    nginx) echo "nginx_thread $label $(median < "$dir/ngx.$label")" >> "$out" ;;
+    esac
 done < "$dir/servers"
 
 # disconnect latency: module and uvicorn ($fast), the same app
@@ -170,10 +215,21 @@ if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
 fi
 
 r() { awk -v l="$1" '$1 == "rate" && $2 == l { print $3 }' "$out"; }
+c() { awk -v l="$1" -v k="${2:-cpu}" '$1 == k && $2 == l { print $3 }' "$out"; }
 echo "wrk -t1 -c$CONNS -d$DURATION, keep-alive HTTP/1.1, 1 nginx worker /" \
-     "1 uvicorn process (uvloop), median of $ROUNDS interleaved rounds:"
-while read -r label url; do
-    printf '  %-40s %9.0f req/s\n' "$label" "$(r "$label")"
+     "1 uvicorn process (uvloop), median of $ROUNDS interleaved rounds;" \
+     "CPU us per request of the serving threads (module: nginx thread + Python thread):"
+while read -r label url who; do
+    case $label in
+    module_*)
+        printf '  %-40s %9.0f req/s %6.1f us CPU (%.1f + %.1f)\n' "$label" \
+            "$(r "$label")" "$(c "$label")" "$(c "$label" nginx_thread)" \
+            "$(awk -v a="$(c "$label")" -v b="$(c "$label" nginx_thread)" \
+                'BEGIN { print a - b }')" ;;
+    *)
+        printf '  %-40s %9.0f req/s %6.1f us CPU\n' "$label" "$(r "$label")" \
+            "$(c "$label")" ;;
+    esac
 done < "$dir/servers"
 ratio() {
     awk -v a="$(r "$1")" -v b="$(r "$2")" -v t="$3" \
@@ -193,6 +249,20 @@ ratio module_raw "nginx_proxy_uvicorn_${fast}_raw" \
 ratio module_starlette "nginx_proxy_uvicorn_${fast}_starlette" \
     "module Starlette / nginx proxy_pass -> uvicorn $fast Starlette"
 ratio module_raw nginx_return_200 "module raw / nginx return 200"
+cratio() {
+    awk -v a="$(c "$1" "${4:-}")" -v b="$(c "$2")" -v t="$3" \
+        'BEGIN { printf "  %-58s %5.2fx\n", t, a / b }'
+}
+echo "CPU per request ratios (lower is better):"
+if [ $have_httptools = yes ]; then
+    cratio module_raw uvicorn_httptools_raw "module raw / uvicorn httptools raw"
+    cratio module_starlette uvicorn_httptools_starlette \
+        "module Starlette / uvicorn httptools Starlette"
+    cratio module_fastapi uvicorn_httptools_fastapi \
+        "module FastAPI / uvicorn httptools FastAPI"
+fi
+cratio module_raw nginx_return_200 \
+    "module raw, nginx thread / nginx return 200" nginx_thread
 echo "client close -> receive() returns http.disconnect ($SAMPLES closes):"
 awk '$1 == "latency" { printf "  %-24s p50 %6d us   p99 %6d us\n", $2, $3, $4 }' \
     "$out"
