@@ -128,6 +128,12 @@ cat >> "$dir/servers" <<LIST
 nginx_proxy_uvicorn_${fast}_raw http://127.0.0.1:$port/proxy-raw/x nginx+$fastkey-raw
 nginx_proxy_uvicorn_${fast}_starlette http://127.0.0.1:$port/proxy-star/x nginx+$fastkey-star
 LIST
+# ONLY=REGEX measures the servers whose label matches it, and skips the
+# latency and upload figures (a quick look while optimising)
+if [ -n "${ONLY:-}" ]; then
+    grep -E "^[^ ]*($ONLY)" "$dir/servers" > "$dir/only" || true
+    mv "$dir/only" "$dir/servers"
+fi
 while read -r label url who; do wait_for "$url"; done < "$dir/servers"
 
 # CPU: nanoseconds on a CPU of every thread of the given processes
@@ -182,6 +188,7 @@ while read -r label url who; do
     esac
 done < "$dir/servers"
 
+if [ -z "${ONLY:-}" ]; then
 # disconnect latency: module and uvicorn ($fast), the same app
 echo "latency module $($PY "$HERE/disconnect_latency.py" "$port" /lat "$SAMPLES")" \
     >> "$out"
@@ -209,6 +216,7 @@ echo "upload module_default $(upload "http://127.0.0.1:$port/up/x")" >> "$out"
 echo "upload module_nginx_8k $(upload "http://127.0.0.1:$port/up8k/x")" >> "$out"
 echo "upload uvicorn_$fast $(upload "http://127.0.0.1:$(uport up)/x")" >> "$out"
 rm -f "$dir/upload.bin"
+fi
 
 if grep -E '\[(alert|crit|emerg)\]' "$dir/logs/error.log"; then
     echo "the nginx error log has alerts"; exit 1
@@ -231,6 +239,7 @@ while read -r label url who; do
             "$(c "$label")" ;;
     esac
 done < "$dir/servers"
+[ -z "${ONLY:-}" ] || exit 0
 ratio() {
     awk -v a="$(r "$1")" -v b="$(r "$2")" -v t="$3" \
         'BEGIN { printf "  %-58s %5.2fx\n", t, a / b }'

@@ -201,12 +201,101 @@ websocket_scope_dict(const asgicore_scope_info *i, PyObject *headers)
         addr(i->client), "server", addr(i->server));
 }
 
+/* The scope's keys, and the values most requests share (str objects are
+ * immutable: one object serves every scope), made once. */
+static struct {
+    PyObject *type, *asgi, *version, *spec_version, *extensions, *method,
+        *scheme, *http_version, *path, *raw_path, *query_string, *root_path,
+        *headers, *client, *server, *trailers_ext, *http, *v3_0, *v2_4;
+} sk;
+
+/* A few recent values of one field of the scope (method, scheme, ...). */
+#define STR_CACHE_SIZE 4
+typedef struct {
+    PyObject *slot[STR_CACHE_SIZE];
+    unsigned next;
+} str_cache_t;
+
+static str_cache_t method_cache, scheme_cache, version_cache, root_cache;
+
+/* The text `s` as str, from `cache` when an ASCII value of it is there;
+ * new ASCII values take a slot in turn. A new reference. */
+static PyObject *
+cached_str(str_cache_t *cache, asgicore_str s)
+{
+    PyObject *o;
+    unsigned i;
+    if (s.data == NULL) {
+        Py_RETURN_NONE;
+    }
+    for (i = 0; i < STR_CACHE_SIZE; i++) {
+        o = cache->slot[i];
+        if (o != NULL && (size_t) PyUnicode_GET_LENGTH(o) == s.len
+            && memcmp(PyUnicode_1BYTE_DATA(o), s.data, s.len) == 0)
+        {
+            Py_INCREF(o);
+            return o;
+        }
+    }
+    o = str_or_none(s, 1);
+    if (o != NULL && PyUnicode_IS_ASCII(o) && s.len <= 64) {
+        i = cache->next++ % STR_CACHE_SIZE;
+        Py_XSETREF(cache->slot[i], Py_NewRef(o));
+    }
+    return o;
+}
+
+static int
+intern_scope_keys(void)
+{
+#define SKEY(field, text)                                                     \
+    do {                                                                      \
+        if (!(sk.field = PyUnicode_InternFromString(text))) {                 \
+            return -1;                                                        \
+        }                                                                     \
+    } while (0)
+    SKEY(type, "type");
+    SKEY(asgi, "asgi");
+    SKEY(version, "version");
+    SKEY(spec_version, "spec_version");
+    SKEY(extensions, "extensions");
+    SKEY(method, "method");
+    SKEY(scheme, "scheme");
+    SKEY(http_version, "http_version");
+    SKEY(path, "path");
+    SKEY(raw_path, "raw_path");
+    SKEY(query_string, "query_string");
+    SKEY(root_path, "root_path");
+    SKEY(headers, "headers");
+    SKEY(client, "client");
+    SKEY(server, "server");
+    SKEY(trailers_ext, "http.response.trailers");
+    SKEY(http, "http");
+    SKEY(v3_0, "3.0");
+    SKEY(v2_4, "2.4");
+#undef SKEY
+    return 0;
+}
+
+/* dict[key] = value, taking the reference to value (NULL: failed). */
+static int
+set_new(PyObject *dict, PyObject *key, PyObject *value)
+{
+    int rc;
+    if (value == NULL) {
+        return -1;
+    }
+    rc = PyDict_SetItem(dict, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
 /* The HTTP connection scope of ASGI 3, spec 2.4, without `state`. */
 static PyObject *
 scope_dict(asgicore_scope *scope)
 {
     const asgicore_scope_info *i = asgicore_scope_get_info(scope);
-    PyObject *headers;
+    PyObject *headers, *d, *asgi, *extensions;
     size_t n;
     if (!i) {
         return PyErr_Format(PyExc_ValueError, "no such scope");
@@ -216,40 +305,72 @@ scope_dict(asgicore_scope *scope)
         return NULL;
     }
     for (n = 0; n < i->header_count; n++) {
-        PyObject *pair = Py_BuildValue("(y#y#)", i->headers[n].name.data,
-                                       (Py_ssize_t) i->headers[n].name.len,
-                                       i->headers[n].value.data,
-                                       (Py_ssize_t) i->headers[n].value.len);
+        PyObject *pair = PyTuple_New(2), *name, *value;
         if (!pair) {
             Py_DECREF(headers);
             return NULL;
         }
         PyList_SET_ITEM(headers, (Py_ssize_t) n, pair);
+        name = PyBytes_FromStringAndSize(i->headers[n].name.data,
+                                         (Py_ssize_t) i->headers[n].name.len);
+        value = PyBytes_FromStringAndSize(i->headers[n].value.data,
+                                          (Py_ssize_t) i->headers[n].value.len);
+        PyTuple_SET_ITEM(pair, 0, name);
+        PyTuple_SET_ITEM(pair, 1, value);
+        if (!name || !value) {
+            Py_DECREF(headers);
+            return NULL;
+        }
     }
     /* the runtime's apps take WebSockets: the flag means the library made
      * a websocket scope */
     if (i->flags & ASGICORE_SCOPE_WEBSOCKET) {
         return websocket_scope_dict(i, headers);
     }
-    /* extensions: trailers where the host can write them */
-    PyObject *extensions =
-        (i->capabilities & ASGICORE_CAP_TRAILERS)
-            ? Py_BuildValue("{s:{}}", "http.response.trailers")
-            : PyDict_New();
-    if (!extensions) {
-        Py_DECREF(headers);
-        return NULL;
+    d = PyDict_New();
+    asgi = PyDict_New();
+    extensions = PyDict_New();
+    if (!d || !asgi || !extensions) {
+        goto failed;
     }
-    return Py_BuildValue(
-        "{s:s,s:{s:s,s:s},s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
-        "type", "http", "asgi", "version", "3.0", "spec_version", "2.4",
-        "extensions", extensions, "method", str_or_none(i->method, 1),
-        "scheme", str_or_none(i->scheme, 1), "http_version",
-        str_or_none(i->http_version, 1), "path", str_or_none(i->path, 1),
-        "raw_path", str_or_none(i->raw_path, 0), "query_string",
-        str_or_none(i->query_string, 0), "root_path",
-        str_or_none(i->root_path, 1), "headers", headers, "client",
-        addr(i->client), "server", addr(i->server));
+    if (PyDict_SetItem(asgi, sk.version, sk.v3_0) < 0
+        || PyDict_SetItem(asgi, sk.spec_version, sk.v2_4) < 0)
+    {
+        goto failed;
+    }
+    /* extensions: trailers where the host can write them */
+    if ((i->capabilities & ASGICORE_CAP_TRAILERS)
+        && set_new(extensions, sk.trailers_ext, PyDict_New()) < 0)
+    {
+        goto failed;
+    }
+    if (PyDict_SetItem(d, sk.type, sk.http) < 0
+        || set_new(d, sk.asgi, Py_NewRef(asgi)) < 0
+        || set_new(d, sk.extensions, Py_NewRef(extensions)) < 0
+        || set_new(d, sk.method, cached_str(&method_cache, i->method)) < 0
+        || set_new(d, sk.scheme, cached_str(&scheme_cache, i->scheme)) < 0
+        || set_new(d, sk.http_version,
+                   cached_str(&version_cache, i->http_version)) < 0
+        || set_new(d, sk.path, str_or_none(i->path, 1)) < 0
+        || set_new(d, sk.raw_path, str_or_none(i->raw_path, 0)) < 0
+        || set_new(d, sk.query_string, str_or_none(i->query_string, 0)) < 0
+        || set_new(d, sk.root_path, cached_str(&root_cache, i->root_path)) < 0
+        || set_new(d, sk.headers, Py_NewRef(headers)) < 0
+        || set_new(d, sk.client, addr(i->client)) < 0
+        || set_new(d, sk.server, addr(i->server)) < 0)
+    {
+        goto failed;
+    }
+    Py_DECREF(asgi);
+    Py_DECREF(extensions);
+    Py_DECREF(headers);
+    return d;
+failed:
+    Py_XDECREF(d);
+    Py_XDECREF(asgi);
+    Py_XDECREF(extensions);
+    Py_DECREF(headers);
+    return NULL;
 }
 
 /* Interned keys and values of the ASGI messages, made once. */
@@ -986,7 +1107,7 @@ static PyObject *
 init_asgicore(void)
 {
     PyObject *m;
-    if (intern_keys() < 0) {
+    if (intern_keys() < 0 || intern_scope_keys() < 0) {
         return NULL;
     }
     if (PyType_Ready(&handle_type) < 0) {
