@@ -230,9 +230,8 @@ cached_str(str_cache_t *cache, asgicore_str s)
     }
     for (i = 0; i < STR_CACHE_SIZE; i++) {
         o = cache->slot[i];
-        if (o != NULL && (size_t) PyUnicode_GET_LENGTH(o) == s.len
-            && memcmp(PyUnicode_1BYTE_DATA(o), s.data, s.len) == 0)
-        {
+        if (o != NULL && (size_t) PyUnicode_GET_LENGTH(o) == s.len &&
+            memcmp(PyUnicode_1BYTE_DATA(o), s.data, s.len) == 0) {
             Py_INCREF(o);
             return o;
         }
@@ -313,8 +312,8 @@ scope_dict(asgicore_scope *scope)
         PyList_SET_ITEM(headers, (Py_ssize_t) n, pair);
         name = PyBytes_FromStringAndSize(i->headers[n].name.data,
                                          (Py_ssize_t) i->headers[n].name.len);
-        value = PyBytes_FromStringAndSize(i->headers[n].value.data,
-                                          (Py_ssize_t) i->headers[n].value.len);
+        value = PyBytes_FromStringAndSize(
+            i->headers[n].value.data, (Py_ssize_t) i->headers[n].value.len);
         PyTuple_SET_ITEM(pair, 0, name);
         PyTuple_SET_ITEM(pair, 1, value);
         if (!name || !value) {
@@ -333,32 +332,29 @@ scope_dict(asgicore_scope *scope)
     if (!d || !asgi || !extensions) {
         goto failed;
     }
-    if (PyDict_SetItem(asgi, sk.version, sk.v3_0) < 0
-        || PyDict_SetItem(asgi, sk.spec_version, sk.v2_4) < 0)
-    {
+    if (PyDict_SetItem(asgi, sk.version, sk.v3_0) < 0 ||
+        PyDict_SetItem(asgi, sk.spec_version, sk.v2_4) < 0) {
         goto failed;
     }
     /* extensions: trailers where the host can write them */
-    if ((i->capabilities & ASGICORE_CAP_TRAILERS)
-        && set_new(extensions, sk.trailers_ext, PyDict_New()) < 0)
-    {
+    if ((i->capabilities & ASGICORE_CAP_TRAILERS) &&
+        set_new(extensions, sk.trailers_ext, PyDict_New()) < 0) {
         goto failed;
     }
-    if (PyDict_SetItem(d, sk.type, sk.http) < 0
-        || set_new(d, sk.asgi, Py_NewRef(asgi)) < 0
-        || set_new(d, sk.extensions, Py_NewRef(extensions)) < 0
-        || set_new(d, sk.method, cached_str(&method_cache, i->method)) < 0
-        || set_new(d, sk.scheme, cached_str(&scheme_cache, i->scheme)) < 0
-        || set_new(d, sk.http_version,
-                   cached_str(&version_cache, i->http_version)) < 0
-        || set_new(d, sk.path, str_or_none(i->path, 1)) < 0
-        || set_new(d, sk.raw_path, str_or_none(i->raw_path, 0)) < 0
-        || set_new(d, sk.query_string, str_or_none(i->query_string, 0)) < 0
-        || set_new(d, sk.root_path, cached_str(&root_cache, i->root_path)) < 0
-        || set_new(d, sk.headers, Py_NewRef(headers)) < 0
-        || set_new(d, sk.client, addr(i->client)) < 0
-        || set_new(d, sk.server, addr(i->server)) < 0)
-    {
+    if (PyDict_SetItem(d, sk.type, sk.http) < 0 ||
+        set_new(d, sk.asgi, Py_NewRef(asgi)) < 0 ||
+        set_new(d, sk.extensions, Py_NewRef(extensions)) < 0 ||
+        set_new(d, sk.method, cached_str(&method_cache, i->method)) < 0 ||
+        set_new(d, sk.scheme, cached_str(&scheme_cache, i->scheme)) < 0 ||
+        set_new(d, sk.http_version,
+                cached_str(&version_cache, i->http_version)) < 0 ||
+        set_new(d, sk.path, str_or_none(i->path, 1)) < 0 ||
+        set_new(d, sk.raw_path, str_or_none(i->raw_path, 0)) < 0 ||
+        set_new(d, sk.query_string, str_or_none(i->query_string, 0)) < 0 ||
+        set_new(d, sk.root_path, cached_str(&root_cache, i->root_path)) < 0 ||
+        set_new(d, sk.headers, Py_NewRef(headers)) < 0 ||
+        set_new(d, sk.client, addr(i->client)) < 0 ||
+        set_new(d, sk.server, addr(i->server)) < 0) {
         goto failed;
     }
     Py_DECREF(asgi);
