@@ -168,6 +168,7 @@ class _LogStream(io.TextIOBase):
             self.pending.append(tail)
             self.pending_len += len(tail)
             self.pending_st = st
+            _partial_lines.add(self)
             if self.pending_len > self._LIMIT:
                 self.flush()
         return len(text)
@@ -177,6 +178,7 @@ class _LogStream(io.TextIOBase):
             line = "".join(self.pending)
             st = self.pending_st
             self.pending, self.pending_len, self.pending_st = [], 0, None
+            _partial_lines.discard(self)
             _log(self.level, line, st)
 
     def fileno(self) -> int:
@@ -200,6 +202,11 @@ class _LogStream(io.TextIOBase):
     @property
     def name(self) -> str:
         return self._name
+
+
+# The streams holding a partial line: a request's end flushes its own (the
+# common case, none, costs one test).
+_partial_lines: set[_LogStream] = set()
 
 
 class _LogBuffer(io.RawIOBase):
@@ -345,8 +352,11 @@ class _Scope:
         """The app finished the request: no notification follows, so
         calls still waiting (from tasks that outlive it) ask again, and are
         answered as calls after the end are."""
-        self.wake_receivers()
-        self.send_ready(_asgicore.OK)  # the library has taken its data
+        if self.receive_waiters:
+            self.wake_receivers()
+        self.send_pending = False
+        if self.send_waiters:
+            self.send_ready(_OK)  # the library has taken its data
 
     async def _drained(self) -> int:
         """Waits for SEND_READY: the library took the pending send's data
@@ -405,6 +415,7 @@ def _end_batch() -> None:
 _receive = _asgicore.receive
 _send = _asgicore.send
 _PENDING = _asgicore.PENDING
+_OK = _asgicore.OK
 _ERR_DISCONNECTED = _asgicore.ERR_DISCONNECTED
 _ERR_FINISHED = _asgicore.ERR_FINISHED
 
@@ -517,9 +528,10 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
             failed, message = True, "%s\n%s" % (
                 _summary(e), traceback.format_exc().rstrip())
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            if getattr(stream, "pending_st", None) is st:
-                stream.flush()
+        if _partial_lines:
+            for stream in tuple(_partial_lines):
+                if stream.pending_st is st:
+                    stream.flush()
         del _rt.scopes[st.h]
         st.finished = True
         if st.client_left or st.cancelled:
