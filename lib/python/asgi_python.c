@@ -739,18 +739,9 @@ py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return PyErr_Format(PyExc_RuntimeError,
                             "unexpected ASGI message type %R", type);
     }
-    if (type == k.ws_send || PyUnicode_Compare(type, k.ws_send) == 0) {
-        return websocket_send(scope, message);
-    }
-    if (type == k.ws_accept || PyUnicode_Compare(type, k.ws_accept) == 0) {
-        return websocket_accept(scope, message);
-    }
-    if (type == k.ws_close || PyUnicode_Compare(type, k.ws_close) == 0) {
-        return websocket_close(scope, message);
-    }
-    /* the denial response (websocket.http.response) is an HTTP one */
-    if (type == k.ws_response_start ||
-        PyUnicode_Compare(type, k.ws_response_start) == 0) {
+    /* HTTP responses first: the common case */
+    if (type == k.response_start ||
+        PyUnicode_Compare(type, k.response_start) == 0) {
         return send_headers(scope, message, 0);
     }
     if (type == k.response_body || type == k.ws_response_body ||
@@ -771,8 +762,18 @@ py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&buf);
         return PyLong_FromLong(rc);
     }
-    if (type == k.response_start ||
-        PyUnicode_Compare(type, k.response_start) == 0) {
+    if (type == k.ws_send || PyUnicode_Compare(type, k.ws_send) == 0) {
+        return websocket_send(scope, message);
+    }
+    if (type == k.ws_accept || PyUnicode_Compare(type, k.ws_accept) == 0) {
+        return websocket_accept(scope, message);
+    }
+    if (type == k.ws_close || PyUnicode_Compare(type, k.ws_close) == 0) {
+        return websocket_close(scope, message);
+    }
+    /* the denial response (websocket.http.response) is an HTTP one */
+    if (type == k.ws_response_start ||
+        PyUnicode_Compare(type, k.ws_response_start) == 0) {
         return send_headers(scope, message, 0);
     }
     if (PyUnicode_Compare(type, k.response_trailers) == 0) {
