@@ -216,6 +216,7 @@ ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
 {
     ngx_http_asgi_req_t  *req = host_data;
 
+    size_t               size;
     ngx_buf_t           *b;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
@@ -249,13 +250,18 @@ ngx_http_asgi_send_body(void *user, asgicore_scope *scope, void *host_data,
             (void) ngx_pfree(r->pool, b->start);
         }
 
-        b->start = ngx_palloc(r->pool, ngx_max(len, NGX_HTTP_ASGI_MIN_BUF));
+        /* a stream's buffer is reused for its next chunks; a response's
+         * last chunk takes its size only (a short one from the pool's
+         * block, not a page of the heap) */
+        size = last ? len : ngx_max(len, NGX_HTTP_ASGI_MIN_BUF);
+
+        b->start = ngx_palloc(r->pool, size);
         if (b->start == NULL) {
             b->end = NULL;
             return ASGICORE_ERR_NOMEM;
         }
 
-        b->end = b->start + ngx_max(len, NGX_HTTP_ASGI_MIN_BUF);
+        b->end = b->start + size;
     }
 
     ngx_http_asgi_reset_buf(b);
