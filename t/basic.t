@@ -167,7 +167,6 @@ GET /t/hello
 app_threads_leave_signals();
 
 === TEST 15: asgi_status?format=prometheus follows the text format's grammar and agrees with the JSON
---- apache_skip: ASGIStatus has no Prometheus format yet
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location /t/ { asgi_native_app $TEST_APP threaded; }

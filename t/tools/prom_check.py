@@ -4,6 +4,7 @@ text exposition format (0.0.4), its figures compared with the JSON form.
     prom_check.py PORT PATH N   sends N requests to PATH, then checks
 """
 import json
+import time
 import re
 import sys
 import urllib.request
@@ -66,6 +67,14 @@ def main():
     port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     for _ in range(n):
         get(port, path)
+    # a response reaches the client before its scope is released (and,
+    # under Apache, before the child's status slot says so): wait for the
+    # figures to settle, then take both formats
+    deadline = time.monotonic() + 10
+    while json.loads(get(port, "/_asgi_status?format=json")[1])["live"]:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     ctype, text = get(port, "/_asgi_status?format=prometheus")
     _, body = get(port, "/_asgi_status?format=json")
     figures = json.loads(body)

@@ -237,11 +237,20 @@ sub nginx_pid {
     return $pid;
 }
 
+# Whether process $pid runs: a zombie does not (Apache's parent is init's
+# child once it daemonized, and some inits reap only now and then).
+sub running {
+    my ($pid) = @_;
+    return 0 unless kill 0, $pid;
+    my $stat = slurp("/proc/$pid/stat") // '';
+    return $stat !~ /\) Z /;
+}
+
 # Whether the server signalled last has exited: nginx's master removes
 # its pid file as it exits, Apache's as its stop begins.
 sub server_exited {
     return !-e pid_file() if $server ne 'apache';
-    return !$last_pid || !kill 0, $last_pid;
+    return !$last_pid || !running($last_pid);
 }
 
 # nginx's signals, as Apache's equivalents: QUIT (graceful stop) is
@@ -278,10 +287,10 @@ sub nginx_stop {
         # once a second: it is not waited for
         my @kids = children_of($pid);
         kill 'TERM', $pid;
-        wait_for(30, sub { !grep { kill 0, $_ } @kids });
+        wait_for(30, sub { !grep { running($_) } @kids });
         wait_for(5, sub { !-e pid_file() });
         kill 'KILL', $pid;
-        wait_for(5, sub { !kill 0, $pid });
+        wait_for(5, sub { !running($pid) });
         unlink pid_file();
         return;
     }
@@ -296,7 +305,7 @@ sub nginx_stop {
     }
     # Apache removes its pid file as the stop begins: the parent exits
     # after its children (it is init's child, so no zombie lingers)
-    if ($server eq 'apache' && !wait_for(30, sub { !kill 0, $pid })) {
+    if ($server eq 'apache' && !wait_for(30, sub { !running($pid) })) {
         kill 'KILL', $pid;
     }
 }
