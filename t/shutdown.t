@@ -183,7 +183,11 @@ ok($took < 3 + $main::slack, sprintf "L4 exited %.2f s after the stop: the 1 s g
 # (nginx's fast stop ends the worker at once: its apps are abandoned;
 # Apache's child cannot end before its worker threads return)
 if (server_name() eq 'apache') {
-    my $record = `cat @{[servroot()]}/record`;
+    my $record = '';
+    wait_for(5, sub {
+        $record = `cat @{[servroot()]}/record 2>/dev/null`;
+        return $record =~ /^cancelled /m;
+    });
     like($record, qr/^saw-disconnect \/t\/ignore/m, "L4 the app heard its client leave");
     like($record, qr/^cancelled \/t\/ignore/m, "L4 and got its cancel");
 }
@@ -241,7 +245,11 @@ my @statuses = load(1, 1, '/t/ignore', sub {
 ok(wait_for(20, sub { server_exited() }), "the server exited");
 my $took = time - $t;
 ok($took < 3.5 + $main::slack, sprintf "L4 exited %.2f s after the graceful stop: its 1 s, the 1 s grace, the cancel", $took);
-my $record = `cat @{[servroot()]}/record`;
+my $record = '';
+wait_for(5, sub {
+    $record = `cat @{[servroot()]}/record 2>/dev/null`;
+    return $record =~ /^cancelled /m;
+});
 like($record, qr/^saw-disconnect \/t\/ignore/m, "L4 the app heard its client leave");
 # (nginx ends the worker at worker_shutdown_timeout, grace or not: TEST 3)
 like($record, qr/^cancelled \/t\/ignore/m, "L4 and got its cancel")

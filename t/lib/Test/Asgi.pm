@@ -229,6 +229,7 @@ sub pid_file {
 }
 
 my $last_pid;
+my @last_children;   # Apache's, when it was signalled: they exit last
 
 sub nginx_pid {
     my $pid = slurp(pid_file());
@@ -250,7 +251,8 @@ sub running {
 # its pid file as it exits, Apache's as its stop begins.
 sub server_exited {
     return !-e pid_file() if $server ne 'apache';
-    return !$last_pid || !running($last_pid);
+    return !$last_pid
+        || (!running($last_pid) && !grep { running($_) } @last_children);
 }
 
 # nginx's signals, as Apache's equivalents: QUIT (graceful stop) is
@@ -261,6 +263,7 @@ sub nginx_signal {
     my ($sig) = @_;
     $sig = $apache_signal{$sig} // $sig if $server eq 'apache';
     my $pid = nginx_pid();
+    @last_children = $server eq 'apache' && $pid ? children_of($pid) : ();
     kill $sig, $pid if $pid;
 }
 
