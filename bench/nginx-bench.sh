@@ -37,20 +37,25 @@ done
 
 
 : > "$dir/r200"; : > "$dir/inline"; : > "$dir/threaded"
+worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1)
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-    rate "http://127.0.0.1:$port/return200" >> "$dir/r200"
-    rate "http://127.0.0.1:$port/inline/hello" >> "$dir/inline"
-    rate "http://127.0.0.1:$port/threaded/hello" >> "$dir/threaded"
+    wrk_cpu "http://127.0.0.1:$port/return200" "$worker" "$dir/r200"
+    wrk_cpu "http://127.0.0.1:$port/inline/hello" "$worker" "$dir/inline"
+    wrk_cpu "http://127.0.0.1:$port/threaded/hello" "$worker" "$dir/threaded"
     i=$((i + 1))
 done
-r200=$(median < "$dir/r200")
-inl=$(median < "$dir/inline")
-thr=$(median < "$dir/threaded")
+# column N of a file's lines, their median
+med() { cut -d' ' -f"$2" "$1" | median; }
+r200=$(med "$dir/r200" 1)
 echo "wrk -t1 -c$CONNS -d$DURATION, keep-alive HTTP/1.1, 1 nginx worker," \
-     "median of $ROUNDS interleaved rounds (requests/s):"
-printf '  nginx return 200          %10.0f\n' "$r200"
-awk -v a="$inl" -v b="$r200" \
-    'BEGIN { printf "  asgi native hello inline  %10.0f   ratio %.3f\n", a, a / b }'
-awk -v a="$thr" -v b="$r200" \
-    'BEGIN { printf "  asgi native hello thread  %10.0f   ratio %.3f\n", a, a / b }'
+     "median of $ROUNDS interleaved rounds; CPU us per request of the" \
+     "worker's threads (nginx thread + the app's):"
+for what in r200:"nginx return 200" inline:"asgi native hello inline" \
+    threaded:"asgi native hello thread"; do
+    f=$dir/${what%%:*}
+    awk -v l="${what#*:}" -v a="$(med "$f" 1)" -v b="$r200" \
+        -v c="$(med "$f" 2)" -v n="$(med "$f" 3)" 'BEGIN {
+        printf "  %-26s %8.0f req/s  ratio %.3f  %5.2f us CPU (%.2f + %.2f)\n",
+            l, a, a / b, c, n, c - n }'
+done

@@ -136,12 +136,7 @@ if [ -n "${ONLY:-}" ]; then
 fi
 while read -r label url who; do wait_for "$url"; done < "$dir/servers"
 
-# CPU: nanoseconds on a CPU of every thread of the given processes
 worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1)
-cpu_ns() {
-    for p in "$@"; do cat /proc/"$p"/task/*/schedstat; done |
-        awk '{ t += $1 } END { printf "%.0f\n", t }'
-}
 # the processes behind WHO
 pids_of() {
     case $1 in
