@@ -1,15 +1,17 @@
 """Draw make bench's Python results (python.tsv) as an SVG: requests/s per
-server, and the disconnect latency p50/p99. Standard library only.
+server, the CPU per request, and the disconnect latency p50/p99. Standard library only.
 
 usage: plot.py RESULTS.tsv OUT.svg"""
 import sys
 from xml.sax.saxutils import escape
 
-rates, latencies = [], []
+rates, latencies, cpus = [], [], []
 for line in open(sys.argv[1]):
     f = line.split()
     if f[0] == "rate":
         rates.append((f[1].replace("_", " "), float(f[2])))
+    elif f[0] == "cpu":
+        cpus.append((f[1].replace("_", " "), float(f[2])))
     elif f[0] == "latency":
         latencies.append((f[1].replace("_", " "), float(f[2]), float(f[3])))
 
@@ -34,8 +36,8 @@ def bars(title, rows, unit, colour_of):
         text(LABEL - 8, y + BAR - 5, label, anchor="end")
         out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
                    % (LABEL, y, width, BAR, colour))
-        text(LABEL + width + 6, y + BAR - 5, "%s %s" % (format(round(value),
-                                                              ","), unit))
+        shown = format(round(value), ",") if value >= 100 else "%.1f" % value
+        text(LABEL + width + 6, y + BAR - 5, "%s %s" % (shown, unit))
         y += BAR + GAP
     y += 24
 
@@ -50,6 +52,9 @@ def colour(label):
 
 bars("Requests/s, keep-alive, 1 worker (median)",
      [(l, v, colour(l)) for l, v in rates], "", colour)
+if cpus:
+    bars("CPU per request, every serving thread (us, median; lower is better)",
+         [(l, v, colour(l)) for l, v in cpus], "us", colour)
 rows = []
 for label, p50, p99 in latencies:
     rows.append((label + " p50", p50, colour(label)))
