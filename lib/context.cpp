@@ -225,6 +225,10 @@ void Context::flush_output(Scope *s, Lock &lk)
             break;
         if (msg->kind == OutKind::body || msg->kind == OutKind::raw)
             s->out_buffered -= msg->len;
+        // B2: from here the head is the host's. An app failing on its
+        // thread meanwhile cuts the response; a 500 would be a second head.
+        if (msg->kind == OutKind::head && s->delivery == Delivery::nothing)
+            s->delivery = Delivery::head;
         void *host_data = s->host_data;
         int rc = ASGICORE_OK;
         lk.unlock();
@@ -251,11 +255,8 @@ void Context::flush_output(Scope *s, Lock &lk)
             break;
         }
         bool last = msg->last;
-        bool head = msg->kind == OutKind::head;
         lk.lock();
         OutMessage::destroy(msg);  // (its scope's arena is locked too)
-        if (head && s->delivery == Delivery::nothing)
-            s->delivery = Delivery::head;
         if (rc < 0) {
             mark_client_gone(s, ASGICORE_DISCONNECT_WRITE_ERROR, last_now_);
             break;

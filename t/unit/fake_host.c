@@ -38,6 +38,8 @@ static int cb_send_head(void *user, asgicore_scope *scope, void *host_data,
     req->status = status;
     req->has_trailers = has_trailers;
     append_headers(req->headers, sizeof req->headers, headers, count);
+    if (req->during_head)
+        req->during_head(req);
     return req->write_result;
 }
 

@@ -45,6 +45,9 @@ typedef struct fake_req {
     int outcome;
     int response_complete;
     int release_in_done; /* release the scope from the done callback */
+    /* Called at the end of send_head: another thread's calls while the
+     * host writes the head (a callback may make app-side calls). */
+    void (*during_head)(struct fake_req *req);
 } fake_req;
 
 typedef struct fake_host {

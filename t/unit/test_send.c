@@ -578,6 +578,29 @@ static void B2_failure_before_the_head_reached_the_host_is_a_500(void **st)
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
 }
 
+static void fail_the_app(fake_req *req)
+{
+    asgicore_finish(req->scope, 1, "Traceback: ValueError");
+}
+
+/* B2: the app fails on its thread while the host is writing the head it
+ * sent: the head reached the host, so the response is cut; no second
+ * head (a 500) follows it. */
+static void B2_failure_while_the_host_writes_the_head_cuts_it(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_get(s);
+    s->req.during_head = fail_the_app;
+    asgicore_send_start(sc, 201, text_plain, 1, 0);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.head_writes, 1);
+    assert_int_equal(s->req.status, 201);
+    assert_int_equal(s->req.body_writes, 0);
+    assert_int_equal(s->req.done_calls, 1);
+    assert_false(s->req.response_complete);
+    assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_APP_ERROR);
+}
+
 /* B2: the same for an app returning without its body. */
 static void B2_return_after_start_alone_is_a_500(void **st)
 {
@@ -621,6 +644,7 @@ int main(void)
         T(S8_release_completes_a_waiting_final_send),
         T(B2_failure_before_the_head_reached_the_host_is_a_500),
         T(B2_return_after_start_alone_is_a_500),
+        T(B2_failure_while_the_host_writes_the_head_cuts_it),
 #undef T
     };
     return cmocka_run_group_tests_name("send", tests, NULL, NULL);
