@@ -127,12 +127,14 @@ ngx_http_asgi_open_scope(ngx_http_request_t *r, ngx_http_asgi_req_t *req,
 
     /* the library's reference, until its scope_gone */
     ngx_http_asgi_req_ref(req);
+    ngx_http_asgi_worker->scopes++;
 
     /* An inline app may answer before this returns: its output goes
      * through the callbacks, "done" is posted. */
     rc = asgicore_scope_open(ngx_http_asgi_worker->ctx, alcf->app->app,
                              &info, req, &req->scope);
     if (rc != ASGICORE_OK) {
+        ngx_http_asgi_worker->scopes--;
         ngx_http_asgi_req_unref(req);
         req->scope = NULL;
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -100,6 +100,7 @@ typedef struct {
     asgicore_ctx                  *ctx;
     ngx_event_t                    timer;
     ngx_event_t                    shutdown_hold; /* while scopes live */
+    ngx_uint_t                     scopes;     /* opened, not released */
     ngx_connection_t              *wake;       /* the eventfd */
     ngx_msec_t                     max_grace;  /* of the scopes opened */
     ngx_msec_t                     apps_until; /* see shutdown_hold */

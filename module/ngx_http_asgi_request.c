@@ -368,6 +368,7 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
         scope = req->scope;
         req->scope = NULL;
         asgicore_scope_release(scope, ngx_http_asgi_now());
+        ngx_http_asgi_worker->scopes--;
         ngx_http_asgi_shutdown_hold_check();
         ngx_http_asgi_fleet_changed();
     }

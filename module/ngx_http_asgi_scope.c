@@ -228,14 +228,22 @@ ngx_http_asgi_scope_headers(ngx_http_request_t *r, asgicore_scope_info *info)
 }
 
 
-/* The client's and the server's addresses; none on a unix socket. */
+/*
+ * The client's and the server's addresses; none on a unix socket. The
+ * server's text is formatted once per local address the worker sees, not
+ * per request: the library copies it during the open.
+ */
 
 static ngx_int_t
 ngx_http_asgi_scope_addresses(ngx_http_request_t *r,
     asgicore_scope_info *info)
 {
-    ngx_str_t          server;
     ngx_connection_t  *c;
+
+    static ngx_sockaddr_t  last;
+    static socklen_t       last_len;
+    static u_char          text[NGX_SOCKADDR_STRLEN];
+    static size_t          text_len;
 
     c = r->connection;
 
@@ -247,18 +255,27 @@ ngx_http_asgi_scope_addresses(ngx_http_request_t *r,
     info->client.host.len = c->addr_text.len;
     info->client.port = ngx_inet_get_port(c->sockaddr);
 
-    server.data = ngx_pnalloc(r->pool, NGX_SOCKADDR_STRLEN);
-    if (server.data == NULL) {
-        return NGX_ERROR;
+    if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
+        return NGX_OK;
     }
 
-    server.len = NGX_SOCKADDR_STRLEN;
+    if (c->local_socklen != last_len
+        || c->local_socklen > (socklen_t) sizeof(ngx_sockaddr_t)
+        || ngx_memcmp(c->local_sockaddr, &last, c->local_socklen) != 0)
+    {
+        text_len = ngx_sock_ntop(c->local_sockaddr, c->local_socklen, text,
+                                 NGX_SOCKADDR_STRLEN, 0);
+        last_len = 0;
 
-    if (ngx_connection_local_sockaddr(c, &server, 0) == NGX_OK) {
-        info->server.host.data = (char *) server.data;
-        info->server.host.len = server.len;
-        info->server.port = ngx_inet_get_port(c->local_sockaddr);
+        if (c->local_socklen <= (socklen_t) sizeof(ngx_sockaddr_t)) {
+            ngx_memcpy(&last, c->local_sockaddr, c->local_socklen);
+            last_len = c->local_socklen;
+        }
     }
+
+    info->server.host.data = (char *) text;
+    info->server.host.len = text_len;
+    info->server.port = ngx_inet_get_port(c->local_sockaddr);
 
     return NGX_OK;
 }

@@ -401,7 +401,9 @@ ngx_http_asgi_shutdown_hold_check(void)
     asgicore_counters   c;
     ngx_event_t        *hold = &ngx_http_asgi_worker->shutdown_hold;
 
-    if (hold->timer_set
+    /* the scopes still open are the library's live ones: under load the
+     * counters (a lock) are read only when the last one goes */
+    if (hold->timer_set && ngx_http_asgi_worker->scopes == 0
         && asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &c)
            == ASGICORE_OK
         && c.live == 0)
