@@ -73,3 +73,23 @@ lifespan task failed
 asgi_lifespan sometimes;
 location / { return 200; }
 --- must_die: invalid value "sometimes" in "asgi_lifespan" directive
+
+=== TEST 6: a task factory an app sets at startup makes the request tasks
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app lifeapp:with_task_factory; }
+--- request
+GET /x
+--- error_code: 200
+--- response_body
+FactoryTask asgi lifeapp:with_task_factory
+
+=== TEST 7: without a task factory a request's task is asyncio's, named after its app
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /task
+--- error_code: 200
+--- response_body
+Task asgi rawapp:app

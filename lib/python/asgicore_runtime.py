@@ -48,13 +48,13 @@ class _LoadedApp:
     none (each of its requests then answers 500 with the reason)."""
     app: Optional[ASGIApp]
     error: str = ""
+    task_name: str = "asgi"  # its requests' tasks: "Task-N" costs a format
 
 
 @dataclass
 class _Runtime:
     """The runtime's state: one per process, used on the loop's thread."""
     loop: Optional[asyncio.AbstractEventLoop] = None
-    create_task: Optional[Callable[..., asyncio.Task]] = None
     apps: dict[int, _LoadedApp] = field(default_factory=dict)
     lifespans: dict[int, "_Lifespan"] = field(default_factory=dict)
     # id(app object) -> its _Lifespan: one per distinct app object (P7)
@@ -412,6 +412,7 @@ def _end_batch() -> None:
     _asgicore.batch(False)
 
 
+_Task = asyncio.Task
 _receive = _asgicore.receive
 _send = _asgicore.send
 _PENDING = _asgicore.PENDING
@@ -596,7 +597,7 @@ def _app(index: int) -> _LoadedApp:
     ref, path, lifespan = _asgicore.app_config(index)
     began = time.monotonic()
     try:
-        loaded = _LoadedApp(_load_app(ref, path))
+        loaded = _LoadedApp(_load_app(ref, path), task_name="asgi " + ref)
     except BaseException as e:
         # P6: the whole story once, at start-up; each request then gets a
         # 500 and a short line pointing at it
@@ -652,7 +653,14 @@ def _on_start(h: object, index: int, scope: Scope) -> None:
     if scope["type"] == "websocket":
         scope["subprotocols"] = _subprotocols(scope["headers"])
     st = _rt.scopes[h] = _Scope(h, index)
-    st.task = _rt.create_task(_run(st, loaded.app, scope))
+    coro = _run(st, loaded.app, scope)
+    loop = _rt.loop
+    if loop.get_task_factory() is None:
+        # asyncio's Task directly, named: create_task would format a new
+        # "Task-N" per request
+        st.task = _Task(coro, loop=loop, name=loaded.task_name)
+    else:
+        st.task = loop.create_task(coro, name=loaded.task_name)
 
 
 def _subprotocols(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -930,7 +938,6 @@ def serve() -> None:
     signal.signal = _refuse_signal_handler
     _let_children_have_signals()
     _keep_host_clock()
-    _rt.create_task = _rt.loop.create_task
     _asgicore.set_handlers(_on_start, _on_notify)
     _rt.loop.add_reader(_asgicore.wake_fd(), _on_wake)
     # lifespan startup of every app, before its first request; nothing

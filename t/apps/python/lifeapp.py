@@ -46,3 +46,29 @@ async def failing_odd(scope, receive, send):
         await send({"type": "lifespan.startup.failed",
                     "message": "no db at " + os.fsdecode(b"/srv/\xff")})
         return
+
+
+async def with_task_factory(scope, receive, send):
+    """Sets a task factory on the loop at startup (as aiomonitor or an
+    eager factory would): the server's request tasks come from it too."""
+    if scope["type"] == "lifespan":
+        import asyncio
+
+        class FactoryTask(asyncio.Task):
+            pass
+
+        def make(loop, coro, **kwargs):
+            return FactoryTask(coro, loop=loop, **kwargs)
+
+        asyncio.get_running_loop().set_task_factory(make)
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    import asyncio
+    task = asyncio.current_task()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body",
+                "body": ("%s %s\n" % (type(task).__name__,
+                                      task.get_name())).encode()})

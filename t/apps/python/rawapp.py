@@ -49,6 +49,10 @@ async def app(scope, receive, send):
             scope["http_version"], scope["method"], scope["query_string"],
             scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
         await respond(send, 200, text.encode())
+    elif kind == "task":
+        task = asyncio.current_task()
+        await respond(send, 200, ("%s %s\n" % (type(task).__name__,
+                                              task.get_name())).encode())
     elif kind == "paths":
         text = "%s %s %r\n" % (scope["root_path"], scope["path"],
                                 scope["raw_path"])
