@@ -125,8 +125,11 @@ void Context::destroy(Scope *s) noexcept
     if (s->delivered)
         BodyChunk::destroy(s->delivered);
     auto *handle = static_cast<asgicore_scope *>(s);
+    size_t total = static_cast<size_t>(
+        s->arena.end() - reinterpret_cast<unsigned char *>(handle));
     handle->~asgicore_scope();
-    ::operator delete(handle);
+    if (total != ScopeBlocks::size || !scope_blocks_.keep(handle))
+        ::operator delete(handle);
 }
 
 void Context::discard_output(Scope *s) noexcept

@@ -11,6 +11,7 @@
 #include "asgicore.h"
 #include "intrusive_list.hpp"
 #include "scope.hpp"
+#include "scope_blocks.hpp"
 #include "timer_heap.hpp"
 
 #include <mutex>
@@ -139,6 +140,7 @@ private:
     std::vector<LogRecord> log_batch_;  // logs_ being delivered
     std::vector<App *> app_wakes_;      // app wakes to fire once unlocked
 
+    ScopeBlocks scope_blocks_;  // destroyed after the scopes
     asgicore_counters counters_{};
     asgicore_time host_timer_ = ASGICORE_TIME_NEVER;  // what the host has
     asgicore_time last_now_ = 0;  // latest time the host passed in

@@ -154,7 +154,10 @@ int Context::open_scope(App *app, const asgicore_scope_info &info,
         (sizeof(asgicore_scope) + extra + ScopeArena::alignment - 1) &
         ~(ScopeArena::alignment - 1);
     size_t arena_size = ScopeArena::size_after(arena_at);
-    void *mem = ::operator new(arena_at + arena_size, std::nothrow);
+    size_t total = arena_at + arena_size;
+    void *mem = total == ScopeBlocks::size ? scope_blocks_.take() : nullptr;
+    if (!mem)
+        mem = ::operator new(total, std::nothrow);
     if (!mem)
         return ASGICORE_ERR_NOMEM;
     auto *s = new (mem) asgicore_scope();

@@ -24,6 +24,9 @@ public:
         return rest & ~(alignment - 1);
     }
 
+    // One past the arena: the end of its scope's allocation.
+    const unsigned char *end() const noexcept { return bytes_ + capacity_; }
+
     void init(void *bytes, size_t size) noexcept
     {
         bytes_ = static_cast<unsigned char *>(bytes);
@@ -47,8 +50,10 @@ public:
             used_ = 0;
     }
 
-private:
+    // The allocation most scopes take (see size_after).
     static constexpr size_t block = 1024;
+
+private:
     static constexpr size_t min_size = 256;
     unsigned char *bytes_ = nullptr;
     uint32_t capacity_ = 0;
