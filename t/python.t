@@ -496,3 +496,18 @@ asgi_python_runtime $PYTHON_RUNTIME;
 --- config
 location / { return 204; }
 --- must_die: "asgi_python_runtime" directive must come before the first "asgi_app"
+
+=== TEST 34: a finished request's objects go with it, not at a later garbage collection (its task no longer holds them in a cycle)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /gc-off
+--- error_code: 200
+--- after
+for (1 .. 20) {
+    my ($status) = http_get('/hello');
+    is($status, 200, "request $_ answers") if $_ == 20;
+}
+my ($status, $body) = http_get('/scopes-alive');
+is($body, "1\n", "only the asking request's scope object is alive");

@@ -541,6 +541,10 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
             _batch()
         _asgicore.finish(st.h, failed, message)
         st.wake_all()
+        # The task's context holds st (_current) and st held the task: a
+        # cycle that kept every request's scope (and its library memory)
+        # until a garbage collection freed them by the hundred.
+        st.task = None
 
 
 def _summary(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 `env` directive) names a file where it records what happened after the
 client left."""
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -49,6 +50,16 @@ async def app(scope, receive, send):
             scope["http_version"], scope["method"], scope["query_string"],
             scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
         await respond(send, 200, text.encode())
+    elif kind == "gc-off":
+        gc.disable()  # only reference counting frees what requests leave
+        await respond(send, 200, b"off\n")
+    elif kind == "scopes-alive":
+        # the runtime's per-request objects still in memory, this one's
+        # included
+        alive = sum(1 for o in gc.get_objects()
+                    if type(o).__name__ == "_Scope")
+        gc.enable()
+        await respond(send, 200, b"%d\n" % alive)
     elif kind == "task":
         task = asyncio.current_task()
         await respond(send, 200, ("%s %s\n" % (type(task).__name__,
