@@ -505,9 +505,37 @@ fail:
     return NULL;
 }
 
-/* Headers as the library wants them; the bytes stay owned by `*keep`. */
+/* Headers as the library wants them; the bytes stay owned by `keep`. A
+ * response's few headers take no allocation. */
+#define HEADERS_ON_STACK 16
+
+typedef struct {
+    asgicore_header *h;
+    size_t n;
+    PyObject *keep; /* the pairs, and so their bytes, live while it does */
+    asgicore_header local[HEADERS_ON_STACK];
+} header_list;
+
+static void
+header_list_init(header_list *hl)
+{
+    hl->h = NULL;
+    hl->n = 0;
+    hl->keep = NULL;
+}
+
+static void
+header_list_clear(header_list *hl)
+{
+    if (hl->h != hl->local) {
+        free(hl->h);
+    }
+    Py_CLEAR(hl->keep);
+    hl->h = NULL;
+}
+
 static int
-parse_headers(PyObject *seq, asgicore_header **out, size_t *n, PyObject **keep)
+parse_headers(PyObject *seq, header_list *hl)
 {
     PyObject *fast = PySequence_Fast(seq, "headers must be a sequence");
     Py_ssize_t i, len;
@@ -515,13 +543,16 @@ parse_headers(PyObject *seq, asgicore_header **out, size_t *n, PyObject **keep)
         return -1;
     }
     len = PySequence_Fast_GET_SIZE(fast);
-    *out = calloc((size_t) (len ? len : 1), sizeof **out);
-    if (!*out) {
+    if (len <= HEADERS_ON_STACK) {
+        hl->h = hl->local;
+    }
+    else if (!(hl->h = calloc((size_t) len, sizeof *hl->h))) {
         Py_DECREF(fast);
         PyErr_NoMemory();
         return -1;
     }
-    *n = (size_t) len;
+    hl->n = (size_t) len;
+    hl->keep = fast;
     for (i = 0; i < len; i++) {
         PyObject *pair = PySequence_Fast_GET_ITEM(fast, i);
         PyObject *name, *value;
@@ -531,16 +562,14 @@ parse_headers(PyObject *seq, asgicore_header **out, size_t *n, PyObject **keep)
             !PyBytes_Check(value = PySequence_Fast_GET_ITEM(pair, 1))) {
             PyErr_Format(PyExc_TypeError,
                          "a header is a pair of bytes, not %.200R", pair);
-            Py_DECREF(fast);
-            free(*out);
+            header_list_clear(hl);
             return -1;
         }
-        (*out)[i].name.data = PyBytes_AS_STRING(name);
-        (*out)[i].name.len = (size_t) PyBytes_GET_SIZE(name);
-        (*out)[i].value.data = PyBytes_AS_STRING(value);
-        (*out)[i].value.len = (size_t) PyBytes_GET_SIZE(value);
+        hl->h[i].name.data = PyBytes_AS_STRING(name);
+        hl->h[i].name.len = (size_t) PyBytes_GET_SIZE(name);
+        hl->h[i].value.data = PyBytes_AS_STRING(value);
+        hl->h[i].value.len = (size_t) PyBytes_GET_SIZE(value);
     }
-    *keep = fast; /* the pairs, and so their bytes, live while it does */
     return 0;
 }
 
@@ -557,20 +586,20 @@ flag(PyObject *message, PyObject *key)
 static PyObject *
 send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
 {
-    PyObject *headers, *keep = NULL, *status_obj;
-    asgicore_header *hs = NULL;
-    size_t n = 0;
+    PyObject *headers, *status_obj;
+    header_list hl;
     int rc, more, status = 0;
+    header_list_init(&hl);
     headers = PyDict_GetItemWithError(message, k.headers);
     if (!headers && PyErr_Occurred()) {
         return NULL;
     }
-    if (headers && parse_headers(headers, &hs, &n, &keep) < 0) {
+    if (headers && parse_headers(headers, &hl) < 0) {
         return NULL;
     }
     if (trailers_message) {
         more = flag(message, k.more_trailers);
-        rc = more < 0 ? -1 : asgicore_send_trailers(scope, hs, n, more);
+        rc = more < 0 ? -1 : asgicore_send_trailers(scope, hl.h, hl.n, more);
     }
     else {
         long v = -1;
@@ -585,10 +614,10 @@ send_headers(asgicore_scope *scope, PyObject *message, int trailers_message)
          * range keeps the number) */
         status = v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int) v;
         more = PyErr_Occurred() ? -1 : flag(message, k.trailers);
-        rc = more < 0 ? -1 : asgicore_send_start(scope, status, hs, n, more);
+        rc = more < 0 ? -1
+                      : asgicore_send_start(scope, status, hl.h, hl.n, more);
     }
-    free(hs);
-    Py_XDECREF(keep);
+    header_list_clear(&hl);
     return PyErr_Occurred() ? NULL : PyLong_FromLong(rc);
 }
 
@@ -616,17 +645,17 @@ optional_text(PyObject *message, PyObject *key, PyObject **out)
 static PyObject *
 websocket_accept(asgicore_scope *scope, PyObject *message)
 {
-    PyObject *headers, *keep = NULL, *sub;
-    asgicore_header *hs = NULL;
+    PyObject *headers, *sub;
+    header_list hl;
     asgicore_str proto = {NULL, 0};
-    size_t n = 0;
     int rc;
+    header_list_init(&hl);
     if (optional_text(message, k.subprotocol, &sub) < 0) {
         return NULL;
     }
     headers = PyDict_GetItemWithError(message, k.headers);
     if ((!headers && PyErr_Occurred()) ||
-        (headers && parse_headers(headers, &hs, &n, &keep) < 0)) {
+        (headers && parse_headers(headers, &hl) < 0)) {
         Py_XDECREF(sub);
         return NULL;
     }
@@ -634,9 +663,8 @@ websocket_accept(asgicore_scope *scope, PyObject *message)
         proto.data = PyBytes_AS_STRING(sub);
         proto.len = (size_t) PyBytes_GET_SIZE(sub);
     }
-    rc = asgicore_websocket_accept(scope, sub ? &proto : NULL, hs, n);
-    free(hs);
-    Py_XDECREF(keep);
+    rc = asgicore_websocket_accept(scope, sub ? &proto : NULL, hl.h, hl.n);
+    header_list_clear(&hl);
     Py_XDECREF(sub);
     return PyLong_FromLong(rc);
 }
