@@ -267,7 +267,7 @@ GET /log
 --- after
 app_threads_leave_signals();
 
-=== TEST 16: processes an app starts do not inherit the runtime's blocked signals, and the app reaps them, not nginx
+=== TEST 16: processes an app starts do not inherit the runtime's blocked signals nor its scheduling policy, and the app reaps them, not nginx
 --- main_config
 env ASGI_RECORD=$RECORD;
 --- config
@@ -277,7 +277,7 @@ location / { asgi_app rawapp:app; }
 GET /children
 --- error_code: 200
 --- response_body
-popen=0000000000000000 asyncio=0000000000000000 fork=0000000000000000 posix_spawn=0000000000000000 statuses=ok system=0000000000000000
+runtime=batch popen=0000000000000000/other asyncio=0000000000000000/other fork=0000000000000000/other posix_spawn=0000000000000000/other statuses=ok system=0000000000000000/other
 --- no_error_log
 unknown process
 

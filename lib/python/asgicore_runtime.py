@@ -256,9 +256,12 @@ def _let_children_have_signals() -> None:
     def unblocked(start: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             old = signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            batch = _sched_normal()
             try:
                 return start(*args, **kwargs)
             finally:
+                if batch:
+                    _sched_batch()
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return call
 
@@ -272,6 +275,8 @@ def _let_children_have_signals() -> None:
             def with_mask(*args: Any, _spawn: Any = spawn,
                           **kwargs: Any) -> Any:
                 kwargs.setdefault("setsigmask", ())
+                kwargs.setdefault("scheduler",
+                                  (os.SCHED_OTHER, os.sched_param(0)))
                 return _spawn(*args, **kwargs)
             setattr(os, name, with_mask)
     # A process forked by the app (os.fork, multiprocessing's fork) is a
@@ -289,7 +294,33 @@ def _let_children_have_signals() -> None:
                 pass
         signal.signal = real_signal
         signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        _sched_normal()
     os.register_at_fork(after_in_child=child)
+
+
+# The runtime's thread does not preempt nginx's (or Apache's) when woken:
+# SCHED_BATCH, a normal share of the CPU without wake-up preemption. On a
+# CPU the two share, the host's thread then finishes its loop turn, and
+# hands over a batch, instead of being switched out at each hand-over
+# (make bench: CPU per request -12%, involuntary switches of nginx's thread
+# 0.16 -> 0.03 per request). Threads the app starts inherit it; processes
+# it starts get the default policy back.
+def _sched_batch() -> None:
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except OSError:
+        pass  # a container's seccomp profile may refuse it: no matter
+
+
+def _sched_normal() -> bool:
+    """Back to the default policy; whether it was SCHED_BATCH."""
+    try:
+        if os.sched_getscheduler(0) != os.SCHED_BATCH:
+            return False
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        return True
+    except OSError:
+        return False
 
 
 def _install_logging() -> None:
@@ -940,6 +971,7 @@ def serve() -> None:
     _log(_asgicore.LOG_INFO, "Python %s runtime started, event loop: %s"
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
+    _sched_batch()
     _let_children_have_signals()
     _keep_host_clock()
     _asgicore.set_handlers(_on_start, _on_notify)

@@ -37,6 +37,11 @@ def _query(scope):
     return dict(p.split("=", 1) for p in pairs if "=" in p)
 
 
+def _policy(number):
+    return {os.SCHED_OTHER: "other", os.SCHED_BATCH: "batch"}.get(
+        number, str(number))
+
+
 async def app(scope, receive, send):
     kind = scope["path"].rsplit("/", 1)[-1]
     if scope["path"].startswith("/py/stream"):
@@ -301,9 +306,11 @@ async def app(scope, receive, send):
                         break
                 time.sleep(0.002)
             with open("/proc/%d/status" % pid) as f:
-                return [line.split()[1] for line in f
+                mask = [line.split()[1] for line in f
                         if line.startswith("SigBlk")][0]
-        results = []
+            # and the default scheduling policy, not the runtime's
+            return "%s/%s" % (mask, _policy(os.sched_getscheduler(pid)))
+        results = ["runtime=" + _policy(os.sched_getscheduler(0))]
         p = subprocess.Popen(["sleep", "30"])
         results.append("popen=" + blocked(p.pid))
         p.kill()
@@ -329,9 +336,12 @@ async def app(scope, receive, send):
                                                          range(20)]
                                       else repr(codes)))
         out = os.environ.get("ASGI_RECORD", "/tmp/x") + ".system"
-        os.system("grep SigBlk /proc/self/status > %s" % out)
+        os.system("grep SigBlk /proc/self/status > %s; python3 -c 'import "
+                  "os; print(os.sched_getscheduler(0))' >> %s" % (out, out))
         with open(out) as f:
-            results.append("system=" + f.read().split()[1])
+            words = f.read().split()
+            results.append("system=%s/%s" % (words[1],
+                                              _policy(int(words[2]))))
         await respond(send, 200, (" ".join(results) + "\n").encode())
     elif kind == "late":
         # L6: a task that outlives its request calls receive() or send()
