@@ -545,10 +545,12 @@ location / { asgi_app rawapp:app; }
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
 --- exec
+d=$(mktemp -d)
 for q in "" "?trailers=1"; do
-  curl -s --http2-prior-knowledge -D head -o body "http://127.0.0.1:$H2PORT/h2fields$q"; echo "curl $? body $(cat body)"
-  tr -d '\r' < head | grep -iE '^(content-length|te|proxy-connection|x-checksum):'
+  curl -s --http2-prior-knowledge -D $d/head -o $d/body "http://127.0.0.1:$H2PORT/h2fields$q"; echo "curl $? body $(cat $d/body)"
+  tr -d '\r' < $d/head | grep -iE '^(content-length|te|proxy-connection|x-checksum):'
 done
+rm -rf "$d"
 --- response_body
 curl 0 body hello
 content-length: 5
