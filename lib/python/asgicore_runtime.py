@@ -337,17 +337,17 @@ class _Scope:
     calls are then refused, never sent to another request, L6)."""
 
     __slots__ = ("h", "index", "task", "receive_waiters", "send_waiters",
-                 "send_pending", "cancelled", "finished", "client_left")
+                 "send_pending", "cancelled", "client_left")
 
     def __init__(self, h: object, index: int) -> None:
         self.h = h
         self.index = index
         self.task: Optional[asyncio.Task] = None
-        self.receive_waiters: list[asyncio.Future] = []
-        self.send_waiters: list[asyncio.Future] = []
+        # made by the first wait: most requests never wait
+        self.receive_waiters: Optional[list[asyncio.Future]] = None
+        self.send_waiters: Optional[list[asyncio.Future]] = None
         self.send_pending = False  # a PENDING send awaits SEND_READY
         self.cancelled = False
-        self.finished = False
         self.client_left = False  # the app was told: disconnect or send error
 
     async def receive(self) -> Message:
@@ -362,6 +362,8 @@ class _Scope:
             # again. A cancelled receive just stops waiting; no event is
             # lost (R10).
             waiter = _rt.loop.create_future()
+            if self.receive_waiters is None:
+                self.receive_waiters = []
             self.receive_waiters.append(waiter)
             try:
                 await waiter
@@ -369,13 +371,13 @@ class _Scope:
                 self.receive_waiters.remove(waiter)
 
     def wake_receivers(self) -> None:
-        for w in self.receive_waiters:
+        for w in self.receive_waiters or ():
             if not w.done():
                 w.set_result(None)
 
     def send_ready(self, status: int) -> None:
         self.send_pending = False
-        for w in self.send_waiters:
+        for w in self.send_waiters or ():
             if not w.done():
                 w.set_result(status)
 
@@ -393,6 +395,8 @@ class _Scope:
         """Waits for SEND_READY: the library took the pending send's data
         (or the client left). Cancelling the wait cancels only the wait."""
         waiter = _rt.loop.create_future()
+        if self.send_waiters is None:
+            self.send_waiters = []
         self.send_waiters.append(waiter)
         try:
             return await waiter
@@ -565,13 +569,15 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
                 if stream.pending_st is st:
                     stream.flush()
         del _rt.scopes[st.h]
-        st.finished = True
         if st.client_left or st.cancelled:
             _collect_soon()
         if not _rt.batching:
             _batch()
         _asgicore.finish(st.h, failed, message)
-        st.wake_all()
+        if st.receive_waiters or st.send_waiters:
+            st.wake_all()
+        else:
+            st.send_pending = False
         # The task's context holds st (_current) and st held the task: a
         # cycle that kept every request's scope (and its library memory)
         # until a garbage collection freed them by the hundred.
