@@ -111,6 +111,10 @@ $(B)/t/storm: t/tools/storm.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -std=gnu11 $(WARN) $< -o $@ -lcurl
 
+$(B)/t/seccomp_deny: t/tools/seccomp_deny.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -std=gnu11 $(WARN) $< -o $@
+
 define testapp_flavour
 $(call fdir,$(1))/t/testapp.so: t/apps/testapp.c include/asgicore.h
 	@mkdir -p $$(@D)
@@ -122,7 +126,7 @@ $(foreach f,plain asan,$(eval $(call testapp_flavour,$(f))))
 # nginx_suites FLAVOUR: what the t/*.t suites load, built in that flavour.
 nginx_suites = $(call fdir,$(1))/ngx_http_asgi_module.so \
 	$(call fdir,$(1))/t/testapp.so $(call fdir,$(1))/asgi_python.so \
-	$(B)/t/storm $(B)/run/demo_app.so
+	$(B)/t/storm $(B)/t/seccomp_deny $(B)/run/demo_app.so
 ASAN_SUITE_ENV = ASGI_SANITIZE=asan \
 	ASGI_MODULE=$(CURDIR)/$(B)/asan/ngx_http_asgi_module.so \
 	ASGI_TEST_APP=$(CURDIR)/$(B)/asan/t/testapp.so

@@ -511,3 +511,31 @@ for (1 .. 20) {
 }
 my ($status, $body) = http_get('/scopes-alive');
 is($body, "1\n", "only the asking request's scope object is alive");
+
+=== TEST 35: where a seccomp filter kills a process for sched_setscheduler (systemd's SystemCallFilter=~@resources), the runtime keeps the default policy and serves; its children start as usual
+--- server_wrapper: $BUILD/t/seccomp_deny kill
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /children
+--- error_code: 200
+--- response_body
+runtime=other popen=0000000000000000/other asyncio=0000000000000000/other fork=0000000000000000/other posix_spawn=0000000000000000/other statuses=ok system=0000000000000000/other
+--- no_error_log
+exited on signal
+
+=== TEST 36: where a seccomp filter refuses sched_setscheduler (EPERM), the runtime keeps the default policy and the processes an app starts are not refused
+--- server_wrapper: $BUILD/t/seccomp_deny eperm
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /children
+--- error_code: 200
+--- response_body
+runtime=other popen=0000000000000000/other asyncio=0000000000000000/other fork=0000000000000000/other posix_spawn=0000000000000000/other statuses=ok system=0000000000000000/other

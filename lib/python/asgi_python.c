@@ -25,14 +25,19 @@
 #include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* the runtime's thread runs with SCHED_BATCH (set_batch_policy) */
+static int sched_batch_set;
 
 #define MAX_APPS 64
 
@@ -1171,6 +1176,10 @@ init_asgicore(void)
             return NULL;
         }
     }
+    if (PyModule_AddIntConstant(m, "SCHED_BATCH_SET", sched_batch_set) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -1286,11 +1295,66 @@ preinitialize(void)
     }
 }
 
+/*
+ * The runtime's thread runs with SCHED_BATCH: the same share of the CPU,
+ * without preempting the host's thread when it wakes this one, so that the
+ * host finishes its loop turn and hands over a batch (docs/performance.md).
+ * A seccomp filter may kill a process for sched_setscheduler instead of
+ * refusing it (systemd's SystemCallFilter=~@resources): under a filter the
+ * call is tried in a child first. Before Python starts, so the child runs
+ * no atfork handler of Python's.
+ */
+static int
+seccomp_filtered(void)
+{
+    char line[128];
+    int filtered = 1; /* unknown: assume a filter */
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) {
+        return filtered;
+    }
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Seccomp:", 8) == 0) {
+            filtered = atoi(line + 8) != 0;
+            break;
+        }
+    }
+    fclose(f);
+    return filtered;
+}
+
+static void
+set_batch_policy(void)
+{
+    struct sched_param sp = {0};
+    int status;
+    pid_t pid;
+    if (seccomp_filtered()) {
+        pid = fork();
+        if (pid == 0) {
+            _exit(sched_setscheduler(0, SCHED_BATCH, &sp) == 0 ? 0 : 1);
+        }
+        if (pid < 0) {
+            return;
+        }
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) {
+                return;
+            }
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            return; /* refused, or fatal: the default policy it is */
+        }
+    }
+    sched_batch_set = sched_setscheduler(0, SCHED_BATCH, &sp) == 0;
+}
+
 static void *
 runtime_main(void *arg)
 {
     PyObject *sys_path, *dir, *mod = NULL, *r;
     (void) arg;
+    set_batch_policy();
     /* nginx loads modules with RTLD_LOCAL: make libpython's symbols
      * visible to Python's own extension modules. */
     if (!dlopen(PYTHON_SONAME, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD)) {

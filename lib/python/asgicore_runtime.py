@@ -275,8 +275,9 @@ def _let_children_have_signals() -> None:
             def with_mask(*args: Any, _spawn: Any = spawn,
                           **kwargs: Any) -> Any:
                 kwargs.setdefault("setsigmask", ())
-                kwargs.setdefault("scheduler",
-                                  (os.SCHED_OTHER, os.sched_param(0)))
+                if _BATCH:
+                    kwargs.setdefault("scheduler",
+                                      (os.SCHED_OTHER, os.sched_param(0)))
                 return _spawn(*args, **kwargs)
             setattr(os, name, with_mask)
     # A process forked by the app (os.fork, multiprocessing's fork) is a
@@ -298,22 +299,24 @@ def _let_children_have_signals() -> None:
     os.register_at_fork(after_in_child=child)
 
 
-# The runtime's thread does not preempt nginx's (or Apache's) when woken:
-# SCHED_BATCH, a normal share of the CPU without wake-up preemption. On a
-# CPU the two share, the host's thread then finishes its loop turn, and
-# hands over a batch, instead of being switched out at each hand-over
-# (make bench: CPU per request -12%, involuntary switches of nginx's thread
-# 0.16 -> 0.03 per request). Threads the app starts inherit it; processes
-# it starts get the default policy back.
+# The runtime's thread runs with SCHED_BATCH, set before Python started
+# (asgi_python.c, set_batch_policy: why, and how a seccomp filter is
+# respected). Threads the app starts inherit it; processes it starts get
+# the default policy back.
+_BATCH = bool(_asgicore.SCHED_BATCH_SET)
+
+
 def _sched_batch() -> None:
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except OSError:
-        pass  # a container's seccomp profile may refuse it: no matter
+        pass
 
 
 def _sched_normal() -> bool:
     """Back to the default policy; whether it was SCHED_BATCH."""
+    if not _BATCH:
+        return False  # never set: nothing to undo, no call made
     try:
         if os.sched_getscheduler(0) != os.SCHED_BATCH:
             return False
@@ -447,7 +450,6 @@ def _end_batch() -> None:
     _asgicore.batch(False)
 
 
-_Task = asyncio.Task
 _receive = _asgicore.receive
 _send = _asgicore.send
 _PENDING = _asgicore.PENDING
@@ -697,11 +699,13 @@ def _on_start(h: object, index: int, scope: Scope) -> None:
     coro = _run(st, loaded.app, scope)
     loop = _rt.loop
     if loop.get_task_factory() is None:
-        # asyncio's Task directly, named: create_task would format a new
-        # "Task-N" per request
-        st.task = _Task(coro, loop=loop, name=loaded.task_name)
+        # asyncio's Task directly, named after the app: create_task would
+        # format a new "Task-N" per request
+        st.task = asyncio.tasks.Task(coro, loop=loop, name=loaded.task_name)
     else:
-        st.task = loop.create_task(coro, name=loaded.task_name)
+        task = loop.create_task(coro, name=loaded.task_name)
+        if not task.done():  # an eager factory may have run it to its end
+            st.task = task
 
 
 def _subprotocols(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -977,7 +981,6 @@ def serve() -> None:
     _log(_asgicore.LOG_INFO, "Python %s runtime started, event loop: %s"
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
-    _sched_batch()
     _let_children_have_signals()
     _keep_host_clock()
     _asgicore.set_handlers(_on_start, _on_notify)

@@ -46,6 +46,8 @@ package Test::Asgi;
 #   --- workers         worker_processes (default 1)
 #   --- allow_alerts    regexes of [alert]/[emerg] lines the test causes on
 #                       purpose (a killed worker, a reload that fails)
+#   --- server_wrapper  a command the server is started under ($BUILD,
+#                       $ROOT replaced), e.g. $BUILD/t/seccomp_deny kill
 #
 # Helpers for --- after: status_json, worker_rss_kb, recorded_at,
 # error_log_text, http_get, app_threads_leave_signals (asserts every app
@@ -322,12 +324,20 @@ sub nginx_start {
     open my $fh, '>', "$servroot/conf/nginx.conf" or die $!;
     print $fh conf_text($block);
     close $fh;
-    my $env = sanitizer_env();
+    my $env = sanitizer_env() . server_wrapper($block);
     my $out = `$env$nginx -p $servroot/ -c conf/nginx.conf 2>&1`;
     if ($? != 0) {
         return $out;
     }
     return listening() ? undef : "nginx did not start listening";
+}
+
+# The block's --- server_wrapper and a space, or ''.
+sub server_wrapper {
+    my ($block) = @_;
+    return '' unless defined $block->server_wrapper;
+    (my $w = substitute($block->server_wrapper)) =~ s/\s+$//;
+    return "$w ";
 }
 
 # The environment that preloads the ASan runtime into the server, or ''.
@@ -529,7 +539,8 @@ sub apache_start {
     my $conf = "$servroot/conf/httpd.conf";
     my $out = `$env/usr/sbin/apache2 -f $conf -t 2>&1`;
     return $out if $? != 0;
-    $out = `$env/usr/sbin/apache2 -f $conf -k start 2>&1`;
+    my $wrapper = server_wrapper($block);
+    $out = `$env$wrapper/usr/sbin/apache2 -f $conf -k start 2>&1`;
     return $out if $? != 0;
     return listening() ? undef : "Apache did not start listening";
 }
