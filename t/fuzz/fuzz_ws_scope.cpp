@@ -55,7 +55,14 @@ struct Host {
     bool receive_ready = false;
     bool in_feed = false, resumed_in_feed = false;
     std::string wire;  // send_raw's bytes
+    // the program's bytes, read by the main loop and by the app's calls
+    // from inside the write callbacks
+    const uint8_t *p = nullptr, *end = nullptr;
+    bool calling_while_writing = false;
+    unsigned byte() { return p < end ? *p++ : 0; }
 };
+
+void app_call_while_writing(Host *h);
 
 Host *host_of(void *u)
 {
@@ -67,6 +74,7 @@ int cb_head(void *u, asgicore_scope *, void *, int, const asgicore_header *,
 {
     Host *h = host_of(u);
     check(!h->released, "send_head after the release");
+    app_call_while_writing(h);
     return h->write_result;
 }
 
@@ -74,6 +82,7 @@ int cb_body(void *u, asgicore_scope *, void *, const void *, size_t, int)
 {
     Host *h = host_of(u);
     check(!h->released, "send_body after the release");
+    app_call_while_writing(h);
     return h->write_result;
 }
 
@@ -83,6 +92,7 @@ int cb_raw(void *u, asgicore_scope *, void *, const void *data, size_t len)
     check(!h->released, "send_raw after the release");
     if (h->wire.size() < (1u << 20))
         h->wire.append(static_cast<const char *>(data), len);
+    app_call_while_writing(h);
     return h->write_result;
 }
 
@@ -100,6 +110,90 @@ void cb_resume(void *u, asgicore_scope *, void *)
     check(!h->released, "resume_body after the release");
     if (h->in_feed)
         h->resumed_in_feed = true;
+}
+
+// The app's calls (the program's operations 0-7).
+void app_step(Host &h, unsigned op)
+{
+    asgicore_event_v2 ev;
+    int rc;
+    switch (op) {
+    case 0:
+        rc = asgicore_receive_versioned(h.scope, ASGICORE_EVENT_V2, &ev);
+        allowed(rc, {ASGICORE_OK, ASGICORE_PENDING}, "receive");
+        break;
+    case 1: {
+        asgicore_str sub = {"chat", 4};
+        rc = asgicore_websocket_accept(h.scope, h.byte() & 1 ? &sub : nullptr,
+                                       nullptr, 0);
+        allowed(rc,
+                {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED,
+                 ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BAD_HEADER},
+                "websocket_accept");
+        break;
+    }
+    case 2:
+    case 3: {
+        bool text = h.byte() & 1;
+        std::string m(h.byte() % 64, 'm');
+        if (h.byte() % 8 == 0)
+            m = "\xc3";  // not UTF-8
+        rc = asgicore_websocket_send(h.scope, text, m.data(), m.size());
+        allowed(rc,
+                {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
+                 ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY,
+                 ASGICORE_ERR_INVALID},
+                "websocket_send");
+        break;
+    }
+    case 4: {
+        static const int codes[] = {1000, 1001, 1005, 1006, 3000, 999};
+        rc = asgicore_websocket_close(h.scope, codes[h.byte() % 6], "r", 1);
+        allowed(rc,
+                {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED,
+                 ASGICORE_ERR_INVALID, ASGICORE_ERR_PROTOCOL},
+                "websocket_close");
+        break;
+    }
+    case 5:
+        rc =
+            asgicore_send_start(h.scope, 400 + h.byte() % 100, nullptr, 0, 0);
+        allowed(rc,
+                {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
+                 ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY},
+                "send_start");
+        rc = asgicore_send_body(h.scope, "no", 2, 0);
+        allowed(rc,
+                {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
+                 ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY},
+                "send_body");
+        break;
+    case 6:
+    case 7:
+        if (h.byte() % 4 == 0) {
+            rc = asgicore_finish(h.scope, h.byte() & 1, "f");
+            allowed(rc, {ASGICORE_OK}, "finish");
+            h.finished = true;
+        }
+        break;
+    }
+}
+
+// A host callback may make app-side calls (asgicore.h): as an app's thread
+// calls while the host writes. A byte of 0xe0 or more where a write
+// callback begins is one of the app's calls; others are left for the
+// next step. Never nested.
+void app_call_while_writing(Host *h)
+{
+    if (h->calling_while_writing || h->p == h->end || *h->p < 0xe0 ||
+        !h->started || h->finished)
+        return;
+    unsigned op = h->byte() % 8;
+    if (std::getenv("FUZZ_TRACE"))
+        std::fprintf(stderr, "  app op %u inside a write callback\n", op);
+    h->calling_while_writing = true;
+    app_step(*h, op);
+    h->calling_while_writing = false;
 }
 
 // feed_raw, and the promise that no resume_body came before the PENDING
@@ -163,13 +257,21 @@ void settle(Host &h)
 void advance(Host &h, asgicore_time ns)
 {
     h.now += ns;
-    if (h.timer <= h.now) {
+    if (h.timer > h.now)
+        return;
+    // An app's call from inside a write callback may arm a deadline at now
+    // (a close timeout of 0): the host is told, and calls again. What must
+    // not happen is a deadline that keeps coming back (a host would spin).
+    for (int i = 0; i < 8 && asgicore_ctx_get_expiry(h.ctx) <= h.now; i++) {
         h.timer = ASGICORE_TIME_NEVER;
+        if (std::getenv("FUZZ_TRACE"))
+            std::fprintf(stderr, "  handle_expiry at %llu\n",
+                         (unsigned long long)h.now);
         asgicore_ctx_handle_expiry(h.ctx, h.now);
-        // every deadline up to now fired; the next one is later
-        check(asgicore_ctx_get_expiry(h.ctx) > h.now,
-              "a deadline at or before now survived handle_expiry");
     }
+    check(asgicore_ctx_get_expiry(h.ctx) > h.now,
+          "a deadline at or before now keeps coming back after "
+          "handle_expiry");
 }
 
 std::string client_frame(int op, const std::string &payload, bool fin)
@@ -220,9 +322,7 @@ void check_wire(const std::string &w)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const uint8_t *p = data, *end = data + size;
     static const bool trace = std::getenv("FUZZ_TRACE") != nullptr;
-    auto byte = [&]() -> unsigned { return p < end ? *p++ : 0; };
 
     static const asgicore_callbacks cb = {
         cb_head,  cb_body, nullptr, cb_resume, cb_done,
@@ -230,6 +330,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     static const asgicore_app_callbacks acb = {app_start, app_notify, app_wake};
     Host h;
+    h.p = data;
+    h.end = data + size;
+    auto byte = [&]() -> unsigned { return h.byte(); };
     asgicore_settings st;
     asgicore_settings_default(&st);
     unsigned cfg = byte();
@@ -273,7 +376,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     settle(h);
 
     asgicore_event_v2 ev;
-    while (p < end) {
+    while (h.p < h.end) {
         unsigned op = byte() % 16;
         int rc;
         if (op < 8 && (h.finished || !h.started))
@@ -282,62 +385,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op = 15;  // the host let go: only time passes
         switch (op) {
         case 0:
-            rc = asgicore_receive_versioned(h.scope, ASGICORE_EVENT_V2, &ev);
-            allowed(rc, {ASGICORE_OK, ASGICORE_PENDING}, "receive");
-            break;
-        case 1: {
-            asgicore_str sub = {"chat", 4};
-            rc = asgicore_websocket_accept(h.scope, byte() & 1 ? &sub : nullptr,
-                                           nullptr, 0);
-            allowed(rc,
-                    {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED,
-                     ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BAD_HEADER},
-                    "websocket_accept");
-            break;
-        }
+        case 1:
         case 2:
-        case 3: {
-            bool text = byte() & 1;
-            std::string m(byte() % 64, 'm');
-            if (byte() % 8 == 0)
-                m = "\xc3";  // not UTF-8
-            rc = asgicore_websocket_send(h.scope, text, m.data(), m.size());
-            allowed(rc,
-                    {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
-                     ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY,
-                     ASGICORE_ERR_INVALID},
-                    "websocket_send");
-            break;
-        }
-        case 4: {
-            static const int codes[] = {1000, 1001, 1005, 1006, 3000, 999};
-            rc = asgicore_websocket_close(h.scope, codes[byte() % 6], "r", 1);
-            allowed(rc,
-                    {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED,
-                     ASGICORE_ERR_INVALID, ASGICORE_ERR_PROTOCOL},
-                    "websocket_close");
-            break;
-        }
+        case 3:
+        case 4:
         case 5:
-            rc =
-                asgicore_send_start(h.scope, 400 + byte() % 100, nullptr, 0, 0);
-            allowed(rc,
-                    {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
-                     ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY},
-                    "send_start");
-            rc = asgicore_send_body(h.scope, "no", 2, 0);
-            allowed(rc,
-                    {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
-                     ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY},
-                    "send_body");
-            break;
         case 6:
         case 7:
-            if (byte() % 4 == 0) {
-                rc = asgicore_finish(h.scope, byte() & 1, "f");
-                allowed(rc, {ASGICORE_OK}, "finish");
-                h.finished = true;
-            }
+            app_step(h, op);
             break;
         case 8:
         case 9:
