@@ -127,8 +127,8 @@ void app_step(Host &h, unsigned op)
         rc = asgicore_websocket_accept(h.scope, h.byte() & 1 ? &sub : nullptr,
                                        nullptr, 0);
         allowed(rc,
-                {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED,
-                 ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BAD_HEADER},
+                {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED, ASGICORE_ERR_PROTOCOL,
+                 ASGICORE_ERR_BAD_HEADER},
                 "websocket_accept");
         break;
     }
@@ -150,14 +150,13 @@ void app_step(Host &h, unsigned op)
         static const int codes[] = {1000, 1001, 1005, 1006, 3000, 999};
         rc = asgicore_websocket_close(h.scope, codes[h.byte() % 6], "r", 1);
         allowed(rc,
-                {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED,
-                 ASGICORE_ERR_INVALID, ASGICORE_ERR_PROTOCOL},
+                {ASGICORE_OK, ASGICORE_ERR_DISCONNECTED, ASGICORE_ERR_INVALID,
+                 ASGICORE_ERR_PROTOCOL},
                 "websocket_close");
         break;
     }
     case 5:
-        rc =
-            asgicore_send_start(h.scope, 400 + h.byte() % 100, nullptr, 0, 0);
+        rc = asgicore_send_start(h.scope, 400 + h.byte() % 100, nullptr, 0, 0);
         allowed(rc,
                 {ASGICORE_OK, ASGICORE_PENDING, ASGICORE_ERR_DISCONNECTED,
                  ASGICORE_ERR_PROTOCOL, ASGICORE_ERR_BUSY},
@@ -391,9 +390,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 4:
         case 5:
         case 6:
-        case 7:
-            app_step(h, op);
-            break;
+        case 7: app_step(h, op); break;
         case 8:
         case 9:
         case 10: {
