@@ -154,7 +154,9 @@ measure() {
     shift 2
     before=$(cpu_ns "$@")
     nbefore=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
+    pbefore=$(preempted "$worker")
     res=$(wrk -t1 -c"$CONNS" -d"$DURATION" "$url")
+    pafter=$(preempted "$worker")
     nafter=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
     after=$(cpu_ns "$@")
     n=$(echo "$res" | awk '/requests in/ { print $1 }')
@@ -163,6 +165,13 @@ measure() {
         >> "$dir/cpu.$label"
     awk -v t=$((nafter - nbefore)) -v n="$n" 'BEGIN { printf "%.2f\n", t / 1e3 / n }' \
         >> "$dir/ngx.$label"
+    awk -v t=$((pafter - pbefore)) -v n="$n" 'BEGIN { printf "%.3f\n", t / n }' \
+        >> "$dir/pre.$label"
+}
+# preempted PID: how often its main thread was switched out while it could
+# run (the module's nginx thread, by its Python thread above all)
+preempted() {
+    awk '/^nonvoluntary_ctxt_switches/ { print $2 }' "/proc/$1/task/$1/status"
 }
 
 i=0
@@ -179,7 +188,8 @@ while read -r label url who; do
     echo "rate $label $(median < "$dir/rate.$label")" >> "$out"
     echo "cpu $label $(median < "$dir/cpu.$label")" >> "$out"
     case $who in
-    nginx) echo "nginx_thread $label $(median < "$dir/ngx.$label")" >> "$out" ;;
+    nginx) echo "nginx_thread $label $(median < "$dir/ngx.$label")" >> "$out"
+        echo "preempted $label $(median < "$dir/pre.$label")" >> "$out" ;;
     esac
 done < "$dir/servers"
 
@@ -225,10 +235,11 @@ echo "wrk -t1 -c$CONNS -d$DURATION, keep-alive HTTP/1.1, 1 nginx worker /" \
 while read -r label url who; do
     case $label in
     module_*)
-        printf '  %-40s %9.0f req/s %6.1f us CPU (%.1f + %.1f)\n' "$label" \
-            "$(r "$label")" "$(c "$label")" "$(c "$label" nginx_thread)" \
+        printf '  %-40s %9.0f req/s %6.1f us CPU (%.1f + %.1f), nginx preempted %.2f/request\n' \
+            "$label" "$(r "$label")" "$(c "$label")" \
+            "$(c "$label" nginx_thread)" \
             "$(awk -v a="$(c "$label")" -v b="$(c "$label" nginx_thread)" \
-                'BEGIN { print a - b }')" ;;
+                'BEGIN { print a - b }')" "$(c "$label" preempted)" ;;
     *)
         printf '  %-40s %9.0f req/s %6.1f us CPU\n' "$label" "$(r "$label")" \
             "$(c "$label")" ;;
