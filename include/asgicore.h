@@ -207,7 +207,8 @@ typedef struct asgicore_callbacks {
      * asgicore_scope_disconnect(ASGICORE_DISCONNECT_WRITE_ERROR, now); a bare
      * negative result counts as that disconnect at the latest time the host
      * passed in. The host copies what it keeps: the pointers are valid for
-     * the call only. */
+     * the call only. The library checked the headers (and trailers): names
+     * are tokens (RFC 9110 tchar), values hold no control byte but HTAB. */
     int (*send_head)(void *user, asgicore_scope *scope, void *host_data,
                      int status, const asgicore_header *headers,
                      size_t header_count, int has_trailers);

@@ -1,18 +1,43 @@
 #include "header_check.hpp"
 
-#include <cstring>
+#include <array>
 
 namespace asgicore {
 
 namespace {
 
-// RFC 9110 tchar.
-bool is_tchar(unsigned char c) noexcept
+// Byte classes, one table lookup per byte (these run on every header of
+// every response).
+constexpr unsigned char kTchar = 1;      // RFC 9110 tchar
+constexpr unsigned char kFieldByte = 2;  // allowed in a field value
+
+constexpr std::array<unsigned char, 256> make_classes() noexcept
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-        (c >= 'A' && c <= 'Z'))
-        return true;
-    return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    std::array<unsigned char, 256> t{};
+    for (int c = 0; c < 256; c++) {
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                     (c >= 'A' && c <= 'Z');
+        bool tchar = alnum;
+        for (const char *p = "!#$%&'*+-.^_`|~"; *p; p++)
+            tchar = tchar || c == static_cast<unsigned char>(*p);
+        // RFC 9110 field-value: visible bytes, SP, HTAB and obs-text; CR,
+        // LF and NUL would split or cut the response, other controls are
+        // refused as peers refuse them.
+        bool field = !((c < 0x20 && c != '\t') || c == 0x7f);
+        t[static_cast<size_t>(c)] = static_cast<unsigned char>(
+            (tchar ? kTchar : 0) | (field ? kFieldByte : 0));
+    }
+    return t;
+}
+
+constexpr std::array<unsigned char, 256> kClasses = make_classes();
+
+bool all_of_class(const char *p, size_t len, unsigned char cls) noexcept
+{
+    for (size_t i = 0; i < len; i++)
+        if (!(kClasses[static_cast<unsigned char>(p[i])] & cls))
+            return false;
+    return true;
 }
 
 }  // namespace
@@ -21,25 +46,14 @@ bool header_name_valid(const asgicore_str &name) noexcept
 {
     if (name.len == 0 || name.data == nullptr)
         return false;
-    for (size_t i = 0; i < name.len; i++)
-        if (!is_tchar(static_cast<unsigned char>(name.data[i])))
-            return false;
-    return true;
+    return all_of_class(name.data, name.len, kTchar);
 }
 
 bool header_value_valid(const asgicore_str &value) noexcept
 {
     if (value.len && value.data == nullptr)
         return false;
-    // RFC 9110 field-value: visible bytes, SP, HTAB and obs-text; CR, LF
-    // and NUL would split or cut the response, other controls are refused
-    // as peers refuse them.
-    for (size_t i = 0; i < value.len; i++) {
-        auto c = static_cast<unsigned char>(value.data[i]);
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
+    return all_of_class(value.data, value.len, kFieldByte);
 }
 
 bool headers_valid(const asgicore_header *headers, size_t count) noexcept

@@ -21,8 +21,12 @@ static int ngx_http_asgi_output(ngx_http_asgi_req_t *req, ngx_chain_t *in);
 static void ngx_http_asgi_reset_buf(ngx_buf_t *b);
 static ngx_int_t ngx_http_asgi_copy_header(ngx_http_request_t *r,
     ngx_list_t *list, const asgicore_header *header, ngx_table_elt_t **out);
-static ngx_int_t ngx_http_asgi_is_name(const asgicore_str *name,
-    const char *lowcase);
+static ngx_int_t ngx_http_asgi_name_is(const asgicore_str *name,
+    const char *lowcase, size_t len);
+/* a literal's length is known where it is written */
+#define ngx_http_asgi_is_name(name, lowcase)                                  \
+    ngx_http_asgi_name_is(name, lowcase, sizeof(lowcase) - 1)
+
 static off_t ngx_http_asgi_length(const asgicore_str *value);
 static ngx_int_t ngx_http_asgi_hop_by_hop(const asgicore_str *name);
 
@@ -579,15 +583,27 @@ ngx_http_asgi_length(const asgicore_str *value)
 
 
 static ngx_int_t
-ngx_http_asgi_is_name(const asgicore_str *name, const char *lowcase)
+ngx_http_asgi_name_is(const asgicore_str *name, const char *lowcase,
+    size_t len)
 {
-    size_t  len;
+    size_t  i;
 
-    len = ngx_strlen(lowcase);
+    if (name->len != len) {
+        return 0;
+    }
 
-    return name->len == len
-           && ngx_strncasecmp((u_char *) name->data, (u_char *) lowcase, len)
-              == 0;
+    /*
+     * The library let only token bytes through (RFC 9110 tchar): among
+     * them "| 0x20" maps exactly the upper-case letters onto the lower-case
+     * ones, and leaves '-' and digits alone.
+     */
+    for (i = 0; i < len; i++) {
+        if ((name->data[i] | 0x20) != lowcase[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -46,6 +46,29 @@ GET /a/scope?x=1
 --- apache_response_body
 3.0 2.4  1.1 GET b'x=1' /a/scope localhost
 
+=== TEST 3b: the scope's server and client addresses follow each request (the runtime reuses address objects and the scope's dicts' layout)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+for i in 1 2 3; do
+  for p in $PORT $H2PORT; do
+    v=--http1.1; [ $p = $H2PORT ] && v=--http2-prior-knowledge
+    got=$(curl -s $v -w 'LP=%{local_port}' http://127.0.0.1:$p/addrs)
+    want="('127.0.0.1', $p) ('127.0.0.1', ${got##*LP=}) fresh"
+    body=$(printf '%s' "$got" | head -1)
+    if [ "$body" = "$want" ]; then echo "ok $i $v"
+    else echo "bad $i $v: $got (want $want)"; fi
+  done
+done
+--- response_body
+ok 1 --http1.1
+ok 1 --http2-prior-knowledge
+ok 2 --http1.1
+ok 2 --http2-prior-knowledge
+ok 3 --http1.1
+ok 3 --http2-prior-knowledge
+
 === TEST 4: R2 a body in, S1 a streamed response out
 --- config
 asgi_python_path $ROOT/t/apps/python;

@@ -213,6 +213,10 @@ static struct {
     PyObject *type, *asgi, *version, *spec_version, *extensions, *method,
         *scheme, *http_version, *path, *raw_path, *query_string, *root_path,
         *headers, *client, *server, *trailers_ext, *http, *v3_0, *v2_4;
+    /* An HTTP scope's keys in their order, and "asgi"'s items: a request's
+     * dicts start as copies of these (a copy takes the key table whole;
+     * filling a new dict key by key hashes, probes and resizes). */
+    PyObject *scope_template, *asgi_template;
 } sk;
 
 /* A few recent values of one field of the scope (method, scheme, ...). */
@@ -250,6 +254,64 @@ cached_str(str_cache_t *cache, asgicore_str s)
     return o;
 }
 
+static str_cache_t client_cache, server_cache;
+
+/* (host, port), or None for an address the host does not know; hosts
+ * come through `hosts`. A new reference. */
+static PyObject *
+addr_tuple(str_cache_t *hosts, asgicore_addr a)
+{
+    PyObject *t, *host, *port;
+    if (a.host.data == NULL) {
+        Py_RETURN_NONE;
+    }
+    t = PyTuple_New(2);
+    if (!t) {
+        return NULL;
+    }
+    host = cached_str(hosts, a.host);
+    port = host ? PyLong_FromLong(a.port) : NULL;
+    if (!port) {
+        Py_XDECREF(host);
+        Py_DECREF(t);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, host);
+    PyTuple_SET_ITEM(t, 1, port);
+    return t;
+}
+
+static PyObject *
+client_addr(asgicore_addr a)
+{
+    return addr_tuple(&client_cache, a);
+}
+
+/* The server's address repeats for every request to it: the last tuple
+ * (immutable, so shared) serves while it matches. */
+static PyObject *server_last;
+
+static PyObject *
+server_addr(asgicore_addr a)
+{
+    PyObject *host, *port;
+    if (a.host.data == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (server_last != NULL) {
+        host = PyTuple_GET_ITEM(server_last, 0);
+        port = PyTuple_GET_ITEM(server_last, 1);
+        if (PyLong_AsLong(port) == a.port &&
+            (size_t) PyUnicode_GET_LENGTH(host) == a.host.len &&
+            PyUnicode_IS_ASCII(host) &&
+            memcmp(PyUnicode_1BYTE_DATA(host), a.host.data, a.host.len) == 0) {
+            return Py_NewRef(server_last);
+        }
+    }
+    Py_XSETREF(server_last, addr_tuple(&server_cache, a));
+    return Py_XNewRef(server_last);
+}
+
 static int
 intern_scope_keys(void)
 {
@@ -279,6 +341,28 @@ intern_scope_keys(void)
     SKEY(v3_0, "3.0");
     SKEY(v2_4, "2.4");
 #undef SKEY
+    {
+        PyObject *keys[] = {sk.type,      sk.asgi,     sk.extensions,
+                            sk.method,    sk.scheme,   sk.http_version,
+                            sk.path,      sk.raw_path, sk.query_string,
+                            sk.root_path, sk.headers,  sk.client,
+                            sk.server};
+        size_t n;
+        sk.scope_template = PyDict_New();
+        sk.asgi_template = PyDict_New();
+        if (!sk.scope_template || !sk.asgi_template) {
+            return -1;
+        }
+        for (n = 0; n < sizeof keys / sizeof keys[0]; n++) {
+            if (PyDict_SetItem(sk.scope_template, keys[n], Py_None) < 0) {
+                return -1;
+            }
+        }
+        if (PyDict_SetItem(sk.asgi_template, sk.version, sk.v3_0) < 0 ||
+            PyDict_SetItem(sk.asgi_template, sk.spec_version, sk.v2_4) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -332,14 +416,10 @@ scope_dict(asgicore_scope *scope)
     if (i->flags & ASGICORE_SCOPE_WEBSOCKET) {
         return websocket_scope_dict(i, headers);
     }
-    d = PyDict_New();
-    asgi = PyDict_New();
+    d = PyDict_Copy(sk.scope_template);
+    asgi = PyDict_Copy(sk.asgi_template);
     extensions = PyDict_New();
     if (!d || !asgi || !extensions) {
-        goto failed;
-    }
-    if (PyDict_SetItem(asgi, sk.version, sk.v3_0) < 0 ||
-        PyDict_SetItem(asgi, sk.spec_version, sk.v2_4) < 0) {
         goto failed;
     }
     /* extensions: trailers where the host can write them */
@@ -359,8 +439,8 @@ scope_dict(asgicore_scope *scope)
         set_new(d, sk.query_string, str_or_none(i->query_string, 0)) < 0 ||
         set_new(d, sk.root_path, cached_str(&root_cache, i->root_path)) < 0 ||
         set_new(d, sk.headers, Py_NewRef(headers)) < 0 ||
-        set_new(d, sk.client, addr(i->client)) < 0 ||
-        set_new(d, sk.server, addr(i->server)) < 0) {
+        set_new(d, sk.client, client_addr(i->client)) < 0 ||
+        set_new(d, sk.server, server_addr(i->server)) < 0) {
         goto failed;
     }
     Py_DECREF(asgi);

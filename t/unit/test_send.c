@@ -346,6 +346,45 @@ static void S4_header_injection_is_rejected(void **st)
     assert_non_null(strstr(s->req.headers, "x-Odd_Name!: tab\tand"));
 }
 
+/* S4: every byte value, in a name and in a value, against RFC 9110's
+ * classes written out here independently of the library's table. */
+static int rfc_tchar(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static void S4_every_byte_in_names_and_values(void **st)
+{
+    state *s = *st;
+    int bad_ones = 0;
+    for (int c = 0; c < 256; c++) {
+        for (int in_value = 0; in_value <= 1; in_value++) {
+            char name[3] = {'x', '-', (char)c};
+            char value[3] = {'v', (char)c, 'v'};
+            asgicore_header h = {{name, in_value ? 2 : 3},
+                                 {value, in_value ? 3 : 1}};
+            int ok = in_value ? !((c < 0x20 && c != '\t') || c == 0x7f)
+                              : rfc_tchar(c);
+            fake_req req;
+            asgicore_scope *sc = fake_open(&s->fh, &s->fa, &req);
+            asgicore_scope_feed_body(sc, NULL, 0, 0);
+            int rc = asgicore_send_start(sc, 200, &h, 1, 0);
+            if (rc != (ok ? ASGICORE_OK : ASGICORE_ERR_BAD_HEADER))
+                fail_msg("byte 0x%02x in a %s: %d", c,
+                         in_value ? "value" : "name", rc);
+            bad_ones += !ok;
+            asgicore_finish(sc, 0, NULL);
+            fake_pump(&s->fh);
+            fake_release(&s->fh, &req);
+        }
+    }
+    /* names: all but the 77 tchar bytes; values: 31 controls (not HTAB)
+     * and DEL */
+    assert_int_equal(bad_ones, (256 - 77) + 32);
+}
+
 /* S4 */
 static void S4_trailer_injection_is_rejected(void **st)
 {
@@ -632,6 +671,7 @@ int main(void)
         T(S3_send_after_disconnect_fails_writes_nothing),
         T(S3_queued_output_is_dropped_at_disconnect),
         T(S4_header_injection_is_rejected),
+        T(S4_every_byte_in_names_and_values),
         T(S4_trailer_injection_is_rejected),
         T(S5_backlogged_host_holds_the_next_send),
         T(S5_large_send_waits_until_taken),

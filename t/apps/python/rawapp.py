@@ -55,6 +55,13 @@ async def app(scope, receive, send):
             scope["http_version"], scope["method"], scope["query_string"],
             scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
         await respond(send, 200, text.encode())
+    elif kind == "addrs":
+        # and whether the scope's dicts are each request's own
+        fresh = "mutated" not in scope and "mutated" not in scope["asgi"]
+        scope["asgi"]["mutated"] = scope["mutated"] = True
+        await respond(send, 200, ("%r %r %s\n" % (
+            scope["server"], scope["client"],
+            "fresh" if fresh else "stale")).encode())
     elif kind == "gc-off":
         gc.disable()  # only reference counting frees what requests leave
         await respond(send, 200, b"off\n")
