@@ -69,6 +69,21 @@ ok 2 --http2-prior-knowledge
 ok 3 --http1.1
 ok 3 --http2-prior-knowledge
 
+=== TEST 3c: send() returns what an async def would: nothing happens until it is awaited (create_task, gather, close, throw, awaited twice, keyword argument)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /sendop
+--- error_code: 200
+--- response_body chomp
+abc coroutine throw:into a new one again:cannot reuse already awaited coroutine bad:unexpected ASGI message type 'bogus'
+--- error_log
+RuntimeWarning: coroutine 'send' was never awaited
+--- no_error_log
+[alert]
+app error
+
 === TEST 4: R2 a body in, S1 a streamed response out
 --- config
 asgi_python_path $ROOT/t/apps/python;

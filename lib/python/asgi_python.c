@@ -964,6 +964,11 @@ py_log(PyObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
+/* The runtime's batch is on (batch(True) until batch(False)); what starts
+ * one (set_handlers' third argument). */
+static int batch_on;
+static PyObject *start_batch;
+
 /* batch(on): host wakes wait for the end of this turn of the loop */
 static PyObject *
 py_batch(PyObject *self, PyObject *arg)
@@ -974,6 +979,7 @@ py_batch(PyObject *self, PyObject *arg)
     if (on < 0) {
         return NULL;
     }
+    batch_on = on;
     if (!app) {
         Py_RETURN_NONE;
     }
@@ -1036,8 +1042,8 @@ py_dispatch(PyObject *self, PyObject *noargs)
 static PyObject *
 py_set_handlers(PyObject *self, PyObject *args)
 {
-    PyObject *start, *notify;
-    if (!PyArg_ParseTuple(args, "OO", &start, &notify)) {
+    PyObject *start, *notify, *batch = NULL;
+    if (!PyArg_ParseTuple(args, "OO|O", &start, &notify, &batch)) {
         return NULL;
     }
     /* a second call replaces the handlers: the first ones are let go */
@@ -1045,6 +1051,7 @@ py_set_handlers(PyObject *self, PyObject *args)
     Py_INCREF(notify);
     Py_XSETREF(rt->on_start, start);
     Py_XSETREF(rt->on_notify, notify);
+    Py_XSETREF(start_batch, Py_XNewRef(batch));
     Py_RETURN_NONE;
 }
 
@@ -1117,8 +1124,9 @@ PyDoc_STRVAR(set_state_doc,
 PyDoc_STRVAR(strerror_doc, "strerror(code) -> str\n\n"
                            "The library's text for a result code.");
 PyDoc_STRVAR(set_handlers_doc,
-             "set_handlers(on_start, on_notify) -> None\n\n"
-             "The callables the library's start and notify callbacks call.");
+             "set_handlers(on_start, on_notify[, start_batch]) -> None\n\n"
+             "The callables the library's start and notify callbacks call,\n"
+             "and what starts a batch when an app's send finds none.");
 PyDoc_STRVAR(wake_fd_doc,
              "wake_fd() -> int\n\n"
              "The eventfd that is readable when dispatch() has work.");
@@ -1135,6 +1143,9 @@ PyDoc_STRVAR(server_doc,
 PyDoc_STRVAR(shutdown_timeout_doc, "shutdown_timeout() -> float\n\n"
                                    "Seconds lifespan shutdown may take.");
 
+static PyObject *py_sender(PyObject *self, PyObject *const *args,
+                           Py_ssize_t nargs);
+
 static PyMethodDef asgicore_methods[] = {
     {"receive", py_receive, METH_O, receive_doc},
     {"send", (PyCFunction) (void (*)(void)) py_send, METH_FASTCALL, send_doc},
@@ -1145,6 +1156,8 @@ static PyMethodDef asgicore_methods[] = {
     {"set_state", py_set_state, METH_VARARGS, set_state_doc},
     {"strerror", py_strerror, METH_O, strerror_doc},
     {"set_handlers", py_set_handlers, METH_VARARGS, set_handlers_doc},
+    {"sender", (PyCFunction) (void (*)(void)) py_sender, METH_FASTCALL,
+     "sender(scope, handle) -> the send callable of one request"},
     {"wake_fd", py_wake_fd, METH_NOARGS, wake_fd_doc},
     {"stopping", py_stopping, METH_NOARGS, stopping_doc},
     {"app_config", py_app_config, METH_O, app_config_doc},
@@ -1174,6 +1187,396 @@ static PyTypeObject handle_type = {
     .tp_dealloc = handle_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "A request's scope, held while Python refers to it.",
+};
+
+/*
+ * The `send` an app is given (Sender), and what calling it returns
+ * (SendOp): a coroutine (registered as collections.abc.Coroutine by the
+ * runtime) that does nothing until it is awaited, as an `async def` would.
+ * Its first step sends from C when the runtime's batch is on and no earlier
+ * send is pending, the common case: no frame, no StopIteration. Otherwise,
+ * and when the library answers anything but OK, it hands over to the
+ * runtime's Python code (_Scope.send, _Scope._sent) and passes every
+ * send, throw and close on to that coroutine.
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *st; /* the runtime's _Scope */
+    PyObject *h;  /* its handle */
+    vectorcallfunc vectorcall;
+} sender_t;
+
+enum { SENDOP_NEW, SENDOP_INNER, SENDOP_DONE };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *st, *h, *message; /* until the first step */
+    PyObject *inner;            /* the Python coroutine it handed over to */
+    int state;
+} sendop_t;
+
+static PyTypeObject sender_type, sendop_type;
+
+/* Names looked up on the runtime's _Scope, interned once. */
+static PyObject *str_send_pending, *str_send, *str_sent, *str_throw,
+    *str_close;
+
+static void
+sendop_end(sendop_t *op)
+{
+    op->state = SENDOP_DONE;
+    Py_CLEAR(op->st);
+    Py_CLEAR(op->h);
+    Py_CLEAR(op->message);
+    Py_CLEAR(op->inner);
+}
+
+/* One step of the coroutine it handed over to. */
+static PySendResult
+sendop_step_inner(sendop_t *op, PyObject *value, PyObject **result)
+{
+    PySendResult r = PyIter_Send(op->inner, value, result);
+    if (r != PYGEN_NEXT) {
+        sendop_end(op);
+    }
+    return r;
+}
+
+/* The first step: the send itself. */
+static PySendResult
+sendop_first(sendop_t *op, PyObject **result)
+{
+    PyObject *pending, *rc, *args[2];
+    int busy;
+    *result = NULL;
+    if (!batch_on && start_batch) {
+        if (!(rc = PyObject_CallNoArgs(start_batch))) {
+            sendop_end(op);
+            return PYGEN_ERROR;
+        }
+        Py_DECREF(rc);
+    }
+    if (!(pending = PyObject_GetAttr(op->st, str_send_pending))) {
+        sendop_end(op);
+        return PYGEN_ERROR;
+    }
+    busy = !batch_on || PyObject_IsTrue(pending);
+    Py_DECREF(pending);
+    if (busy) {
+        /* follow the pending send (or an error): Python's work */
+        op->inner = PyObject_CallMethodOneArg(op->st, str_send, op->message);
+    }
+    else {
+        args[0] = op->h;
+        args[1] = op->message;
+        if (!(rc = py_send(NULL, args, 2))) {
+            sendop_end(op);
+            return PYGEN_ERROR;
+        }
+        if (PyLong_CheckExact(rc) && PyLong_AsLong(rc) == ASGICORE_OK) {
+            Py_DECREF(rc);
+            sendop_end(op);
+            *result = Py_NewRef(Py_None);
+            return PYGEN_RETURN;
+        }
+        op->inner = PyObject_CallMethodObjArgs(op->st, str_sent, rc,
+                                               op->message, NULL);
+        Py_DECREF(rc);
+    }
+    if (!op->inner) {
+        sendop_end(op);
+        return PYGEN_ERROR;
+    }
+    op->state = SENDOP_INNER;
+    Py_CLEAR(op->message);
+    return sendop_step_inner(op, Py_None, result);
+}
+
+static PySendResult
+sendop_am_send(PyObject *self, PyObject *value, PyObject **result)
+{
+    sendop_t *op = (sendop_t *) self;
+    *result = NULL;
+    switch (op->state) {
+    case SENDOP_NEW:
+        if (value != Py_None) {
+            PyErr_SetString(PyExc_TypeError, "can't send non-None value to "
+                                             "a just-started coroutine");
+            return PYGEN_ERROR;
+        }
+        return sendop_first(op, result);
+    case SENDOP_INNER:
+        return sendop_step_inner(op, value, result);
+    default:
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot reuse already awaited coroutine");
+        return PYGEN_ERROR;
+    }
+}
+
+static PyObject *
+sendop_iternext(PyObject *self)
+{
+    PyObject *result;
+    PySendResult r = sendop_am_send(self, Py_None, &result);
+    if (r == PYGEN_RETURN) {
+        if (result != Py_None) {
+            _PyGen_SetStopIterationValue(result);
+        }
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result; /* yielded, or NULL with the error */
+}
+
+static PyObject *
+sendop_send(PyObject *self, PyObject *value)
+{
+    PyObject *result;
+    PySendResult r = sendop_am_send(self, value, &result);
+    if (r == PYGEN_RETURN) {
+        _PyGen_SetStopIterationValue(result);
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+static PyObject *
+sendop_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    sendop_t *op = (sendop_t *) self;
+    PyObject *method, *result;
+    if (op->state == SENDOP_NEW) {
+        /* a coroutine that never ran: Python's own raises at once */
+        op->inner = PyObject_CallMethodOneArg(op->st, str_send, op->message);
+        if (!op->inner) {
+            sendop_end(op);
+            return NULL;
+        }
+        op->state = SENDOP_INNER;
+        Py_CLEAR(op->message);
+    }
+    if (op->state == SENDOP_DONE) {
+        if (nargs < 1) {
+            return PyErr_Format(PyExc_TypeError, "throw expected an "
+                                                 "exception");
+        }
+        if (PyExceptionInstance_Check(args[0])) {
+            PyErr_SetObject((PyObject *) Py_TYPE(args[0]), args[0]);
+        }
+        else if (PyExceptionClass_Check(args[0])) {
+            PyErr_SetObject(args[0], nargs > 1 ? args[1] : NULL);
+        }
+        else {
+            PyErr_SetString(PyExc_TypeError, "exceptions must derive from "
+                                             "BaseException");
+        }
+        return NULL;
+    }
+    if (!(method = PyObject_GetAttr(op->inner, str_throw))) {
+        sendop_end(op);
+        return NULL;
+    }
+    result = PyObject_Vectorcall(method, args, (size_t) nargs, NULL);
+    Py_DECREF(method);
+    if (!result) {
+        sendop_end(op); /* it returned (StopIteration) or raised */
+    }
+    return result;
+}
+
+static PyObject *
+sendop_close(PyObject *self, PyObject *unused)
+{
+    sendop_t *op = (sendop_t *) self;
+    PyObject *r;
+    if (op->state == SENDOP_INNER) {
+        r = PyObject_CallMethodNoArgs(op->inner, str_close);
+        sendop_end(op);
+        return r;
+    }
+    sendop_end(op);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+sendop_await(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static int
+sendop_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    sendop_t *op = (sendop_t *) self;
+    Py_VISIT(op->st);
+    Py_VISIT(op->h);
+    Py_VISIT(op->message);
+    Py_VISIT(op->inner);
+    return 0;
+}
+
+static int
+sendop_clear(PyObject *self)
+{
+    sendop_t *op = (sendop_t *) self;
+    Py_CLEAR(op->st);
+    Py_CLEAR(op->h);
+    Py_CLEAR(op->message);
+    Py_CLEAR(op->inner);
+    return 0;
+}
+
+static void
+sendop_dealloc(PyObject *self)
+{
+    PyObject *type, *value, *tb;
+    PyObject_GC_UnTrack(self);
+    if (((sendop_t *) self)->state == SENDOP_NEW) {
+        /* as Python warns of a coroutine nobody awaited or closed */
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyErr_WarnEx(PyExc_RuntimeWarning,
+                         "coroutine 'send' was never awaited", 1) < 0) {
+            PyErr_WriteUnraisable(self);
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    sendop_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyMethodDef sendop_methods[] = {
+    {"send", sendop_send, METH_O, NULL},
+    {"throw", (PyCFunction) (void (*)(void)) sendop_throw, METH_FASTCALL,
+     NULL},
+    {"close", sendop_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyAsyncMethods sendop_async = {
+    .am_await = sendop_await,
+    .am_send = sendop_am_send,
+};
+
+static PyTypeObject sendop_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_asgicore.SendOp",
+    .tp_basicsize = sizeof(sendop_t),
+    .tp_dealloc = sendop_dealloc,
+    .tp_as_async = &sendop_async,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "An ASGI send, awaited as a coroutine.",
+    .tp_traverse = sendop_traverse,
+    .tp_clear = sendop_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = sendop_iternext,
+    .tp_methods = sendop_methods,
+};
+
+static PyObject *
+sender_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                  PyObject *kwnames)
+{
+    sender_t *sender = (sender_t *) self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *message = NULL;
+    sendop_t *op;
+    if (nargs == 1 && kwnames == NULL) {
+        message = args[0];
+    }
+    else if (nargs == 0 && kwnames && PyTuple_GET_SIZE(kwnames) == 1 &&
+             PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                              "message") == 0) {
+        message = args[0];
+    }
+    else {
+        return PyErr_Format(PyExc_TypeError,
+                            "send() takes one argument: the message");
+    }
+    op = PyObject_GC_New(sendop_t, &sendop_type);
+    if (!op) {
+        return NULL;
+    }
+    op->st = Py_NewRef(sender->st);
+    op->h = Py_NewRef(sender->h);
+    op->message = Py_NewRef(message);
+    op->inner = NULL;
+    op->state = SENDOP_NEW;
+    PyObject_GC_Track(op);
+    return (PyObject *) op;
+}
+
+static PyObject *
+sender_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *st, *h;
+    sender_t *sender;
+    if (!PyArg_ParseTuple(args, "OO!:Sender", &st, &handle_type, &h)) {
+        return NULL;
+    }
+    if (!(sender = (sender_t *) type->tp_alloc(type, 0))) {
+        return NULL;
+    }
+    sender->st = Py_NewRef(st);
+    sender->h = Py_NewRef(h);
+    sender->vectorcall = sender_vectorcall;
+    return (PyObject *) sender;
+}
+
+static int
+sender_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((sender_t *) self)->st);
+    Py_VISIT(((sender_t *) self)->h);
+    return 0;
+}
+
+static int
+sender_clear(PyObject *self)
+{
+    Py_CLEAR(((sender_t *) self)->st);
+    Py_CLEAR(((sender_t *) self)->h);
+    return 0;
+}
+
+static void
+sender_dealloc(PyObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    sender_clear(self);
+    Py_TYPE(self)->tp_free(self);
+}
+
+/* sender(scope, handle): a new Sender, without the type call's parsing */
+static PyObject *
+py_sender(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    sender_t *sender;
+    if (nargs != 2 || !Py_IS_TYPE(args[1], &handle_type)) {
+        return PyErr_Format(PyExc_TypeError, "sender(scope, handle)");
+    }
+    if (!(sender = PyObject_GC_New(sender_t, &sender_type))) {
+        return NULL;
+    }
+    sender->st = Py_NewRef(args[0]);
+    sender->h = Py_NewRef(args[1]);
+    sender->vectorcall = sender_vectorcall;
+    PyObject_GC_Track(sender);
+    return (PyObject *) sender;
+}
+
+static PyTypeObject sender_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_asgicore.Sender",
+    .tp_basicsize = sizeof(sender_t),
+    .tp_dealloc = sender_dealloc,
+    .tp_vectorcall_offset = offsetof(sender_t, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags =
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Sender(scope, handle): the send callable of one request.",
+    .tp_traverse = sender_traverse,
+    .tp_clear = sender_clear,
+    .tp_new = sender_new,
 };
 
 /* A new handle holding `scope`, which the app owns; NULL with an
@@ -1221,11 +1624,24 @@ init_asgicore(void)
     if (intern_keys() < 0 || intern_scope_keys() < 0) {
         return NULL;
     }
-    if (PyType_Ready(&handle_type) < 0) {
+    if (PyType_Ready(&handle_type) < 0 || PyType_Ready(&sender_type) < 0 ||
+        PyType_Ready(&sendop_type) < 0) {
+        return NULL;
+    }
+    if (!(str_send_pending = PyUnicode_InternFromString("send_pending")) ||
+        !(str_send = PyUnicode_InternFromString("send")) ||
+        !(str_sent = PyUnicode_InternFromString("_sent")) ||
+        !(str_throw = PyUnicode_InternFromString("throw")) ||
+        !(str_close = PyUnicode_InternFromString("close"))) {
         return NULL;
     }
     m = PyModule_Create(&asgicore_module);
     if (!m) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "Sender", (PyObject *) &sender_type) < 0 ||
+        PyModule_AddObjectRef(m, "SendOp", (PyObject *) &sendop_type) < 0) {
+        Py_DECREF(m);
         return NULL;
     }
     static const struct {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections.abc
 import contextvars
 import gc
 import importlib
@@ -415,8 +416,12 @@ class _Scope:
         while self.send_pending:
             await self._drained()
         rc = _send(self.h, message)
-        if rc == 0:
-            return
+        if rc != 0:
+            await self._sent(rc, message)
+
+    async def _sent(self, rc: int, message: Message) -> None:
+        """What follows a send the library did not just take (the app's
+        Sender comes here from C too)."""
         if rc == _PENDING:
             self.send_pending = True
             rc = await self._drained()
@@ -452,6 +457,10 @@ def _end_batch() -> None:
 
 _receive = _asgicore.receive
 _send = _asgicore.send
+# The app's send: its coroutines run the common case in C (asgi_python.c);
+# registered so that asyncio takes them as coroutines (create_task).
+_sender = _asgicore.sender
+collections.abc.Coroutine.register(_asgicore.SendOp)
 _PENDING = _asgicore.PENDING
 _OK = _asgicore.OK
 _ERR_DISCONNECTED = _asgicore.ERR_DISCONNECTED
@@ -548,7 +557,7 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
                 return
             if ok:
                 scope["state"] = lifespan.state.copy()
-        await app(scope, st.receive, st.send)
+        await app(scope, st.receive, _sender(st, st.h))
     except asyncio.CancelledError:
         if not st.cancelled:
             failed, message = True, "cancelled"
@@ -983,7 +992,7 @@ def serve() -> None:
     signal.signal = _refuse_signal_handler
     _let_children_have_signals()
     _keep_host_clock()
-    _asgicore.set_handlers(_on_start, _on_notify)
+    _asgicore.set_handlers(_on_start, _on_notify, _batch)
     _rt.loop.add_reader(_asgicore.wake_fd(), _on_wake)
     # lifespan startup of every app, before its first request; nothing
     # one app does stops the others

@@ -55,6 +55,38 @@ async def app(scope, receive, send):
             scope["http_version"], scope["method"], scope["query_string"],
             scope["path"], dict(scope["headers"]).get(b"host", b"").decode())
         await respond(send, 200, text.encode())
+    elif kind == "sendop":
+        # send()'s result behaves as the coroutine of an `async def` does
+        checks = []
+        body = "http.response.body"
+        op = send({"type": "http.response.start", "status": 200,
+                   "headers": [(b"content-type", b"text/plain")]})
+        checks.append("coroutine" if asyncio.iscoroutine(op) else "other")
+        await asyncio.create_task(op)
+        send({"type": body, "body": b"never-awaited ", "more_body": True})
+        closed = send({"type": body, "body": b"closed ", "more_body": True})
+        closed.close()
+        thrown = send({"type": body, "body": b"thrown ", "more_body": True})
+        try:
+            thrown.throw(ValueError("into a new one"))
+        except ValueError as e:
+            checks.append("throw:%s" % e)
+        await asyncio.gather(send({"type": body, "body": b"a",
+                                   "more_body": True}),
+                             send({"type": body, "body": b"b",
+                                   "more_body": True}))
+        once = send({"type": body, "body": b"c", "more_body": True})
+        await once
+        try:
+            await once
+        except RuntimeError as e:
+            checks.append("again:%s" % e)
+        try:
+            await send({"type": "bogus"})
+        except RuntimeError as e:
+            checks.append("bad:%s" % e)
+        await send(message={"type": body,
+                            "body": (" " + " ".join(checks)).encode()})
     elif kind == "addrs":
         # and whether the scope's dicts are each request's own
         fresh = "mutated" not in scope and "mutated" not in scope["asgi"]

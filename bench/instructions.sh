@@ -1,0 +1,113 @@
+#!/bin/sh
+# make bench-instructions: user-space instructions per request (valgrind's
+# callgrind), per thread, for nginx's `return 200`, the module (native
+# inline, raw ASGI, Starlette, FastAPI) and uvicorn (httptools, uvloop)
+# serving the same apps. Instruction counts do not move with the machine's
+# noise, so an A/B of two builds shows a change of a few hundred
+# instructions that wall-clock runs cannot; they leave out the kernel
+# (system calls, wake-ups), which `make bench` measures.
+# Usage: bench/instructions.sh BUILD_DIR; ONLY=REGEX picks rows.
+set -eu
+. "$(dirname "$0")/common.sh"
+B=$(cd "${1:-build}" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-/usr/bin/python3}
+DURATION=${DURATION:-4s}
+dir=$(mktemp -d)
+vg=""
+cleanup() {
+    [ -n "$vg" ] && kill "$vg" 2>/dev/null && wait "$vg" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+mkdir -p "$dir/logs"
+port=$((22000 + $$ % 1000 * 2))
+
+cat > "$dir/nginx.conf" <<CONF
+load_module $B/ngx_http_asgi_module.so;
+$([ "$(id -u)" -eq 0 ] && echo "user root;")
+daemon off;
+master_process off;
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    asgi_python_path $HERE/apps;
+    server {
+        listen 127.0.0.1:$port;
+        location = /return200 {
+            default_type text/plain;
+            return 200 "Hello, world!\n";
+        }
+        location /inline/ { asgi_native_app $B/bench/hello.so inline; }
+        location /raw/ { asgi_app hello_raw:app; }
+        location /star/ { asgi_app hello_star:app; }
+        location /fast/ { asgi_app hello_fastapi:app; }
+    }
+}
+CONF
+
+# count LABEL URL: warm up, zero the counters, load for DURATION, dump;
+# prints LABEL and the instructions per request of each thread
+count() {
+    wrk -t1 -c4 -d1s "$2" > /dev/null
+    callgrind_control -z "$vg" > /dev/null
+    n=$(wrk -t1 -c4 -d"$DURATION" "$2" | awk '/requests in/ { print $1 }')
+    callgrind_control -d "$1" "$vg" > /dev/null
+    for f in $(ls "$dir"/cg.out."$vg".* | sort); do
+        case $f in *-[0-9][0-9]) ;; *.[0-9]*) ;; *) continue ;; esac
+        grep -h '^totals:' "$f"
+        rm -f "$f"
+    done | awk -v l="$1" -v n="$n" '
+        { t[NR] = $2 / n; s += $2 / n }
+        END {
+            printf "  %-22s %8.0f instructions/request", l, s
+            if (NR > 1) {
+                printf " ("
+                for (i = 1; i <= NR; i++)
+                    if (t[i] >= 1)
+                        printf "%s%.0f", (i > 1 ? " + " : ""), t[i]
+                printf ")"
+            }
+            printf "\n"
+        }'
+}
+want() { [ -z "${ONLY:-}" ] || echo "$1" | grep -Eq "$ONLY"; }
+ready() {
+    i=0
+    until curl -sf "$1" > /dev/null; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || { echo "no answer from $1"; exit 1; }
+        sleep 0.5
+    done
+}
+
+echo "callgrind, wrk -t1 -c4 -d$DURATION; user-space instructions per request" \
+     "(module: nginx thread + Python thread):"
+valgrind --tool=callgrind --separate-threads=yes --dump-instr=no -q \
+    --callgrind-out-file="$dir/cg.out.%p" \
+    nginx -p "$dir/" -c nginx.conf > "$dir/valgrind.log" 2>&1 &
+vg=$!
+for path in /raw/x /star/x /fast/x; do ready "http://127.0.0.1:$port$path"; done
+for row in nginx_return_200:/return200 module_native_inline:/inline/x \
+    module_raw:/raw/x module_starlette:/star/x module_fastapi:/fast/x; do
+    want "${row%%:*}" && count "${row%%:*}" "http://127.0.0.1:$port${row#*:}"
+done
+kill "$vg"; wait "$vg" 2>/dev/null || true; vg=""
+
+for row in uvicorn_httptools_raw:hello_raw uvicorn_httptools_starlette:hello_star \
+    uvicorn_httptools_fastapi:hello_fastapi; do
+    want "${row%%:*}" || continue
+    valgrind --tool=callgrind --dump-instr=no -q \
+        --callgrind-out-file="$dir/cg.out.%p" \
+        "$PY" -m uvicorn --app-dir "$HERE/apps" --loop uvloop \
+        --http httptools --no-access-log --log-level warning \
+        --port $((port + 1)) "${row#*:}:app" > "$dir/valgrind.log" 2>&1 &
+    vg=$!
+    ready "http://127.0.0.1:$((port + 1))/x"
+    count "${row%%:*}" "http://127.0.0.1:$((port + 1))/x"
+    kill "$vg"; wait "$vg" 2>/dev/null || true; vg=""
+done
