@@ -1235,10 +1235,13 @@ sendop_end(sendop_t *op)
 static PySendResult
 sendop_step_inner(sendop_t *op, PyObject *value, PyObject **result)
 {
-    PySendResult r = PyIter_Send(op->inner, value, result);
+    /* (held for the step: whatever the step runs may end the op) */
+    PyObject *inner = Py_NewRef(op->inner);
+    PySendResult r = PyIter_Send(inner, value, result);
     if (r != PYGEN_NEXT) {
         sendop_end(op);
     }
+    Py_DECREF(inner);
     return r;
 }
 
@@ -1378,6 +1381,7 @@ sendop_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         sendop_end(op);
         return NULL;
     }
+    /* (the bound method holds the coroutine for the call) */
     result = PyObject_Vectorcall(method, args, (size_t) nargs, NULL);
     Py_DECREF(method);
     if (!result) {
@@ -1391,9 +1395,12 @@ sendop_close(PyObject *self, PyObject *unused)
 {
     sendop_t *op = (sendop_t *) self;
     PyObject *r;
+    PyObject *inner;
     if (op->state == SENDOP_INNER) {
-        r = PyObject_CallMethodNoArgs(op->inner, str_close);
+        inner = Py_NewRef(op->inner);
+        r = PyObject_CallMethodNoArgs(inner, str_close);
         sendop_end(op);
+        Py_DECREF(inner);
         return r;
     }
     sendop_end(op);
