@@ -54,9 +54,9 @@ CONF
 # prints LABEL and the instructions per request of each thread
 count() {
     wrk -t1 -c4 -d1s "$2" > /dev/null
-    callgrind_control -z "$vg" > /dev/null
+    callgrind_control -z "$vg" > /dev/null 2>&1
     n=$(wrk -t1 -c4 -d"$DURATION" "$2" | awk '/requests in/ { print $1 }')
-    callgrind_control -d "$1" "$vg" > /dev/null
+    callgrind_control -d "$1" "$vg" > /dev/null 2>&1
     for f in $(ls "$dir"/cg.out."$vg".* | sort); do
         case $f in *-[0-9][0-9]) ;; *.[0-9]*) ;; *) continue ;; esac
         grep -h '^totals:' "$f"
