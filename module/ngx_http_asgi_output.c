@@ -592,6 +592,11 @@ ngx_http_asgi_name_is(const asgicore_str *name, const char *lowcase,
         return 0;
     }
 
+    /* apps send names in lower case, as ASGI asks */
+    if (ngx_memcmp(name->data, lowcase, len) == 0) {
+        return 1;
+    }
+
     /*
      * The library let only token bytes through (RFC 9110 tchar): among
      * them "| 0x20" maps exactly the upper-case letters onto the lower-case
