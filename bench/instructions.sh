@@ -111,3 +111,50 @@ for row in uvicorn_httptools_raw:hello_raw uvicorn_httptools_starlette:hello_sta
     count "${row%%:*}" "http://127.0.0.1:$((port + 1))/x"
     kill "$vg"; wait "$vg" 2>/dev/null || true; vg=""
 done
+
+# The interpreter itself: the same Python loop run by Debian's python3
+# (uvicorn's interpreter) and by libpython3.11.so (the module's, as
+# embedded), instructions per iteration. Two lengths, so that start-up
+# cancels out.
+if want interpreter_libpython; then
+    cat > "$dir/embed.c" <<'C'
+#include <Python.h>
+int main(int argc, char **argv)
+{
+    FILE *f = fopen(argv[1], "r");
+    Py_Initialize();
+    if (!f || PyRun_SimpleFile(f, argv[1]) != 0)
+        return 1;
+    return Py_FinalizeEx() < 0;
+}
+C
+    cat > "$dir/loop.py" <<'PY'
+def f(a, b=1):
+    return a + b
+class C:
+    def __init__(self, x):
+        self.x = x
+    def m(self):
+        return self.x
+d = {}
+for i in range(int(open(__file__ + ".n").read())):
+    d[i & 1023] = f(i)
+    C(i).m()
+    s = str(i) + "x"
+    l = [d, s, i]
+PY
+    cc -O2 "$dir/embed.c" -o "$dir/embed" \
+        $($PY-config --cflags --embed --ldflags) \
+        -Wl,-rpath,"$($PY -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')"
+    ir() {
+        echo "$2" > "$dir/loop.py.n"
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" \
+            "$dir/loop.py" 2>&1 | awk '/refs:/ { gsub(/,/, "", $4); print $4 }'
+    }
+    s1=$(ir "$PY" 20000) s2=$(ir "$PY" 80000)
+    e1=$(ir "$dir/embed" 20000) e2=$(ir "$dir/embed" 80000)
+    [ -n "$s1" ] && [ -n "$e1" ] || { echo "the interpreter runs failed"; exit 1; }
+    awk -v s=$((s2 - s1)) -v e=$((e2 - e1)) 'BEGIN {
+        printf "  %-22s %8.0f instructions/iteration (%s)\n", "python3 (static)", s / 60000, "uvicorn'"'"'s"
+        printf "  %-22s %8.0f instructions/iteration, %.2fx\n", "libpython3.11.so", e / 60000, e / s }'
+fi
