@@ -84,6 +84,22 @@ RuntimeWarning: coroutine 'send' was never awaited
 [alert]
 app error
 
+=== TEST 3d: receive() returns what an async def would (create_task, close, throw, never awaited)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+POST /receiveop
+abc
+--- error_code: 200
+--- response_body chomp
+coroutine http.request:b'abc':False throw:into a new one args:TypeError
+--- error_log
+RuntimeWarning: coroutine 'receive' was never awaited
+--- no_error_log
+[alert]
+app error
+
 === TEST 4: R2 a body in, S1 a streamed response out
 --- config
 asgi_python_path $ROOT/t/apps/python;

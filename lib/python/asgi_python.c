@@ -1145,6 +1145,8 @@ PyDoc_STRVAR(shutdown_timeout_doc, "shutdown_timeout() -> float\n\n"
 
 static PyObject *py_sender(PyObject *self, PyObject *const *args,
                            Py_ssize_t nargs);
+static PyObject *py_receiver(PyObject *self, PyObject *const *args,
+                             Py_ssize_t nargs);
 
 static PyMethodDef asgicore_methods[] = {
     {"receive", py_receive, METH_O, receive_doc},
@@ -1158,6 +1160,8 @@ static PyMethodDef asgicore_methods[] = {
     {"set_handlers", py_set_handlers, METH_VARARGS, set_handlers_doc},
     {"sender", (PyCFunction) (void (*)(void)) py_sender, METH_FASTCALL,
      "sender(scope, handle) -> the send callable of one request"},
+    {"receiver", (PyCFunction) (void (*)(void)) py_receiver, METH_FASTCALL,
+     "receiver(scope, handle) -> the receive callable of one request"},
     {"wake_fd", py_wake_fd, METH_NOARGS, wake_fd_doc},
     {"stopping", py_stopping, METH_NOARGS, stopping_doc},
     {"app_config", py_app_config, METH_O, app_config_doc},
@@ -1190,19 +1194,23 @@ static PyTypeObject handle_type = {
 };
 
 /*
- * The `send` an app is given (Sender), and what calling it returns
- * (SendOp): a coroutine (registered as collections.abc.Coroutine by the
- * runtime) that does nothing until it is awaited, as an `async def` would.
- * Its first step sends from C when the runtime's batch is on and no earlier
- * send is pending, the common case: no frame, no StopIteration. Otherwise,
- * and when the library answers anything but OK, it hands over to the
- * runtime's Python code (_Scope.send, _Scope._sent) and passes every
- * send, throw and close on to that coroutine.
+ * The `send` and `receive` an app is given (Sender), and what calling them
+ * returns (SendOp): a coroutine (registered as collections.abc.Coroutine by
+ * the runtime) that does nothing until it is awaited, as an `async def`
+ * would. Its first step runs in C in the common case (no frame, no
+ * StopIteration): a send when the runtime's batch is on and no earlier
+ * send is pending, a receive when a message is there. Otherwise, and when
+ * the library answers a send with anything but OK, it hands over to the
+ * runtime's Python code (_Scope.send, _Scope._sent, _Scope.receive) and
+ * passes every send, throw and close on to that coroutine.
  */
+enum { OP_SEND, OP_RECEIVE };
+
 typedef struct {
     PyObject_HEAD
     PyObject *st; /* the runtime's _Scope */
     PyObject *h;  /* its handle */
+    int kind;     /* OP_SEND, OP_RECEIVE */
     vectorcallfunc vectorcall;
 } sender_t;
 
@@ -1213,13 +1221,14 @@ typedef struct {
     PyObject *st, *h, *message; /* until the first step */
     PyObject *inner;            /* the Python coroutine it handed over to */
     int state;
+    int kind;
 } sendop_t;
 
 static PyTypeObject sender_type, sendop_type;
 
 /* Names looked up on the runtime's _Scope, interned once. */
 static PyObject *str_send_pending, *str_send, *str_sent, *str_throw,
-    *str_close;
+    *str_close, *str_receive, *str_client_left;
 
 static void
 sendop_end(sendop_t *op)
@@ -1245,7 +1254,43 @@ sendop_step_inner(sendop_t *op, PyObject *value, PyObject **result)
     return r;
 }
 
-/* The first step: the send itself. */
+/* The first step of a receive: a message that is there is returned. */
+static PySendResult
+receiveop_first(sendop_t *op, PyObject **result)
+{
+    PyObject *message, *type;
+    int left;
+    *result = NULL;
+    if (!(message = py_receive(NULL, op->h))) {
+        sendop_end(op);
+        return PYGEN_ERROR;
+    }
+    if (message != Py_None) {
+        type = PyDict_GetItemWithError(message, k.type);
+        left = type && PyUnicode_Check(type) &&
+               (PyUnicode_Compare(type, k.http_disconnect) == 0 ||
+                PyUnicode_Compare(type, k.ws_disconnect) == 0);
+        if ((!type && PyErr_Occurred()) ||
+            (left && PyObject_SetAttr(op->st, str_client_left, Py_True) < 0)) {
+            Py_DECREF(message);
+            sendop_end(op);
+            return PYGEN_ERROR;
+        }
+        sendop_end(op);
+        *result = message;
+        return PYGEN_RETURN;
+    }
+    Py_DECREF(message);
+    /* nothing yet: the Python receive waits for it */
+    if (!(op->inner = PyObject_CallMethodNoArgs(op->st, str_receive))) {
+        sendop_end(op);
+        return PYGEN_ERROR;
+    }
+    op->state = SENDOP_INNER;
+    return sendop_step_inner(op, Py_None, result);
+}
+
+/* The first step of a send: the send itself. */
 static PySendResult
 sendop_first(sendop_t *op, PyObject **result)
 {
@@ -1307,7 +1352,8 @@ sendop_am_send(PyObject *self, PyObject *value, PyObject **result)
                                              "a just-started coroutine");
             return PYGEN_ERROR;
         }
-        return sendop_first(op, result);
+        return op->kind == OP_RECEIVE ? receiveop_first(op, result)
+                                      : sendop_first(op, result);
     case SENDOP_INNER:
         return sendop_step_inner(op, value, result);
     default:
@@ -1352,7 +1398,10 @@ sendop_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *method, *result;
     if (op->state == SENDOP_NEW) {
         /* a coroutine that never ran: Python's own raises at once */
-        op->inner = PyObject_CallMethodOneArg(op->st, str_send, op->message);
+        op->inner =
+            op->kind == OP_RECEIVE
+                ? PyObject_CallMethodNoArgs(op->st, str_receive)
+                : PyObject_CallMethodOneArg(op->st, str_send, op->message);
         if (!op->inner) {
             sendop_end(op);
             return NULL;
@@ -1444,7 +1493,10 @@ sendop_dealloc(PyObject *self)
         /* as Python warns of a coroutine nobody awaited or closed */
         PyErr_Fetch(&type, &value, &tb);
         if (PyErr_WarnEx(PyExc_RuntimeWarning,
-                         "coroutine 'send' was never awaited", 1) < 0) {
+                         ((sendop_t *) self)->kind == OP_RECEIVE
+                             ? "coroutine 'receive' was never awaited"
+                             : "coroutine 'send' was never awaited",
+                         1) < 0) {
             PyErr_WriteUnraisable(self);
         }
         PyErr_Restore(type, value, tb);
@@ -1472,7 +1524,7 @@ static PyTypeObject sendop_type = {
     .tp_dealloc = sendop_dealloc,
     .tp_as_async = &sendop_async,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "An ASGI send, awaited as a coroutine.",
+    .tp_doc = "An ASGI send or receive, awaited as a coroutine.",
     .tp_traverse = sendop_traverse,
     .tp_clear = sendop_clear,
     .tp_iter = PyObject_SelfIter,
@@ -1488,7 +1540,14 @@ sender_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *message = NULL;
     sendop_t *op;
-    if (nargs == 1 && kwnames == NULL) {
+    if (sender->kind == OP_RECEIVE) {
+        if (nargs || kwnames) {
+            return PyErr_Format(PyExc_TypeError,
+                                "receive() takes no arguments");
+        }
+        message = Py_None;
+    }
+    else if (nargs == 1 && kwnames == NULL) {
         message = args[0];
     }
     else if (nargs == 0 && kwnames && PyTuple_GET_SIZE(kwnames) == 1 &&
@@ -1509,6 +1568,7 @@ sender_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
     op->message = Py_NewRef(message);
     op->inner = NULL;
     op->state = SENDOP_NEW;
+    op->kind = sender->kind;
     PyObject_GC_Track(op);
     return (PyObject *) op;
 }
@@ -1526,6 +1586,7 @@ sender_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     sender->st = Py_NewRef(st);
     sender->h = Py_NewRef(h);
+    sender->kind = OP_SEND;
     sender->vectorcall = sender_vectorcall;
     return (PyObject *) sender;
 }
@@ -1554,22 +1615,36 @@ sender_dealloc(PyObject *self)
     Py_TYPE(self)->tp_free(self);
 }
 
-/* sender(scope, handle): a new Sender, without the type call's parsing */
 static PyObject *
-py_sender(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+make_sender(PyObject *const *args, Py_ssize_t nargs, int kind)
 {
     sender_t *sender;
     if (nargs != 2 || !Py_IS_TYPE(args[1], &handle_type)) {
-        return PyErr_Format(PyExc_TypeError, "sender(scope, handle)");
+        return PyErr_Format(PyExc_TypeError, "expected (scope, handle)");
     }
     if (!(sender = PyObject_GC_New(sender_t, &sender_type))) {
         return NULL;
     }
     sender->st = Py_NewRef(args[0]);
     sender->h = Py_NewRef(args[1]);
+    sender->kind = kind;
     sender->vectorcall = sender_vectorcall;
     PyObject_GC_Track(sender);
     return (PyObject *) sender;
+}
+
+/* sender(scope, handle), receiver(scope, handle): a request's send and
+ * receive callables, without the type call's parsing */
+static PyObject *
+py_sender(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return make_sender(args, nargs, OP_SEND);
+}
+
+static PyObject *
+py_receiver(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return make_sender(args, nargs, OP_RECEIVE);
 }
 
 static PyTypeObject sender_type = {
@@ -1639,7 +1714,9 @@ init_asgicore(void)
         !(str_send = PyUnicode_InternFromString("send")) ||
         !(str_sent = PyUnicode_InternFromString("_sent")) ||
         !(str_throw = PyUnicode_InternFromString("throw")) ||
-        !(str_close = PyUnicode_InternFromString("close"))) {
+        !(str_close = PyUnicode_InternFromString("close")) ||
+        !(str_receive = PyUnicode_InternFromString("receive")) ||
+        !(str_client_left = PyUnicode_InternFromString("client_left"))) {
         return NULL;
     }
     m = PyModule_Create(&asgicore_module);

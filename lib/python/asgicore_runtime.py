@@ -457,9 +457,11 @@ def _end_batch() -> None:
 
 _receive = _asgicore.receive
 _send = _asgicore.send
-# The app's send: its coroutines run the common case in C (asgi_python.c);
-# registered so that asyncio takes them as coroutines (create_task).
+# The app's send and receive: their coroutines run the common case in C
+# (asgi_python.c); registered so that asyncio takes them as coroutines
+# (create_task).
 _sender = _asgicore.sender
+_receiver = _asgicore.receiver
 collections.abc.Coroutine.register(_asgicore.SendOp)
 _PENDING = _asgicore.PENDING
 _OK = _asgicore.OK
@@ -557,7 +559,7 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
                 return
             if ok:
                 scope["state"] = lifespan.state.copy()
-        await app(scope, st.receive, _sender(st, st.h))
+        await app(scope, _receiver(st, st.h), _sender(st, st.h))
     except asyncio.CancelledError:
         if not st.cancelled:
             failed, message = True, "cancelled"

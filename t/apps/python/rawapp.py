@@ -87,6 +87,27 @@ async def app(scope, receive, send):
             checks.append("bad:%s" % e)
         await send(message={"type": body,
                             "body": (" " + " ".join(checks)).encode()})
+    elif kind == "receiveop":
+        # receive()'s result behaves as the coroutine of an `async def` does
+        checks = []
+        op = receive()
+        checks.append("coroutine" if asyncio.iscoroutine(op) else "other")
+        message = await asyncio.create_task(op)
+        checks.append("%s:%r:%s" % (message["type"], message["body"],
+                                    message["more_body"]))
+        closed = receive()
+        closed.close()
+        receive()  # never awaited
+        thrown = receive()
+        try:
+            thrown.throw(ValueError("into a new one"))
+        except ValueError as e:
+            checks.append("throw:%s" % e)
+        try:
+            receive(1)
+        except TypeError:
+            checks.append("args:TypeError")
+        await respond(send, 200, " ".join(checks).encode())
     elif kind == "addrs":
         # and whether the scope's dicts are each request's own
         fresh = "mutated" not in scope and "mutated" not in scope["asgi"]
