@@ -100,6 +100,21 @@ RuntimeWarning: coroutine 'receive' was never awaited
 [alert]
 app error
 
+=== TEST 3e: send() and receive() where an outside attack found them unlike an async def's: a warning that is an error (the worker crashed), throw after the end, re-entry while sending, the coroutine mark, weak references
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /sendop-edges
+--- error_code: 200
+--- response_body chomp
+body iscoroutinefunction:True names:send,receive RuntimeError:cannot reuse already awaited coroutine TypeError:throw expected at least 1 argument, got 0 reenter:coroutine already executing reenter:coroutine already executing reenter:coroutine already executing weakref:True
+--- error_log
+RuntimeWarning: coroutine 'send' was never awaited
+--- no_error_log
+[alert]
+app error
+
 === TEST 4: R2 a body in, S1 a streamed response out
 --- config
 asgi_python_path $ROOT/t/apps/python;

@@ -663,10 +663,14 @@ static int
 flag(PyObject *message, PyObject *key)
 {
     PyObject *v = PyDict_GetItemWithError(message, key);
+    int truth;
     if (!v) {
         return PyErr_Occurred() ? -1 : 0;
     }
-    return PyObject_IsTrue(v);
+    Py_INCREF(v); /* its __bool__ may take it out of the message */
+    truth = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return truth;
 }
 
 static PyObject *
@@ -861,9 +865,14 @@ py_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (type == k.response_body || type == k.ws_response_body ||
         PyUnicode_Compare(type, k.response_body) == 0 ||
         PyUnicode_Compare(type, k.ws_response_body) == 0) {
-        body = PyDict_GetItemWithError(message, k.body);
+        /* more_body first: its truth may run app code (__bool__), which
+         * could take the body out of the message */
         more = flag(message, k.more_body);
-        if ((!body && PyErr_Occurred()) || more < 0) {
+        if (more < 0) {
+            return NULL;
+        }
+        body = PyDict_GetItemWithError(message, k.body);
+        if (!body && PyErr_Occurred()) {
             return NULL;
         }
         if (!body) {
@@ -1212,14 +1221,17 @@ typedef struct {
     PyObject *h;  /* its handle */
     int kind;     /* OP_SEND, OP_RECEIVE */
     vectorcallfunc vectorcall;
+    PyObject *weakrefs;
 } sender_t;
 
-enum { SENDOP_NEW, SENDOP_INNER, SENDOP_DONE };
+/* RUNNING: its first step is under way (code it runs may call the op) */
+enum { SENDOP_NEW, SENDOP_RUNNING, SENDOP_INNER, SENDOP_DONE };
 
 typedef struct {
     PyObject_HEAD
     PyObject *st, *h, *message; /* until the first step */
     PyObject *inner;            /* the Python coroutine it handed over to */
+    PyObject *weakrefs;
     int state;
     int kind;
 } sendop_t;
@@ -1352,8 +1364,12 @@ sendop_am_send(PyObject *self, PyObject *value, PyObject **result)
                                              "a just-started coroutine");
             return PYGEN_ERROR;
         }
+        op->state = SENDOP_RUNNING;
         return op->kind == OP_RECEIVE ? receiveop_first(op, result)
                                       : sendop_first(op, result);
+    case SENDOP_RUNNING:
+        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+        return PYGEN_ERROR;
     case SENDOP_INNER:
         return sendop_step_inner(op, value, result);
     default:
@@ -1396,6 +1412,14 @@ sendop_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     sendop_t *op = (sendop_t *) self;
     PyObject *method, *result;
+    if (nargs < 1 || nargs > 3) {
+        return PyErr_Format(PyExc_TypeError,
+                            "throw expected at least 1 argument, got %zd",
+                            nargs);
+    }
+    if (op->state == SENDOP_RUNNING) {
+        return PyErr_Format(PyExc_ValueError, "coroutine already executing");
+    }
     if (op->state == SENDOP_NEW) {
         /* a coroutine that never ran: Python's own raises at once */
         op->inner =
@@ -1410,21 +1434,9 @@ sendop_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_CLEAR(op->message);
     }
     if (op->state == SENDOP_DONE) {
-        if (nargs < 1) {
-            return PyErr_Format(PyExc_TypeError, "throw expected an "
-                                                 "exception");
-        }
-        if (PyExceptionInstance_Check(args[0])) {
-            PyErr_SetObject((PyObject *) Py_TYPE(args[0]), args[0]);
-        }
-        else if (PyExceptionClass_Check(args[0])) {
-            PyErr_SetObject(args[0], nargs > 1 ? args[1] : NULL);
-        }
-        else {
-            PyErr_SetString(PyExc_TypeError, "exceptions must derive from "
-                                             "BaseException");
-        }
-        return NULL;
+        /* as a finished coroutine answers */
+        return PyErr_Format(PyExc_RuntimeError,
+                            "cannot reuse already awaited coroutine");
     }
     if (!(method = PyObject_GetAttr(op->inner, str_throw))) {
         sendop_end(op);
@@ -1445,6 +1457,9 @@ sendop_close(PyObject *self, PyObject *unused)
     sendop_t *op = (sendop_t *) self;
     PyObject *r;
     PyObject *inner;
+    if (op->state == SENDOP_RUNNING) {
+        return PyErr_Format(PyExc_ValueError, "coroutine already executing");
+    }
     if (op->state == SENDOP_INNER) {
         inner = Py_NewRef(op->inner);
         r = PyObject_CallMethodNoArgs(inner, str_close);
@@ -1484,26 +1499,88 @@ sendop_clear(PyObject *self)
     return 0;
 }
 
+/* As Python warns of a coroutine nobody awaited or closed; a finalizer,
+ * not dealloc, so that the warning (an exception under "error" filters,
+ * reported as unraisable) may hold the object. */
+static void
+sendop_finalize(PyObject *self)
+{
+    sendop_t *op = (sendop_t *) self;
+    PyObject *type, *value, *tb;
+    if (op->state != SENDOP_NEW) {
+        return;
+    }
+    op->state = SENDOP_DONE; /* warned once */
+    PyErr_Fetch(&type, &value, &tb);
+    if (PyErr_WarnEx(PyExc_RuntimeWarning,
+                     op->kind == OP_RECEIVE
+                         ? "coroutine 'receive' was never awaited"
+                         : "coroutine 'send' was never awaited",
+                     1) < 0) {
+        PyErr_WriteUnraisable(self);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
 static void
 sendop_dealloc(PyObject *self)
 {
-    PyObject *type, *value, *tb;
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return; /* resurrected by the warning's handler */
+    }
     PyObject_GC_UnTrack(self);
-    if (((sendop_t *) self)->state == SENDOP_NEW) {
-        /* as Python warns of a coroutine nobody awaited or closed */
-        PyErr_Fetch(&type, &value, &tb);
-        if (PyErr_WarnEx(PyExc_RuntimeWarning,
-                         ((sendop_t *) self)->kind == OP_RECEIVE
-                             ? "coroutine 'receive' was never awaited"
-                             : "coroutine 'send' was never awaited",
-                         1) < 0) {
-            PyErr_WriteUnraisable(self);
-        }
-        PyErr_Restore(type, value, tb);
+    if (((sendop_t *) self)->weakrefs) {
+        PyObject_ClearWeakRefs(self);
     }
     sendop_clear(self);
     PyObject_GC_Del(self);
 }
+
+/* What introspection asks of a coroutine and its function. */
+static PyObject *
+op_name(int kind)
+{
+    return PyUnicode_FromString(kind == OP_RECEIVE ? "receive" : "send");
+}
+
+static PyObject *
+sendop_get_name(PyObject *self, void *closure)
+{
+    return op_name(((sendop_t *) self)->kind);
+}
+
+static PyObject *
+sender_get_name(PyObject *self, void *closure)
+{
+    return op_name(((sender_t *) self)->kind);
+}
+
+/* asyncio.iscoroutinefunction(send) is true, as for an async def (asgiref
+ * warns when async_to_sync is given a callable without the mark) */
+static PyObject *
+sender_get_is_coroutine(PyObject *self, void *closure)
+{
+    PyObject *coroutines = PyImport_ImportModule("asyncio.coroutines"), *mark;
+    if (!coroutines) {
+        return NULL;
+    }
+    mark = PyObject_GetAttrString(coroutines, "_is_coroutine");
+    Py_DECREF(coroutines);
+    return mark;
+}
+
+static PyGetSetDef sendop_getset[] = {
+    {"__name__", sendop_get_name, NULL, NULL, NULL},
+    {"__qualname__", sendop_get_name, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyGetSetDef sender_getset[] = {
+    {"__name__", sender_get_name, NULL, NULL, NULL},
+    {"__qualname__", sender_get_name, NULL, NULL, NULL},
+    {"_is_coroutine", sender_get_is_coroutine, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
 
 static PyMethodDef sendop_methods[] = {
     {"send", sendop_send, METH_O, NULL},
@@ -1530,6 +1607,9 @@ static PyTypeObject sendop_type = {
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = sendop_iternext,
     .tp_methods = sendop_methods,
+    .tp_getset = sendop_getset,
+    .tp_weaklistoffset = offsetof(sendop_t, weakrefs),
+    .tp_finalize = sendop_finalize,
 };
 
 static PyObject *
@@ -1567,6 +1647,7 @@ sender_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
     op->h = Py_NewRef(sender->h);
     op->message = Py_NewRef(message);
     op->inner = NULL;
+    op->weakrefs = NULL;
     op->state = SENDOP_NEW;
     op->kind = sender->kind;
     PyObject_GC_Track(op);
@@ -1611,6 +1692,9 @@ static void
 sender_dealloc(PyObject *self)
 {
     PyObject_GC_UnTrack(self);
+    if (((sender_t *) self)->weakrefs) {
+        PyObject_ClearWeakRefs(self);
+    }
     sender_clear(self);
     Py_TYPE(self)->tp_free(self);
 }
@@ -1627,6 +1711,7 @@ make_sender(PyObject *const *args, Py_ssize_t nargs, int kind)
     }
     sender->st = Py_NewRef(args[0]);
     sender->h = Py_NewRef(args[1]);
+    sender->weakrefs = NULL;
     sender->kind = kind;
     sender->vectorcall = sender_vectorcall;
     PyObject_GC_Track(sender);
@@ -1659,6 +1744,8 @@ static PyTypeObject sender_type = {
     .tp_traverse = sender_traverse,
     .tp_clear = sender_clear,
     .tp_new = sender_new,
+    .tp_getset = sender_getset,
+    .tp_weaklistoffset = offsetof(sender_t, weakrefs),
 };
 
 /* A new handle holding `scope`, which the app owns; NULL with an

@@ -108,6 +108,48 @@ async def app(scope, receive, send):
         except TypeError:
             checks.append("args:TypeError")
         await respond(send, 200, " ".join(checks).encode())
+    elif kind == "sendop-edges":
+        # what an outside attack found different from an async def's
+        import warnings
+        import weakref
+        checks = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            # dropped at once: the warning is an exception, reported as
+            # unraisable, and nothing crashes
+            send({"type": "http.response.start", "status": 500,
+                  "headers": []})
+        checks.append("iscoroutinefunction:%s" % (
+            asyncio.iscoroutinefunction(send)
+            and asyncio.iscoroutinefunction(receive)))
+        checks.append("names:%s,%s" % (send.__name__, receive.__qualname__))
+        op = send({"type": "http.response.start", "status": 200,
+                   "headers": [(b"content-type", b"text/plain")]})
+        ref = weakref.ref(op)
+        await op
+        for args in ((ValueError("late"),), ()):
+            try:
+                op.throw(*args)
+            except (RuntimeError, TypeError) as e:
+                checks.append("%s:%s" % (type(e).__name__, e))
+
+        class Reenter:
+            # a truth test that calls back into the running send
+            def __bool__(self):
+                for call in (lambda: again.send(None), again.close,
+                             lambda: again.throw(KeyError)):
+                    try:
+                        call()
+                    except ValueError as e:
+                        checks.append("reenter:%s" % e)
+                return True
+        again = send({"type": "http.response.body", "body": b"body ",
+                      "more_body": Reenter()})
+        await again
+        del op
+        checks.append("weakref:%s" % (ref() is None))
+        await send({"type": "http.response.body",
+                    "body": " ".join(checks).encode()})
     elif kind == "addrs":
         # and whether the scope's dicts are each request's own
         fresh = "mutated" not in scope and "mutated" not in scope["asgi"]
