@@ -496,6 +496,23 @@ channels disconnect 1000
 channels disconnect 4001
 --- timeout: 30
 
+=== TEST 30b: Django Channels: a synchronous consumer, whose thread sends through asgiref's async_to_sync (which warns of a send that is not marked as a coroutine function)
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wschannels.asgi:application; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /echo 'text one' recv 'text two' recv 'close 1000' recv eof
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: sync echo: one
+text: sync echo: two
+close 1000 ''
+eof
+--- no_error_log
+non-async-marked
+[error]
+--- timeout: 30
+
 === TEST 31: W15 W11 a client that never answers the 1001 of a quit: after the close timeout its app hears 1006, gets its grace period and its cancel, then nginx exits
 --- main_config
 env ASGI_RECORD=$RECORD;

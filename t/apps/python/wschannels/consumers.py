@@ -1,7 +1,8 @@
 import json
 import os
 
-from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.generic.websocket import (AsyncWebsocketConsumer,
+                                        WebsocketConsumer)
 
 
 def record(line):
@@ -30,3 +31,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def chat_message(self, event):
         await self.send(text_data=json.dumps({"message": event["text"]}))
+
+
+class SyncEchoConsumer(WebsocketConsumer):
+    """A synchronous consumer: Channels runs it in a thread and calls the
+    server's send through asgiref's async_to_sync."""
+
+    def receive(self, text_data=None, bytes_data=None):
+        self.send(text_data="sync echo: %s" % text_data)
