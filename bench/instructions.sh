@@ -6,7 +6,8 @@
 # noise, so an A/B of two builds shows a change of a few hundred
 # instructions that wall-clock runs cannot; they leave out the kernel
 # (system calls, wake-ups), which `make bench` measures.
-# Usage: bench/instructions.sh BUILD_DIR; ONLY=REGEX picks rows.
+# Usage: bench/instructions.sh BUILD_DIR; ONLY=REGEX picks rows; KEEP=DIR
+# keeps each row's callgrind profiles there (callgrind_annotate reads them).
 set -eu
 . "$(dirname "$0")/common.sh"
 B=$(cd "${1:-build}" && pwd)
@@ -17,6 +18,7 @@ dir=$(mktemp -d)
 vg=""
 cleanup() {
     [ -n "$vg" ] && kill "$vg" 2>/dev/null && wait "$vg" 2>/dev/null
+    [ -z "${KEEP:-}" ] || cp -r "$dir/logs" "$dir/valgrind.log" "$KEEP/" 2>/dev/null || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -60,7 +62,11 @@ count() {
     for f in $(ls "$dir"/cg.out."$vg".* | sort); do
         case $f in *-[0-9][0-9]) ;; *.[0-9]*) ;; *) continue ;; esac
         grep -h '^totals:' "$f"
-        rm -f "$f"
+        if [ -n "${KEEP:-}" ]; then
+            mv "$f" "$KEEP/$1.${f##*.}"
+        else
+            rm -f "$f"
+        fi
     done | awk -v l="$1" -v n="$n" '
         { t[NR] = $2 / n; s += $2 / n }
         END {
@@ -79,6 +85,7 @@ want() { [ -z "${ONLY:-}" ] || echo "$1" | grep -Eq "$ONLY"; }
 ready() {
     i=0
     until curl -sf "$1" > /dev/null; do
+        kill -0 "$vg" 2>/dev/null || { cat "$dir/valgrind.log"; exit 1; }
         i=$((i + 1))
         [ $i -lt 600 ] || { echo "no answer from $1"; exit 1; }
         sleep 0.5

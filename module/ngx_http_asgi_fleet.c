@@ -24,6 +24,11 @@
  * interval: app threads change the figures without waking nginx */
 #define NGX_HTTP_ASGI_FLEET_REPUBLISH  200
 
+/* figures that change publish at most once per this interval: once per
+ * turn of the event loop cost a lock and a copy per app on every request;
+ * the answering worker's own figures are always current */
+#define NGX_HTTP_ASGI_FLEET_SPACING    10
+
 
 typedef struct {
     ngx_atomic_t                   pid;        /* 0: a free slot */
@@ -61,6 +66,8 @@ static ngx_http_asgi_main_conf_t   *ngx_http_asgi_fleet_conf;
 static ngx_http_asgi_fleet_slot_t  *ngx_http_asgi_fleet_slot;
 static ngx_event_t                  ngx_http_asgi_fleet_posted;
 static ngx_event_t                  ngx_http_asgi_fleet_timer;
+static ngx_event_t                  ngx_http_asgi_fleet_soon;
+static ngx_msec_t                   ngx_http_asgi_fleet_published;
 static ngx_msec_t                   ngx_http_asgi_fleet_tried;
 static ngx_uint_t                   ngx_http_asgi_fleet_warned;
 
@@ -172,6 +179,10 @@ ngx_http_asgi_fleet_join(ngx_cycle_t *cycle, ngx_http_asgi_main_conf_t *amcf)
     ngx_http_asgi_fleet_timer.data = ngx_http_asgi_worker->wake;
     ngx_http_asgi_fleet_timer.log = cycle->log;
     ngx_http_asgi_fleet_timer.cancelable = 1;
+    ngx_http_asgi_fleet_soon.handler = ngx_http_asgi_fleet_publish_handler;
+    ngx_http_asgi_fleet_soon.data = ngx_http_asgi_worker->wake;
+    ngx_http_asgi_fleet_soon.log = cycle->log;
+    ngx_http_asgi_fleet_soon.cancelable = 1;
 
     ngx_http_asgi_fleet_claim();
 }
@@ -250,6 +261,10 @@ ngx_http_asgi_fleet_leave(void)
 
     if (ngx_http_asgi_fleet_timer.timer_set) {
         ngx_del_timer(&ngx_http_asgi_fleet_timer);
+    }
+
+    if (ngx_http_asgi_fleet_soon.timer_set) {
+        ngx_del_timer(&ngx_http_asgi_fleet_soon);
     }
 
     sh = ngx_http_asgi_fleet_zone->data;
@@ -335,11 +350,13 @@ ngx_http_asgi_fleet_reap(ngx_http_asgi_fleet_sh_t *sh)
 
 
 /* Something may have changed the figures: publish them once this turn of
- * the event loop is over. */
+ * the event loop is over, or the spacing after the last publication. */
 
 void
 ngx_http_asgi_fleet_changed(void)
 {
+    ngx_msec_t  elapsed;
+
     if (ngx_http_asgi_fleet_slot == NULL) {
         if (ngx_http_asgi_fleet_zone != NULL
             && ngx_http_asgi_fleet_zone->data != NULL
@@ -352,9 +369,21 @@ ngx_http_asgi_fleet_changed(void)
         return;
     }
 
-    if (!ngx_http_asgi_fleet_posted.posted) {
-        ngx_post_event(&ngx_http_asgi_fleet_posted, &ngx_posted_events);
+    if (ngx_http_asgi_fleet_posted.posted
+        || ngx_http_asgi_fleet_soon.timer_set)
+    {
+        return;
     }
+
+    elapsed = ngx_current_msec - ngx_http_asgi_fleet_published;
+
+    if (elapsed >= NGX_HTTP_ASGI_FLEET_SPACING) {
+        ngx_post_event(&ngx_http_asgi_fleet_posted, &ngx_posted_events);
+        return;
+    }
+
+    ngx_add_timer(&ngx_http_asgi_fleet_soon,
+                  NGX_HTTP_ASGI_FLEET_SPACING - elapsed);
 }
 
 
@@ -379,6 +408,12 @@ ngx_http_asgi_fleet_publish(void)
            != ASGICORE_OK)
     {
         return;
+    }
+
+    ngx_http_asgi_fleet_published = ngx_current_msec;
+
+    if (ngx_http_asgi_fleet_soon.timer_set) {
+        ngx_del_timer(&ngx_http_asgi_fleet_soon);
     }
 
     slot->counters = c;
