@@ -7,6 +7,7 @@
 // disconnect a scope from its own callbacks).
 #pragma once
 
+#include "adaptive_mutex.hpp"
 #include "app.hpp"
 #include "asgicore.h"
 #include "intrusive_list.hpp"
@@ -69,7 +70,7 @@ public:
     int drop(Scope *s);
 
 private:
-    using Lock = std::unique_lock<std::mutex>;
+    using Lock = std::unique_lock<AdaptiveMutex>;
     class HostCall;
     class AppCall;
 
@@ -126,7 +127,7 @@ private:
     void deliver_app_work(Scope *s, Lock &lk);
     void fire_wakes(Lock &lk);
 
-    std::mutex mu_;
+    AdaptiveMutex mu_;
     asgicore_settings settings_;
     asgicore_callbacks cb_;
     void *user_;
