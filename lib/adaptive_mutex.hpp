@@ -21,13 +21,25 @@ public:
         pthread_mutex_init(&m_, &attr);
         pthread_mutexattr_destroy(&attr);
     }
-    ~AdaptiveMutex() { pthread_mutex_destroy(&m_); }
+    ~AdaptiveMutex()
+    {
+        pthread_mutex_destroy(&m_);
+    }
     AdaptiveMutex(const AdaptiveMutex &) = delete;
     AdaptiveMutex &operator=(const AdaptiveMutex &) = delete;
 
-    void lock() noexcept { pthread_mutex_lock(&m_); }
-    bool try_lock() noexcept { return pthread_mutex_trylock(&m_) == 0; }
-    void unlock() noexcept { pthread_mutex_unlock(&m_); }
+    void lock() noexcept
+    {
+        pthread_mutex_lock(&m_);
+    }
+    bool try_lock() noexcept
+    {
+        return pthread_mutex_trylock(&m_) == 0;
+    }
+    void unlock() noexcept
+    {
+        pthread_mutex_unlock(&m_);
+    }
 
 private:
     pthread_mutex_t m_;
