@@ -55,4 +55,11 @@ bench-instructions:
 	$(MAKE) -s $(B)/bench/hello.so $(B)/ngx_http_asgi_module.so python
 	sh bench/instructions.sh $(B)
 
-.PHONY: bench ws-bench apache-bench profile bench-instructions
+# System calls and context switches per request (perf's tracepoints): the
+# kernel's share, counted (bench/syscalls.sh; root).
+bench-syscalls:
+	@sh tools/ensure-packages $$(sh tools/packages build bench)
+	$(MAKE) -s $(B)/bench/hello.so $(B)/ngx_http_asgi_module.so python
+	sh bench/syscalls.sh $(B)
+
+.PHONY: bench ws-bench apache-bench profile bench-instructions bench-syscalls
