@@ -44,3 +44,47 @@ wrk_cpu() {
         END { printf "%s %.2f %.2f\n", rps, t / 1e3 / n, nt / 1e3 / n }' \
         >> "$3"
 }
+
+# counting_conf BUILD_DIR PORT APPS_DIR: the one-worker, foreground nginx of
+# the counting benches (bench/instructions.sh, bench/syscalls.sh): return
+# 200 and the module's hello apps, native inline, raw, Starlette, FastAPI
+counting_conf() {
+    cat <<CONF
+load_module $1/ngx_http_asgi_module.so;
+$([ "$(id -u)" -eq 0 ] && echo "user root;")
+daemon off;
+master_process off;
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    asgi_python_path $3;
+    server {
+        listen 127.0.0.1:$2;
+        location = /return200 {
+            default_type text/plain;
+            return 200 "Hello, world!\n";
+        }
+        location /inline/ { asgi_native_app $1/bench/hello.so inline; }
+        location /raw/ { asgi_app hello_raw:app; }
+        location /star/ { asgi_app hello_star:app; }
+        location /fast/ { asgi_app hello_fastapi:app; }
+    }
+}
+CONF
+}
+
+# await_answer URL PID LOG: until URL answers; if the server PID exits
+# first, print its LOG and fail
+await_answer() {
+    i=0
+    until curl -sf "$1" > /dev/null; do
+        kill -0 "$2" 2>/dev/null || { cat "$3"; exit 1; }
+        i=$((i + 1))
+        [ $i -lt 600 ] || { echo "no answer from $1"; exit 1; }
+        sleep 0.5
+    done
+}

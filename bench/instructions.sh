@@ -25,32 +25,7 @@ trap cleanup EXIT
 mkdir -p "$dir/logs"
 port=$((22000 + $$ % 1000 * 2))
 
-cat > "$dir/nginx.conf" <<CONF
-load_module $B/ngx_http_asgi_module.so;
-$([ "$(id -u)" -eq 0 ] && echo "user root;")
-daemon off;
-master_process off;
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    asgi_python_path $HERE/apps;
-    server {
-        listen 127.0.0.1:$port;
-        location = /return200 {
-            default_type text/plain;
-            return 200 "Hello, world!\n";
-        }
-        location /inline/ { asgi_native_app $B/bench/hello.so inline; }
-        location /raw/ { asgi_app hello_raw:app; }
-        location /star/ { asgi_app hello_star:app; }
-        location /fast/ { asgi_app hello_fastapi:app; }
-    }
-}
-CONF
+counting_conf "$B" "$port" "$HERE/apps" > "$dir/nginx.conf"
 
 # count LABEL URL: warm up, zero the counters, load for DURATION, dump;
 # prints LABEL and the instructions per request of each thread
@@ -82,15 +57,6 @@ count() {
         }'
 }
 want() { [ -z "${ONLY:-}" ] || echo "$1" | grep -Eq "$ONLY"; }
-ready() {
-    i=0
-    until curl -sf "$1" > /dev/null; do
-        kill -0 "$vg" 2>/dev/null || { cat "$dir/valgrind.log"; exit 1; }
-        i=$((i + 1))
-        [ $i -lt 600 ] || { echo "no answer from $1"; exit 1; }
-        sleep 0.5
-    done
-}
 
 echo "callgrind, wrk -t1 -c4 -d$DURATION; user-space instructions per request" \
      "(module: nginx thread + Python thread):"
@@ -98,7 +64,9 @@ valgrind --tool=callgrind --separate-threads=yes --dump-instr=no -q \
     --callgrind-out-file="$dir/cg.out.%p" \
     nginx -p "$dir/" -c nginx.conf > "$dir/valgrind.log" 2>&1 &
 vg=$!
-for path in /raw/x /star/x /fast/x; do ready "http://127.0.0.1:$port$path"; done
+for path in /raw/x /star/x /fast/x; do
+    await_answer "http://127.0.0.1:$port$path" "$vg" "$dir/valgrind.log"
+done
 for row in nginx_return_200:/return200 module_native_inline:/inline/x \
     module_raw:/raw/x module_starlette:/star/x module_fastapi:/fast/x; do
     want "${row%%:*}" && count "${row%%:*}" "http://127.0.0.1:$port${row#*:}"
@@ -114,7 +82,7 @@ for row in uvicorn_httptools_raw:hello_raw uvicorn_httptools_starlette:hello_sta
         --http httptools --no-access-log --log-level warning \
         --port $((port + 1)) "${row#*:}:app" > "$dir/valgrind.log" 2>&1 &
     vg=$!
-    ready "http://127.0.0.1:$((port + 1))/x"
+    await_answer "http://127.0.0.1:$((port + 1))/x" "$vg" "$dir/valgrind.log"
     count "${row%%:*}" "http://127.0.0.1:$((port + 1))/x"
     kill "$vg"; wait "$vg" 2>/dev/null || true; vg=""
 done

@@ -25,31 +25,7 @@ trap cleanup EXIT
 mkdir -p "$dir/logs"
 port=$((24000 + $$ % 1000 * 2))
 
-cat > "$dir/nginx.conf" <<CONF
-load_module $B/ngx_http_asgi_module.so;
-$([ "$(id -u)" -eq 0 ] && echo "user root;")
-daemon off;
-master_process off;
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    asgi_python_path $HERE/apps;
-    server {
-        listen 127.0.0.1:$port;
-        location = /return200 {
-            default_type text/plain;
-            return 200 "Hello, world!\n";
-        }
-        location /inline/ { asgi_native_app $B/bench/hello.so inline; }
-        location /raw/ { asgi_app hello_raw:app; }
-        location /star/ { asgi_app hello_star:app; }
-    }
-}
-CONF
+counting_conf "$B" "$port" "$HERE/apps" > "$dir/nginx.conf"
 
 events=syscalls:sys_enter_futex,syscalls:sys_enter_write,syscalls:sys_enter_read
 events=$events,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_writev
@@ -78,21 +54,14 @@ count() {
         END { printf "  %-28s%s\n", l, s }' "$dir/perf.txt"
 }
 want() { [ -z "${ONLY:-}" ] || echo "$1" | grep -Eq "$ONLY"; }
-ready() {
-    i=0
-    until curl -sf "$1" > /dev/null; do
-        kill -0 "$srv" 2>/dev/null || { cat "$dir/server.log"; exit 1; }
-        i=$((i + 1))
-        [ $i -lt 300 ] || { echo "no answer from $1"; exit 1; }
-        sleep 0.2
-    done
-}
 
 echo "perf stat, wrk -t1 -c$CONNS -d${DURATION}s; per request, all the" \
      "server's threads:"
 nginx -p "$dir/" -c nginx.conf > "$dir/server.log" 2>&1 &
 srv=$!
-for path in /raw/x /star/x; do ready "http://127.0.0.1:$port$path"; done
+for path in /raw/x /star/x; do
+    await_answer "http://127.0.0.1:$port$path" "$srv" "$dir/server.log"
+done
 for row in nginx_return_200:/return200 module_native_inline:/inline/x \
     module_raw:/raw/x module_starlette:/star/x; do
     want "${row%%:*}" &&
@@ -106,7 +75,7 @@ for row in uvicorn_httptools_raw:hello_raw uvicorn_httptools_starlette:hello_sta
         --no-access-log --log-level warning --port $((port + 1)) \
         "${row#*:}:app" > "$dir/server.log" 2>&1 &
     srv=$!
-    ready "http://127.0.0.1:$((port + 1))/x"
+    await_answer "http://127.0.0.1:$((port + 1))/x" "$srv" "$dir/server.log"
     count "${row%%:*}" "http://127.0.0.1:$((port + 1))/x" "$srv"
     kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
 done

@@ -7,9 +7,9 @@
 // disconnect a scope from its own callbacks).
 #pragma once
 
-#include "adaptive_mutex.hpp"
 #include "app.hpp"
 #include "asgicore.h"
+#include "brief_spin_mutex.hpp"
 #include "intrusive_list.hpp"
 #include "scope.hpp"
 #include "scope_blocks.hpp"
@@ -70,7 +70,7 @@ public:
     int drop(Scope *s);
 
 private:
-    using Lock = std::unique_lock<AdaptiveMutex>;
+    using Lock = std::unique_lock<BriefSpinMutex>;
     class HostCall;
     class AppCall;
 
@@ -127,7 +127,7 @@ private:
     void deliver_app_work(Scope *s, Lock &lk);
     void fire_wakes(Lock &lk);
 
-    AdaptiveMutex mu_;
+    BriefSpinMutex mu_;
     asgicore_settings settings_;
     asgicore_callbacks cb_;
     void *user_;

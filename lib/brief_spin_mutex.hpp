@@ -12,12 +12,12 @@ namespace asgicore {
 // may hold the lock for tens of microseconds and spinning through that
 // takes the CPU from the thread that holds it (glibc's adaptive mutex
 // spins up to 100 rounds: uploads slowed by 8%).
-class AdaptiveMutex {
+class BriefSpinMutex {
 public:
-    AdaptiveMutex() noexcept { pthread_mutex_init(&m_, nullptr); }
-    ~AdaptiveMutex() { pthread_mutex_destroy(&m_); }
-    AdaptiveMutex(const AdaptiveMutex &) = delete;
-    AdaptiveMutex &operator=(const AdaptiveMutex &) = delete;
+    BriefSpinMutex() noexcept { pthread_mutex_init(&m_, nullptr); }
+    ~BriefSpinMutex() { pthread_mutex_destroy(&m_); }
+    BriefSpinMutex(const BriefSpinMutex &) = delete;
+    BriefSpinMutex &operator=(const BriefSpinMutex &) = delete;
 
     void lock() noexcept
     {
