@@ -292,6 +292,10 @@ private:
     Req *feeding_ = nullptr;  // inside its asgicore_scope_feed_body
     size_t feeding_fed_ = 0;  // its body before that call
     bool feeding_last_ = false;
+    // what the receives inside that call saw: the body only as it was
+    // before the call (the feed refused), only as after it (taken)
+    bool feeding_saw_before_ = false;
+    bool feeding_saw_after_ = false;
     // every request ever opened: host_data stays valid until the end
     std::vector<std::unique_ptr<Req>> reqs_;
     Req *slots_[kSlots] = {};
@@ -650,13 +654,20 @@ void Runner::step(uint8_t op)
             feeding_ = r;
             feeding_fed_ = fed_before;
             feeding_last_ = last_before;
+            feeding_saw_before_ = feeding_saw_after_ = false;
             int rc = call("asgicore_scope_feed_body", [&] {
                 return asgicore_scope_feed_body(r->scope, body_, len, more);
             });
             feeding_ = nullptr;
             if (rc == ASGICORE_PENDING)
                 r->paused = true;
-            if (rc != ASGICORE_OK && rc != ASGICORE_PENDING) {
+            bool taken = rc == ASGICORE_OK || rc == ASGICORE_PENDING;
+            // the library takes the bytes before it runs any callback
+            check(!(taken && feeding_saw_before_),
+                  "a receive inside a feed that took the body missed it");
+            check(taken || !feeding_saw_after_,
+                  "a receive inside a refused feed got its body");
+            if (!taken) {
                 r->fed = fed_before;  // not taken
                 r->fed_last = last_before;
             }
@@ -876,6 +887,9 @@ void Runner::check_receive(Owned *o, int rc, const asgicore_event &ev)
         return;
     }
     check(ev.type == ASGICORE_EVENT_HTTP_REQUEST, "an unknown event");
+    if (trace_)
+        std::fprintf(stderr, "  http.request: %zu bytes, more_body %d\n",
+                     ev.body_len, ev.more_body);
     check(!o->got_last, "http.request after the last body message");
     check(o->got + ev.body_len <= r->fed, "more body than the host fed");
     check(ev.body_len == 0 || ev.body != nullptr, "body bytes without data");
@@ -887,7 +901,19 @@ void Runner::check_receive(Owned *o, int rc, const asgicore_event &ev)
         }
     o->got += ev.body_len;
     bool all = r->fed_last && o->got == r->fed;
-    check(!ev.more_body == all, "more_body wrong on a body message");
+    if (r == feeding_) {
+        // the feed may yet be refused (paused, no memory): the app may
+        // see the body as it was before the call; which, the call's
+        // result decides
+        bool after = o->got <= r->fed && !ev.more_body == all;
+        bool before = o->got <= feeding_fed_ &&
+                      !ev.more_body == (feeding_last_ && o->got == feeding_fed_);
+        check(after || before, "more_body wrong on a body message");
+        feeding_saw_before_ |= before && !after;
+        feeding_saw_after_ |= after && !before;
+    } else {
+        check(!ev.more_body == all, "more_body wrong on a body message");
+    }
     o->got_last = !ev.more_body;
 }
 
