@@ -34,6 +34,18 @@ $(B)/$(1)/codec/%: t/unit/codec/%.cpp t/unit/codec/frames.hpp \
 endef
 $(foreach f,plain asan,$(eval $(call codec_flavour,$(f))))
 
+# The context's lock below the public header (C++, cmocka), also with TSan.
+LOCK_SRC := $(wildcard t/unit/lock/test_*.cpp)
+lock_tests = $(patsubst t/unit/lock/%.cpp,$(B)/$(1)/lock/%,$(LOCK_SRC))
+
+define lock_flavour
+$(B)/$(1)/lock/%: t/unit/lock/%.cpp lib/brief_spin_mutex.hpp
+	@mkdir -p $$(@D)
+	$$(CXX) $$(CXXSTD) $$(WARN) -g $$(CPPFLAGS_LIB) $$(FLAGS_$(1)) $$< \
+		-lcmocka -lpthread -o $$@
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call lock_flavour,$(f))))
+
 # Against the shared library, for valgrind's leak check of the real .so.
 $(B)/shared/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) \
 		$(B)/libasgicore.so.$(SOVERSION)
@@ -43,14 +55,16 @@ $(B)/shared/unit/%: t/unit/%.c $(UNIT_SUPPORT) $(UNIT_HDR) \
 
 unit-test: $(call unit,plain) $(call unit,asan) $(B)/tsan/unit/test_threaded \
 		$(B)/tsan/unit/test_ws_threaded \
-		$(call codec,plain) $(call codec,asan)
-	sh tools/run-unit plain $(call unit,plain) $(call codec,plain)
+		$(call codec,plain) $(call codec,asan) \
+		$(call lock_tests,plain) $(call lock_tests,tsan)
+	sh tools/run-unit plain $(call unit,plain) $(call codec,plain) \
+		$(call lock_tests,plain)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1 \
 		sh tools/run-unit asan $(call unit,asan) $(call codec,asan)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		sh tools/run-unit tsan $(B)/tsan/unit/test_threaded \
-		$(B)/tsan/unit/test_ws_threaded
+		$(B)/tsan/unit/test_ws_threaded $(call lock_tests,tsan)
 
 valgrind-test: $(call unit,shared)
 	sh tools/run-unit valgrind $(call unit,shared)
