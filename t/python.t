@@ -46,16 +46,17 @@ GET /a/scope?x=1
 --- apache_response_body
 3.0 2.4  1.1 GET b'x=1' /a/scope localhost
 
-=== TEST 3b: the scope's server and client addresses follow each request (the runtime reuses address objects and the scope's dicts' layout)
+=== TEST 3b: the scope's method, HTTP version, server and client addresses follow each request (the runtime reuses address and string objects, the scope's dicts' layout and the last request's values), whatever an app did to an earlier scope
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
 --- exec
 for i in 1 2 3; do
   for p in $PORT $H2PORT; do
-    v=--http1.1; [ $p = $H2PORT ] && v=--http2-prior-knowledge
-    got=$(curl -s $v -w 'LP=%{local_port}' http://127.0.0.1:$p/addrs)
-    want="('127.0.0.1', $p) ('127.0.0.1', ${got##*LP=}) fresh"
+    v=--http1.1 hv=1.1; [ $p = $H2PORT ] && v=--http2-prior-knowledge hv=2
+    m=GET; [ $i = 2 ] && m=PUT
+    got=$(curl -s $v -X $m -w 'LP=%{local_port}' http://127.0.0.1:$p/addrs)
+    want="$m $hv ('127.0.0.1', $p) ('127.0.0.1', ${got##*LP=}) fresh"
     body=$(printf '%s' "$got" | head -1)
     if [ "$body" = "$want" ]; then echo "ok $i $v"
     else echo "bad $i $v: $got (want $want)"; fi

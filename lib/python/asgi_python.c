@@ -217,6 +217,11 @@ static struct {
      * dicts start as copies of these (a copy takes the key table whole;
      * filling a new dict key by key hashes, probes and resizes). */
     PyObject *scope_template, *asgi_template;
+    /* The template's values of the fields most requests share (the last
+     * request's: a scope whose value is the same object keeps the copy's,
+     * saving a dict store each). Borrowed: the template holds them. */
+    PyObject *held_method, *held_scheme, *held_version, *held_root,
+        *held_server;
 } sk;
 
 /* A few recent values of one field of the scope (method, scheme, ...). */
@@ -354,10 +359,14 @@ intern_scope_keys(void)
             return -1;
         }
         for (n = 0; n < sizeof keys / sizeof keys[0]; n++) {
-            if (PyDict_SetItem(sk.scope_template, keys[n], Py_None) < 0) {
+            /* "type" is every HTTP scope's "http" */
+            if (PyDict_SetItem(sk.scope_template, keys[n],
+                               keys[n] == sk.type ? sk.http : Py_None) < 0) {
                 return -1;
             }
         }
+        sk.held_method = sk.held_scheme = sk.held_version = Py_None;
+        sk.held_root = sk.held_server = Py_None;
         if (PyDict_SetItem(sk.asgi_template, sk.version, sk.v3_0) < 0 ||
             PyDict_SetItem(sk.asgi_template, sk.spec_version, sk.v2_4) < 0) {
             return -1;
@@ -375,6 +384,31 @@ set_new(PyObject *dict, PyObject *key, PyObject *value)
         return -1;
     }
     rc = PyDict_SetItem(dict, key, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* dict[key] = value, a copy of the scope template whose value for key is
+ * *held: the same object is there already; another becomes the template's
+ * (and *held) for the next scopes. Takes the reference to value. */
+static int
+set_shared(PyObject *dict, PyObject *key, PyObject *value, PyObject **held)
+{
+    int rc;
+    if (value == NULL) {
+        return -1;
+    }
+    if (value == *held) {
+        Py_DECREF(value);
+        return 0;
+    }
+    rc = PyDict_SetItem(dict, key, value);
+    if (rc == 0) {
+        rc = PyDict_SetItem(sk.scope_template, key, value);
+    }
+    if (rc == 0) {
+        *held = value;
+    }
     Py_DECREF(value);
     return rc;
 }
@@ -427,20 +461,24 @@ scope_dict(asgicore_scope *scope)
         set_new(extensions, sk.trailers_ext, PyDict_New()) < 0) {
         goto failed;
     }
-    if (PyDict_SetItem(d, sk.type, sk.http) < 0 ||
-        set_new(d, sk.asgi, Py_NewRef(asgi)) < 0 ||
+    if (set_new(d, sk.asgi, Py_NewRef(asgi)) < 0 ||
         set_new(d, sk.extensions, Py_NewRef(extensions)) < 0 ||
-        set_new(d, sk.method, cached_str(&method_cache, i->method)) < 0 ||
-        set_new(d, sk.scheme, cached_str(&scheme_cache, i->scheme)) < 0 ||
-        set_new(d, sk.http_version,
-                cached_str(&version_cache, i->http_version)) < 0 ||
+        set_shared(d, sk.method, cached_str(&method_cache, i->method),
+                   &sk.held_method) < 0 ||
+        set_shared(d, sk.scheme, cached_str(&scheme_cache, i->scheme),
+                   &sk.held_scheme) < 0 ||
+        set_shared(d, sk.http_version,
+                   cached_str(&version_cache, i->http_version),
+                   &sk.held_version) < 0 ||
         set_new(d, sk.path, str_or_none(i->path, 1)) < 0 ||
         set_new(d, sk.raw_path, str_or_none(i->raw_path, 0)) < 0 ||
         set_new(d, sk.query_string, str_or_none(i->query_string, 0)) < 0 ||
-        set_new(d, sk.root_path, cached_str(&root_cache, i->root_path)) < 0 ||
+        set_shared(d, sk.root_path, cached_str(&root_cache, i->root_path),
+                   &sk.held_root) < 0 ||
         set_new(d, sk.headers, Py_NewRef(headers)) < 0 ||
         set_new(d, sk.client, client_addr(i->client)) < 0 ||
-        set_new(d, sk.server, server_addr(i->server)) < 0) {
+        set_shared(d, sk.server, server_addr(i->server), &sk.held_server) <
+            0) {
         goto failed;
     }
     Py_DECREF(asgi);

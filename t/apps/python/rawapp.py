@@ -153,10 +153,12 @@ async def app(scope, receive, send):
     elif kind == "addrs":
         # and whether the scope's dicts are each request's own
         fresh = "mutated" not in scope and "mutated" not in scope["asgi"]
+        line = "%s %s %r %r %s\n" % (
+            scope["method"], scope["http_version"], scope["server"],
+            scope["client"], "fresh" if fresh else "stale")
         scope["asgi"]["mutated"] = scope["mutated"] = True
-        await respond(send, 200, ("%r %r %s\n" % (
-            scope["server"], scope["client"],
-            "fresh" if fresh else "stale")).encode())
+        scope["method"] = scope["http_version"] = "mutated"
+        await respond(send, 200, line.encode())
     elif kind == "gc-off":
         gc.disable()  # only reference counting frees what requests leave
         await respond(send, 200, b"off\n")
