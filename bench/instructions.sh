@@ -6,7 +6,8 @@
 # noise, so an A/B of two builds shows a change of a few hundred
 # instructions that wall-clock runs cannot; they leave out the kernel
 # (system calls, wake-ups), which `make bench` measures.
-# Usage: bench/instructions.sh BUILD_DIR; ONLY=REGEX picks rows; KEEP=DIR
+# Usage: bench/instructions.sh BUILD_DIR; ONLY=REGEX picks rows; CONNS=N
+# connections (4; 1 serves one request per loop turn); KEEP=DIR
 # keeps each row's callgrind profiles there (callgrind_annotate reads them).
 set -eu
 . "$(dirname "$0")/common.sh"
@@ -14,6 +15,7 @@ B=$(cd "${1:-build}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-/usr/bin/python3}
 DURATION=${DURATION:-4s}
+CONNS=${CONNS:-4}
 dir=$(mktemp -d)
 vg=""
 cleanup() {
@@ -30,9 +32,9 @@ counting_conf "$B" "$port" "$HERE/apps" > "$dir/nginx.conf"
 # count LABEL URL: warm up, zero the counters, load for DURATION, dump;
 # prints LABEL and the instructions per request of each thread
 count() {
-    wrk -t1 -c4 -d1s "$2" > /dev/null
+    wrk -t1 -c"$CONNS" -d1s "$2" > /dev/null
     callgrind_control -z "$vg" > /dev/null 2>&1
-    n=$(wrk -t1 -c4 -d"$DURATION" "$2" | awk '/requests in/ { print $1 }')
+    n=$(wrk -t1 -c"$CONNS" -d"$DURATION" "$2" | awk '/requests in/ { print $1 }')
     callgrind_control -d "$1" "$vg" > /dev/null 2>&1
     for f in $(ls "$dir"/cg.out."$vg".* | sort); do
         case $f in *-[0-9][0-9]) ;; *.[0-9]*) ;; *) continue ;; esac
@@ -58,7 +60,7 @@ count() {
 }
 want() { [ -z "${ONLY:-}" ] || echo "$1" | grep -Eq "$ONLY"; }
 
-echo "callgrind, wrk -t1 -c4 -d$DURATION; user-space instructions per request" \
+echo "callgrind, wrk -t1 -c$CONNS -d$DURATION; user-space instructions per request" \
      "(module: nginx thread + Python thread):"
 valgrind --tool=callgrind --separate-threads=yes --dump-instr=no -q \
     --callgrind-out-file="$dir/cg.out.%p" \

@@ -1011,26 +1011,58 @@ py_log(PyObject *self, PyObject *args)
     return PyLong_FromLong(rc);
 }
 
-/* The runtime's batch is on (batch(True) until batch(False)); what starts
- * one (set_handlers' third argument). */
+/* Responses sent during one turn of the loop wake the host once, at the
+ * start of the next turn, instead of once each: the first send of a turn
+ * starts a batch, and the loop's call_soon (set_handlers' third argument)
+ * runs end_batch after the callbacks of that turn. All in C: two Python
+ * frames per turn otherwise. */
 static int batch_on;
-static PyObject *start_batch;
+static PyObject *call_soon, *end_batch_fn;
 
-/* batch(on): host wakes wait for the end of this turn of the loop */
-static PyObject *
-py_batch(PyObject *self, PyObject *arg)
+static int
+batch_start(void)
 {
     asgicore_app *app = napps() ? app_of(0) : NULL;
-    int on = PyObject_IsTrue(arg);
+    PyObject *r;
+    if (batch_on || !call_soon || !end_batch_fn) {
+        return 0;
+    }
+    /* its end scheduled first: a batch that cannot end is never begun */
+    if (!(r = PyObject_CallOneArg(call_soon, end_batch_fn))) {
+        return -1;
+    }
+    Py_DECREF(r);
+    batch_on = 1;
+    if (app) {
+        asgicore_app_batch(app, 1);
+    }
+    return 0;
+}
+
+/* start_batch(): as an app's first send of a turn does (no-op when on) */
+static PyObject *
+py_start_batch(PyObject *self, PyObject *noargs)
+{
     REFUSE_IF_ABANDONED();
-    if (on < 0) {
+    if (batch_start() < 0) {
         return NULL;
     }
-    batch_on = on;
-    if (!app) {
-        Py_RETURN_NONE;
+    Py_RETURN_NONE;
+}
+
+/* end_batch(): the host is woken for what the batch sent */
+static PyObject *
+py_end_batch(PyObject *self, PyObject *noargs)
+{
+    asgicore_app *app = napps() ? app_of(0) : NULL;
+    REFUSE_IF_ABANDONED();
+    if (batch_on) {
+        batch_on = 0;
+        if (app) {
+            asgicore_app_batch(app, 0);
+        }
     }
-    return PyLong_FromLong(asgicore_app_batch(app, on));
+    Py_RETURN_NONE;
 }
 
 /* set_state(app_index, state, message): the app's readiness (P8) */
@@ -1089,8 +1121,12 @@ py_dispatch(PyObject *self, PyObject *noargs)
 static PyObject *
 py_set_handlers(PyObject *self, PyObject *args)
 {
-    PyObject *start, *notify, *batch = NULL;
-    if (!PyArg_ParseTuple(args, "OO|O", &start, &notify, &batch)) {
+    PyObject *start, *notify, *soon = NULL;
+    if (!PyArg_ParseTuple(args, "OO|O", &start, &notify, &soon)) {
+        return NULL;
+    }
+    if (!end_batch_fn &&
+        !(end_batch_fn = PyObject_GetAttrString(self, "end_batch"))) {
         return NULL;
     }
     /* a second call replaces the handlers: the first ones are let go */
@@ -1098,7 +1134,7 @@ py_set_handlers(PyObject *self, PyObject *args)
     Py_INCREF(notify);
     Py_XSETREF(rt->on_start, start);
     Py_XSETREF(rt->on_notify, notify);
-    Py_XSETREF(start_batch, Py_XNewRef(batch));
+    Py_XSETREF(call_soon, Py_XNewRef(soon));
     Py_RETURN_NONE;
 }
 
@@ -1162,18 +1198,21 @@ PyDoc_STRVAR(dispatch_doc,
 PyDoc_STRVAR(log_doc,
              "log(app_index, h, level, text) -> int\n\n"
              "A line for the host's log, with h's request (h may be None).");
-PyDoc_STRVAR(batch_doc,
-             "batch(on) -> None\n\n"
-             "While on, the host is woken once at the end of the batch.");
+PyDoc_STRVAR(start_batch_doc,
+             "start_batch() -> None\n\n"
+             "Until end_batch(), which the loop runs after this turn's\n"
+             "callbacks, the host is woken once, at the batch's end.");
+PyDoc_STRVAR(end_batch_doc, "end_batch() -> None\n\n"
+                            "Ends the batch: the host is woken.");
 PyDoc_STRVAR(set_state_doc,
              "set_state(app_index, state, message) -> int\n\n"
              "The app's readiness: APP_LOADING, APP_READY or APP_FAILED.");
 PyDoc_STRVAR(strerror_doc, "strerror(code) -> str\n\n"
                            "The library's text for a result code.");
 PyDoc_STRVAR(set_handlers_doc,
-             "set_handlers(on_start, on_notify[, start_batch]) -> None\n\n"
+             "set_handlers(on_start, on_notify[, call_soon]) -> None\n\n"
              "The callables the library's start and notify callbacks call,\n"
-             "and what starts a batch when an app's send finds none.");
+             "and the loop's call_soon, which ends each batch.");
 PyDoc_STRVAR(wake_fd_doc,
              "wake_fd() -> int\n\n"
              "The eventfd that is readable when dispatch() has work.");
@@ -1201,7 +1240,8 @@ static PyMethodDef asgicore_methods[] = {
     {"finish", py_finish, METH_VARARGS, finish_doc},
     {"dispatch", py_dispatch, METH_NOARGS, dispatch_doc},
     {"log", py_log, METH_VARARGS, log_doc},
-    {"batch", py_batch, METH_O, batch_doc},
+    {"start_batch", py_start_batch, METH_NOARGS, start_batch_doc},
+    {"end_batch", py_end_batch, METH_NOARGS, end_batch_doc},
     {"set_state", py_set_state, METH_VARARGS, set_state_doc},
     {"strerror", py_strerror, METH_O, strerror_doc},
     {"set_handlers", py_set_handlers, METH_VARARGS, set_handlers_doc},
@@ -1347,12 +1387,9 @@ sendop_first(sendop_t *op, PyObject **result)
     PyObject *pending, *rc, *args[2];
     int busy;
     *result = NULL;
-    if (!batch_on && start_batch) {
-        if (!(rc = PyObject_CallNoArgs(start_batch))) {
-            sendop_end(op);
-            return PYGEN_ERROR;
-        }
-        Py_DECREF(rc);
+    if (batch_start() < 0) {
+        sendop_end(op);
+        return PYGEN_ERROR;
     }
     if (!(pending = PyObject_GetAttr(op->st, str_send_pending))) {
         sendop_end(op);

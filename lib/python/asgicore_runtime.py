@@ -61,7 +61,6 @@ class _Runtime:
     # id(app object) -> its _Lifespan: one per distinct app object (P7)
     lifespan_of: dict[int, "_Lifespan"] = field(default_factory=dict)
     scopes: dict[object, "_Scope"] = field(default_factory=dict)
-    batching: bool = False      # host wakes wait for the loop turn's end
     collect_handle: Optional[asyncio.TimerHandle] = None
     collected_at: float = 0.0
     stopping: bool = False
@@ -408,8 +407,7 @@ class _Scope:
             self.send_waiters.remove(waiter)
 
     async def send(self, message: Message) -> None:
-        if not _rt.batching:
-            _batch()
+        _start_batch()
         # A send whose caller stopped waiting (cancelled: its data stays
         # queued), or another task's, is still pending in the library:
         # this one follows it instead of failing as "busy".
@@ -441,18 +439,8 @@ class _Scope:
 
 
 # Responses sent during one turn of the loop wake nginx once, at the start
-# of the next turn, instead of once each.
-
-
-def _batch() -> None:
-    _rt.batching = True
-    _asgicore.batch(True)
-    _rt.loop.call_soon(_end_batch)
-
-
-def _end_batch() -> None:
-    _rt.batching = False
-    _asgicore.batch(False)
+# of the next turn, instead of once each (asgi_python.c: the batch).
+_start_batch = _asgicore.start_batch
 
 
 _receive = _asgicore.receive
@@ -584,8 +572,7 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
         del _rt.scopes[st.h]
         if st.client_left or st.cancelled:
             _collect_soon()
-        if not _rt.batching:
-            _batch()
+        _start_batch()
         _asgicore.finish(st.h, failed, message)
         if st.receive_waiters or st.send_waiters:
             st.wake_all()
@@ -994,7 +981,7 @@ def serve() -> None:
     signal.signal = _refuse_signal_handler
     _let_children_have_signals()
     _keep_host_clock()
-    _asgicore.set_handlers(_on_start, _on_notify, _batch)
+    _asgicore.set_handlers(_on_start, _on_notify, _rt.loop.call_soon)
     _rt.loop.add_reader(_asgicore.wake_fd(), _on_wake)
     # lifespan startup of every app, before its first request; nothing
     # one app does stops the others
@@ -1021,5 +1008,4 @@ def serve() -> None:
         # an app called loop.stop(): the worker serves on
         _log(_asgicore.LOG_ERROR, "an app stopped the event loop "
              "(loop.stop()); it runs again")
-    if _rt.batching:
-        _end_batch()  # the loop stopped before the batch's end ran
+    _asgicore.end_batch()  # the loop may have stopped before the batch's end
