@@ -1,5 +1,6 @@
 #include "framing.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 namespace asgicore {
@@ -14,6 +15,20 @@ bool equals_lowercase(const asgicore_str &s, const char (&lower)[N]) noexcept
         return false;
     // (c | 0x20) lower-cases letters; `lower` holds letters and '-', which
     // only CR also maps to, and the names were checked as tokens before
+    if constexpr (n >= 8) {
+        // eight bytes at a time, the last word overlapping the one before
+        constexpr uint64_t kLower = 0x2020202020202020u;
+        auto word = [](const char *p) {
+            uint64_t w;
+            std::memcpy(&w, p, 8);
+            return w;
+        };
+        for (size_t i = 0; i + 8 <= n; i += 8)
+            if ((word(s.data + i) | kLower) != word(lower + i))
+                return false;
+        return n % 8 == 0 ||
+               (word(s.data + n - 8) | kLower) == word(lower + n - 8);
+    }
     for (size_t i = 0; i < n; i++)
         if ((s.data[i] | 0x20) != lower[i])
             return false;

@@ -47,6 +47,44 @@ static void expect_500(state *s)
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 1);
 }
 
+/* S6: the name in any case, and no other name (one byte changed at each
+ * offset, one byte more or less), read eight bytes at a time */
+static void S6_content_length_in_any_case_and_only_it(void **st)
+{
+    state *s = *st;
+    char names[40][16];
+    int counts[40];
+    size_t n = 0;
+    static const char *const same[] = {"content-length", "Content-Length",
+                                       "CONTENT-LENGTH", "cOnTeNt-lEnGtH"};
+    for (size_t i = 0; i < 4; i++, n++) {
+        strcpy(names[n], same[i]);
+        counts[n] = 1;
+    }
+    for (size_t at = 0; at < 14; at++, n++) {
+        strcpy(names[n], "content-length");
+        names[n][at] = names[n][at] == '-' ? '_' : (char)(names[n][at] + 1);
+        counts[n] = 0;
+    }
+    strcpy(names[n], "content-lengt");
+    counts[n++] = 0;
+    strcpy(names[n], "content-lengths");
+    counts[n++] = 0;
+    for (size_t i = 0; i < n; i++) {
+        asgicore_header h = {{names[i], strlen(names[i])}, {"5", 1}};
+        fake_req req;
+        asgicore_scope *sc = fake_open(&s->fh, &s->fa, &req);
+        asgicore_scope_feed_body(sc, NULL, 0, 0);
+        assert_int_equal(asgicore_send_start(sc, 200, &h, 1, 0), ASGICORE_OK);
+        int rc = asgicore_send_body(sc, "hello world", 11, 0);
+        if (rc != (counts[i] ? ASGICORE_ERR_PROTOCOL : ASGICORE_OK))
+            fail_msg("%s: %d", names[i], rc);
+        asgicore_finish(sc, 0, NULL);
+        fake_pump(&s->fh);
+        fake_release(&s->fh, &req);
+    }
+}
+
 /* S6 */
 static void S6_body_beyond_content_length_is_never_written(void **st)
 {
@@ -260,6 +298,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, fake_setup, fake_teardown)
+        T(S6_content_length_in_any_case_and_only_it),
         T(S6_body_beyond_content_length_is_never_written),
         T(S6_overflow_in_a_later_chunk_keeps_what_fitted),
         T(S6_body_ending_short_is_cut),

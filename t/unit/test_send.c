@@ -385,6 +385,36 @@ static void S4_every_byte_in_names_and_values(void **st)
     assert_int_equal(bad_ones, (256 - 77) + 32);
 }
 
+/* S4: values are checked eight bytes at a time: every byte at every
+ * offset of a value two words and one byte long, beside the bytes that
+ * border the bad ones (SP, '~', 0x80, 0xff) */
+static void S4_every_byte_at_every_offset_of_a_value(void **st)
+{
+    state *s = *st;
+    static const char fills[] = {' ', '~', (char)0x80, (char)0xff};
+    for (size_t f = 0; f < sizeof fills; f++) {
+        for (int c = 0; c < 256; c++) {
+            for (size_t at = 0; at < 17; at++) {
+                char value[17];
+                memset(value, fills[f], sizeof value);
+                value[at] = (char)c;
+                asgicore_header h = {{"x-v", 3}, {value, sizeof value}};
+                int ok = !((c < 0x20 && c != '\t') || c == 0x7f);
+                fake_req req;
+                asgicore_scope *sc = fake_open(&s->fh, &s->fa, &req);
+                asgicore_scope_feed_body(sc, NULL, 0, 0);
+                int rc = asgicore_send_start(sc, 200, &h, 1, 0);
+                if (rc != (ok ? ASGICORE_OK : ASGICORE_ERR_BAD_HEADER))
+                    fail_msg("byte 0x%02x at %zu among 0x%02x: %d", c, at,
+                             (unsigned char)fills[f], rc);
+                asgicore_finish(sc, 0, NULL);
+                fake_pump(&s->fh);
+                fake_release(&s->fh, &req);
+            }
+        }
+    }
+}
+
 /* S4 */
 static void S4_trailer_injection_is_rejected(void **st)
 {
@@ -672,6 +702,7 @@ int main(void)
         T(S3_queued_output_is_dropped_at_disconnect),
         T(S4_header_injection_is_rejected),
         T(S4_every_byte_in_names_and_values),
+        T(S4_every_byte_at_every_offset_of_a_value),
         T(S4_trailer_injection_is_rejected),
         T(S5_backlogged_host_holds_the_next_send),
         T(S5_large_send_waits_until_taken),
