@@ -27,6 +27,28 @@ nginx_stop('QUIT');
 like(`cat @{[servroot()]}/record`, qr/^startup\nshutdown$/m, "lifespan shutdown ran at quit");
 error_log_like(qr/\[warn\] \d+#\d+: asgi: lifeapp: closing the pool/, "what it logged while stopping reached the error log");
 
+=== TEST 1b: a request whose client leaves while startup runs is cancelled alone: startup goes on, later requests are served, shutdown runs at quit
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_disconnect_grace_period 100ms;
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app lifeapp:gated; }
+--- no_wait_ready
+--- after
+my $url = "http://127.0.0.1:" . server_port() . "/x";
+system("curl -s -m 1 -o /dev/null $url");
+ok(wait_for(10, sub { error_log_text() =~ /grace period of 100 ms.*cancelling it/ }),
+   "the request that waited for startup was cancelled");
+open(my $gate, '>', servroot() . "/record.go") or die $!;
+close $gate;
+my ($status, $body) = http_get('/x');
+is($status, 200, "a request after startup is served");
+is($body, "started\n", "by the app");
+nginx_stop('QUIT');
+like(`cat @{[servroot()]}/record`, qr/^startup\nshutdown$/m, "shutdown ran at quit");
+unlike(error_log_text(), qr/exited on signal|\[alert\]/, "the worker exited by itself");
+
 === TEST 2: asgi_lifespan off: no lifespan, no state
 --- main_config
 env ASGI_RECORD=$RECORD;

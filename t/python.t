@@ -70,6 +70,39 @@ ok 2 --http2-prior-knowledge
 ok 3 --http1.1
 ok 3 --http2-prior-knowledge
 
+=== TEST 3b2: sends from an app's thread that runs an event loop of its own reach the client at once (the runtime batches only its own loop's sends)
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- after
+use IO::Select;
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => server_port())
+    or die "connect: $!";
+print $s "GET /foreign-loop HTTP/1.0\r\nHost: x\r\n\r\n";
+my $got = '';
+my $sel = IO::Select->new($s);
+my $read_until = sub {
+    my ($want) = @_;
+    my $deadline = time + 8;
+    while (index($got, $want) < 0 && time < $deadline) {
+        next unless $sel->can_read(0.1);
+        my $n = sysread($s, my $buf, 4096);
+        last unless $n;
+        $got .= $buf;
+    }
+    return index($got, $want) >= 0;
+};
+ok($read_until->("one\n"), "the first chunk arrived while the app waits");
+open(my $g, '>', servroot() . "/record.go.0") or die $!;
+close $g;
+ok($read_until->("two\n"), "the second too");
+open($g, '>', servroot() . "/record.go.1") or die $!;
+close $g;
+ok($read_until->("three\n"), "and the last");
+like($got, qr{^HTTP/1\.1 200 .*\r\n\r\none\ntwo\nthree\n$}s, "the whole response");
+
 === TEST 3c: send() returns what an async def would: nothing happens until it is awaited (create_task, gather, close, throw, awaited twice, keyword argument)
 --- config
 asgi_python_path $ROOT/t/apps/python;

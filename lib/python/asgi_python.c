@@ -1018,13 +1018,18 @@ py_log(PyObject *self, PyObject *args)
  * frames per turn otherwise. */
 static int batch_on;
 static PyObject *call_soon, *end_batch_fn;
+/* The loop's thread: a send from another (an app's thread running a loop
+ * of its own) wakes the host at once, as call_soon is the loop thread's
+ * alone and the library's batch is per thread. */
+static unsigned long loop_thread;
 
 static int
 batch_start(void)
 {
     asgicore_app *app = napps() ? app_of(0) : NULL;
     PyObject *r;
-    if (batch_on || !call_soon || !end_batch_fn) {
+    if (batch_on || !call_soon || !end_batch_fn || abandoned() ||
+        PyThread_get_thread_ident() != loop_thread) {
         return 0;
     }
     /* its end scheduled first: a batch that cannot end is never begun */
@@ -1135,6 +1140,7 @@ py_set_handlers(PyObject *self, PyObject *args)
     Py_XSETREF(rt->on_start, start);
     Py_XSETREF(rt->on_notify, notify);
     Py_XSETREF(call_soon, Py_XNewRef(soon));
+    loop_thread = PyThread_get_thread_ident(); /* where the loop runs */
     Py_RETURN_NONE;
 }
 
@@ -1212,7 +1218,8 @@ PyDoc_STRVAR(strerror_doc, "strerror(code) -> str\n\n"
 PyDoc_STRVAR(set_handlers_doc,
              "set_handlers(on_start, on_notify[, call_soon]) -> None\n\n"
              "The callables the library's start and notify callbacks call,\n"
-             "and the loop's call_soon, which ends each batch.");
+             "and the loop's call_soon, which ends each batch (called on\n"
+             "the loop's thread: only its sends are batched).");
 PyDoc_STRVAR(wake_fd_doc,
              "wake_fd() -> int\n\n"
              "The eventfd that is readable when dispatch() has work.");

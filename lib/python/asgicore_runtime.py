@@ -534,7 +534,10 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
         lifespan = _rt.lifespans.get(st.index)
         if lifespan is not None:
             started = lifespan.started
-            ok = started.result() if started.done() else await started
+            # shielded: a request cancelled while startup runs (its client
+            # left) must not cancel the app's startup for every request
+            ok = started.result() if started.done() \
+                else await asyncio.shield(started)
             if ok is False:
                 # startup failed: this app answers 503 in this worker
                 prefix = "websocket.http" if scope["type"] == "websocket" \

@@ -72,3 +72,23 @@ async def with_task_factory(scope, receive, send):
     await send({"type": "http.response.body",
                 "body": ("%s %s\n" % (type(task).__name__,
                                       task.get_name())).encode()})
+
+
+async def gated(scope, receive, send):
+    """Its startup waits until the file ASGI_RECORD.go exists (the test
+    opens the gate when it has seen what it waits for)."""
+    if scope["type"] == "lifespan":
+        import asyncio
+        while True:
+            m = await receive()
+            if m["type"] == "lifespan.startup":
+                while not os.path.exists(os.environ["ASGI_RECORD"] + ".go"):
+                    await asyncio.sleep(0.02)
+                record("startup")
+                await send({"type": "lifespan.startup.complete"})
+            elif m["type"] == "lifespan.shutdown":
+                record("shutdown")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"started\n"})

@@ -159,6 +159,28 @@ async def app(scope, receive, send):
         scope["asgi"]["mutated"] = scope["mutated"] = True
         scope["method"] = scope["http_version"] = "mutated"
         await respond(send, 200, line.encode())
+    elif kind == "foreign-loop":
+        # sends from a thread that runs an event loop of its own; each
+        # chunk waits for the test to have read the one before (a gate
+        # file), so a chunk held back by the runtime never arrives
+        gate = os.environ["ASGI_RECORD"] + ".go"
+
+        def in_thread():
+            import time
+
+            async def sends():
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"text/plain")]})
+                for i, word in enumerate((b"one\n", b"two\n")):
+                    await send({"type": "http.response.body", "body": word,
+                                "more_body": True})
+                    deadline = time.monotonic() + 10
+                    while not os.path.exists("%s.%d" % (gate, i)) and \
+                            time.monotonic() < deadline:
+                        time.sleep(0.01)
+                await send({"type": "http.response.body", "body": b"three\n"})
+            asyncio.run(sends())
+        await asyncio.get_running_loop().run_in_executor(None, in_thread)
     elif kind == "gc-off":
         gc.disable()  # only reference counting frees what requests leave
         await respond(send, 200, b"off\n")
