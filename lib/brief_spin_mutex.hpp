@@ -43,9 +43,8 @@ public:
     bool try_lock() noexcept
     {
         int free = kFree;
-        return word_.compare_exchange_strong(free, kHeld,
-                                             std::memory_order_acquire,
-                                             std::memory_order_relaxed);
+        return word_.compare_exchange_strong(
+            free, kHeld, std::memory_order_acquire, std::memory_order_relaxed);
     }
 
     void unlock() noexcept
@@ -77,8 +76,8 @@ private:
     {
 #if defined(__linux__)
         // returns at once if the word changed since the exchange
-        syscall(SYS_futex, reinterpret_cast<int *>(&word_),
-                FUTEX_WAIT_PRIVATE, kSleepers, nullptr, nullptr, 0);
+        syscall(SYS_futex, reinterpret_cast<int *>(&word_), FUTEX_WAIT_PRIVATE,
+                kSleepers, nullptr, nullptr, 0);
 #else
         word_.wait(kSleepers, std::memory_order_relaxed);
 #endif

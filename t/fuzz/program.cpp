@@ -906,8 +906,9 @@ void Runner::check_receive(Owned *o, int rc, const asgicore_event &ev)
         // see the body as it was before the call; which, the call's
         // result decides
         bool after = o->got <= r->fed && !ev.more_body == all;
-        bool before = o->got <= feeding_fed_ &&
-                      !ev.more_body == (feeding_last_ && o->got == feeding_fed_);
+        bool before =
+            o->got <= feeding_fed_ &&
+            !ev.more_body == (feeding_last_ && o->got == feeding_fed_);
         check(after || before, "more_body wrong on a body message");
         feeding_saw_before_ |= before && !after;
         feeding_saw_after_ |= after && !before;
