@@ -958,15 +958,30 @@ handle_finish(handle_t *h, int failed, const char *message)
     return asgicore_finish(h->scope, failed, message);
 }
 
+/* finish(h, failed[, message]): once per request, so without a tuple */
 static PyObject *
-py_finish(PyObject *self, PyObject *args)
+py_finish(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *h, *message = Py_None, *bytes = NULL;
     int failed, rc;
     REFUSE_IF_ABANDONED();
-    if (!PyArg_ParseTuple(args, "O!p|O", &handle_type, &h, &failed,
-                          &message)) {
+    if (nargs < 2 || nargs > 3) {
+        return PyErr_Format(PyExc_TypeError,
+                            "finish(h, failed[, message]) takes 2 or 3 "
+                            "arguments, not %zd",
+                            nargs);
+    }
+    h = args[0];
+    if (!PyObject_TypeCheck(h, &handle_type)) {
+        return PyErr_Format(PyExc_TypeError,
+                            "finish() needs a request handle, not %.100s",
+                            Py_TYPE(h)->tp_name);
+    }
+    if ((failed = PyObject_IsTrue(args[1])) < 0) {
         return NULL;
+    }
+    if (nargs == 3) {
+        message = args[2];
     }
     /* any text: a finish that raised would leave the request hanging */
     if (message != Py_None && !(bytes = c_text(message))) {
@@ -1244,7 +1259,8 @@ static PyObject *py_receiver(PyObject *self, PyObject *const *args,
 static PyMethodDef asgicore_methods[] = {
     {"receive", py_receive, METH_O, receive_doc},
     {"send", (PyCFunction) (void (*)(void)) py_send, METH_FASTCALL, send_doc},
-    {"finish", py_finish, METH_VARARGS, finish_doc},
+    {"finish", (PyCFunction) (void (*)(void)) py_finish, METH_FASTCALL,
+     finish_doc},
     {"dispatch", py_dispatch, METH_NOARGS, dispatch_doc},
     {"log", py_log, METH_VARARGS, log_doc},
     {"start_batch", py_start_batch, METH_NOARGS, start_batch_doc},
@@ -1970,7 +1986,7 @@ on_start(void *user, asgicore_scope *scope)
 static void
 on_notify(void *user, asgicore_scope *scope, int event, int status)
 {
-    PyObject *r, *h;
+    PyObject *r, *h, *args[3];
     if (!rt->on_notify) {
         return;
     }
@@ -1979,7 +1995,13 @@ on_notify(void *user, asgicore_scope *scope, int event, int status)
     if (!h) {
         return;
     }
-    r = PyObject_CallFunction(rt->on_notify, "Oii", h, event, status);
+    args[0] = h;
+    args[1] = PyLong_FromLong(event);
+    args[2] = PyLong_FromLong(status);
+    r = args[1] && args[2] ? PyObject_Vectorcall(rt->on_notify, args, 3, NULL)
+                           : NULL;
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
     if (!r) {
         PyErr_Print();
     }
