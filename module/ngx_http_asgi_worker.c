@@ -379,7 +379,8 @@ ngx_http_asgi_worker_exit(ngx_cycle_t *cycle)
  * is kept, because during a graceful shutdown ("nginx -s quit") a worker
  * exits once only cancelable timers are left, and a request waiting for
  * its app has no timer of its own. Re-armed at most once a second, not per
- * request.
+ * request: an idle worker's hold stays in the timer tree, cancelable, so
+ * that the next request does not pay for a timer deleted and added again.
  */
 
 void
@@ -387,13 +388,16 @@ ngx_http_asgi_shutdown_hold_arm(void)
 {
     ngx_event_t  *hold = &ngx_http_asgi_worker->shutdown_hold;
 
+    hold->cancelable = 0;
+
     if (!hold->timer_set) {
         ngx_add_timer(hold, NGX_HTTP_ASGI_HOLD_INTERVAL);
     }
 }
 
 
-/* After the last live scope went: an idle worker must quit at once. */
+/* After the last live scope went: an idle worker must quit at once (nginx
+ * waits for no cancelable timer). */
 
 void
 ngx_http_asgi_shutdown_hold_check(void)
@@ -409,7 +413,7 @@ ngx_http_asgi_shutdown_hold_check(void)
         && c.live == 0)
     {
         if (c.running_apps == 0) {
-            ngx_del_timer(hold);
+            hold->cancelable = 1;
             return;
         }
 
@@ -452,6 +456,7 @@ ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev)
     if (asgicore_ctx_counters(w->ctx, &c) == ASGICORE_OK
         && (c.live > 0 || (c.running_apps > 0 && wait_apps)))
     {
+        ev->cancelable = 0;
         ngx_add_timer(ev, NGX_HTTP_ASGI_HOLD_INTERVAL);
     }
 }

@@ -58,9 +58,39 @@ my @statuses = load(3, 1, '/t/wait?ms=3000', sub {
 is(join(',', @statuses), '200,200,200', "L4 the three in-flight requests finished");
 ok(wait_for(5, sub { server_exited() }), "L4 nginx exited after them");
 
+=== TEST 1b: L4 nginx -s quit lets an in-flight request finish after the worker was idle
+# the hold a finished request leaves behind (cancelable while idle) holds
+# the worker again for the next requests
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+location /i/ { asgi_native_app $TEST_APP inline; }
+location = /status { asgi_status; }
+--- after
+is((http_get('/i/hello'))[0], 200, "an inline request, finished");
+is((http_get('/t/hello'))[0], 200, "a threaded request, finished");
+my @statuses = load(2, 1, '/t/wait?ms=2000', sub {
+    ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 2\b/ }),
+       "L4 two requests in flight");
+    nginx_signal('QUIT');
+});
+is(join(',', @statuses), '200,200', "L4 the two in-flight requests finished");
+ok(wait_for(5, sub { server_exited() }), "L4 nginx exited after them");
+
 === TEST 2: L4 an idle worker quits at once
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
+--- request
+GET /t/hello
+--- error_code: 200
+--- after
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(5, sub { server_exited() }), "nginx exited");
+ok(time - $t < 0.5 + $main::slack, sprintf "L4 in %.2f s", time - $t);
+
+=== TEST 2b: L4 an idle worker quits at once after an inline app's request
+--- config
+location /t/ { asgi_native_app $TEST_APP inline; }
 --- request
 GET /t/hello
 --- error_code: 200
