@@ -155,7 +155,9 @@ measure() {
     before=$(cpu_ns "$@")
     nbefore=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
     pbefore=$(preempted "$worker")
+    ubefore=$(user_ticks "$worker")
     res=$(wrk -t1 -c"$CONNS" -d"$DURATION" "$url")
+    uafter=$(user_ticks "$worker")
     pafter=$(preempted "$worker")
     nafter=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
     after=$(cpu_ns "$@")
@@ -167,6 +169,15 @@ measure() {
         >> "$dir/ngx.$label"
     awk -v t=$((pafter - pbefore)) -v n="$n" 'BEGIN { printf "%.3f\n", t / n }' \
         >> "$dir/pre.$label"
+    awk -v t=$((uafter - ubefore)) -v n="$n" -v hz="$hz" \
+        'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }' >> "$dir/usr.$label"
+}
+# user_ticks PID: its main thread's time in user space, in clock ticks
+# (the nginx thread's own code and the libraries'; the rest of its CPU time
+# is the kernel's: sockets, epoll, wake-ups)
+hz=$(getconf CLK_TCK)
+user_ticks() {
+    awk '{ print $14 }' "/proc/$1/task/$1/stat"
 }
 # preempted PID: how often its main thread was switched out while it could
 # run (the module's nginx thread, by its Python thread above all)
@@ -189,6 +200,7 @@ while read -r label url who; do
     echo "cpu $label $(median < "$dir/cpu.$label")" >> "$out"
     case $who in
     nginx) echo "nginx_thread $label $(median < "$dir/ngx.$label")" >> "$out"
+        echo "nginx_user $label $(median < "$dir/usr.$label")" >> "$out"
         echo "preempted $label $(median < "$dir/pre.$label")" >> "$out" ;;
     esac
 done < "$dir/servers"
@@ -235,11 +247,15 @@ echo "wrk -t1 -c$CONNS -d$DURATION, keep-alive HTTP/1.1, 1 nginx worker /" \
 while read -r label url who; do
     case $label in
     module_*)
-        printf '  %-40s %9.0f req/s %6.1f us CPU (%.1f + %.1f), nginx preempted %.2f/request\n' \
+        printf '  %-40s %9.0f req/s %6.1f us CPU (%.1f + %.1f), nginx thread user %.1f, preempted %.2f/request\n' \
             "$label" "$(r "$label")" "$(c "$label")" \
             "$(c "$label" nginx_thread)" \
             "$(awk -v a="$(c "$label")" -v b="$(c "$label" nginx_thread)" \
-                'BEGIN { print a - b }')" "$(c "$label" preempted)" ;;
+                'BEGIN { print a - b }')" "$(c "$label" nginx_user)" \
+            "$(c "$label" preempted)" ;;
+    nginx_return_200)
+        printf '  %-40s %9.0f req/s %6.1f us CPU (user %.1f)\n' "$label" \
+            "$(r "$label")" "$(c "$label")" "$(c "$label" nginx_user)" ;;
     *)
         printf '  %-40s %9.0f req/s %6.1f us CPU\n' "$label" "$(r "$label")" \
             "$(c "$label")" ;;
