@@ -11,6 +11,11 @@
 # Then the time from the client closing its socket to the app's receive()
 # returning http.disconnect, p50/p99, for the module and for uvicorn.
 # Writes $B/bench/python.tsv and the plot $B/bench/python.svg.
+# PIN=S:W (make bench-pinned: 0:1) pins every measured server to CPU S, all
+# its threads (the module's nginx and Python threads share that CPU, as
+# under `worker_cpu_affinity`), and wrk to CPU W: CPU per request and
+# requests/s per core, without the load generator on the server's core;
+# writes python-pinned.tsv and .svg.
 set -eu
 . "$(dirname "$0")/common.sh"
 B=${1:-build}
@@ -21,6 +26,19 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3s}
 CONNS=${CONNS:-32}
 SAMPLES=${SAMPLES:-300}
+PIN=${PIN:-}
+wrk_cpus="" result=python
+if [ -n "$PIN" ]; then
+    wrk_cpus=${PIN#*:} result=python-pinned
+fi
+# load: wrk, on its CPU when pinned
+load() {
+    if [ -n "$wrk_cpus" ]; then
+        taskset -c "$wrk_cpus" wrk "$@"
+    else
+        wrk "$@"
+    fi
+}
 dir=$(mktemp -d)
 pids=""
 cleanup() {
@@ -137,6 +155,12 @@ fi
 while read -r label url who; do wait_for "$url"; done < "$dir/servers"
 
 worker=$(pgrep -P "$(cat "$dir/logs/nginx.pid")" | head -1)
+if [ -n "$PIN" ]; then
+    # shellcheck disable=SC2086
+    for p in $worker $pids; do
+        taskset -a -p -c "${PIN%%:*}" "$p" > /dev/null
+    done
+fi
 # the processes behind WHO
 pids_of() {
     case $1 in
@@ -156,7 +180,7 @@ measure() {
     nbefore=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
     pbefore=$(preempted "$worker")
     ubefore=$(user_ticks "$worker")
-    res=$(wrk -t1 -c"$CONNS" -d"$DURATION" "$url")
+    res=$(load -t1 -c"$CONNS" -d"$DURATION" "$url")
     uafter=$(user_ticks "$worker")
     pafter=$(preempted "$worker")
     nafter=$(cut -d' ' -f1 "/proc/$worker/task/$worker/schedstat")
@@ -193,7 +217,7 @@ while [ $i -lt "$ROUNDS" ]; do
     i=$((i + 1))
 done
 
-out="$B/bench/python.tsv"
+out="$B/bench/$result.tsv"
 : > "$out"
 while read -r label url who; do
     echo "rate $label $(median < "$dir/rate.$label")" >> "$out"
@@ -241,6 +265,8 @@ fi
 
 r() { awk -v l="$1" '$1 == "rate" && $2 == l { print $3 }' "$out"; }
 c() { awk -v l="$1" -v k="${2:-cpu}" '$1 == k && $2 == l { print $3 }' "$out"; }
+[ -z "$PIN" ] || echo "pinned: each server (all its threads) on CPU ${PIN%%:*}," \
+    "wrk on CPU $wrk_cpus"
 echo "wrk -t1 -c$CONNS -d$DURATION, keep-alive HTTP/1.1, 1 nginx worker /" \
      "1 uvicorn process (uvloop), median of $ROUNDS interleaved rounds;" \
      "CPU us per request of the serving threads (module: nginx thread + Python thread):"
@@ -303,5 +329,5 @@ awk '$1 == "upload" { printf "  %-20s %6.0f ms  %5.0f MB/s\n", $2, $3 * 1000, 20
 awk -v f="uvicorn_$fast" '$1 == "upload" { t[$2] = $3 }
     END { printf "  module default / uvicorn %s time: %.2fx\n", f,
           t["module_default"] / t[f] }' "$out"
-$PY "$HERE/plot.py" "$out" "$B/bench/python.svg"
-echo "plot: $B/bench/python.svg"
+$PY "$HERE/plot.py" "$out" "$B/bench/$result.svg"
+echo "plot: $B/bench/$result.svg"

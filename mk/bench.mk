@@ -28,6 +28,14 @@ bench:
 	$(MAKE) -s ws-bench
 	$(MAKE) -s apache-bench
 
+# The Python part with each server on one CPU (all its threads: the
+# module's two share it, as under worker_cpu_affinity) and wrk on another:
+# CPU per request and requests/s per core (bench/python-bench.sh, PIN).
+bench-pinned:
+	@sh tools/ensure-packages $$(sh tools/packages build bench)
+	$(MAKE) -s $(B)/ngx_http_asgi_module.so python
+	PIN=0:1 sh bench/python-bench.sh $(B)
+
 # The WebSocket part alone (bench/ws-bench.sh).
 ws-bench:
 	@sh tools/ensure-packages $$(sh tools/packages build bench)
@@ -62,4 +70,4 @@ bench-syscalls:
 	$(MAKE) -s $(B)/bench/hello.so $(B)/ngx_http_asgi_module.so python
 	sh bench/syscalls.sh $(B)
 
-.PHONY: bench ws-bench apache-bench profile bench-instructions bench-syscalls
+.PHONY: bench ws-bench apache-bench profile bench-instructions bench-syscalls bench-pinned
