@@ -381,6 +381,11 @@ void
 ngx_http_asgi_scope_gone(void *user, void *host_data)
 {
     ngx_http_asgi_req_unref(host_data);
+
+    /* its app may have been the last one a quitting worker waited for */
+    if (ngx_exiting) {
+        ngx_http_asgi_shutdown_hold_check();
+    }
 }
 
 

@@ -23,6 +23,7 @@ static void ngx_http_asgi_timer_handler(ngx_event_t *ev);
 static void ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev);
 static void ngx_http_asgi_wake(void *user);
 static void ngx_http_asgi_wake_handler(ngx_event_t *ev);
+static void ngx_http_asgi_shutdown_timed_out(ngx_http_asgi_worker_t *w);
 static void ngx_http_asgi_log(void *user, int level, void *host_data,
     const char *message);
 static void ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
@@ -420,10 +421,28 @@ ngx_http_asgi_shutdown_hold_check(void)
         /*
          * An app may run on after its scope ended: a WebSocket's app is
          * told of the close, then has its grace period. A stopping worker
-         * waits for it that long (and a second), not for ever.
+         * waits for it that long (and a second), not for ever: counted
+         * from the first scope that left an app running, not moved on by
+         * each app that ends while others run.
          */
-        ngx_http_asgi_worker->apps_until = ngx_current_msec
+        if ((ngx_msec_int_t) (ngx_http_asgi_worker->apps_until
+                              - ngx_current_msec) <= 0)
+        {
+            ngx_http_asgi_worker->apps_until = ngx_current_msec
                                     + ngx_http_asgi_worker->max_grace + 1000;
+        }
+    }
+}
+
+
+/* worker_shutdown_timeout ran out: apps still running are waited for no
+ * longer (their requests are being closed). */
+
+static void
+ngx_http_asgi_shutdown_timed_out(ngx_http_asgi_worker_t *w)
+{
+    if (w->shutdown_hold.timer_set) {
+        ngx_del_timer(&w->shutdown_hold);
     }
 }
 
@@ -520,8 +539,19 @@ ngx_http_asgi_wake_handler(ngx_event_t *ev)
 
     uint64_t  n;
 
-    if (c->close || w->ctx == NULL) {
+    if (w->ctx == NULL) {
         return;
+    }
+
+    if (c->close) {
+        /*
+         * worker_shutdown_timeout ran out: nginx closes every connection,
+         * this one too. It stays: the library's wake-ups are still served
+         * while the worker ends.
+         */
+        c->close = 0;
+        c->error = 0;
+        ngx_http_asgi_shutdown_timed_out(w);
     }
 
     /* one read resets the counter (no EFD_SEMAPHORE): a wake after it

@@ -121,6 +121,42 @@ my $took = time - $t;
 ok($took < 3, sprintf "L4 exited %.2f s after quit despite a 60 s grace period", $took);
 unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, "L4 no alert at exit");
 
+=== TEST 3b: L4 worker_shutdown_timeout ends a quitting worker's wait for an app when it runs out, not at the hold's next tick
+--- main_config
+worker_shutdown_timeout 300ms;
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+location = /status { asgi_status; }
+--- after
+my $pid = fork // die $!;
+if (!$pid) { http_get('/t/wait?ms=10000'); POSIX::_exit(0); }
+ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 1\b/ }),
+   "L4 a request in flight");
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(10, sub { server_exited() }), "nginx exited");
+my $took = time - $t;
+waitpid $pid, 0;
+# the hold ticks once a second: before, the worker lived 1-2 s
+ok($took < 0.95, sprintf "L4 exited %.2f s after quit, worker_shutdown_timeout 300ms", $took);
+unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, "L4 no alert at exit");
+
+=== TEST 3c: L4 a quitting worker exits when the last app that outlived its request finishes, not at the hold's next tick
+--- apache_skip: nginx's shutdown hold (Apache's children poll once a second when they stop)
+--- config
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- after
+my $t0 = time;
+my ($status) = http_get('/t/background?ms=1500');
+is($status, 200, "answered before the app finished");
+nginx_signal('QUIT');
+ok(wait_for(10, sub { server_exited() }), "nginx exited");
+my $took = time - $t0;
+ok(defined recorded_at('background-done', '/t/background'), "the app finished its work");
+# the hold was armed with the request and ticks each second after it:
+# before, the worker exited at the tick after the app's end (2 s)
+ok($took >= 1.5 && $took < 1.85, sprintf "L4 exited %.2f s after the request (its app ran 1.5 s)", $took);
+
 === TEST 4: L4 without worker_shutdown_timeout, the quitting worker waits for the grace period, no longer
 --- config
 asgi_disconnect_grace_period 1s;
