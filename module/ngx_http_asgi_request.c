@@ -369,7 +369,7 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
         req->scope = NULL;
         asgicore_scope_release(scope, ngx_http_asgi_now());
         ngx_http_asgi_worker->scopes--;
-        ngx_http_asgi_shutdown_hold_check();
+        ngx_http_asgi_shutdown_hold_check(1);
         ngx_http_asgi_fleet_changed();
     }
 }
@@ -384,7 +384,7 @@ ngx_http_asgi_scope_gone(void *user, void *host_data)
 
     /* its app may have been the last one a quitting worker waited for */
     if (ngx_exiting) {
-        ngx_http_asgi_shutdown_hold_check();
+        ngx_http_asgi_shutdown_hold_check(0);
     }
 }
 

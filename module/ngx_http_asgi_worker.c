@@ -397,11 +397,14 @@ ngx_http_asgi_shutdown_hold_arm(void)
 }
 
 
-/* After the last live scope went: an idle worker must quit at once (nginx
- * waits for no cancelable timer). */
+/*
+ * After the last live scope went (scope_ended), or an app that outlived
+ * its scope finished: an idle worker must quit at once (nginx waits for
+ * no cancelable timer).
+ */
 
 void
-ngx_http_asgi_shutdown_hold_check(void)
+ngx_http_asgi_shutdown_hold_check(ngx_uint_t scope_ended)
 {
     asgicore_counters   c;
     ngx_event_t        *hold = &ngx_http_asgi_worker->shutdown_hold;
@@ -421,13 +424,10 @@ ngx_http_asgi_shutdown_hold_check(void)
         /*
          * An app may run on after its scope ended: a WebSocket's app is
          * told of the close, then has its grace period. A stopping worker
-         * waits for it that long (and a second), not for ever: counted
-         * from the first scope that left an app running, not moved on by
-         * each app that ends while others run.
+         * waits for it that long (and a second), not for ever. An app
+         * that ends starts no grace: the wait's end stays.
          */
-        if ((ngx_msec_int_t) (ngx_http_asgi_worker->apps_until
-                              - ngx_current_msec) <= 0)
-        {
+        if (scope_ended) {
             ngx_http_asgi_worker->apps_until = ngx_current_msec
                                     + ngx_http_asgi_worker->max_grace + 1000;
         }
