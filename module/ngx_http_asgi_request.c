@@ -382,8 +382,11 @@ ngx_http_asgi_scope_gone(void *user, void *host_data)
 {
     ngx_http_asgi_req_unref(host_data);
 
-    /* its app may have been the last one a quitting worker waited for */
-    if (ngx_exiting) {
+    /* its app may have been the last one the shutdown hold waited for
+     * (an idle worker's hold must let a quit go at once) */
+    if (ngx_http_asgi_worker
+        && !ngx_http_asgi_worker->shutdown_hold.cancelable)
+    {
         ngx_http_asgi_shutdown_hold_check(0);
     }
 }

@@ -157,6 +157,22 @@ ok(defined recorded_at('background-done', '/t/background'), "the app finished it
 # before, the worker exited at the tick after the app's end (2 s)
 ok($took >= 1.5 && $took < 1.85, sprintf "L4 exited %.2f s after the request (its app ran 1.5 s)", $took);
 
+=== TEST 3d: L4 an idle worker quits at once after an app that outlived its request finished
+--- apache_skip: nginx's shutdown hold (Apache's children poll once a second when they stop)
+--- config
+location /t/ { asgi_native_app $TEST_APP threaded; }
+location = /status { asgi_status; }
+--- after
+my ($status) = http_get('/t/background?ms=200');
+is($status, 200, "answered before the app finished");
+ok(wait_for(10, sub { scalar(http_get('/status')) =~ /running apps: 0\b/ }),
+   "the app finished");
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(5, sub { server_exited() }), "nginx exited");
+# before, the worker waited for its hold's tick, a second after the request
+ok(time - $t < 0.4, sprintf "L4 in %.2f s", time - $t);
+
 === TEST 4: L4 without worker_shutdown_timeout, the quitting worker waits for the grace period, no longer
 --- config
 asgi_disconnect_grace_period 1s;
