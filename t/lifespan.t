@@ -49,6 +49,18 @@ nginx_stop('QUIT');
 like(`cat @{[servroot()]}/record`, qr/^startup\nshutdown$/m, "shutdown ran at quit");
 unlike(error_log_text(), qr/exited on signal|\[alert\]/, "the worker exited by itself");
 
+=== TEST 1c: after startup every request gets the state, each its own copy
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app lifeapp:app; }
+--- exec
+for i in 1 2 3 4; do curl -s http://127.0.0.1:$PORT/keys; done
+--- response_body
+keys=['pool']
+keys=['pool']
+keys=['pool']
+keys=['pool']
+
 === TEST 2: asgi_lifespan off: no lifespan, no state
 --- main_config
 env ASGI_RECORD=$RECORD;

@@ -43,13 +43,20 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]],
                     Callable[[Message], Awaitable[None]]], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _LoadedApp:
     """An app as this worker loaded it: the ASGI callable, or why there is
     none (each of its requests then answers 500 with the reason)."""
     app: Optional[ASGIApp]
     error: str = ""
     task_name: str = "asgi"  # its requests' tasks: "Task-N" costs a format
+    # What a request learns of the lifespan startup. While it runs, or once
+    # it failed, `startup` is its _Lifespan and each request looks there;
+    # once it succeeded, `state` is what each request gets a copy of. Both
+    # None: no lifespan, nothing to look at (a lookup and three calls per
+    # request otherwise).
+    startup: Optional["_Lifespan"] = None
+    state: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -527,11 +534,11 @@ def _settle(future: asyncio.Future, value: Any) -> None:
         future.set_result(value)
 
 
-async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
+async def _run(st: _Scope, loaded: _LoadedApp, scope: Scope) -> None:
     failed, message = False, None
     _current.set(st)  # this task's context: its log lines carry the request
     try:
-        lifespan = _rt.lifespans.get(st.index)
+        lifespan = loaded.startup
         if lifespan is not None:
             started = lifespan.started
             # shielded: a request cancelled while startup runs (its client
@@ -550,7 +557,9 @@ async def _run(st: _Scope, app: ASGIApp, scope: Scope) -> None:
                 return
             if ok:
                 scope["state"] = lifespan.state.copy()
-        await app(scope, _receiver(st, st.h), _sender(st, st.h))
+        elif loaded.state is not None:
+            scope["state"] = loaded.state.copy()
+        await loaded.app(scope, _receiver(st, st.h), _sender(st, st.h))
     except asyncio.CancelledError:
         if not st.cancelled:
             failed, message = True, "cancelled"
@@ -663,6 +672,7 @@ def _app(index: int) -> _LoadedApp:
     if shared is None:
         shared = _rt.lifespan_of[id(app)] = _Lifespan(app, lifespan)
     _rt.lifespans[index] = shared
+    loaded.startup = shared
     shared.started.add_done_callback(
         lambda f, ref=ref, index=index: _report_ready(ref, index, began,
                                                       f.result()))
@@ -681,6 +691,10 @@ def _report_ready(ref: str, index: int, began: float,
                             "lifespan startup failed: %s"
                             % (error.splitlines() or [""])[0])
         return
+    loaded = _rt.apps[index]
+    if started:
+        loaded.state = _rt.lifespans[index].state
+    loaded.startup = None  # requests stop looking
     ms = (time.monotonic() - began) * 1000
     _log(_asgicore.LOG_INFO, "ASGI app %r ready in %.0f ms%s" % (
         ref, ms, " (with its lifespan startup)" if started else ""))
@@ -697,7 +711,7 @@ def _on_start(h: object, index: int, scope: Scope) -> None:
     if scope["type"] == "websocket":
         scope["subprotocols"] = _subprotocols(scope["headers"])
     st = _rt.scopes[h] = _Scope(h, index)
-    coro = _run(st, loaded.app, scope)
+    coro = _run(st, loaded, scope)
     loop = _rt.loop
     if loop.get_task_factory() is None:
         # asyncio's Task directly, named after the app: create_task would

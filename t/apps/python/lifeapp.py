@@ -23,6 +23,17 @@ async def app(scope, receive, send):
                 logging.getLogger("lifeapp").warning("closing the pool")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["path"] == "/keys":
+        # each request gets its own copy of the state: what one adds, the
+        # next does not see
+        state = scope.get("state")
+        body = ("keys=%s\n" % (sorted(state) if state is not None else None))
+        if state is not None:
+            state["seen"] = True
+        await send({"type": "http.response.start", "status": 200,
+                     "headers": []})
+        await send({"type": "http.response.body", "body": body.encode()})
+        return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body",
                 "body": ("pool=%s\n" % scope.get("state", {}).get("pool"))
