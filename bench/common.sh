@@ -68,6 +68,7 @@ http {
             default_type text/plain;
             return 200 "Hello, world!\n";
         }
+        location = /empty_gif { empty_gif; }
         location /inline/ { asgi_native_app $1/bench/hello.so inline; }
         location /raw/ { asgi_app hello_raw:app; }
         location /star/ { asgi_app hello_star:app; }

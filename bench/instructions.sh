@@ -69,7 +69,8 @@ vg=$!
 for path in /raw/x /star/x /fast/x; do
     await_answer "http://127.0.0.1:$port$path" "$vg" "$dir/valgrind.log"
 done
-for row in nginx_return_200:/return200 module_native_inline:/inline/x \
+for row in nginx_return_200:/return200 nginx_empty_gif:/empty_gif \
+    module_native_inline:/inline/x \
     module_raw:/raw/x module_starlette:/star/x module_fastapi:/fast/x; do
     want "${row%%:*}" && count "${row%%:*}" "http://127.0.0.1:$port${row#*:}"
 done
