@@ -410,7 +410,7 @@ ngx_http_asgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->grace_period, prev->grace_period, 3000);
     ngx_conf_merge_size_value(conf->body_buffer_size,
-                              prev->body_buffer_size, 128 * 1024);
+                              prev->body_buffer_size, 256 * 1024);
 
     /*
      * nginx reads a streamed request body into one buffer of

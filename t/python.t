@@ -159,6 +159,26 @@ location / { asgi_app rawapp:app; }
 --- response_body eval
 "python " x 20000
 
+=== TEST 4b: an upload is read in pieces of asgi_body_buffer_size, 256k by default: a slow reader gets whole buffers
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request eval
+"POST /readsizes\n" . ("x" x 800000)
+--- error_code: 200
+--- response_body
+largest 262144
+
+=== TEST 4c: asgi_body_buffer_size sets the pieces' size
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; asgi_body_buffer_size 64k; }
+--- request eval
+"POST /readsizes\n" . ("x" x 800000)
+--- error_code: 200
+--- response_body
+largest 65536
+
 === TEST 5: S1 streaming
 --- config
 asgi_python_path $ROOT/t/apps/python;

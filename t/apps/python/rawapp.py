@@ -233,6 +233,17 @@ async def app(scope, receive, send):
         await body_of(receive)
         await asyncio.sleep(ms / 1000)
         await respond(send, 200, b"waited\n")
+    elif kind == "readsizes":
+        # a slow reader of an upload: nginx reads a full buffer while it
+        # pauses; answers with the largest http.request body it got
+        largest = 0
+        while True:
+            message = await receive()
+            largest = max(largest, len(message.get("body", b"")))
+            if not message.get("more_body"):
+                break
+            await asyncio.sleep(0.2)  # the client's bytes pile up meanwhile
+        await respond(send, 200, b"largest %d\n" % largest)
     elif kind == "chunks":
         # the storm's /stream contract: n chunks "chunk i\n", ms apart
         q = _query(scope)
