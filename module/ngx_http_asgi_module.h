@@ -172,12 +172,17 @@ extern ngx_module_t  ngx_http_asgi_module;
 extern ngx_http_asgi_worker_t  *ngx_http_asgi_worker;
 
 
+/* what ended, for ngx_http_asgi_shutdown_hold_check */
+#define NGX_HTTP_ASGI_APP_ENDED        0
+#define NGX_HTTP_ASGI_SCOPE_ENDED      1  /* its app may have its grace */
+#define NGX_HTTP_ASGI_SCOPE_CANCELLED  2  /* its app's grace is spent */
+
 /* ngx_http_asgi_worker.c */
 ngx_int_t ngx_http_asgi_worker_init(ngx_cycle_t *cycle);
 void ngx_http_asgi_worker_exit(ngx_cycle_t *cycle);
 asgicore_time ngx_http_asgi_now(void);
 void ngx_http_asgi_shutdown_hold_arm(void);
-void ngx_http_asgi_shutdown_hold_check(ngx_uint_t scope_ended);
+void ngx_http_asgi_shutdown_hold_check(ngx_uint_t ended);
 char *ngx_http_asgi_load_app(ngx_conf_t *cf, ngx_http_asgi_app_t *app);
 
 /* ngx_http_asgi_request.c */

@@ -369,7 +369,9 @@ ngx_http_asgi_detach(ngx_http_asgi_req_t *req)
         req->scope = NULL;
         asgicore_scope_release(scope, ngx_http_asgi_now());
         ngx_http_asgi_worker->scopes--;
-        ngx_http_asgi_shutdown_hold_check(1);
+        ngx_http_asgi_shutdown_hold_check(
+            req->done && req->outcome == ASGICORE_OUTCOME_CANCELLED
+            ? NGX_HTTP_ASGI_SCOPE_CANCELLED : NGX_HTTP_ASGI_SCOPE_ENDED);
         ngx_http_asgi_fleet_changed();
     }
 }
@@ -387,7 +389,7 @@ ngx_http_asgi_scope_gone(void *user, void *host_data)
     if (ngx_http_asgi_worker
         && !ngx_http_asgi_worker->shutdown_hold.cancelable)
     {
-        ngx_http_asgi_shutdown_hold_check(0);
+        ngx_http_asgi_shutdown_hold_check(NGX_HTTP_ASGI_APP_ENDED);
     }
 }
 

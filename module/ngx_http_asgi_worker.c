@@ -398,14 +398,15 @@ ngx_http_asgi_shutdown_hold_arm(void)
 
 
 /*
- * After the last live scope went (scope_ended), or an app that outlived
- * its scope finished: an idle worker must quit at once (nginx waits for
- * no cancelable timer).
+ * After a scope went, or an app that outlived its scope finished
+ * (NGX_HTTP_ASGI_APP_ENDED): an idle worker must quit at once (nginx waits
+ * for no cancelable timer).
  */
 
 void
-ngx_http_asgi_shutdown_hold_check(ngx_uint_t scope_ended)
+ngx_http_asgi_shutdown_hold_check(ngx_uint_t ended)
 {
+    ngx_msec_t          until;
     asgicore_counters   c;
     ngx_event_t        *hold = &ngx_http_asgi_worker->shutdown_hold;
 
@@ -425,11 +426,24 @@ ngx_http_asgi_shutdown_hold_check(ngx_uint_t scope_ended)
          * An app may run on after its scope ended: a WebSocket's app is
          * told of the close, then has its grace period. A stopping worker
          * waits for it that long (and a second), not for ever. An app
-         * that ends starts no grace: the wait's end stays.
+         * cancelled at the end of its grace gets the second alone (its
+         * grace was counted while its scope lived), and an app that ends
+         * starts no grace: the wait's end stays, or moves on, never back.
          */
-        if (scope_ended) {
-            ngx_http_asgi_worker->apps_until = ngx_current_msec
-                                    + ngx_http_asgi_worker->max_grace + 1000;
+        if (ended == NGX_HTTP_ASGI_APP_ENDED) {
+            return;
+        }
+
+        until = ngx_current_msec + 1000;
+
+        if (ended == NGX_HTTP_ASGI_SCOPE_ENDED) {
+            until += ngx_http_asgi_worker->max_grace;
+        }
+
+        if ((ngx_msec_int_t) (until - ngx_http_asgi_worker->apps_until)
+            > 0)
+        {
+            ngx_http_asgi_worker->apps_until = until;
         }
     }
 }

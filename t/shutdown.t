@@ -192,6 +192,29 @@ my $took = time - $t;
 ok($took > 0.5 && $took < 2.5 + $main::slack, sprintf "L4 exited %.2f s after quit: the app was cancelled at the end of its grace", $took);
 like(`cat @{[servroot()]}/record`, qr/^cancelled \/t\/ignore/m, "L4 the app got its cancel");
 
+=== TEST 4b: L4 without worker_shutdown_timeout, an app that ignores its cancel keeps a quitting worker a second after the cancel, not its grace period again
+--- apache_skip: nginx's shutdown hold
+--- config
+asgi_disconnect_grace_period 3s;
+location /t/ { asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /t/stubborn
+--- abort
+--- timeout: 0.2
+--- record
+saw-disconnect /t/stubborn
+--- live_check_after
+--- after
+my $t = time;
+nginx_signal('QUIT');
+ok(wait_for(15, sub { server_exited() }), "nginx exited");
+my $took = time - $t;
+ok(defined recorded_at('cancel-ignored', '/t/stubborn'), "the app ignored its cancel");
+# the grace (3 s), a second, the hold's tick (up to 1 s); before, the
+# grace was counted again after the cancel: 7-8 s
+ok($took > 2 && $took < 6, sprintf "L4 exited %.2f s after quit", $took);
+unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, "L4 no alert at exit");
+
 === TEST 5: L5 nginx -s reload under load loses no accepted request
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
