@@ -160,6 +160,7 @@ location / { asgi_app rawapp:app; }
 "python " x 20000
 
 === TEST 4b: an upload is read in pieces of asgi_body_buffer_size, 256k by default: a slow reader gets whole buffers
+--- apache_skip: nginx's request body buffer (asgi_body_buffer_size)
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
