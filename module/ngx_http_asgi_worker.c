@@ -24,6 +24,7 @@ static void ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev);
 static void ngx_http_asgi_wake(void *user);
 static void ngx_http_asgi_wake_handler(ngx_event_t *ev);
 static void ngx_http_asgi_shutdown_timed_out(ngx_http_asgi_worker_t *w);
+static void ngx_http_asgi_shutdown_started(ngx_http_asgi_worker_t *w);
 static void ngx_http_asgi_log(void *user, int level, void *host_data,
     const char *message);
 static void ngx_http_asgi_log_parts(ngx_uint_t level, ngx_log_t *log,
@@ -211,6 +212,10 @@ ngx_http_asgi_init_events(ngx_http_asgi_worker_t *w, ngx_cycle_t *cycle)
 
     c->data = w;
     c->read->handler = ngx_http_asgi_wake_handler;
+
+    /* idle: a graceful shutdown's start (ngx_close_idle_connections)
+     * calls its handler, with c->close set */
+    c->idle = 1;
     c->read->log = cycle->log;
     c->write->log = cycle->log;
     w->wake = c;
@@ -461,6 +466,45 @@ ngx_http_asgi_shutdown_timed_out(ngx_http_asgi_worker_t *w)
 }
 
 
+/*
+ * A graceful shutdown started. Open WebSockets are closed with 1001 at
+ * the hold's next tick, within a second (W15: their apps have the chance
+ * to close them first). A worker_shutdown_timeout under two seconds could
+ * close the connections before that tick: the tick comes at half of it
+ * then, so the clients get the 1001, not a bare end of the connection.
+ */
+
+static void
+ngx_http_asgi_shutdown_started(ngx_http_asgi_worker_t *w)
+{
+    ngx_msec_t        at;
+    ngx_event_t      *hold = &w->shutdown_hold;
+    ngx_core_conf_t  *ccf;
+
+    if (w->exiting_since == 0) {
+        w->exiting_since = ngx_current_msec ? ngx_current_msec : 1;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (!hold->timer_set  /* nothing in flight, no WebSocket open */
+        || ccf->shutdown_timeout == 0
+        || ccf->shutdown_timeout >= 2 * NGX_HTTP_ASGI_HOLD_INTERVAL)
+    {
+        return;
+    }
+
+    at = ngx_current_msec + ccf->shutdown_timeout / 2;
+
+    if ((ngx_msec_int_t) (hold->timer.key - at) > 0) {
+        /* deleted first: ngx_add_timer keeps a timer within 300 ms */
+        ngx_del_timer(hold);
+        ngx_add_timer(hold, ccf->shutdown_timeout / 2);
+    }
+}
+
+
 static void
 ngx_http_asgi_shutdown_hold_handler(ngx_event_t *ev)
 {
@@ -559,13 +603,20 @@ ngx_http_asgi_wake_handler(ngx_event_t *ev)
 
     if (c->close) {
         /*
-         * worker_shutdown_timeout ran out: nginx closes every connection,
-         * this one too. It stays: the library's wake-ups are still served
-         * while the worker ends.
+         * A graceful shutdown starts (close alone) or worker_shutdown_timeout
+         * ran out (close and error): nginx closes its idle connections, or
+         * every connection. This one stays: the library's wake-ups are
+         * still served while the worker ends.
          */
+        if (c->error) {
+            ngx_http_asgi_shutdown_timed_out(w);
+
+        } else {
+            ngx_http_asgi_shutdown_started(w);
+        }
+
         c->close = 0;
         c->error = 0;
-        ngx_http_asgi_shutdown_timed_out(w);
     }
 
     /* one read resets the counter (no EFD_SEMAPHORE): a wake after it

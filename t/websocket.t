@@ -373,6 +373,25 @@ counter stopped 1001
 101 complete /ws/echo
 101 complete /ws/count
 
+=== TEST 21b: W15 with a worker_shutdown_timeout under two seconds, a quit's 1001 comes at half of it, before nginx closes the connections
+--- apache_skip: nginx's shutdown hold and worker_shutdown_timeout
+--- main_config
+env ASGI_RECORD=$RECORD;
+worker_shutdown_timeout 200ms;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'text b' recv recv 'close 1001' eof > b.out & cd $SERVROOT; for i in $(seq 200); do grep -qs 'text: b' b.out && break; sleep 0.05; done; kill -QUIT $(cat logs/nginx.pid); wait; cat b.out
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: b
+close 1001 ''
+eof
+--- record
+disconnect 1001 '' echo
+--- live_check_after
+
 === TEST 22: invalid asgi_websocket_* values fail nginx -t naming the directive
 --- config
 location / { asgi_native_app $TEST_APP threaded; asgi_websocket_max_message 0; }
