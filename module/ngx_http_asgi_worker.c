@@ -415,30 +415,16 @@ ngx_http_asgi_shutdown_hold_check(ngx_uint_t ended)
     asgicore_counters   c;
     ngx_event_t        *hold = &ngx_http_asgi_worker->shutdown_hold;
 
-    /* the scopes still open are the library's live ones: under load the
-     * counters (a lock) are read only when the last one goes */
-    if (hold->timer_set && ngx_http_asgi_worker->scopes == 0
-        && asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &c)
-           == ASGICORE_OK
-        && c.live == 0)
-    {
-        if (c.running_apps == 0) {
-            hold->cancelable = 1;
-            return;
-        }
-
-        /*
-         * An app may run on after its scope ended: a WebSocket's app is
-         * told of the close, then has its grace period. A stopping worker
-         * waits for it that long (and a second), not for ever. An app
-         * cancelled at the end of its grace gets the second alone (its
-         * grace was counted while its scope lived), and an app that ends
-         * starts no grace: the wait's end stays, or moves on, never back.
-         */
-        if (ended == NGX_HTTP_ASGI_APP_ENDED) {
-            return;
-        }
-
+    /*
+     * An app may run on after its scope ended: a WebSocket's app is told
+     * of the close, then has its grace period; an app may work on after
+     * its response. A stopping worker waits for such apps until the
+     * longest grace period (and a second) after the last scope that
+     * ended, not for ever. A scope that ended with its app cancelled
+     * spent its grace while it lived: it adds the second alone. An app
+     * that ends starts no grace. The wait's end never moves back.
+     */
+    if (ended != NGX_HTTP_ASGI_APP_ENDED) {
         until = ngx_current_msec + 1000;
 
         if (ended == NGX_HTTP_ASGI_SCOPE_ENDED) {
@@ -450,6 +436,16 @@ ngx_http_asgi_shutdown_hold_check(ngx_uint_t ended)
         {
             ngx_http_asgi_worker->apps_until = until;
         }
+    }
+
+    /* the scopes still open are the library's live ones: under load the
+     * counters (a lock) are read only when the last one goes */
+    if (hold->timer_set && ngx_http_asgi_worker->scopes == 0
+        && asgicore_ctx_counters(ngx_http_asgi_worker->ctx, &c)
+           == ASGICORE_OK
+        && c.live == 0 && c.running_apps == 0)
+    {
+        hold->cancelable = 1;
     }
 }
 

@@ -215,6 +215,28 @@ ok(defined recorded_at('cancel-ignored', '/t/stubborn'), "the app ignored its ca
 ok($took > 2 && $took < 6, sprintf "L4 exited %.2f s after quit", $took);
 unlike(error_log_text(), qr/\[(alert|crit|emerg)\]/, "L4 no alert at exit");
 
+=== TEST 4c: L4 an app cancelled at the end of its grace does not cut short the wait for an app still working after its response
+--- apache_skip: nginx's shutdown hold
+--- config
+location /s/ { asgi_disconnect_grace_period 1s; asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+location /b/ { asgi_disconnect_grace_period 4s; asgi_native_app $TEST_APP "threaded record=$RECORD"; }
+--- request
+GET /s/stubborn
+--- abort
+--- timeout: 0.2
+--- record
+saw-disconnect /s/stubborn
+--- live_check_after
+--- after
+my ($status) = http_get('/b/background?ms=3500');
+is($status, 200, "answered while the stubborn app is in its grace");
+nginx_signal('QUIT');
+ok(wait_for(15, sub { server_exited() }), "nginx exited");
+# the background app's scope ended first; the stubborn one's, cancelled
+# at the end of its 1 s grace, must not end the wait a second later
+ok(defined recorded_at('background-done', '/b/background'), "L4 the app working after its response finished");
+ok(defined recorded_at('cancel-ignored', '/s/stubborn'), "the stubborn app ignored its cancel");
+
 === TEST 5: L5 nginx -s reload under load loses no accepted request
 --- config
 location /t/ { asgi_native_app $TEST_APP threaded; }
