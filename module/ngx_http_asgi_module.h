@@ -183,6 +183,7 @@ void ngx_http_asgi_worker_exit(ngx_cycle_t *cycle);
 asgicore_time ngx_http_asgi_now(void);
 void ngx_http_asgi_shutdown_hold_arm(void);
 void ngx_http_asgi_shutdown_hold_check(ngx_uint_t ended);
+void ngx_http_asgi_shutdown_hold_soon(void);
 char *ngx_http_asgi_load_app(ngx_conf_t *cf, ngx_http_asgi_app_t *app);
 
 /* ngx_http_asgi_request.c */

@@ -48,6 +48,9 @@ static ngx_queue_t  ngx_http_asgi_ws_open = {
     &ngx_http_asgi_ws_open, &ngx_http_asgi_ws_open
 };
 
+/* the stopping worker has told its open WebSockets (W15) */
+static ngx_uint_t  ngx_http_asgi_ws_going_away;
+
 
 static ngx_uint_t
 ngx_http_asgi_upgrade_is_websocket(ngx_http_request_t *r)
@@ -154,6 +157,13 @@ ngx_http_asgi_websocket_start(ngx_http_asgi_req_t *req)
 
     /* frames may have come with the request, or behind it */
     ngx_post_event(&req->resume, &ngx_posted_events);
+
+    if (ngx_http_asgi_ws_going_away) {
+        /* accepted after the others were told: its 1001 comes at the
+         * shutdown hold's next turn, now, not a second on (from inside a
+         * library call the library cannot be called) */
+        ngx_http_asgi_shutdown_hold_soon();
+    }
 
     return NGX_OK;
 }
@@ -746,5 +756,28 @@ ngx_http_asgi_websocket_shutdown(void)
         ngx_http_asgi_req_ref(req);
         (void) asgicore_scope_going_away(req->scope, ngx_http_asgi_now());
         ngx_http_asgi_req_unref(req);
+    }
+
+    ngx_http_asgi_ws_going_away = 1;
+
+    /*
+     * The 1001s are written now, not from posted events: nginx's shutdown
+     * timer, run in the same pass over the timers, would close the
+     * connections first.
+     */
+    for (q = ngx_queue_head(&ngx_http_asgi_ws_open);
+         q != ngx_queue_sentinel(&ngx_http_asgi_ws_open);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        req = ngx_queue_data(q, ngx_http_asgi_req_t, ws_link);
+
+        if (req->flush_head.posted) {
+            ngx_delete_posted_event(&req->flush_head);
+
+            ngx_http_asgi_req_ref(req);
+            req->flush_head.handler(&req->flush_head);
+            ngx_http_asgi_req_unref(req);
+        }
     }
 }

@@ -450,6 +450,22 @@ ngx_http_asgi_shutdown_hold_check(ngx_uint_t ended)
 }
 
 
+/* The hold's handler runs at the next pass over the timers. */
+
+void
+ngx_http_asgi_shutdown_hold_soon(void)
+{
+    ngx_event_t  *hold = &ngx_http_asgi_worker->shutdown_hold;
+
+    if (hold->timer_set) {
+        ngx_del_timer(hold);
+    }
+
+    hold->cancelable = 0;
+    ngx_add_timer(hold, 0);
+}
+
+
 /* worker_shutdown_timeout ran out: apps still running are waited for no
  * longer (their requests are being closed). */
 

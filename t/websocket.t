@@ -392,6 +392,40 @@ eof
 disconnect 1001 '' echo
 --- live_check_after
 
+=== TEST 21c: W15 a quit's 1001 is written when the hold sends it: nginx's shutdown timer, expiring in the same pass over the timers (the worker was busy), closes the connections only after it
+--- apache_skip: nginx's shutdown hold and worker_shutdown_timeout
+--- main_config
+env ASGI_RECORD=$RECORD;
+worker_shutdown_timeout 1s;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+location /i/ { asgi_native_app $TEST_APP inline; }
+--- exec
+cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'text b' recv recv eof > b.out & cd $SERVROOT; for i in $(seq 200); do grep -qs 'text: b' b.out && break; sleep 0.05; done; /usr/bin/python3 $ROOT/t/tools/quit_then_block.py $PORT $SERVROOT '/i/block?ms=1500'; wait; cat b.out
+--- response_body
+HTTP/1.1 101 Switching Protocols
+text: b
+close 1001 ''
+eof
+--- live_check_after
+
+=== TEST 21d: W15 a WebSocket accepted after a quit's 1001s went gets its own at once, before worker_shutdown_timeout closes it
+--- apache_skip: nginx's shutdown hold and worker_shutdown_timeout
+--- main_config
+env ASGI_RECORD=$RECORD;
+worker_shutdown_timeout 1500ms;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app wsapp:app; }
+--- exec
+cd $SERVROOT && rm -f go && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/echo 'text a' recv recv 'close 1001' eof > a.out & cd $SERVROOT && /usr/bin/python3 $ROOT/t/tools/wsclient.py $PORT /ws/acceptongo recv 'close 1001' eof > b.out & cd $SERVROOT; for i in $(seq 200); do grep -qs 'text: a' a.out && grep -qs 'waiting to accept' record && break; sleep 0.05; done; kill -QUIT $(cat logs/nginx.pid); for i in $(seq 200); do grep -qs 'close 1001' a.out && break; sleep 0.01; done; touch go; wait; cat b.out
+--- response_body
+HTTP/1.1 101 Switching Protocols
+close 1001 ''
+eof
+--- live_check_after
+
 === TEST 22: invalid asgi_websocket_* values fail nginx -t naming the directive
 --- config
 location / { asgi_native_app $TEST_APP threaded; asgi_websocket_max_message 0; }

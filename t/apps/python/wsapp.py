@@ -158,6 +158,14 @@ async def app(scope, receive, send):
                                     "bytes": b"z" * (8 << 20)}))
         await asyncio.sleep(0.2)
         raise RuntimeError("killed mid-message")
+    elif kind == "acceptongo":
+        # accepts once the file "go" exists in the server's directory
+        go = os.path.join(os.path.dirname(os.environ["ASGI_RECORD"]), "go")
+        record("waiting to accept")
+        while not os.path.exists(go):
+            await asyncio.sleep(0.01)
+        await send({"type": "websocket.accept"})
+        await echo_until_disconnect(receive, send, kind)
     elif kind == "slowaccept":
         await asyncio.sleep(0.3)
         await send({"type": "websocket.accept"})
