@@ -102,6 +102,34 @@ GET /hello
 lifespan startup
 lifespan task failed
 
+=== TEST 4b: one app object in an auto and an on location (auto first): a lifespan that raises is no lifespan under auto, a failure (503) under on
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /a/ { asgi_lifespan auto; asgi_app rawapp:app; }
+location /on/ { asgi_lifespan on; asgi_app rawapp:app; }
+--- exec
+curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/a/hello; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/on/hello; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/a/hello
+--- response_body
+200
+503
+200
+--- error_log eval
+qr/ASGI lifespan startup of 'rawapp:app' failed; it answers 503 in this worker: KeyError/
+
+=== TEST 4c: one app object in an auto and an on location (on first): a lifespan that raises is no lifespan under auto, a failure (503) under on
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /on/ { asgi_lifespan on; asgi_app rawapp:app; }
+location /a/ { asgi_lifespan auto; asgi_app rawapp:app; }
+--- exec
+curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/a/hello; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/on/hello; curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:$PORT/a/hello
+--- response_body
+200
+503
+200
+--- error_log eval
+qr/ASGI lifespan startup of 'rawapp:app' failed; it answers 503 in this worker: KeyError/
+
 === TEST 5: asgi_lifespan takes on, off or auto
 --- config
 asgi_lifespan sometimes;

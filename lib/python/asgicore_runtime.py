@@ -57,6 +57,7 @@ class _LoadedApp:
     # request otherwise).
     startup: Optional["_Lifespan"] = None
     state: Optional[dict[str, Any]] = None
+    lifespan_mode: str = "auto"  # its location's asgi_lifespan
 
 
 @dataclass
@@ -466,11 +467,13 @@ _ERR_FINISHED = _asgicore.ERR_FINISHED
 
 class _Lifespan:
     """The lifespan protocol of one app: startup before its first request,
-    shutdown when the worker exits."""
+    shutdown when the worker exits. One app object may serve locations
+    with asgi_lifespan on and auto: each reads the outcome its own way
+    (_outcome)."""
 
-    def __init__(self, app: ASGIApp, mode: str) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.mode = mode            # "on" or "auto"
+        self.raised = False  # before its startup ended: auto, no lifespan
         self.state: dict[str, Any] = {}
         self.events: asyncio.Queue[Message] = asyncio.Queue()
         self.started = _rt.loop.create_future()   # True, False or None
@@ -503,13 +506,11 @@ class _Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException:
             if not self.started.done():
-                if self.mode == "auto":
-                    _settle(self.started, None)  # no lifespan support
-                    return
                 e = sys.exc_info()[1]
                 self.error = "%s\n%s" % (_summary(e),
                                          traceback.format_exc().rstrip())
-                _settle(self.started, False)
+                self.raised = True
+                _settle(self.started, None)
             else:
                 _log(_asgicore.LOG_ERROR, "ASGI lifespan task failed:\n%s"
                      % traceback.format_exc().rstrip())
@@ -534,6 +535,17 @@ def _settle(future: asyncio.Future, value: Any) -> None:
         future.set_result(value)
 
 
+def _outcome(lifespan: _Lifespan, mode: str,
+             started: Optional[bool]) -> Optional[bool]:
+    """The startup's outcome for a location in `mode`: True (its state
+    goes to requests), None (no lifespan) or False (failed: 503). An app
+    that raised before its startup ended has no lifespan support under
+    auto, and failed under on."""
+    if started is None and lifespan.raised and mode == "on":
+        return False
+    return started
+
+
 async def _run(st: _Scope, loaded: _LoadedApp, scope: Scope) -> None:
     failed, message = False, None
     _current.set(st)  # this task's context: its log lines carry the request
@@ -543,8 +555,9 @@ async def _run(st: _Scope, loaded: _LoadedApp, scope: Scope) -> None:
             started = lifespan.started
             # shielded: a request cancelled while startup runs (its client
             # left) must not cancel the app's startup for every request
-            ok = started.result() if started.done() \
-                else await asyncio.shield(started)
+            ok = _outcome(lifespan, loaded.lifespan_mode,
+                          started.result() if started.done()
+                          else await asyncio.shield(started))
             if ok is False:
                 # startup failed: this app answers 503 in this worker
                 prefix = "websocket.http" if scope["type"] == "websocket" \
@@ -670,12 +683,13 @@ def _app(index: int) -> _LoadedApp:
         return loaded
     shared = _rt.lifespan_of.get(id(app))
     if shared is None:
-        shared = _rt.lifespan_of[id(app)] = _Lifespan(app, lifespan)
+        shared = _rt.lifespan_of[id(app)] = _Lifespan(app)
     _rt.lifespans[index] = shared
     loaded.startup = shared
+    loaded.lifespan_mode = lifespan
     shared.started.add_done_callback(
-        lambda f, ref=ref, index=index: _report_ready(ref, index, began,
-                                                      f.result()))
+        lambda f, ref=ref, index=index, mode=lifespan: _report_ready(
+            ref, index, began, _outcome(shared, mode, f.result())))
     return loaded
 
 
