@@ -121,6 +121,10 @@ struct Scope {
     bool has_body = true;          // false: 204, 205, 304 or HEAD (S7)
     int64_t declared_length = -1;  // the app's content-length (S6)
     uint64_t body_sent = 0;        // body bytes the app sent
+    // The response went out whole before the app ended its body: all of
+    // its content-length, or a response without a body. The app's closing
+    // empty message is still to come (S6).
+    bool body_end_pending = false;
     bool send_waiting = false;
     bool host_blocked = false;
     Delivery delivery = Delivery::nothing;

@@ -178,3 +178,27 @@ background ran
 200 complete /s/background?size=400000
 --- after
 is(status_json()->{running_apps}, 0, "S8 no app task left suspended");
+
+=== TEST 14: G4, S6 FastAPI behind an HTTP middleware: the response is whole at its content-length, so a client that leaves then is no abort and the background task outlives the grace period
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location /m/ { asgi_app starapp:api_mw; asgi_disconnect_grace_period 100ms; }
+--- exec
+curl -s -X POST --http1.1 'http://127.0.0.1:$PORT/m/signup?tag=h1'; echo
+curl -s -X POST --http2-prior-knowledge 'http://127.0.0.1:$H2PORT/m/signup?tag=h2'; echo
+--- response_body
+{"ok":"h1"}
+{"ok":"h2"}
+--- record
+mw background ran h1
+mw background ran h2
+--- no_record
+mw background cancelled
+--- access_log
+200 complete /m/signup?tag=h1
+200 complete /m/signup?tag=h2
+--- no_error_log
+[error]
+

@@ -2,7 +2,7 @@
 import asyncio
 import os
 
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, FastAPI
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.responses import PlainTextResponse, StreamingResponse
@@ -84,3 +84,30 @@ api = FastAPI()
 @api.get("/f/items/{item_id}")
 async def item(item_id: int, q: str = ""):
     return {"item_id": item_id, "q": q}
+
+
+# An HTTP middleware, as most FastAPI apps have one: Starlette sends the
+# response's last (empty) message only after the background tasks ended.
+api_mw = FastAPI()
+
+
+@api_mw.middleware("http")
+async def add_header(request, call_next):
+    response = await call_next(request)
+    response.headers["x-mw"] = "1"
+    return response
+
+
+async def mw_task(tag: str) -> None:
+    try:
+        await asyncio.sleep(0.6)  # longer than the test's grace period
+        record("mw background ran " + tag)
+    except asyncio.CancelledError:
+        record("mw background cancelled " + tag)
+        raise
+
+
+@api_mw.post("/m/signup")
+async def signup(tasks: BackgroundTasks, tag: str):
+    tasks.add_task(mw_task, tag)
+    return {"ok": tag}
