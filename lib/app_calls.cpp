@@ -341,8 +341,14 @@ int Context::send_start(Scope *s, int status, const asgicore_header *headers,
 int Context::send_body(Scope *s, const void *data, size_t len, bool more)
 {
     AppCall call(*this);
-    if (s->body_end_pending)
-        return end_whole_body(s, len, more);
+    if (!len && s->response == Response::started &&
+        s->delivery == Delivery::drained && s->app_running() && !s->poisoned) {
+        // The client left after it had the whole response: the app ending
+        // its body then is no error, and nothing is written.
+        if (!more)
+            s->response = Response::complete;
+        return ASGICORE_OK;
+    }
     if (int rc = send_precheck(s, "http.response.body"))
         return rc;
     if (len && !data)
@@ -355,12 +361,6 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
                 ? "http.response.body sent before http.response.start"
                 : late_message_error(s->response));
     bool ends_body = !more;
-    // The response is whole on the wire before the app ends its body when
-    // nothing more may be written: the client has it all, and may leave
-    // without that being an abort (an app that ends its body only after
-    // its background work, as Starlette's HTTP middleware does, is not
-    // cancelled for it).
-    bool whole = more && !s->expects_trailers && !s->ws;
     if (!s->has_body) {
         len = 0;  // S7: a response without a body; nothing is written
     } else if (s->declared_length >= 0) {
@@ -381,11 +381,8 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
                                    std::to_string(declared) +
                                    " bytes of its content-length: the "
                                    "response is cut");
-        whole = whole && total == declared;
-    } else {
-        whole = false;  // the body's end is the app's to say
     }
-    bool ends_response = (ends_body && !s->expects_trailers) || whole;
+    bool ends_response = ends_body && !s->expects_trailers;
     OutMessage *msg = nullptr;
     if (!s->client_gone() && (len || ends_response)) {
         msg = OutMessage::make_body(&s->arena, data, len, ends_response);
@@ -393,36 +390,11 @@ int Context::send_body(Scope *s, const void *data, size_t len, bool more)
             return ASGICORE_ERR_NOMEM;  // nothing changed
     }
     s->body_sent += len;
-    if (ends_response)
-        s->response = Response::complete;
-    else if (ends_body)
-        s->response = Response::body_done;
-    s->body_end_pending = whole;
+    if (ends_body)
+        s->response = ends_response ? Response::complete : Response::body_done;
     if (ends_response)
         make_receive_ready(s);  // R7: a waiting receive gets a disconnect
     return msg ? queue_output(s, msg, len) : ASGICORE_OK;
-}
-
-// The app ends a body that already went out whole: an empty message (or,
-// for a response without a body, any) changes nothing; a byte more is the
-// error it always was, and the response stays complete.
-int Context::end_whole_body(Scope *s, size_t len, bool more)
-{
-    if (s->app_state == AppState::finished)
-        return late_call(s, "http.response.body", true);
-    if (s->poisoned)
-        return ASGICORE_ERR_PROTOCOL;
-    if (s->send_waiting)
-        return ASGICORE_ERR_BUSY;
-    if (len && s->has_body)
-        return send_failed(s, ASGICORE_ERR_PROTOCOL,
-                           "http.response.body beyond the " +
-                               std::to_string(s->declared_length) +
-                               " bytes of the response's content-length, "
-                               "after the response was complete");
-    if (!more)
-        s->body_end_pending = false;
-    return ASGICORE_OK;
 }
 
 int Context::send_trailers(Scope *s, const asgicore_header *trailers,

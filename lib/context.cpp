@@ -405,6 +405,13 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
     }
     if (reason > 0 && reason < ASGICORE_DISCONNECT_REASONS)
         counters_.disconnects[reason]++;
+    if (s->sent_whole() && s->out.empty() && !s->host_blocked &&
+        reason != ASGICORE_DISCONNECT_WRITE_ERROR) {
+        // The client left with every byte it was promised: no abort. An
+        // app that ends its body only later (Starlette's HTTP middleware,
+        // after the request's background tasks) is not cancelled for it.
+        s->delivery = Delivery::drained;
+    }
     discard_output(s);  // nothing more can reach the client
 
     if (!s->app_running()) {
@@ -439,7 +446,7 @@ void Context::mark_client_gone(Scope *s, int reason, asgicore_time now)
         s->send_waiting = false;
         queue_app(s, app_send_ready, ASGICORE_ERR_DISCONNECTED);
     }
-    if (s->response == Response::complete) {
+    if (s->response_delivered()) {
         // The app sent its whole response; nothing left to cancel, and
         // nothing for the host to wait for (S8). A websocket scope's app
         // still runs its connection: it gets its grace period (W11).

@@ -111,7 +111,6 @@ private:
     void let_go_of_app_side(Scope *s) noexcept;
     void decide_outcome(Scope *s);
     int send_failed(Scope *s, int code, const std::string &what);
-    int end_whole_body(Scope *s, size_t len, bool more);
     void fail_response(Scope *s);
     int late_call(Scope *s, const char *what, bool is_send);
     int queue_output(Scope *s, OutMessage *msg, size_t bytes);

@@ -316,7 +316,7 @@ int Context::release(Scope *s, asgicore_time now)
     last_now_ = std::max(last_now_, now);
     bool ws_open = s->ws && s->ws->state == WsState::accepted &&
                    !s->ws->app_told && !s->client_gone();
-    if (s->app_running() && (s->response != Response::complete || ws_open)) {
+    if (s->app_running() && (!s->response_delivered() || ws_open)) {
         mark_client_gone(s, ASGICORE_DISCONNECT_SERVER, now);  // W5: 1006
         if (s->app_running())
             counters_.abandoned++;

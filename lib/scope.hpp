@@ -121,10 +121,6 @@ struct Scope {
     bool has_body = true;          // false: 204, 205, 304 or HEAD (S7)
     int64_t declared_length = -1;  // the app's content-length (S6)
     uint64_t body_sent = 0;        // body bytes the app sent
-    // The response went out whole before the app ended its body: all of
-    // its content-length, or a response without a body. The app's closing
-    // empty message is still to come (S6).
-    bool body_end_pending = false;
     bool send_waiting = false;
     bool host_blocked = false;
     Delivery delivery = Delivery::nothing;
@@ -167,6 +163,23 @@ struct Scope {
     bool app_sees_disconnect() const noexcept
     {
         return client == ClientState::gone;
+    }
+    // S6, S7: the app sent every byte its response promises (all of its
+    // content-length, or the head of a response without a body), though
+    // it has not ended the body yet.
+    bool sent_whole() const noexcept
+    {
+        if (response != Response::started || expects_trailers || ws)
+            return false;
+        return !has_body ||
+               (declared_length >= 0 &&
+                body_sent == static_cast<uint64_t>(declared_length));
+    }
+    // The client has the response: its last message left the host, or
+    // (sent_whole) all that it promised did before the client left.
+    bool response_delivered() const noexcept
+    {
+        return response == Response::complete || delivery == Delivery::drained;
     }
     void want_done() noexcept
     {

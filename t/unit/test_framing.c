@@ -170,50 +170,91 @@ static void S6_exact_length_in_chunks_is_complete(void **st)
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
 }
 
-/* S6, G4: a body that reached its content-length went out whole, though
- * the app ends it later (Starlette's HTTP middleware sends its last
- * message after the request's background tasks): the host has the last
- * message at once, a client that leaves then is no abort (no disconnect,
- * no cancel after the grace period), and the app's closing empty message
- * is taken even after the client left. */
-static void S6_body_at_its_length_is_whole_before_the_app_ends_it(void **st)
+/* S6, G4: a client that leaves once it had every byte of the response's
+ * content-length did not abort it, though the app has not ended the body
+ * (Starlette's HTTP middleware sends its last message after the request's
+ * background tasks): no cancel after the grace period, the app's closing
+ * empty messages are taken, the outcome is complete. */
+static void S6_client_leaving_after_the_whole_length_is_no_abort(void **st)
 {
     state *s = *st;
     asgicore_scope *sc = open_method(s, "POST");
     asgicore_header h = cl("5");
     asgicore_send_start(sc, 200, &h, 1, 0);
     assert_int_equal(asgicore_send_body(sc, "hel", 3, 1), ASGICORE_OK);
-    fake_pump(&s->fh);
-    assert_false(s->req.last_written);
     assert_int_equal(asgicore_send_body(sc, "lo", 2, 1), ASGICORE_OK);
     fake_pump(&s->fh);
-    assert_true(s->req.last_written);
+    assert_false(s->req.last_written); /* the app's to end */
     assert_int_equal(s->req.body_len, 5);
-    expect_disconnect(sc); /* R7: the response is complete */
     assert_int_equal(
         asgicore_scope_disconnect(sc, ASGICORE_DISCONNECT_CLOSED, s->fh.now),
         ASGICORE_OK);
-    fake_release(&s->fh, &s->req);
+    fake_pump(&s->fh);
+    expect_disconnect(sc);
     fake_advance(&s->fh, 10 * SEC);
     fake_pump(&s->fh);
     assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_CANCEL], 0);
     assert_int_equal(asgicore_send_body(sc, NULL, 0, 1), ASGICORE_OK);
     assert_int_equal(asgicore_send_body(sc, NULL, 0, 0), ASGICORE_OK);
-    /* the body ended: anything after it is S2's error */
     assert_int_equal(asgicore_send_body(sc, NULL, 0, 0),
-                     ASGICORE_ERR_DISCONNECTED);
+                     ASGICORE_ERR_DISCONNECTED); /* S2, S3: it ended */
     asgicore_finish(sc, 0, NULL);
     fake_pump(&s->fh);
     assert_int_equal(s->req.body_len, 5);
     assert_true(s->req.response_complete);
     assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
     assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
-    assert_int_equal(fake_counters(&s->fh).app_errors, 0);
+    asgicore_counters c = fake_counters(&s->fh);
+    assert_int_equal(c.completed, 1);
+    assert_int_equal(c.disconnected, 0);
+    assert_int_equal(c.abandoned, 0);
 }
 
-/* S6: a byte after a body that went out whole at its length is an app
- * error, and the complete response stays as it was (not cut). */
-static void S6_a_byte_after_the_whole_body_is_an_error_not_a_cut(void **st)
+/* S6, S7: the same for a response without a body once its head went out;
+ * not when bytes of the length are missing, still in the host's buffers
+ * (it answered PENDING), or the last write failed, nor without a length:
+ * those clients left before the end, and the app is cancelled after the
+ * grace period. */
+static void S6_only_a_whole_delivered_response_is_no_abort(void **st)
+{
+    state *s = *st;
+    enum { HEAD, SHORT, BACKLOG, WRITE_ERROR, NO_LENGTH, CASES };
+    for (int i = 0; i < CASES; i++) {
+        if (i)
+            fake_state_reinit(s, NULL);
+        asgicore_scope *sc = open_method(s, i == HEAD ? "HEAD" : "GET");
+        asgicore_header h = cl("5");
+        if (i == NO_LENGTH)
+            asgicore_send_start(sc, 200, text_plain, 1, 0);
+        else
+            asgicore_send_start(sc, 200, &h, 1, 0);
+        if (i == BACKLOG)
+            s->req.write_result = ASGICORE_PENDING;
+        asgicore_send_body(sc, "hello", i == SHORT ? 4 : 5, 1);
+        fake_pump(&s->fh);
+        asgicore_scope_disconnect(sc,
+                                  i == WRITE_ERROR
+                                      ? ASGICORE_DISCONNECT_WRITE_ERROR
+                                      : ASGICORE_DISCONNECT_CLOSED,
+                                  s->fh.now);
+        fake_advance(&s->fh, 10 * SEC);
+        fake_pump(&s->fh);
+        int whole = i == HEAD;
+        assert_int_equal(s->fa.notifications[ASGICORE_NOTIFY_CANCEL], !whole);
+        assert_int_equal(asgicore_send_body(sc, NULL, 0, 0),
+                         whole ? ASGICORE_OK : ASGICORE_ERR_DISCONNECTED);
+        asgicore_finish(sc, !whole, NULL);
+        fake_pump(&s->fh);
+        assert_int_equal(s->req.outcome, whole ? ASGICORE_OUTCOME_COMPLETE
+                                               : ASGICORE_OUTCOME_CANCELLED);
+        fake_release(&s->fh, &s->req);
+    }
+}
+
+/* S6: while the client stays, the length reached changes nothing: a byte
+ * more still cuts the response, and the app's end of the body is its last
+ * message. */
+static void S6_a_byte_beyond_the_whole_length_still_cuts(void **st)
 {
     state *s = *st;
     asgicore_scope *sc = open_method(s, "GET");
@@ -222,60 +263,9 @@ static void S6_a_byte_after_the_whole_body_is_an_error_not_a_cut(void **st)
     assert_int_equal(asgicore_send_body(sc, "hello", 5, 1), ASGICORE_OK);
     fake_pump(&s->fh);
     assert_int_equal(asgicore_send_body(sc, "!", 1, 0), ASGICORE_ERR_PROTOCOL);
-    fake_pump(&s->fh);
-    assert_true(fake_logged(&s->fh, "after the response was complete"));
+    expect_cut(s, 5);
     asgicore_finish(sc, 1, "RuntimeError");
     fake_pump(&s->fh);
-    assert_int_equal(s->req.body_len, 5);
-    assert_true(s->req.last_written);
-    assert_true(s->req.response_complete);
-}
-
-/* S6, S7: a length of 0, and a response without a body (HEAD, 204), are
- * whole at the first body message; with trailers announced, or without a
- * length, the body's end stays the app's to say. */
-static void S6_zero_length_and_bodyless_responses_are_whole_early(void **st)
-{
-    state *s = *st;
-    static const char *const methods[] = {"GET", "HEAD", "GET"};
-    for (int i = 0; i < 3; i++) {
-        if (i)
-            fake_state_reinit(s, NULL);
-        asgicore_scope *sc = open_method(s, methods[i]);
-        asgicore_header h = cl(i == 0 ? "0" : "7");
-        asgicore_send_start(sc, i == 2 ? 204 : 200, &h, 1, 0);
-        assert_int_equal(asgicore_send_body(sc, "abcdefg", i ? 7 : 0, 1),
-                         ASGICORE_OK);
-        fake_pump(&s->fh);
-        assert_true(s->req.last_written);
-        assert_int_equal(s->req.body_len, 0);
-        assert_int_equal(asgicore_send_body(sc, "x", i ? 1 : 0, 0),
-                         ASGICORE_OK);
-        asgicore_finish(sc, 0, NULL);
-        fake_pump(&s->fh);
-        assert_int_equal(s->req.outcome, ASGICORE_OUTCOME_COMPLETE);
-        assert_int_equal(s->fh.log_lines[ASGICORE_LOG_ERROR], 0);
-        fake_release(&s->fh, &s->req);
-    }
-    fake_state_reinit(s, NULL);
-    asgicore_scope *sc = open_method(s, "GET");
-    asgicore_header h = cl("5");
-    asgicore_send_start(sc, 200, &h, 1, 1); /* trailers announced */
-    asgicore_send_body(sc, "hello", 5, 1);
-    fake_pump(&s->fh);
-    assert_false(s->req.last_written);
-    asgicore_send_body(sc, NULL, 0, 0);
-    asgicore_send_trailers(sc, NULL, 0, 0);
-    fake_pump(&s->fh);
-    assert_true(s->req.last_written);
-    fake_release(&s->fh, &s->req);
-    fake_state_reinit(s, NULL);
-    sc = open_method(s, "GET");
-    asgicore_send_start(sc, 200, text_plain, 1, 0); /* no length */
-    asgicore_send_body(sc, "hello", 5, 1);
-    fake_pump(&s->fh);
-    assert_false(s->req.last_written);
-    asgicore_finish(sc, 0, NULL);
 }
 
 /* S6: conflicting or malformed values are refused before anything is
@@ -412,9 +402,9 @@ int main(void)
         T(S6_body_ending_short_is_cut),
         T(S6_short_body_before_the_head_went_out_is_a_500),
         T(S6_exact_length_in_chunks_is_complete),
-        T(S6_body_at_its_length_is_whole_before_the_app_ends_it),
-        T(S6_a_byte_after_the_whole_body_is_an_error_not_a_cut),
-        T(S6_zero_length_and_bodyless_responses_are_whole_early),
+        T(S6_client_leaving_after_the_whole_length_is_no_abort),
+        T(S6_only_a_whole_delivered_response_is_no_abort),
+        T(S6_a_byte_beyond_the_whole_length_still_cuts),
         T(S6_bad_or_conflicting_lengths_are_a_500),
         T(S7_head_response_keeps_its_length_and_drops_the_body),
         T(S7_204_205_304_carry_no_body),
