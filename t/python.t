@@ -405,7 +405,7 @@ runtime=batch popen=0000000000000000/other asyncio=0000000000000000/other fork=0
 --- no_error_log
 unknown process
 
-=== TEST 17: an app cannot replace nginx's signal handlers
+=== TEST 17: an app cannot replace nginx's signal handlers, with signal.signal() or its event loop's add_signal_handler()
 --- config
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
@@ -414,8 +414,10 @@ GET /signal
 --- error_code: 200
 --- response_body
 refused: signal handlers belong to nginx, which runs this process (asgicore): not setting one for signal 15
+loop refused: signal handlers belong to nginx, which runs this process (asgicore): not setting one for signal 15
 --- apache_response_body
 refused: signal handlers belong to Apache httpd, which runs this process (asgicore): not setting one for signal 15
+loop refused: signal handlers belong to Apache httpd, which runs this process (asgicore): not setting one for signal 15
 
 === TEST 18: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
 --- config

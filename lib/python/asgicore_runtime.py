@@ -253,6 +253,24 @@ def _refuse_signal_handler(signalnum: int, handler: Any) -> Any:
                      % (_asgicore.server(), signalnum))
 
 
+def _refusing_signal_handlers(loop_class: type) -> type:
+    """The worker's event loop class, refusing add_signal_handler(): the
+    loop would install a process-wide handler (uvloop even off Python's
+    main thread), swallowing the signals nginx's worker handles."""
+
+    class HostLoop(loop_class):  # type: ignore[misc, valid-type]
+        def add_signal_handler(self, sig: int, callback: Any,
+                               *args: Any) -> None:
+            # RuntimeError is what asyncio raises off the main thread.
+            raise RuntimeError(
+                "signal handlers belong to %s, which runs this process "
+                "(asgicore): not setting one for signal %s"
+                % (_asgicore.server(), int(sig)))
+
+    HostLoop.__name__ = HostLoop.__qualname__ = loop_class.__name__
+    return HostLoop
+
+
 def _let_children_have_signals() -> None:
     """The runtime's threads block every signal, so that the worker's reach
     the nginx thread; processes an app starts must not inherit that mask
@@ -1000,10 +1018,11 @@ def serve() -> None:
     _rt.environ_django = os.environ.get("DJANGO_SETTINGS_MODULE")
     try:
         import uvloop
-        _rt.loop = uvloop.new_event_loop()
+        _rt.loop = _refusing_signal_handlers(uvloop.Loop)()
         loop_name = "uvloop " + uvloop.__version__
     except ImportError:
-        _rt.loop = asyncio.new_event_loop()
+        _rt.loop = _refusing_signal_handlers(
+            asyncio.SelectorEventLoop)()
         loop_name = "asyncio"
     asyncio.set_event_loop(_rt.loop)
     _install_logging()

@@ -387,6 +387,12 @@ async def app(scope, receive, send):
             text = b"handler set\n"
         except ValueError as e:
             text = b"refused: %s\n" % str(e).encode()
+        try:  # the event loop's way (uvloop would set it process-wide)
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: None)
+            text += b"loop handler set\n"
+        except RuntimeError as e:
+            text += b"loop refused: %s\n" % str(e).encode()
         await respond(send, 200, text)
     elif kind == "groupafter":
         # a task group's child stops with an OSError at the disconnect: the
