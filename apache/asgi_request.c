@@ -236,6 +236,10 @@ static void add_header(request_rec *r, char *name, char *value)
         apr_table_setn(r->headers_out, "Content-Length", value);
     } else if (!hop_by_hop(name)) {
         apr_table_addn(r->headers_out, name, value);
+    } else if (strcasecmp(name, "connection") == 0
+               && ap_find_token(r->pool, value, "close")) {
+        /* the app asks for the connection to end after this response */
+        r->connection->keepalive = AP_CONN_CLOSE;
     }
 }
 

@@ -29,6 +29,7 @@ static ngx_int_t ngx_http_asgi_name_is(const asgicore_str *name,
 
 static off_t ngx_http_asgi_length(const asgicore_str *value);
 static ngx_int_t ngx_http_asgi_hop_by_hop(const asgicore_str *name);
+static ngx_int_t ngx_http_asgi_says_close(const asgicore_str *value);
 
 
 int
@@ -102,6 +103,14 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
             r->headers_out.content_type_len = headers[i].value.len;
             r->headers_out.content_type_lowcase = NULL;
             continue;
+        }
+
+        /* an app that asks to close the connection has it closed after
+         * the response, as a server that framed it itself would */
+        if (ngx_http_asgi_is_name(&headers[i].name, "connection")
+            && ngx_http_asgi_says_close(&headers[i].value))
+        {
+            r->keepalive = 0;
         }
 
         /* hop-by-hop: nginx frames the response itself */
@@ -609,6 +618,21 @@ ngx_http_asgi_name_is(const asgicore_str *name, const char *lowcase,
     }
 
     return 1;
+}
+
+
+/* A Connection field with the "close" option (its case is free). */
+
+static ngx_int_t
+ngx_http_asgi_says_close(const asgicore_str *value)
+{
+    u_char  *p;
+
+    /* ngx_strlcasestrn() only reads; its prototype is not const */
+    p = (u_char *) value->data;
+
+    return ngx_strlcasestrn(p, p + value->len, (u_char *) "close", 5 - 1)
+           != NULL;
 }
 
 

@@ -520,6 +520,16 @@ location / { asgi_app rawapp:app; }
 200 b'0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nFORGED!'
 200 b'Hello from Python\n'
 
+=== TEST 34b: an app's "Connection: close" closes the connection after its response: a request pipelined behind it is not answered
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- exec
+/usr/bin/python3 $ROOT/t/tools/probe.py responses $PORT /closeconn /hello
+--- response_body
+200 b'bye\n'
+None b''
+
 === TEST 35: R3 a chunked body with broken framing is the server's 400, not a client's 499
 --- config
 asgi_python_path $ROOT/t/apps/python;

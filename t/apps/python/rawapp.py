@@ -588,6 +588,12 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body",
                     "body": b"0\r\n\r\nHTTP/1.1 200 OK\r\n"
                             b"Content-Length: 7\r\n\r\nFORGED!"})
+    elif kind == "closeconn":
+        # an app that asks the server to close the connection after this
+        await body_of(receive)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"connection", b"Close")]})
+        await send({"type": "http.response.body", "body": b"bye\n"})
     elif kind == "h2fields":
         # fields HTTP/2 forbids in a response or its trailers, and a
         # content-length given twice: the server keeps the stream valid
