@@ -87,7 +87,7 @@ enum {
     ASGICORE_ERR_VERSION = -3,      /* unknown struct version */
     ASGICORE_ERR_STATE = -4,        /* call not valid in the scope's state */
     ASGICORE_ERR_DISCONNECTED = -5, /* the client has gone; nothing written */
-    ASGICORE_ERR_PROTOCOL = -6,     /* ASGI message out of order */
+    ASGICORE_ERR_PROTOCOL = -6,     /* message out of order or length */
     ASGICORE_ERR_BAD_HEADER = -7,   /* CR, LF or NUL in a header, bad name */
     ASGICORE_ERR_BUSY = -8,         /* the previous send has not completed,
                                      * or the host fed body while paused */

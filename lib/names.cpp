@@ -14,7 +14,8 @@ const char *error_text(int code) noexcept
     case ASGICORE_ERR_VERSION: return "unsupported struct version";
     case ASGICORE_ERR_STATE: return "call not valid in the scope's state";
     case ASGICORE_ERR_DISCONNECTED: return "client disconnected";
-    case ASGICORE_ERR_PROTOCOL: return "ASGI message out of order";
+    case ASGICORE_ERR_PROTOCOL:
+        return "ASGI message out of order, or beyond the content-length";
     case ASGICORE_ERR_BAD_HEADER: return "invalid header name or value";
     case ASGICORE_ERR_BUSY: return "previous operation still pending";
     case ASGICORE_ERR_FINISHED: return "the app already finished the scope";

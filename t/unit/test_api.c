@@ -15,6 +15,9 @@ static void strerror_names_every_code(void **st)
     assert_string_equal(asgicore_strerror(-1000), "unknown error code");
     assert_string_equal(asgicore_strerror(ASGICORE_ERR_DISCONNECTED),
                         "client disconnected");
+    /* S6's errors are this code too: the text an app sees names both */
+    assert_non_null(
+        strstr(asgicore_strerror(ASGICORE_ERR_PROTOCOL), "content-length"));
     for (int r = ASGICORE_DISCONNECT_CLOSED; r <= ASGICORE_DISCONNECT_SERVER;
          r++)
         assert_string_not_equal(asgicore_disconnect_reason_name(r),
