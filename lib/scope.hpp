@@ -175,11 +175,14 @@ struct Scope {
                (declared_length >= 0 &&
                 body_sent == static_cast<uint64_t>(declared_length));
     }
-    // The client has the response: its last message left the host, or
-    // (sent_whole) all that it promised did before the client left.
+    // The client has the app's response: its last message left the host,
+    // or (sent_whole) all that it promised did before the client left. (A
+    // 500 the library sent in its place is not the app's.)
     bool response_delivered() const noexcept
     {
-        return response == Response::complete || delivery == Delivery::drained;
+        return response == Response::complete ||
+               (response == Response::started && !response_failed &&
+                delivery == Delivery::drained);
     }
     void want_done() noexcept
     {

@@ -87,6 +87,11 @@ struct Req {
     bool reported_left = false;  // by a disconnect or a failed write
     bool left_visible = false;
     bool left_while_running = false;  // before the app finished, undrained
+    // it left with all the response promised (its content-length, or the
+    // head of one without a body), the app's last message not yet taken:
+    // no abort (docs/lifecycle.md, rule 7)
+    bool left_whole = false;
+    bool app_trailers = false;  // the app's start announced trailers
     bool app_running = false;
     bool cancel_delivered = false;
     bool response_sent = false;  // the app's last message was taken
@@ -252,7 +257,7 @@ private:
     void forget_if_done(Owned *o);
     void settle();
     void check_liveness();
-    void client_leaves(Req *r);
+    void client_leaves(Req *r, bool write_error = false);
     void check_receive(Owned *o, int rc, const asgicore_event &ev);
     void check_send(Owned *o, int rc, bool ends, bool start_with_trailers);
     void finish_up();
@@ -332,14 +337,14 @@ int Runner::write(Req *r, const char *what)
         // time, which may be before the program's now
         bool first = !r->left;
         r->reported_left = true;
-        client_leaves(r);
+        client_leaves(r, true);
         if (first)
             r->cancel_time_exact = false;
     }
     return r->write_result;
 }
 
-void Runner::client_leaves(Req *r)
+void Runner::client_leaves(Req *r, bool write_error)
 {
     if (r->left)
         return;  // only the first report counts (G6)
@@ -347,9 +352,17 @@ void Runner::client_leaves(Req *r)
     r->cancel_time_exact = true;
     r->left_visible =
         !((r->flags & ASGICORE_SCOPE_IGNORE_CLIENT_ABORT) && r->fed_last);
-    r->left_while_running =
-        r->app_running && r->left_visible && !(r->last && !r->blocked);
-    r->cancel_due = r->app_running && r->left_visible && !r->response_sent;
+    bool bodiless = r->head_request || r->status == 204 || r->status == 205 ||
+                    r->status == 304;
+    r->left_whole =
+        !write_error && r->head && !r->last && !r->blocked &&
+        !r->response_sent && !r->app_trailers &&
+        (bodiless || (r->declared >= 0 &&
+                      r->body_written == (unsigned long long)r->declared));
+    r->left_while_running = r->app_running && r->left_visible &&
+                            !(r->last && !r->blocked) && !r->left_whole;
+    r->cancel_due = r->app_running && r->left_visible && !r->response_sent &&
+                    !r->left_whole;
     r->cancel_at = now_ + r->grace_ns;
 }
 
@@ -441,7 +454,8 @@ void Runner::cb_done(void *u, asgicore_scope *, void *hd, int outcome,
                     outcome <= ASGICORE_OUTCOME_APP_ERROR,
                 "done without an outcome");
     // S8: complete only once the host took the last message and drained
-    self->check(!complete || (r->last && !r->blocked && !r->left),
+    self->check(!complete || (r->last && !r->blocked && !r->left) ||
+                    r->left_whole,
                 "done says complete before the host drained the response");
     // docs/lifecycle.md: cancelled > client_disconnected > app_error
     if (r->cancel_delivered)
@@ -681,7 +695,7 @@ void Runner::step(uint8_t op)
                          reason <= ASGICORE_DISCONNECT_SERVER;
             if (valid) {
                 r->reported_left = r->reported_left || r->open;
-                client_leaves(r);
+                client_leaves(r, reason == ASGICORE_DISCONNECT_WRITE_ERROR);
             }
             call("asgicore_scope_disconnect", [&] {
                 return asgicore_scope_disconnect(r->scope, reason, now_);
@@ -935,7 +949,7 @@ void Runner::check_send(Owned *o, int rc, bool ends, bool start_with_trailers)
         o->send_waiting = true;
     if (rc == ASGICORE_OK || rc == ASGICORE_PENDING) {
         if (start_with_trailers)
-            o->trailers = true;
+            o->trailers = o->req->app_trailers = true;
         if (ends) {
             o->response_sent = true;
             o->req->response_sent = true;

@@ -251,6 +251,26 @@ static void S6_only_a_whole_delivered_response_is_no_abort(void **st)
     }
 }
 
+/* R5: a host that releases the scope after the library answered a 500 in
+ * place of the app's response (the app's start was refused) tells the
+ * app its client is gone: the 500 is not the app's whole response. */
+static void R5_release_after_a_generated_500_tells_the_app(void **st)
+{
+    state *s = *st;
+    asgicore_scope *sc = open_method(s, "GET");
+    expect_request(sc, "", 0);
+    assert_int_equal(asgicore_send_start(sc, 1000, NULL, 0, 0),
+                     ASGICORE_ERR_INVALID);
+    fake_pump(&s->fh);
+    assert_int_equal(s->req.status, 500);
+    assert_true(s->req.last_written);
+    fake_release(&s->fh, &s->req);
+    fake_pump(&s->fh);
+    expect_disconnect(sc);
+    asgicore_finish(sc, 1, "ValueError");
+    fake_pump(&s->fh);
+}
+
 /* S6: while the client stays, the length reached changes nothing: a byte
  * more still cuts the response, and the app's end of the body is its last
  * message. */
@@ -405,6 +425,7 @@ int main(void)
         T(S6_client_leaving_after_the_whole_length_is_no_abort),
         T(S6_only_a_whole_delivered_response_is_no_abort),
         T(S6_a_byte_beyond_the_whole_length_still_cuts),
+        T(R5_release_after_a_generated_500_tells_the_app),
         T(S6_bad_or_conflicting_lengths_are_a_500),
         T(S7_head_response_keeps_its_length_and_drops_the_body),
         T(S7_204_205_304_carry_no_body),
