@@ -472,6 +472,15 @@ ASGICORE_API int asgicore_scope_disconnect(asgicore_scope *scope, int reason,
  * Thread: host. Returns: ASGICORE_OK; ASGICORE_ERR_STATE (released). */
 ASGICORE_API int asgicore_scope_write_ready(asgicore_scope *scope);
 
+/* The host does not end this response's body where the app's
+ * content-length does (a filter of its own compresses or rewrites it and
+ * frames it anew): a client that leaves before the app's last message did
+ * not have the whole response, even with all of the content-length
+ * written. Call it from send_head, or before the first body bytes go out.
+ * Since 0.3.0. Thread: host, or inside a host callback. Returns:
+ * ASGICORE_OK; ASGICORE_ERR_STATE (released). */
+ASGICORE_API int asgicore_scope_reframed(asgicore_scope *scope);
+
 /* The host is done with the scope; no callback for it follows. If the app
  * is still running and its response is incomplete, the app sees a
  * disconnect (ASGICORE_DISCONNECT_SERVER) at `now` and is cancelled after

@@ -224,6 +224,13 @@ int asgicore_scope_write_ready(asgicore_scope *scope)
     return guarded([&] { return ctx_of(scope).write_ready(scope); });
 }
 
+int asgicore_scope_reframed(asgicore_scope *scope)
+{
+    if (!scope)
+        return ASGICORE_ERR_INVALID;
+    return guarded([&] { return ctx_of(scope).reframed(scope); });
+}
+
 int asgicore_scope_release(asgicore_scope *scope, asgicore_time now)
 {
     if (!scope)

@@ -41,6 +41,7 @@ public:
     int going_away(Scope *s, asgicore_time now);
     int disconnect(Scope *s, int reason, asgicore_time now);
     int write_ready(Scope *s);
+    int reframed(Scope *s);
     int release(Scope *s, asgicore_time now);
     int outcome(Scope *s);
     int new_app(const asgicore_app_callbacks &cb, void *user, bool threaded,

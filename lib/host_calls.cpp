@@ -308,6 +308,15 @@ int Context::write_ready(Scope *s)
     return ASGICORE_OK;
 }
 
+int Context::reframed(Scope *s)
+{
+    HostCall call(*this);
+    if (!s->host_open)
+        return ASGICORE_ERR_STATE;
+    s->reframed = true;
+    return ASGICORE_OK;
+}
+
 int Context::release(Scope *s, asgicore_time now)
 {
     HostCall call(*this);

@@ -118,6 +118,7 @@ struct Scope {
     // The response.
     Response response = Response::none;
     bool expects_trailers = false;
+    bool reframed = false;         // the host ends the body its own way
     bool has_body = true;          // false: 204, 205, 304 or HEAD (S7)
     int64_t declared_length = -1;  // the app's content-length (S6)
     uint64_t body_sent = 0;        // body bytes the app sent
@@ -169,7 +170,7 @@ struct Scope {
     // it has not ended the body yet.
     bool sent_whole() const noexcept
     {
-        if (response != Response::started || expects_trailers || ws)
+        if (response != Response::started || expects_trailers || ws || reframed)
             return false;
         return !has_body ||
                (declared_length >= 0 &&

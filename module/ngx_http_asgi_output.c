@@ -39,7 +39,7 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
 {
     ngx_http_asgi_req_t  *req = host_data;
 
-    off_t                length;
+    off_t                length, declared;
     u_char              *type;
     size_t               i;
     ngx_int_t            rc;
@@ -52,6 +52,7 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
     }
 
     r->headers_out.status = status;
+    declared = -1;
 
     if (status == NGX_HTTP_SWITCHING_PROTOCOLS) {
         /* a WebSocket's 101: nginx writes "Connection: upgrade" itself */
@@ -83,6 +84,7 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
             }
 
             r->headers_out.content_length_n = length;
+            declared = length;
             continue;
         }
 
@@ -155,6 +157,15 @@ ngx_http_asgi_send_head(void *user, asgicore_scope *scope, void *host_data,
     if (rc == NGX_ERROR) {
         ngx_http_asgi_client_gone(req, ASGICORE_DISCONNECT_WRITE_ERROR);
         return ASGICORE_OK;
+    }
+
+    /*
+     * A filter that rewrites the body (gzip, sub_filter) drops the app's
+     * length and ends the body its own way: all of the length written is
+     * then not the whole response.
+     */
+    if (declared >= 0 && r->headers_out.content_length_n != declared) {
+        (void) asgicore_scope_reframed(scope);
     }
 
     if (status == NGX_HTTP_SWITCHING_PROTOCOLS) {

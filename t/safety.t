@@ -530,6 +530,41 @@ location / { asgi_app rawapp:app; }
 200 b'bye\n'
 None b''
 
+=== TEST 34c: S6 a client that leaves with all of the content-length, before the app ends its body, did not abort: 200, and the app's last message is taken
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; }
+--- request
+GET /length?cl=5&parts=hello,&gap=1
+--- abort
+--- timeout: 0.3
+--- record
+length sent all
+--- access_log
+200 complete /length?cl=5&parts=hello,&gap=1
+--- no_error_log
+[error]
+
+=== TEST 34d: S6 the same through nginx's gzip, which ends the body its own way: the client that leaves before the end did abort (499)
+--- main_config
+env ASGI_RECORD=$RECORD;
+--- config
+asgi_python_path $ROOT/t/apps/python;
+location / { asgi_app rawapp:app; gzip on; gzip_types *; gzip_min_length 0; }
+--- more_headers
+Accept-Encoding: gzip
+--- request
+GET /length?cl=5&parts=hello,&gap=1
+--- abort
+--- timeout: 0.3
+--- no_record
+length sent all
+--- access_log
+499 client_disconnected /length?cl=5&parts=hello,&gap=1
+--- apache_skip: nginx's gzip filter (mod_asgi does not yet tell the library when mod_deflate reframes a body)
+
 === TEST 35: R3 a chunked body with broken framing is the server's 400, not a client's 499
 --- config
 asgi_python_path $ROOT/t/apps/python;

@@ -212,13 +212,14 @@ static void S6_client_leaving_after_the_whole_length_is_no_abort(void **st)
 
 /* S6, S7: the same for a response without a body once its head went out;
  * not when bytes of the length are missing, still in the host's buffers
- * (it answered PENDING), or the last write failed, nor without a length:
+ * (it answered PENDING), or the last write failed, nor without a length
+ * or when the host frames the body anew (asgicore_scope_reframed):
  * those clients left before the end, and the app is cancelled after the
  * grace period. */
 static void S6_only_a_whole_delivered_response_is_no_abort(void **st)
 {
     state *s = *st;
-    enum { HEAD, SHORT, BACKLOG, WRITE_ERROR, NO_LENGTH, CASES };
+    enum { HEAD, SHORT, BACKLOG, WRITE_ERROR, NO_LENGTH, REFRAMED, CASES };
     for (int i = 0; i < CASES; i++) {
         if (i)
             fake_state_reinit(s, NULL);
@@ -230,6 +231,8 @@ static void S6_only_a_whole_delivered_response_is_no_abort(void **st)
             asgicore_send_start(sc, 200, &h, 1, 0);
         if (i == BACKLOG)
             s->req.write_result = ASGICORE_PENDING;
+        if (i == REFRAMED) /* the host's filter ends the body its own way */
+            assert_int_equal(asgicore_scope_reframed(sc), ASGICORE_OK);
         asgicore_send_body(sc, "hello", i == SHORT ? 4 : 5, 1);
         fake_pump(&s->fh);
         asgicore_scope_disconnect(sc,

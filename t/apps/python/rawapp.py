@@ -546,6 +546,7 @@ async def app(scope, receive, send):
         # S6: a body that breaks the content-length the app declared
         q = _query(scope)
         declared, parts = q["cl"], q.get("parts", "").split(",")
+        gap = float(q.get("gap", "0.05"))
         await body_of(receive)
         headers = [(b"content-length", v.encode())
                    for v in declared.split("+")]
@@ -554,7 +555,7 @@ async def app(scope, receive, send):
         try:
             for i, part in enumerate(parts):
                 if i:
-                    await asyncio.sleep(0.05)  # the head is on its way
+                    await asyncio.sleep(gap)  # the head is on its way
                 await send({"type": "http.response.body",
                             "body": part.encode(),
                             "more_body": i + 1 < len(parts)})
