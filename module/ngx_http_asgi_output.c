@@ -632,18 +632,42 @@ ngx_http_asgi_name_is(const asgicore_str *name, const char *lowcase,
 }
 
 
-/* A Connection field with the "close" option (its case is free). */
+/* A Connection field with the "close" option: one of its comma-separated
+ * tokens, in any case. */
 
 static ngx_int_t
 ngx_http_asgi_says_close(const asgicore_str *value)
 {
-    u_char  *p;
+    const char  *p, *end, *start, *last;
 
-    /* ngx_strlcasestrn() only reads; its prototype is not const */
-    p = (u_char *) value->data;
+    p = value->data;
+    end = p + value->len;
 
-    return ngx_strlcasestrn(p, p + value->len, (u_char *) "close", 5 - 1)
-           != NULL;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        last = p;
+
+        while (last > start && (last[-1] == ' ' || last[-1] == '\t')) {
+            last--;
+        }
+
+        if (last - start == 5
+            && ngx_strncasecmp((u_char *) start, (u_char *) "close", 5) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

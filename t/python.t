@@ -415,9 +415,13 @@ GET /signal
 --- response_body
 refused: signal handlers belong to nginx, which runs this process (asgicore): not setting one for signal 15
 loop refused: signal handlers belong to nginx, which runs this process (asgicore): not setting one for signal 15
+own loop refused
+own loop refused
 --- apache_response_body
 refused: signal handlers belong to Apache httpd, which runs this process (asgicore): not setting one for signal 15
 loop refused: signal handlers belong to Apache httpd, which runs this process (asgicore): not setting one for signal 15
+own loop refused
+own loop refused
 
 === TEST 18: R3 an upload cut short: the app's own OSError is the client's 499, not an app error
 --- config

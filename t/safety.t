@@ -525,10 +525,18 @@ location / { asgi_app rawapp:app; }
 asgi_python_path $ROOT/t/apps/python;
 location / { asgi_app rawapp:app; }
 --- exec
-/usr/bin/python3 $ROOT/t/tools/probe.py responses $PORT /closeconn /hello
+for v in Close keep-alive,CLOSE closed-caption x-close; do
+  /usr/bin/python3 $ROOT/t/tools/probe.py responses $PORT "/closeconn?v=$v" /hello
+done
 --- response_body
 200 b'bye\n'
 None b''
+200 b'bye\n'
+None b''
+200 b'bye\n'
+200 b'Hello from Python\n'
+200 b'bye\n'
+200 b'Hello from Python\n'
 
 === TEST 34c: S6 a client that leaves with all of the content-length, before the app ends its body, did not abort: 200, and the app's last message is taken
 --- main_config

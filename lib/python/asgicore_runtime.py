@@ -253,22 +253,28 @@ def _refuse_signal_handler(signalnum: int, handler: Any) -> Any:
                      % (_asgicore.server(), signalnum))
 
 
-def _refusing_signal_handlers(loop_class: type) -> type:
-    """The worker's event loop class, refusing add_signal_handler(): the
-    loop would install a process-wide handler (uvloop even off Python's
-    main thread), swallowing the signals nginx's worker handles."""
+def _refuse_loop_signal_handler(self: Any, sig: int, callback: Any,
+                                *args: Any) -> None:
+    # An event loop would install a process-wide handler (uvloop even off
+    # Python's main thread), swallowing the signals nginx's worker handles.
+    # RuntimeError is what asyncio raises off the main thread.
+    raise RuntimeError("signal handlers belong to %s, which runs this "
+                       "process (asgicore): not setting one for signal %s"
+                       % (_asgicore.server(), int(sig)))
 
-    class HostLoop(loop_class):  # type: ignore[misc, valid-type]
-        def add_signal_handler(self, sig: int, callback: Any,
-                               *args: Any) -> None:
-            # RuntimeError is what asyncio raises off the main thread.
-            raise RuntimeError(
-                "signal handlers belong to %s, which runs this process "
-                "(asgicore): not setting one for signal %s"
-                % (_asgicore.server(), int(sig)))
 
-    HostLoop.__name__ = HostLoop.__qualname__ = loop_class.__name__
-    return HostLoop
+def _refuse_loop_signal_handlers() -> None:
+    """Every event loop class an app can make refuses add_signal_handler():
+    the worker's, and any loop of its own (uvloop's and asyncio's)."""
+    import asyncio.unix_events
+    classes: list[type] = [asyncio.unix_events._UnixSelectorEventLoop]
+    try:
+        import uvloop
+        classes.append(uvloop.Loop)
+    except ImportError:
+        pass
+    for cls in classes:
+        setattr(cls, "add_signal_handler", _refuse_loop_signal_handler)
 
 
 def _let_children_have_signals() -> None:
@@ -1018,17 +1024,17 @@ def serve() -> None:
     _rt.environ_django = os.environ.get("DJANGO_SETTINGS_MODULE")
     try:
         import uvloop
-        _rt.loop = _refusing_signal_handlers(uvloop.Loop)()
+        _rt.loop = uvloop.new_event_loop()
         loop_name = "uvloop " + uvloop.__version__
     except ImportError:
-        _rt.loop = _refusing_signal_handlers(
-            asyncio.SelectorEventLoop)()
+        _rt.loop = asyncio.new_event_loop()
         loop_name = "asyncio"
     asyncio.set_event_loop(_rt.loop)
     _install_logging()
     _log(_asgicore.LOG_INFO, "Python %s runtime started, event loop: %s"
          % (sys.version.split()[0], loop_name))
     signal.signal = _refuse_signal_handler
+    _refuse_loop_signal_handlers()
     _let_children_have_signals()
     _keep_host_clock()
     _asgicore.set_handlers(_on_start, _on_notify, _rt.loop.call_soon)

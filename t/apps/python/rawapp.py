@@ -393,6 +393,16 @@ async def app(scope, receive, send):
             text += b"loop handler set\n"
         except RuntimeError as e:
             text += b"loop refused: %s\n" % str(e).encode()
+        import uvloop
+        for make in uvloop.new_event_loop, asyncio.SelectorEventLoop:
+            own = make()  # a loop of the app's own
+            try:
+                own.add_signal_handler(signal.SIGQUIT, lambda: None)
+                text += b"own loop handler set\n"
+            except RuntimeError:
+                text += b"own loop refused\n"
+            finally:
+                own.close()
         await respond(send, 200, text)
     elif kind == "groupafter":
         # a task group's child stops with an OSError at the disconnect: the
@@ -592,8 +602,9 @@ async def app(scope, receive, send):
     elif kind == "closeconn":
         # an app that asks the server to close the connection after this
         await body_of(receive)
+        value = _query(scope).get("v", "Close").encode()
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"connection", b"Close")]})
+                    "headers": [(b"connection", value)]})
         await send({"type": "http.response.body", "body": b"bye\n"})
     elif kind == "h2fields":
         # fields HTTP/2 forbids in a response or its trailers, and a
