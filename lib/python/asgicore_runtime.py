@@ -243,14 +243,18 @@ _HOST_SIGNALS = tuple(getattr(signal, name) for name in (
     if hasattr(signal, name))
 
 
+def _signal_refusal(signalnum: int) -> str:
+    return ("signal handlers belong to %s, which runs this process "
+            "(asgicore): not setting one for signal %s"
+            % (_asgicore.server(), int(signalnum)))
+
+
 def _refuse_signal_handler(signalnum: int, handler: Any) -> Any:
     # Python takes the interpreter's thread for the main one, so it would
     # let an app replace nginx's handlers for the whole worker process.
     # ValueError is what it raises off the main thread, which libraries
     # already expect.
-    raise ValueError("signal handlers belong to %s, which runs this process "
-                     "(asgicore): not setting one for signal %s"
-                     % (_asgicore.server(), signalnum))
+    raise ValueError(_signal_refusal(signalnum))
 
 
 def _refuse_loop_signal_handler(self: Any, sig: int, callback: Any,
@@ -258,9 +262,7 @@ def _refuse_loop_signal_handler(self: Any, sig: int, callback: Any,
     # An event loop would install a process-wide handler (uvloop even off
     # Python's main thread), swallowing the signals nginx's worker handles.
     # RuntimeError is what asyncio raises off the main thread.
-    raise RuntimeError("signal handlers belong to %s, which runs this "
-                       "process (asgicore): not setting one for signal %s"
-                       % (_asgicore.server(), int(sig)))
+    raise RuntimeError(_signal_refusal(sig))
 
 
 def _refuse_loop_signal_handlers() -> None:
