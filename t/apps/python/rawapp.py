@@ -235,15 +235,23 @@ async def app(scope, receive, send):
         await respond(send, 200, b"waited\n")
     elif kind == "readsizes":
         # a slow reader of an upload: nginx reads a full buffer while it
-        # pauses; answers with the largest http.request body it got
+        # pauses; answers whether the largest http.request body it got is
+        # above min and at most max (a loaded machine may deliver less than
+        # a full buffer, never more), or its size
+        q = _query(scope)
+        low, high = int(q.get("min", "0")), int(q.get("max", "0"))
+        pause = float(q.get("pause", "0.2"))
         largest = 0
         while True:
             message = await receive()
             largest = max(largest, len(message.get("body", b"")))
             if not message.get("more_body"):
                 break
-            await asyncio.sleep(0.2)  # the client's bytes pile up meanwhile
-        await respond(send, 200, b"largest %d\n" % largest)
+            await asyncio.sleep(pause)  # the client's bytes pile up meanwhile
+        if low < largest <= high:
+            await respond(send, 200, b"largest in (%d, %d]\n" % (low, high))
+        else:
+            await respond(send, 200, b"largest %d\n" % largest)
     elif kind == "chunks":
         # the storm's /stream contract: n chunks "chunk i\n", ms apart
         q = _query(scope)
